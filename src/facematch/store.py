@@ -1,0 +1,369 @@
+"""The SQLite database of an index: the single source of truth, and every SQL statement.
+
+Tables: roots (indexed folders), photos (one row per file, by path relative to its root, with
+sha256), scans (per photo and engine fingerprint: ok / no_face / error + reason), faces (box,
+landmarks, detector score, quality, embedding, engine fingerprint) and records (archive metadata,
+joined to photos by file name). The FAISS files are derived from the faces table and can always
+be rebuilt from it. Each photo's results are written in one transaction, so a process killed at
+any moment leaves either all of a photo or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+DB_NAME = "facematch.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id),
+    relpath TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    sha256 TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    width INTEGER,
+    height INTEGER,
+    UNIQUE (root_id, relpath)
+);
+CREATE INDEX IF NOT EXISTS photos_filename ON photos(filename);
+CREATE INDEX IF NOT EXISTS photos_sha256 ON photos(sha256);
+CREATE TABLE IF NOT EXISTS scans (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'no_face', 'error')),
+    reason TEXT,
+    n_faces INTEGER NOT NULL DEFAULT 0,
+    scanned_at REAL NOT NULL,
+    PRIMARY KEY (photo_id, engine)
+);
+CREATE TABLE IF NOT EXISTS faces (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    landmarks TEXT NOT NULL,
+    det_score REAL NOT NULL,
+    quality REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    UNIQUE (photo_id, engine, x1, y1, x2, y2)
+);
+CREATE INDEX IF NOT EXISTS faces_engine ON faces(engine, id);
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    photo_file TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_photo ON records(photo_file);
+"""
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    """A stored face, joined with its photo: what a search result points at."""
+
+    id: int
+    photo_id: int
+    engine: str
+    box: tuple[float, float, float, float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: float
+    root: str
+    relpath: str
+    filename: str
+    sha256: str
+    width: int
+    height: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root) / self.relpath
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    id: int
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+
+
+class Store:
+    """One connection to an index's database. Use as a context manager or call close()."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.path = folder / DB_NAME
+        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.executescript(SCHEMA)  # idempotent (IF NOT EXISTS)
+        self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        version = int(self.get_meta("schema_version") or SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} was written by a newer facematch (schema {version})")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions ---------------------------------------------------------------------------
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> Store._Tx:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        return Store._Tx(self.conn)
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- photos ---------------------------------------------------------------------------------
+    def root_id(self, root: Path) -> int:
+        path = str(root.resolve())
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (path,))
+            return int(c.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()["id"])
+
+    def known_photos(self, root_id: int, engine: str) -> dict[str, StoredPhoto]:
+        """Photos under a root already scanned by this engine, by relative path."""
+        rows = self.conn.execute(
+            """SELECT p.id, p.relpath, p.sha256, p.size, p.mtime_ns FROM photos p
+               JOIN scans s ON s.photo_id = p.id AND s.engine = ? WHERE p.root_id = ?""",
+            (engine, root_id),
+        )
+        return {r["relpath"]: StoredPhoto(r["id"], r["sha256"], r["size"], r["mtime_ns"]) for r in rows}
+
+    def save_scan(
+        self,
+        root_id: int,
+        relpath: str,
+        engine: str,
+        *,
+        sha256: str | None,
+        size: int | None,
+        mtime_ns: int | None,
+        width: int | None,
+        height: int | None,
+        status: str,
+        reason: str | None,
+        faces: Iterable[dict],
+    ) -> list[int]:
+        """Write one photo's result atomically, replacing any earlier result of the same engine.
+
+        If the file's content changed, faces of *every* engine for the old content are dropped:
+        they describe pixels that no longer exist.
+        """
+        faces = list(faces)
+        with self.transaction() as c:
+            row = c.execute(
+                "SELECT id, sha256 FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
+            ).fetchone()
+            if row is None:
+                photo_id = c.execute(
+                    """INSERT INTO photos(root_id, relpath, filename, sha256, size, mtime_ns, width, height)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (root_id, relpath, Path(relpath).name, sha256, size, mtime_ns, width, height),
+                ).lastrowid
+            else:
+                photo_id = row["id"]
+                if row["sha256"] != sha256:
+                    c.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
+                    c.execute("DELETE FROM scans WHERE photo_id = ?", (photo_id,))
+                c.execute(
+                    "UPDATE photos SET sha256=?, size=?, mtime_ns=?, width=?, height=? WHERE id=?",
+                    (sha256, size, mtime_ns, width, height, photo_id),
+                )
+            c.execute("DELETE FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
+            ids = []
+            for f in faces:
+                ids.append(
+                    c.execute(
+                        """INSERT INTO faces(photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
+                                             embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (
+                            photo_id,
+                            engine,
+                            *[round(float(v), 1) for v in f["box"]],
+                            json.dumps(np.round(np.asarray(f["landmarks"], dtype=float), 1).tolist()),
+                            float(f["score"]),
+                            float(f["quality"]),
+                            np.asarray(f["embedding"], dtype=np.float32).tobytes(),
+                        ),
+                    ).lastrowid
+                )
+            c.execute(
+                """INSERT OR REPLACE INTO scans(photo_id, engine, status, reason, n_faces, scanned_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (photo_id, engine, status, reason, len(ids), time.time()),
+            )
+        return ids
+
+    def touch_photo(self, root_id: int, relpath: str, size: int, mtime_ns: int) -> None:
+        """Remember new size/mtime for a file whose content (sha256) did not change."""
+        self.conn.execute(
+            "UPDATE photos SET size = ?, mtime_ns = ? WHERE root_id = ? AND relpath = ?",
+            (size, mtime_ns, root_id, relpath),
+        )
+
+    # -- faces ----------------------------------------------------------------------------------
+    def engines(self) -> dict[str, int]:
+        """Engine fingerprints present in this index, with their face counts."""
+        rows = self.conn.execute("SELECT engine, COUNT(*) AS n FROM faces GROUP BY engine")
+        found = {r["engine"]: r["n"] for r in rows}
+        for r in self.conn.execute("SELECT DISTINCT engine FROM scans"):
+            found.setdefault(r["engine"], 0)
+        return found
+
+    def face_count(self, engine: str) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM faces WHERE engine = ?", (engine,)).fetchone()[0])
+
+    def max_face_id(self, engine: str) -> int:
+        return int(
+            self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM faces WHERE engine = ?", (engine,)).fetchone()[0]
+        )
+
+    def iter_embeddings(
+        self, engine: str, after_id: int = 0, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, embeddings) in id order, in batches, for (re)building the FAISS index."""
+        last = after_id
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, embedding FROM faces WHERE engine = ? AND id > ? ORDER BY id LIMIT ?",
+                (engine, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r["id"] for r in rows], dtype=np.int64)
+            vecs = np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
+            yield ids, vecs
+            last = int(ids[-1])
+
+    def faces_by_id(self, ids: Iterable[int]) -> dict[int, FaceRow]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"""SELECT f.id, f.photo_id, f.engine, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.det_score, f.quality,
+                       r.path AS root, p.relpath, p.filename, p.sha256, p.width, p.height
+                FROM faces f JOIN photos p ON p.id = f.photo_id JOIN roots r ON r.id = p.root_id
+                WHERE f.id IN ({marks})""",
+            ids,
+        )
+        return {
+            row["id"]: FaceRow(
+                id=row["id"],
+                photo_id=row["photo_id"],
+                engine=row["engine"],
+                box=(row["x1"], row["y1"], row["x2"], row["y2"]),
+                landmarks=json.loads(row["landmarks"]),
+                det_score=row["det_score"],
+                quality=row["quality"],
+                root=row["root"],
+                relpath=row["relpath"],
+                filename=row["filename"],
+                sha256=row["sha256"],
+                width=row["width"],
+                height=row["height"],
+            )
+            for row in rows
+        }
+
+    def embeddings_by_id(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", ids)
+        return {r["id"]: np.frombuffer(r["embedding"], dtype=np.float32) for r in rows}
+
+    # -- summaries ------------------------------------------------------------------------------
+    def status_counts(self, engine: str) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, COUNT(*) AS n FROM scans WHERE engine = ? GROUP BY status", (engine,))
+        return {r["status"]: r["n"] for r in rows}
+
+    def problems(self, engine: str) -> list[tuple[str, str, str]]:
+        """(path, status, reason) of every photo that gave no usable face with this engine."""
+        rows = self.conn.execute(
+            """SELECT r.path AS root, p.relpath, s.status, s.reason FROM scans s
+               JOIN photos p ON p.id = s.photo_id JOIN roots r ON r.id = p.root_id
+               WHERE s.engine = ? AND s.status != 'ok' ORDER BY p.relpath""",
+            (engine,),
+        )
+        return [(str(Path(r["root"]) / r["relpath"]), r["status"], r["reason"] or "") for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        c = self.conn
+        return {
+            "roots": c.execute("SELECT COUNT(*) FROM roots").fetchone()[0],
+            "photos": c.execute("SELECT COUNT(*) FROM photos").fetchone()[0],
+            "records": c.execute("SELECT COUNT(*) FROM records").fetchone()[0],
+        }
+
+    def roots(self) -> list[str]:
+        return [r["path"] for r in self.conn.execute("SELECT path FROM roots ORDER BY id")]
+
+    # -- records --------------------------------------------------------------------------------
+    def upsert_records(self, rows: Iterable[tuple[str, str | None, dict]]) -> int:
+        """Insert or update records by record id (re-importing a file never duplicates)."""
+        n = 0
+        with self.transaction() as c:
+            for record_id, photo_file, data in rows:
+                c.execute(
+                    """INSERT INTO records(record_id, photo_file, data) VALUES (?, ?, ?)
+                       ON CONFLICT(record_id) DO UPDATE SET photo_file = excluded.photo_file, data = excluded.data""",
+                    (record_id, photo_file, json.dumps(data, ensure_ascii=False)),
+                )
+                n += 1
+        return n
+
+    def records_for_files(self, filenames: Iterable[str]) -> dict[str, list[dict]]:
+        names = sorted(set(filenames))
+        if not names:
+            return {}
+        marks = ",".join("?" * len(names))
+        out: dict[str, list[dict]] = {}
+        for r in self.conn.execute(
+            f"SELECT record_id, photo_file, data FROM records WHERE photo_file IN ({marks}) ORDER BY record_id", names
+        ):
+            out.setdefault(r["photo_file"], []).append({"record_id": r["record_id"], **json.loads(r["data"])})
+        return out
