@@ -164,9 +164,10 @@ def index_folder(
             prev = known.get(rel)
             try:
                 st = p.stat()
+                now: tuple[int | None, int | None] = (st.st_size, st.st_mtime_ns)
             except OSError:
-                st = None
-            if prev is not None and st is not None and (prev.size, prev.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                now = (None, None)  # unreadable (e.g. a dangling link): unchanged while it stays so
+            if prev is not None and (prev.size, prev.mtime_ns) == now:
                 report.unchanged += 1
                 continue
             todo.append((p, prev.sha256 if prev else None))

@@ -101,7 +101,7 @@ class FaceEngine(ABC):
         if not faces and self.pad_ratio > 0:
             h, w = rgb.shape[:2]
             py, px = int(h * self.pad_ratio), int(w * self.pad_ratio)
-            padded = cv2.copyMakeBorder(rgb, py, py, px, px, cv2.BORDER_REPLICATE)
+            padded = cv2.copyMakeBorder(rgb, py, py, px, px, cv2.BORDER_CONSTANT, value=(127, 127, 127))
             offset = np.array([px, py], dtype=np.float32)
             faces = [Face(f.box - np.tile(offset, 2), f.landmarks - offset, f.score) for f in self._detect(padded)]
         h, w = rgb.shape[:2]

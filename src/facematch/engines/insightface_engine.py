@@ -103,4 +103,11 @@ def fetch_pack(pack: str, models_dir: Path) -> Path:
     models_dir = models_dir.resolve()
     if models_dir.name != "models":
         raise ValueError(f"the models folder must be named 'models' for insightface's downloader: {models_dir}")
-    return Path(storage.download("models", pack, force=False, root=str(models_dir.parent)))
+    folder = Path(storage.download("models", pack, force=False, root=str(models_dir.parent)))
+    # Some packs (antelopev2) zip a folder of the same name: lift its files to where we look.
+    nested = folder / pack
+    if not any(folder.glob("*.onnx")) and nested.is_dir():
+        for f in nested.iterdir():
+            f.replace(folder / f.name)
+        nested.rmdir()
+    return folder

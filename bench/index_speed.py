@@ -1,0 +1,335 @@
+"""Indexing speed of facematch against a plain face_recognition-style dlib loop, on the same photos.
+
+Why this exists: facematch's indexer does more per photo than the simplest possible script (hashing,
+safe decoding, a padded retry when no face is found, extra upsampling of small photos, aligned chips,
+a sharpness score, one SQLite transaction per photo, a FAISS file at the end), and it spreads the work
+over worker processes. This script answers "what does all that cost, or gain, on this machine?" by
+timing, in one run:
+
+1. facematch's real indexer, ``facematch.indexer.index_folder``, into a fresh temporary index folder;
+2. a baseline: one process, one loop, written the way the face_recognition library's CLI does it
+   (PIL -> RGB numpy, HOG detector with 1 upsample, 5-point shape predictor,
+   ``compute_face_descriptor(img, shape, 1)`` per face, embeddings kept in a Python list).
+
+The baseline is always the dlib loop, whatever ``--engine`` says, so ``--engine sface`` compares
+facematch-with-sface against dlib-the-simple-way. Runs alternate (baseline, facematch, baseline, ...)
+and the median of each side is reported, because shared machines are noisy.
+
+    python bench/index_speed.py [--photos DIR] [--n 200] [--engine dlib] [--workers N] [--repeats 2] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PHOTOS = REPO.parent / "shared/data/lfw/images"
+DEFAULT_OUT = REPO / "bench" / "out"
+
+
+@dataclass
+class Run:
+    """One timed pass over all photos by one side."""
+
+    side: str  # "baseline" or "facematch"
+    wall_s: float
+    cpu_s: float  # user+sys of this process and of its reaped children (facematch's workers)
+    photos: int
+    faces: int
+    photos_with_faces: int
+    errors: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def photos_per_s(self) -> float:
+        return self.photos / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user+sys) of this process plus its terminated, waited-for children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# -- photos ---------------------------------------------------------------------------------------
+def _image_suffixes() -> set[str]:
+    from facematch import images
+
+    return images.IMAGE_SUFFIXES
+
+
+def copy_lfw_like(src: Path, dest: Path, n: int) -> list[Path]:
+    """Copy the first n image files, person folders in sorted order, files sorted within each."""
+    suffixes = _image_suffixes()
+    chosen: list[Path] = []
+    folders = sorted(p for p in src.iterdir() if p.is_dir())
+    loose = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    chosen.extend(loose[:n])
+    for folder in folders:
+        if len(chosen) >= n:
+            break
+        chosen.extend(sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes))
+    chosen = chosen[:n]
+    out: list[Path] = []
+    for p in chosen:
+        target = dest / p.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+        out.append(target)
+    return out
+
+
+def build_demo_photos(dest: Path, n: int) -> list[Path]:
+    """The demo gallery, repeated up to n photos; each repeat is re-encoded so its sha256 differs."""
+    from PIL import Image
+
+    from facematch.demo import build_gallery
+
+    gallery = build_gallery(dest.parent / "demo_gallery")
+    suffixes = _image_suffixes()
+    sources = sorted(p for p in gallery.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not sources:
+        raise SystemExit(f"the demo gallery at {gallery} holds no photos")
+    dest.mkdir(parents=True, exist_ok=True)
+    seen: set[bytes] = set()
+    out: list[Path] = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        rnd = i // len(sources)
+        if rnd == 0:
+            target = dest / f"r000_{src.name}"
+            data = src.read_bytes()
+        else:
+            # Different JPEG quality per round; a comment guarantees distinct bytes if two qualities collide.
+            with Image.open(src) as im:
+                rgb = im.convert("RGB")
+            buf = io.BytesIO()
+            rgb.save(buf, format="JPEG", quality=95 - (rnd % 40), comment=f"copy {rnd}".encode())
+            data = buf.getvalue()
+            target = dest / f"r{rnd:03d}_{src.stem}.jpg"
+        key = hashlib.sha256(data).digest()
+        if key in seen:  # the comment makes this unreachable in practice; checked all the same
+            raise SystemExit(f"duplicate photo bytes for {target.name}")
+        seen.add(key)
+        target.write_bytes(data)
+        out.append(target)
+    return out
+
+
+# -- the two sides ---------------------------------------------------------------------------------
+def run_baseline(paths: list[Path]) -> Run:
+    """face_recognition's CLI, inlined: load_image_file + face_encodings(num_jitters=1, model='small')."""
+    import dlib
+    import face_recognition_models as frm
+    import numpy as np
+    import PIL.Image
+
+    wall0, cpu0, proc0 = time.perf_counter(), _cpu_seconds(), time.process_time()
+    # Models are loaded inside the timed region: face_recognition loads them at import, once per run.
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+    encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+    load_s = time.perf_counter() - wall0
+    encodings: list[np.ndarray] = []
+    with_faces = errors = 0
+    for p in paths:
+        try:
+            img = np.array(PIL.Image.open(p).convert("RGB"))
+        except Exception:  # face_recognition's CLI would crash; count it and go on
+            errors += 1
+            continue
+        rects = detector(img, 1)
+        shapes = [predictor(img, r) for r in rects]
+        found = [np.array(encoder.compute_face_descriptor(img, s, 1)) for s in shapes]
+        with_faces += bool(found)
+        encodings.extend(found)
+    wall = time.perf_counter() - wall0
+    return Run(
+        side="baseline",
+        wall_s=wall,
+        cpu_s=_cpu_seconds() - cpu0,
+        photos=len(paths),
+        faces=len(encodings),
+        photos_with_faces=with_faces,
+        errors=errors,
+        extra={"model_load_s": load_s, "process_time_s": time.process_time() - proc0},
+    )
+
+
+def run_facematch(folder: Path, work: Path, engine: str, workers: int | None, n_photos: int, i: int) -> Run:
+    """facematch's real indexer into a fresh index folder (removed afterwards)."""
+    from facematch.indexer import index_folder
+
+    index_dir = work / f"index_{i}"
+    wall0, cpu0 = time.perf_counter(), _cpu_seconds()
+    report = index_folder(folder, index_dir, engine, workers=workers, progress=False)
+    wall = time.perf_counter() - wall0
+    cpu = _cpu_seconds() - cpu0  # the pool is shut down (workers reaped) when index_folder returns
+    shutil.rmtree(index_dir, ignore_errors=True)
+    if report.seen != n_photos:
+        print(f"  warning: facematch saw {report.seen} photos, expected {n_photos}", file=sys.stderr)
+    return Run(
+        side="facematch",
+        wall_s=wall,
+        cpu_s=cpu,
+        photos=report.seen,
+        faces=report.faces,
+        photos_with_faces=report.with_faces,
+        errors=len(report.errors),
+        extra={
+            "report_seconds": report.seconds,
+            "no_face": len(report.no_face),
+            "engine_fingerprint": report.engine,
+            "interrupted": report.interrupted,
+        },
+    )
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--photos", type=Path, default=None, help=f"photo folder (default: {DEFAULT_PHOTOS})")
+    ap.add_argument("--n", type=int, default=200, help="number of photos (default 200)")
+    ap.add_argument("--engine", default="dlib", help="facematch engine (default dlib); the baseline is always dlib")
+    ap.add_argument("--workers", type=int, default=None, help="facematch worker processes (default: CPU count)")
+    ap.add_argument("--repeats", type=int, default=2, help="timed runs of each side, alternating (default 2)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the JSON result (default {DEFAULT_OUT})")
+    args = ap.parse_args(argv)
+    if args.n < 1 or args.repeats < 1:
+        ap.error("--n and --repeats must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_start = os.getloadavg()
+    source: str
+    with tempfile.TemporaryDirectory(prefix="facematch-bench-") as tmp:
+        work = Path(tmp)
+        photo_dir = work / "photos"
+        photo_dir.mkdir()
+        if args.photos is not None:
+            if not args.photos.is_dir():
+                raise SystemExit(f"photo folder not found: {args.photos}")
+            paths = copy_lfw_like(args.photos, photo_dir, args.n)
+            source = str(args.photos)
+        elif DEFAULT_PHOTOS.is_dir():
+            paths = copy_lfw_like(DEFAULT_PHOTOS, photo_dir, args.n)
+            source = str(DEFAULT_PHOTOS)
+        else:
+            print(f"note: {DEFAULT_PHOTOS} not found; using the demo gallery, re-encoded copies up to {args.n} photos")
+            paths = build_demo_photos(photo_dir, args.n)
+            source = "facematch demo gallery (repeated, re-encoded)"
+        if len(paths) < args.n:
+            print(f"note: only {len(paths)} photos available in {source}")
+        n = len(paths)
+        if n == 0:
+            raise SystemExit("no photos to index")
+
+        # Warm-up, untimed: imports and a first read of every model file, so run 1 of either side does
+        # not alone pay for a cold disk. (Spawned facematch workers still import everything themselves.)
+        from facematch.engines import get_engine
+
+        get_engine("dlib")
+        if args.engine != "dlib":
+            get_engine(args.engine)
+        workers_eff = max(1, args.workers or os.cpu_count() or 1)
+
+        print(
+            f"{n} photos from {source}; facematch engine={args.engine} workers={workers_eff}; "
+            f"baseline = face_recognition-style dlib loop, 1 process; {args.repeats} alternating repeats; "
+            f"load average at start {load_start[0]:.2f} on {os.cpu_count()} CPUs"
+        )
+        runs: list[Run] = []
+        for i in range(args.repeats):
+            for side in ("baseline", "facematch"):
+                if side == "baseline":
+                    r = run_baseline(paths)
+                else:
+                    r = run_facematch(photo_dir, work, args.engine, args.workers, n, i)
+                runs.append(r)
+                print(
+                    f"  [{i + 1}/{args.repeats}] {side:9s} {r.wall_s:7.2f} s  {r.photos_per_s:6.2f} photos/s  "
+                    f"cpu/wall {r.cpu_s / r.wall_s:4.2f}  faces {r.faces}",
+                    flush=True,
+                )
+
+    base = [r for r in runs if r.side == "baseline"]
+    fm = [r for r in runs if r.side == "facematch"]
+    base_pps = statistics.median(r.photos_per_s for r in base)
+    fm_pps = statistics.median(r.photos_per_s for r in fm)
+    ratio = fm_pps / base_pps
+    base_label = "baseline (dlib, face_recognition-style, 1 proc)"
+    fm_label = f"facematch ({args.engine}, {workers_eff} workers)"
+    width = max(len(base_label), len(fm_label))
+    print()
+    print(f"{'side':{width}s}  {'photos/s':>9s}  {'median s':>9s}  {'cpu/wall':>8s}  {'faces':>6s}  {'w/ face':>7s}")
+    for label, rs in ((base_label, base), (fm_label, fm)):
+        print(
+            f"{label:{width}s}  {statistics.median(r.photos_per_s for r in rs):9.2f}  "
+            f"{statistics.median(r.wall_s for r in rs):9.2f}  "
+            f"{statistics.median(r.cpu_s / r.wall_s for r in rs):8.2f}  "
+            f"{rs[-1].faces:6d}  {rs[-1].photos_with_faces:7d}"
+        )
+    print(f"ratio facematch / baseline (photos/s, medians): {ratio:.2f}x")
+    if args.engine != "dlib":
+        print(f"note: facematch used '{args.engine}' but the baseline is the dlib loop; faces found differ by model.")
+    for name, rs in (("baseline", base), ("facematch", fm)):
+        if len({r.faces for r in rs}) > 1:
+            print(f"warning: {name} found different face counts across repeats: {[r.faces for r in rs]}")
+
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "photos_source": source,
+        "n_photos": n,
+        "engine": args.engine,
+        "baseline": "dlib HOG upsample=1 + 5-point + compute_face_descriptor(img, shape, 1), one process",
+        "workers": workers_eff,
+        "repeats": args.repeats,
+        "baseline_photos_per_s_median": base_pps,
+        "facematch_photos_per_s_median": fm_pps,
+        "ratio_facematch_over_baseline": ratio,
+        "baseline_faces": base[-1].faces,
+        "facematch_faces": fm[-1].faces,
+        "runs": [{**asdict(r), "photos_per_s": r.photos_per_s} for r in runs],
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "dlib": _version("dlib"),
+        },
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_file = args.out / f"index_speed-{args.engine.replace(':', '-')}-n{n}-{stamp}.json"
+    out_file.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {out_file}")
+    return 0
+
+
+def _version(module: str) -> str | None:
+    try:
+        return str(__import__(module).__version__)
+    except Exception:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Shared fixtures: real engines, real photos, real indexes in temporary folders.
+
+Photos come from what ships with the project (demo_photos), from installed packages, or are
+generated here from those; LFW in ../shared is used where present and skipped with a reason
+where not.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facematch import demo
+from facematch.engines import get_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+LFW = SHARED / "data" / "lfw"
+
+
+def package_image(package: str, rel: str) -> Path:
+    return Path(str(resources.files(package).joinpath(rel)))
+
+
+@pytest.fixture(scope="session")
+def t1_path() -> Path:
+    """insightface's sample group photo: six different people."""
+    return package_image("insightface", "data/images/t1.jpg")
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return demo.DEMO_DIR
+
+
+@pytest.fixture(scope="session")
+def lfw() -> Path:
+    if not (LFW / "images").is_dir() or not (LFW / "pairs.txt").is_file():
+        pytest.skip(f"LFW subset not found at {LFW} (it lives in ../shared, outside the project)")
+    return LFW
+
+
+@pytest.fixture(scope="session")
+def sface():
+    return get_engine("sface")
+
+
+@pytest.fixture(scope="session")
+def dlib_engine():
+    return get_engine("dlib")
+
+
+def rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def variants(dest: Path, n: int) -> list[Path]:
+    """n distinct real photos made from the demo photos (crops, scales, mirror), as JPEG files.
+
+    Each has a different sha256, a real face, and a deterministic content.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    sources = [
+        demo.DEMO_DIR / "gallery" / "obama.jpg",
+        demo.DEMO_DIR / "gallery" / "biden.jpg",
+        package_image("skimage", "data/astronaut.png"),
+        package_image("insightface", "data/images/t1.jpg"),
+    ]
+    base = [Image.open(p).convert("RGB") for p in sources]
+    out = []
+    for i in range(n):
+        im = base[i % len(base)]
+        k = i // len(base)
+        w, h = im.size
+        m = 0.02 * (k % 5)
+        im2 = im.crop((int(w * m), int(h * m), w - int(w * m), h - int(h * m)))
+        scale = 1.0 - 0.08 * (k % 4)
+        im2 = im2.resize((max(64, int(im2.width * scale)), max(64, int(im2.height * scale))))
+        if k % 2:
+            im2 = im2.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        buf = io.BytesIO()
+        im2.save(buf, "JPEG", quality=90 - (k % 7))
+        p = dest / f"v{i:03d}.jpg"
+        p.write_bytes(buf.getvalue())
+        out.append(p)
+    return out

@@ -1,0 +1,120 @@
+"""The `facematch` command as a user runs it: a real process, the real demo, real output."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import package_image
+
+from facematch import demo
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("facematch")
+    cmd = [exe] if exe else [sys.executable, "-m", "facematch.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    idx = tmp_path_factory.mktemp("cli") / "demo"
+    out = run("demo", "--index", str(idx))
+    assert out.returncode == 0, out.stderr
+    return idx, out.stdout
+
+
+def test_demo_builds_an_index_and_lists_candidates(demo_run):
+    idx, stdout = demo_run
+    assert "8 photo files seen: 8 read now" in stdout
+    assert "11 faces found in 6 photos" in stdout
+    assert "chelsea.png" in stdout and "coffee.png" in stdout  # the faceless photos, listed
+    rows = re.findall(r"^\s+(\d+)\s+([0-9.]+)\s+(\S+)", stdout, re.M)
+    assert [int(r[0]) for r in rows] == list(range(1, 11))
+    assert {Path(rows[0][2]).name, Path(rows[1][2]).name} == {"obama.jpg", "obama3.jpg"}
+    assert "uncalibrated similarity" in stdout
+    assert "These are candidates, not matches" in stdout
+    # nothing unreviewed is called a match: the word appears only in the caveat's own warning
+    words = re.findall(r"\bmatch(?:es|ed)?\b", stdout.lower())
+    assert len(words) == stdout.count("not matches") + stdout.count("confirm a match") == 2
+
+
+def test_rerunning_the_demo_reads_nothing_again(demo_run):
+    idx, _ = demo_run
+    out = run("demo", "--index", str(idx))
+    assert out.returncode == 0, out.stderr
+    assert "0 read now, 8 unchanged" in out.stdout
+
+
+def test_search_json_for_scripts(demo_run):
+    idx, _ = demo_run
+    out = run("search", str(demo.query_photo()), "--index", str(idx), "-k", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"engine", "gallery_faces", "score", "caveat", "queries", "candidates"}
+    assert doc["gallery_faces"] == 11 and doc["score"] == "uncalibrated similarity"
+    assert [c["rank"] for c in doc["candidates"]] == [1, 2, 3]
+    c = doc["candidates"][0]
+    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records"}
+    assert doc["queries"][0]["faces"][0]["used"] is True
+
+
+def test_search_picks_a_face_and_fuses_photos(demo_run):
+    idx, _ = demo_run
+    t1 = package_image("insightface", "data/images/t1.jpg")
+    out = run("search", str(t1), "--index", str(idx), "--face", "3", "-k", "1", "--json")
+    doc = json.loads(out.stdout)
+    used = [f["used"] for f in doc["queries"][0]["faces"]]
+    assert used == [False, False, True, False, False, False]
+    # the same face is in the gallery: it comes back first with similarity ~1
+    assert doc["candidates"][0]["photo"].endswith("t1.jpg") and doc["candidates"][0]["similarity"] > 0.99
+    two = run(
+        "search",
+        str(demo.query_photo()),
+        str(demo.DEMO_DIR / "gallery" / "biden.jpg"),
+        "--index",
+        str(idx),
+        "--face",
+        "1",
+        "--face",
+        "1",
+        "-k",
+        "2",
+    )
+    assert "combined into one query" in two.stdout
+
+
+def test_faceless_and_broken_queries_say_what_helps(demo_run, tmp_path):
+    idx, _ = demo_run
+    out = run("search", str(package_image("skimage", "data/coffee.png")), "--index", str(idx))
+    assert out.returncode == 1
+    assert "No face was found" in out.stdout and "sharper" in out.stdout
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a photo")
+    out = run("search", str(bad), "--index", str(idx))
+    assert out.returncode == 1 and "not an image" in out.stdout
+
+
+def test_clear_errors_for_missing_index_and_wrong_engine(demo_run, tmp_path):
+    idx, _ = demo_run
+    out = run("search", str(demo.query_photo()), "--index", str(tmp_path / "nothing"))
+    assert out.returncode == 2 and "no facematch index" in out.stderr and "Traceback" not in out.stderr
+    out = run("search", str(demo.query_photo()), "--index", str(idx), "--engine", "dlib")
+    assert out.returncode == 2 and "built with sface, not 'dlib'" in out.stderr
+    out = run("index", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "i"))
+    assert out.returncode == 2 and "photo folder not found" in out.stderr
+
+
+def test_info(demo_run):
+    idx, _ = demo_run
+    out = run("info", "--index", str(idx), "--json")
+    doc = json.loads(out.stdout)
+    assert doc["photos"] == 8 and doc["records"] == 5
+    (engine,) = doc["engines"].values()
+    assert engine["faces"] == 11 and engine["photos"] == {"ok": 6, "no_face": 2}
+    assert engine["faiss_file"] == "in step"
