@@ -16,7 +16,8 @@ from facematch import demo
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    exe = shutil.which("facematch")
+    beside = Path(sys.executable).parent / "facematch"  # the console script of this venv
+    exe = str(beside) if beside.exists() else shutil.which("facematch")
     cmd = [exe] if exe else [sys.executable, "-m", "facematch.cli"]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
 
