@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import package_image
 
+from conftest import package_image
 from facematch import demo
 
 
@@ -57,11 +57,16 @@ def test_search_json_for_scripts(demo_run):
     out = run("search", str(demo.query_photo()), "--index", str(idx), "-k", "3", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert set(doc) == {"engine", "gallery_faces", "score", "caveat", "queries", "candidates"}
+    assert set(doc) == {"engine", "gallery_faces", "score", "caveat", "queries", "candidates", "calibration"}
     assert doc["gallery_faces"] == 11 and doc["score"] == "uncalibrated similarity"
     assert [c["rank"] for c in doc["candidates"]] == [1, 2, 3]
     c = doc["candidates"][0]
-    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records"}
+    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records"} | {
+        "fpr",
+        "expected_strangers",
+        "band",
+        "strength",  # calibrated strength (issue 5)
+    }
     assert doc["queries"][0]["faces"][0]["used"] is True
 
 

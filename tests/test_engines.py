@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import rgb
 from PIL import Image
 
+from conftest import rgb
 from facematch import images
 from facematch.engines import get_engine
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import package_image, variants
 from PIL import Image
 
+from conftest import package_image, variants
 from facematch import demo
 from facematch.indexer import index_folder
 from facematch.search import Searcher

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import rgb
 from onnx import TensorProto, helper
 
+from conftest import rgb
 from facematch import cli
 from facematch.engines import get_engine, models_dir
 

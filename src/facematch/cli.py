@@ -84,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None)
     s.set_defaults(func=cmd_demo)
 
+    s = sub.add_parser("app", help="open the review workbench in your browser (this computer only)")
+    s.add_argument("--index", type=Path, default=None, help="index folder (default: the demo index)")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument(
+        "--address", default="localhost", help="serve on another address: anyone who can reach it sees the photos"
+    )
+    s.add_argument("--check", action="store_true", help="start, check the app answers, stop (for CI)")
+    s.set_defaults(func=cmd_app)
+
+    _evaluate_parser(sub)
+
     s = sub.add_parser("models", help="list face engines, or fetch an insightface pack (needs internet)")
     msub = s.add_subparsers()
     f = msub.add_parser("fetch", help="download an insightface pack into models/<pack> with insightface's downloader")
@@ -182,9 +193,11 @@ def _search_json(searcher, queries, chosen, candidates) -> dict:
                 "box": [round(v, 1) for v in c.face.box],
                 "face_id": c.face.id,
                 "records": c.records,
+                **_strength_json(searcher, c),
             }
             for c in candidates
         ],
+        "calibration": _calibration_json(searcher),
     }
 
 
@@ -214,10 +227,147 @@ def _print_search(searcher, queries, chosen, candidates) -> None:
     for c in candidates:
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
         print(f"{c.rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
+        print(f"{'':>18}{_strength_text(searcher, c)}")
         for r in c.records:
             shown = ", ".join(f"{k}: {v}" for k, v in r.items() if v and k not in ("photo",))
             print(f"{'':>18}record {shown}")
+    if searcher.calibration is not None:
+        print("\n" + messages.CALIBRATION_NOTE)
     print("\n" + messages.CAVEAT)
+
+
+# -- calibrated strength in search output (calibration.py) ---------------------------------------
+def _strength_text(searcher, c) -> str:
+    if c.band is None or c.expected_strangers is None:
+        return messages.UNCALIBRATED
+    return messages.strength(c.band, c.expected_strangers, searcher.calibration.is_bound(c.similarity))
+
+
+def _strength_json(searcher, c) -> dict:
+    return {
+        "fpr": None if c.fpr is None else float(f"{c.fpr:.4g}"),
+        "expected_strangers": None if c.expected_strangers is None else float(f"{c.expected_strangers:.4g}"),
+        "band": c.band,
+        "strength": _strength_text(searcher, c),
+    }
+
+
+def _calibration_json(searcher) -> dict | None:
+    cal = searcher.calibration
+    if cal is None:
+        return None
+    return {
+        "engine": cal.engine,
+        "source": cal.source,
+        "impostor_pairs": cal.impostor_pairs,
+        "note": messages.CALIBRATION_NOTE,
+    }
+
+
+# -- evaluate -----------------------------------------------------------------------------------
+def _evaluate_parser(sub) -> None:
+    s = sub.add_parser("evaluate", help="measure an engine on labelled photos (LFW protocol, open-set search)")
+    esub = s.add_subparsers(title="evaluations")
+
+    def common(e: argparse.ArgumentParser, kind: str) -> None:
+        e.add_argument("--images", type=Path, required=True, help="folder with one subfolder per person")
+        e.add_argument("--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE})")
+        e.add_argument("--out", type=Path, default=None, help=f"output folder (default: ./evaluation/{kind}-ENGINE)")
+        e.add_argument("--cache", type=Path, default=None, help="embedding cache folder (default: ~/.cache/facematch)")
+        e.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
+        e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = esub.add_parser("verification", help="LFW protocol: 10-fold accuracy, TAR at FAR, ROC")
+    e.add_argument("--pairs", type=Path, required=True, help="pairs.txt in the LFW format (first line `10 300`)")
+    common(e, "verification")
+    e.set_defaults(func=cmd_evaluate_verification)
+
+    e = esub.add_parser("search", help="open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors")
+    common(e, "search")
+    e.add_argument("--people", type=int, default=None, help="use only the first N people (sorted by name)")
+    e.set_defaults(func=cmd_evaluate_search)
+
+    e = esub.add_parser("calibrate", help="(re)build an engine's stranger-rate table from all cross-person pairs")
+    common(e, "calibrate")
+    e.add_argument("--install", action="store_true", help="also install the table into the package's calibration_data")
+    e.add_argument("--source", default=None, help="how to name the photos in the table's source field")
+    e.set_defaults(func=cmd_evaluate_calibrate)
+
+
+def _eval_out(args: argparse.Namespace, kind: str) -> Path:
+    from .engines import engine_slug
+
+    return args.out or Path("evaluation") / f"{kind}-{engine_slug(args.engine)}"
+
+
+def cmd_evaluate_verification(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_verification
+
+    r = evaluate_verification(
+        args.pairs, args.images, args.engine, _eval_out(args, "verification"), args.cache, args.workers, not args.quiet
+    )
+    acc = r["accuracy"]
+    print(f"\nVerification, {r['engine']}: {r['pairs']} pairs in {r['folds']} folds")
+    print(f"  accuracy {acc['mean'] * 100:.2f}% +- {acc['std'] * 100:.2f}% (std over folds)")
+    print(f"  {len(r['photos_without_face'])} photos without a face; {r['pairs_with_missing_face']} pairs scored -1")
+    print(f"  {'FAR':>8}  {'TAR':>7}  threshold")
+    for row in r["tar_at_far"]:
+        tar = "-" if row["tar"] is None else f"{row['tar']:.4f}"
+        thr = row.get("note") or f"{row['threshold']:.4f}"
+        print(f"  {row['far']:>8g}  {tar:>7}  {thr}")
+    print(f"  written: {Path(r['plots'][0]).parent}")
+    return 0
+
+
+def cmd_evaluate_search(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_search
+
+    r = evaluate_search(
+        args.images, args.engine, _eval_out(args, "search"), args.cache, args.workers, not args.quiet, args.people
+    )
+    print(
+        f"\nOpen-set search, {r['engine']}: gallery of {r['gallery_size']} faces "
+        f"({r['gallery_people_with_queries']} people searched for + {r['distractors']} distractors), "
+        f"{r['queries']} searches ({r['queries_without_face']} query photos without a face count as misses)"
+    )
+    print("  " + "  ".join(f"rank-{k}: {v:.3f}" for k, v in r["rank_hit_rate"].items()))
+    for row in r["fnir_at_fpir"]:
+        fnir = "-" if row["fnir"] is None else f"{row['fnir']:.4f}"
+        print(f"  FNIR at FPIR {row['fpir']:g}: {fnir}" + (f" ({row['note']})" if row.get("note") else ""))
+    print(f"  written: {Path(r['plots'][0]).parent}")
+    return 0
+
+
+def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_calibration
+
+    r = evaluate_calibration(
+        args.images,
+        args.engine,
+        _eval_out(args, "calibrate"),
+        args.cache,
+        args.workers,
+        not args.quiet,
+        install=args.install,
+        source=args.source,
+    )
+    print(f"\nCalibration, {r['engine']}: {r['impostor_pairs']:,} pairs of different people ({r['people']} people)")
+    for rate, score in r["score_at_rate"].items():
+        print(f"  a stranger scores >= {score} at rate {rate}")
+    chk = r["check"]
+    print(f"  held-out check (predicted vs counted impostor pairs, tolerance +-{chk['tolerance']:.0%}):")
+    for row in chk["levels"]:
+        err = "-" if row["relative_error"] is None else f"{row['relative_error']:+.1%}"
+        mark = "ok" if row["within_tolerance"] else ("too few to judge" if not row["meaningful"] else "OUTSIDE")
+        print(
+            f"    score {row['score']:>7}: predicted {row['predicted']:>12,.1f}  counted {row['counted']:>10,}"
+            f"  {err:>7}  {mark}"
+        )
+    print(
+        f"  check {'passed' if chk['passed'] else 'FAILED'}; table: {r['table']}"
+        + (f"; installed: {r['installed']}" if r["installed"] else "")
+    )
+    return 0 if chk["passed"] else 1
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -265,6 +415,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_search(
         argparse.Namespace(photos=[demo.query_photo()], index=index_dir, engine=None, face=None, k=10, json=False)
     )
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from . import serve
+
+    if args.address not in serve.LOCAL:
+        print(
+            f"WARNING: serving on {args.address}: anyone who can reach this address can see the photos and cases.",
+            file=sys.stderr,
+        )
+    proc = serve.start(args.index, args.address, args.port)
+    try:
+        if args.check:
+            up = serve.wait_until_up(args.port, proc=proc)
+            print("facematch app answered on localhost." if up else "facematch app did not start.")
+            return 0 if up else 1
+        print(f"facematch is open at http://{args.address}:{args.port} (Ctrl-C to stop).")
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

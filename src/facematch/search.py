@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import images
+from . import calibration, images
+from .calibration import Calibration
 from .engines import DEFAULT_ENGINE, Face, FaceEngine, get_engine
 from .engines.base import normalise
 from .store import FaceRow, Store
@@ -27,8 +28,13 @@ class QueryPhoto:
     faces: list[Face]
     width: int
     height: int
-    rgb: np.ndarray = field(repr=False)
+    rgb: np.ndarray = field(repr=False)  # the decoded image, possibly scaled down by `scale`
     error: str | None = None
+    scale: float = 1.0
+
+    def in_rgb(self, face: Face) -> Face:
+        """A face (in original-photo coordinates) in the coordinates of self.rgb, for drawing or aligning."""
+        return face.scaled(1.0 / self.scale)
 
     def pick(self, number: int | None = None) -> Face:
         """The face a person chose (1-based), or the largest one."""
@@ -49,6 +55,10 @@ class Candidate:
     similarity: float
     face: FaceRow
     records: list[dict]
+    # Calibrated strength (calibration.py), None when this engine fingerprint has no calibration:
+    fpr: float | None = None  # rate at which an unrelated face scores at least this similarity
+    expected_strangers: float | None = None  # fpr x faces in the searched index
+    band: str | None = None  # "strong" / "possible" / "weak", from expected_strangers
 
 
 def index_engine(store: Store, requested: str | None) -> str:
@@ -90,6 +100,8 @@ class Searcher:
                 "index the photos again into a new folder."
             )
         self.vectors: FaceVectors = sync(self.store, self.index_dir, fp, self.engine.dim)
+        # Only a calibration made with exactly these weights says how strangers score (else None).
+        self.calibration: Calibration | None = calibration.for_engine(fp)
 
     def close(self) -> None:
         self.store.close()
@@ -111,7 +123,7 @@ class Searcher:
         except images.ImageError as e:
             return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=str(e))
         faces = [f.scaled(dec.scale) for f in self.engine.analyze(dec.rgb)]
-        return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb)
+        return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb, scale=dec.scale)
 
     def detect_file(self, path: Path) -> QueryPhoto:
         try:
@@ -119,6 +131,14 @@ class Searcher:
         except images.ImageError as e:
             return QueryPhoto(str(path), [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=str(e))
         return self.detect(data, str(path))
+
+    def aligned_pair(self, query: QueryPhoto, face: Face, candidate: Candidate) -> tuple[np.ndarray, np.ndarray]:
+        """The query face and the candidate face aligned the same way, for a side-by-side comparison."""
+        from .thumbs import load_full
+
+        q = self.engine.align(query.rgb, query.in_rgb(face))
+        c = self.engine.align(load_full(candidate.face.path), archive_face(candidate.face))
+        return q, c
 
     def search(self, faces: list[Face], k: int = 50) -> list[Candidate]:
         """Candidates for one person shown in one or more query faces (embeddings fused by their mean)."""
@@ -134,8 +154,21 @@ class Searcher:
             if fid < 0 or int(fid) not in rows:
                 continue
             row = rows[int(fid)]
-            out.append(Candidate(len(out) + 1, float(score), row, records.get(row.filename, [])))
+            out.append(self._calibrated(Candidate(len(out) + 1, float(score), row, records.get(row.filename, []))))
         return out
+
+    def _calibrated(self, c: Candidate) -> Candidate:
+        """Fill in how many strangers in this index are expected to look at least this similar."""
+        if self.calibration is not None:
+            c.fpr = self.calibration.fpr_at(c.similarity)
+            c.expected_strangers = c.fpr * self.gallery_size
+            c.band = calibration.band(c.expected_strangers)
+        return c
+
+
+def archive_face(row: FaceRow) -> Face:
+    """A stored face as an engine Face (full-resolution photo coordinates), e.g. to align it for display."""
+    return Face(np.array(row.box, np.float32), np.array(row.landmarks, np.float32), row.det_score)
 
 
 def fuse(embeddings: list[np.ndarray]) -> np.ndarray:

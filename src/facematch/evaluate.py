@@ -1,0 +1,756 @@
+"""Measure how good an engine is, on photos whose identities are known: verification and open-set search.
+
+Why this exists: a similarity score means nothing until we know how strangers score. The LFW
+verification protocol gives the accuracy figures papers quote (so we can compare our engines with
+published numbers), and open-set search with distractors measures the task facematch actually
+performs: one photo per person in a gallery, another photo as the query. Impostor scores measured
+here are also what calibration.py turns into "how many strangers look this similar".
+
+Embeddings are cached per engine fingerprint and file sha256, so re-running an evaluation (or the
+calibration) on the same photos costs only hashing the files. Photos where no face is found are
+counted and reported, never silently dropped: in verification a pair with a missing face scores -1,
+which is a failure at every threshold for a same-person pair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import images
+from .engines import engine_slug, get_engine
+from .indexer import _init_worker, scan_photo
+
+#: Score given to a pair in which a face is missing: below every possible cosine similarity.
+MISSING_SCORE = -1.0
+#: False-accept rates at which the true-accept rate (and its threshold) is reported.
+FARS = (1e-1, 1e-2, 1e-3, 1e-4)
+#: Ranks at which search hit rates (the CMC curve) are reported.
+RANKS = (1, 5, 10, 20, 50)
+#: False-positive identification rates at which the false-negative identification rate is reported.
+FPIRS = (1e-1, 1e-2, 1e-3)
+#: Version of the JSON written by the evaluations; bump when a key changes meaning or disappears.
+RESULT_SCHEMA = 1
+
+
+# -- pairs.txt ----------------------------------------------------------------------------------
+class PairsError(ValueError):
+    """A pairs.txt that does not follow the LFW format; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    name1: str
+    n1: int
+    name2: str
+    n2: int
+    fold: int
+
+    @property
+    def same(self) -> bool:
+        return self.name1 == self.name2
+
+
+@dataclass(frozen=True)
+class PairsFile:
+    folds: int
+    per_fold: int
+    pairs: list[Pair]
+
+
+def parse_pairs(path: Path) -> PairsFile:
+    """Read an LFW pairs file: a header `folds n`, then per fold n same lines and n different lines.
+
+    Same-person lines are `name i j`, different-person lines `name1 i name2 j`. Every deviation is
+    an error naming the line: a silently skipped line would change which pairs fall in which fold.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise PairsError(f"{path}: cannot read ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise PairsError(f"{path}: not a text file ({e})") from e
+    if not lines:
+        raise PairsError(f"{path}: empty file; expected a header line like `10 300`")
+    head = lines[0].split()
+    if len(head) != 2 or not all(h.isdigit() for h in head) or int(head[0]) < 1 or int(head[1]) < 1:
+        raise PairsError(
+            f"{path}, line 1: expected the header `folds pairs_per_fold` (e.g. `10 300`), got {lines[0]!r}"
+        )
+    folds, per_fold = int(head[0]), int(head[1])
+    body = [(i, line) for i, line in enumerate(lines[1:], start=2) if line.strip()]
+    expected = folds * per_fold * 2
+    if len(body) != expected:
+        raise PairsError(
+            f"{path}: the header announces {folds} folds of {per_fold} same + {per_fold} different pairs "
+            f"({expected} lines), but the file has {len(body)} pair lines"
+        )
+    pairs = []
+    for k, (lineno, line) in enumerate(body):
+        fold, within = divmod(k, 2 * per_fold)
+        want_same = within < per_fold
+        parts = line.split()
+        try:
+            if len(parts) == 3:
+                pair = Pair(parts[0], _index(parts[1]), parts[0], _index(parts[2]), fold)
+            elif len(parts) == 4:
+                pair = Pair(parts[0], _index(parts[1]), parts[2], _index(parts[3]), fold)
+            else:
+                raise ValueError(f"expected `name i j` or `name1 i name2 j`, got {len(parts)} fields")
+        except ValueError as e:
+            raise PairsError(f"{path}, line {lineno}: {e}: {line!r}") from None
+        if pair.same != want_same or (len(parts) == 4 and pair.same):
+            kind = "same-person (`name i j`)" if want_same else "different-person (`name1 i name2 j`)"
+            raise PairsError(f"{path}, line {lineno}: fold {fold + 1} expects a {kind} pair here, got {line!r}")
+        pairs.append(pair)
+    return PairsFile(folds, per_fold, pairs)
+
+
+def _index(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"image number {text!r} is not a positive whole number")
+    return int(text)
+
+
+def lfw_path(images_dir: Path, name: str, number: int) -> Path:
+    """LFW's layout: images/<Name>/<Name>_0001.jpg."""
+    return Path(images_dir) / name / f"{name}_{number:04d}.jpg"
+
+
+# -- embeddings, cached -------------------------------------------------------------------------
+@dataclass
+class Embeddings:
+    """One embedding per photo (its largest face), zeros where no usable face was found."""
+
+    engine: str
+    paths: list[Path]
+    vectors: np.ndarray  # (n, dim) float32
+    found: np.ndarray  # (n,) bool
+    problems: dict[str, str] = field(default_factory=dict)  # path -> why no embedding
+    computed: int = 0  # how many photos were embedded now (not taken from the cache)
+    seconds: float = 0.0
+
+    def index_of(self) -> dict[Path, int]:
+        return {p: i for i, p in enumerate(self.paths)}
+
+
+def default_cache_dir() -> Path:
+    """$FACEMATCH_CACHE, else ~/.cache/facematch: embeddings of evaluation photos, never photos."""
+    env = os.environ.get("FACEMATCH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "facematch"
+
+
+def cache_file(cache_dir: Path, fingerprint: str) -> Path:
+    return Path(cache_dir) / f"embeddings-{engine_slug(fingerprint)}.npz"
+
+
+def _load_cache(path: Path, fingerprint: str) -> dict[str, tuple[np.ndarray | None, str | None]]:
+    """sha256 -> (embedding or None, reason when None); an unreadable or foreign cache counts as empty."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["engine"]) != fingerprint:
+                return {}
+            shas, vecs, found, reasons = z["sha256"], z["vectors"], z["found"], z["reasons"]
+    except (OSError, KeyError, ValueError):
+        return {}
+    return {
+        str(s): (np.array(v, dtype=np.float32) if f else None, None if f else str(r))
+        for s, v, f, r in zip(shas, vecs, found, reasons, strict=True)
+    }
+
+
+def _save_cache(path: Path, fingerprint: str, dim: int, cache: dict[str, tuple[np.ndarray | None, str | None]]) -> None:
+    """Atomic write (temporary file + rename) so an interrupted run never leaves a broken cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shas = sorted(cache)
+    vecs = np.zeros((len(shas), dim), dtype=np.float32)
+    found = np.zeros(len(shas), dtype=bool)
+    reasons = []
+    for i, s in enumerate(shas):
+        v, r = cache[s]
+        if v is not None:
+            vecs[i], found[i] = v, True
+        reasons.append(r or "")
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        engine=np.array(fingerprint),
+        sha256=np.array(shas),
+        vectors=vecs,
+        found=found,
+        reasons=np.array(reasons, dtype=str),
+    )
+    os.replace(tmp, path)
+
+
+def _scan_for_eval(path: str) -> tuple[str, str | None, np.ndarray | None, str | None]:
+    """Worker: (path, sha256, embedding of the largest face or None, reason when None)."""
+    r = scan_photo(path)
+    if r["status"] == "ok":
+        return path, r["sha256"], np.asarray(r["faces"][0]["embedding"], dtype=np.float32), None
+    return path, r["sha256"], None, r.get("reason") or r["status"]
+
+
+def embed_photos(
+    paths: Sequence[Path],
+    engine_name: str,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    models: Path | None = None,
+) -> Embeddings:
+    """Embed the largest face of each photo, reusing cached embeddings of identical bytes.
+
+    The largest face is what `facematch search` uses by default, so evaluating it measures the
+    product as people use it (on LFW it is nearly always the labelled, centred face).
+    """
+    start = time.monotonic()
+    engine = get_engine(engine_name, models=models)
+    fp = engine.fingerprint
+    cache_path = cache_file(cache_dir or default_cache_dir(), fp)
+    cache = _load_cache(cache_path, fp)
+    paths = [Path(p) for p in paths]
+    shas: dict[Path, str | None] = {}
+    problems: dict[str, str] = {}
+    for p in dict.fromkeys(paths):
+        try:
+            shas[p] = images.sha256_bytes(images.read_file(p))
+        except images.ImageError as e:
+            shas[p] = None
+            problems[str(p)] = str(e)
+    todo, seen = [], set()
+    for p, s in shas.items():
+        if s is not None and s not in cache and s not in seen:
+            seen.add(s)
+            todo.append(p)
+    computed = 0
+    if todo:
+        bar = _progress(len(todo), progress, f"Embedding ({engine.name})")
+        last_save = time.monotonic()
+        try:
+            for path, sha, vec, reason in _run(todo, engine, engine_name, workers or os.cpu_count() or 1, models):
+                if sha is not None:
+                    cache[sha] = (vec, reason)
+                    shas[Path(path)] = sha
+                else:
+                    problems[path] = reason or "unreadable"
+                computed += 1
+                if bar is not None:
+                    bar.update(1)
+                if time.monotonic() - last_save > 60:
+                    _save_cache(cache_path, fp, engine.dim, cache)
+                    last_save = time.monotonic()
+        finally:
+            if bar is not None:
+                bar.close()
+            _save_cache(cache_path, fp, engine.dim, cache)
+    vectors = np.zeros((len(paths), engine.dim), dtype=np.float32)
+    found = np.zeros(len(paths), dtype=bool)
+    for i, p in enumerate(paths):
+        s = shas.get(p)
+        if s is None or s not in cache:
+            problems.setdefault(str(p), "unreadable")
+            continue
+        v, reason = cache[s]
+        if v is None:
+            problems[str(p)] = reason or "no face found"
+        else:
+            vectors[i], found[i] = v, True
+    return Embeddings(fp, paths, vectors, found, problems, computed, time.monotonic() - start)
+
+
+def _run(todo: list[Path], engine, engine_name: str, workers: int, models: Path | None):
+    if workers <= 1 or len(todo) < 8:
+        for p in todo:
+            yield _scan_with(engine, str(p))
+        return
+    ctx = get_context("spawn")  # as in the indexer: fork after onnxruntime threads start can deadlock
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(engine_name, str(models) if models else None, 1),
+    ) as pool:
+        yield from pool.map(_scan_for_eval, [str(p) for p in todo], chunksize=8)
+
+
+def _scan_with(engine, path: str) -> tuple[str, str | None, np.ndarray | None, str | None]:
+    r = scan_photo(path, engine=engine)
+    if r["status"] == "ok":
+        return path, r["sha256"], np.asarray(r["faces"][0]["embedding"], dtype=np.float32), None
+    return path, r["sha256"], None, r.get("reason") or r["status"]
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="photo", desc=desc, dynamic_ncols=True)
+
+
+# -- folders of people --------------------------------------------------------------------------
+def people_photos(images_dir: Path) -> dict[str, list[Path]]:
+    """One subfolder per person -> that person's photos, sorted (LFW's layout, and any folder like it)."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {images_dir}")
+    out: dict[str, list[Path]] = {}
+    for person in sorted(p for p in images_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(
+            f
+            for f in person.iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in images.IMAGE_SUFFIXES
+        )
+        if files:
+            out[person.name] = files
+    if not out:
+        raise ValueError(f"{images_dir} has no subfolders with photos; expected one subfolder per person")
+    return out
+
+
+# -- verification -------------------------------------------------------------------------------
+def pair_scores(pairs: Sequence[Pair], emb: Embeddings, images_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, missing): cosine similarity per pair; MISSING_SCORE where either photo gave no face."""
+    where = emb.index_of()
+    scores = np.full(len(pairs), MISSING_SCORE, dtype=np.float64)
+    missing = np.zeros(len(pairs), dtype=bool)
+    for k, pr in enumerate(pairs):
+        a, b = where[lfw_path(images_dir, pr.name1, pr.n1)], where[lfw_path(images_dir, pr.name2, pr.n2)]
+        if emb.found[a] and emb.found[b]:
+            scores[k] = float(np.dot(emb.vectors[a], emb.vectors[b]))
+        else:
+            missing[k] = True
+    return scores, missing
+
+
+def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
+    """The threshold (accept when score >= t) with the highest accuracy on these pairs.
+
+    Candidates are midpoints between consecutive distinct scores, so the chosen threshold never
+    sits exactly on a training score (which would make held-out ties depend on float noise).
+    """
+    order = np.sort(np.unique(scores))
+    cands = np.concatenate([[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]])
+    s_same, s_diff = np.sort(scores[same]), np.sort(scores[~same])
+    # accepted same = n_same - #same below t; rejected diff = #diff below t
+    correct = (len(s_same) - np.searchsorted(s_same, cands, side="left")) + np.searchsorted(s_diff, cands, "left")
+    return float(cands[int(np.argmax(correct))])
+
+
+def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, fars: Sequence[float] = FARS) -> list[dict]:
+    """True-accept rate at each false-accept rate, with the threshold that achieves it.
+
+    A FAR below 1 / (number of impostor pairs) cannot be measured on these pairs: reported with
+    tar = None rather than extrapolated.
+    """
+    imp = np.sort(impostor)[::-1]
+    out = []
+    for far in fars:
+        allowed = int(np.floor(far * len(imp)))
+        if allowed < 1:
+            out.append(
+                {"far": far, "tar": None, "threshold": None, "note": f"not measurable with {len(imp)} impostor pairs"}
+            )
+            continue
+        t = float(np.nextafter(imp[allowed], np.inf))  # at most `allowed` impostors score >= t
+        out.append({"far": far, "tar": float(np.mean(genuine >= t)), "threshold": round(t, 5)})
+    return out
+
+
+def evaluate_verification(
+    pairs_file: Path,
+    images_dir: Path,
+    engine_name: str,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """The LFW protocol: 10-fold accuracy (threshold from 9 folds, applied to the 10th) and TAR at FAR."""
+    spec = parse_pairs(pairs_file)
+    images_dir = Path(images_dir)
+    paths = list(
+        dict.fromkeys(
+            p
+            for pr in spec.pairs
+            for p in (lfw_path(images_dir, pr.name1, pr.n1), lfw_path(images_dir, pr.name2, pr.n2))
+        )
+    )
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise FileNotFoundError(f"{len(absent)} photos named in {pairs_file} are not in {images_dir}, e.g. {absent[0]}")
+    emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
+    scores, missing = pair_scores(spec.pairs, emb, images_dir)
+    same = np.array([p.same for p in spec.pairs])
+    fold = np.array([p.fold for p in spec.pairs])
+    per_fold, thresholds = [], []
+    for k in range(spec.folds):
+        test = fold == k
+        train = ~test if spec.folds > 1 else test
+        t = best_threshold(scores[train], same[train])
+        thresholds.append(round(t, 5))
+        per_fold.append(float(np.mean((scores[test] >= t) == same[test])))
+    acc = np.array(per_fold)
+    genuine, impostor = scores[same], scores[~same]
+    result = {
+        "schema": RESULT_SCHEMA,
+        "kind": "verification",
+        "engine": emb.engine,
+        "pairs_file": str(pairs_file),
+        "images": str(images_dir),
+        "pairs": len(spec.pairs),
+        "folds": spec.folds,
+        "same_pairs": int(same.sum()),
+        "different_pairs": int((~same).sum()),
+        "photos": len(paths),
+        "photos_without_face": sorted(emb.problems),
+        "pairs_with_missing_face": int(missing.sum()),
+        "missing_face_rule": "a pair with a missing face scores -1: a failure at every threshold for same pairs",
+        "accuracy": {
+            "mean": float(acc.mean()),
+            "std": float(acc.std()),
+            "stderr": float(acc.std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else 0.0,
+            "per_fold": per_fold,
+            "thresholds": thresholds,
+        },
+        "tar_at_far": tar_at_far(genuine, impostor),
+        "score_summary": {
+            "same_median": float(np.median(genuine)),
+            "different_median": float(np.median(impostor)),
+        },
+        "embedded_now": emb.computed,
+        "seconds": round(emb.seconds, 1),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result["plots"] = [
+        str(plot_roc(genuine, impostor, out_dir / "roc.png", emb.engine)),
+        str(plot_histogram(genuine, impostor, out_dir / "scores.png", emb.engine, "same person", "different people")),
+    ]
+    write_json(result, out_dir / "verification.json")
+    return result
+
+
+# -- open-set search ----------------------------------------------------------------------------
+@dataclass
+class SearchSplit:
+    """Who is in the gallery and who searches: the open-set identification protocol."""
+
+    gallery: list[Path]
+    gallery_people: list[str]
+    queries: list[Path]
+    query_people: list[str]
+    mated_people: int
+    distractors: int
+
+
+def search_split(people: dict[str, list[Path]], found: dict[Path, bool]) -> SearchSplit:
+    """First photo with a face of each person with two or more photos goes in the gallery, the others
+    search; people with one photo are distractors. A query photo with no face stays a query (a miss).
+    """
+    gallery, gp, queries, qp = [], [], [], []
+    mated = distractors = 0
+    for name, files in people.items():
+        with_face = [f for f in files if found.get(f)]
+        if len(files) == 1:
+            if with_face:
+                gallery.append(files[0])
+                gp.append(name)
+                distractors += 1
+            continue
+        if not with_face:
+            queries.extend(files)  # nobody to find: every search for this person is a miss
+            qp.extend([name] * len(files))
+            continue
+        g = with_face[0]
+        gallery.append(g)
+        gp.append(name)
+        mated += 1
+        rest = [f for f in files if f != g]
+        queries.extend(rest)
+        qp.extend([name] * len(rest))
+    return SearchSplit(gallery, gp, queries, qp, mated, distractors)
+
+
+def rank_mates(
+    q: np.ndarray, q_found: np.ndarray, q_people: Sequence[str], g: np.ndarray, g_people: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per query: rank of its mate (inf if absent or no face), mate score, best non-mate score."""
+    g_idx = {p: i for i, p in enumerate(g_people)}
+    n = len(q_people)
+    ranks = np.full(n, np.inf)
+    mate_score = np.full(n, MISSING_SCORE)
+    top_nonmate = np.full(n, MISSING_SCORE)
+    for start in range(0, n, 1024):
+        block = slice(start, min(n, start + 1024))
+        s = q[block] @ g.T
+        for j, i in enumerate(range(block.start, block.stop)):
+            if not q_found[i]:
+                continue
+            row = s[j]
+            m = g_idx.get(q_people[i])
+            if m is None:
+                top_nonmate[i] = float(row.max())
+                continue
+            mate_score[i] = float(row[m])
+            ranks[i] = 1 + int(np.sum(row > row[m]))
+            top_nonmate[i] = float(np.max(np.delete(row, m))) if len(row) > 1 else MISSING_SCORE
+    return ranks, mate_score, top_nonmate
+
+
+def fnir_at_fpir(
+    mate_rank: np.ndarray, mate_score: np.ndarray, nonmate_top: np.ndarray, fpirs: Sequence[float] = FPIRS
+) -> list[dict]:
+    """Open-set identification errors at rank 1, NIST-style.
+
+    A non-mated search is a query whose mate is left out of the gallery (here: the same queries,
+    scored against everyone but their mate), and it is a false positive when its top score reaches
+    the threshold. A mated search is a false negative when its mate is not at rank 1 with a score
+    at or above the threshold.
+    """
+    top = np.sort(nonmate_top)[::-1]
+    out = []
+    for fpir in fpirs:
+        allowed = int(np.floor(fpir * len(top)))
+        if allowed < 1:
+            out.append(
+                {
+                    "fpir": fpir,
+                    "fnir": None,
+                    "threshold": None,
+                    "note": f"not measurable with {len(top)} non-mated searches",
+                }
+            )
+            continue
+        t = float(np.nextafter(top[allowed], np.inf))
+        hit = (mate_rank == 1) & (mate_score >= t)
+        out.append({"fpir": fpir, "fnir": float(1 - hit.mean()), "threshold": round(t, 5)})
+    return out
+
+
+def evaluate_search(
+    images_dir: Path,
+    engine_name: str,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    max_people: int | None = None,
+) -> dict:
+    """Open-set identification on a folder with one subfolder per person (see search_split)."""
+    people = people_photos(images_dir)
+    if max_people:
+        people = dict(list(people.items())[:max_people])
+    paths = [f for files in people.values() for f in files]
+    emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
+    where = emb.index_of()
+    split = search_split(people, {p: bool(emb.found[i]) for p, i in where.items()})
+    if not split.gallery or not split.queries:
+        raise ValueError(f"{images_dir}: need people with two or more photos to search for")
+    g = emb.vectors[[where[p] for p in split.gallery]]
+    qi = [where[p] for p in split.queries]
+    ranks, mate, nonmate = rank_mates(emb.vectors[qi], emb.found[qi], split.query_people, g, split.gallery_people)
+    max_rank = max(RANKS)
+    cmc = {str(r): float(np.mean(ranks <= r)) for r in RANKS}
+    curve = [float(np.mean(ranks <= r)) for r in range(1, max_rank + 1)]
+    result = {
+        "schema": RESULT_SCHEMA,
+        "kind": "search",
+        "engine": emb.engine,
+        "images": str(images_dir),
+        "gallery_size": len(split.gallery),
+        "gallery_people_with_queries": split.mated_people,
+        "distractors": split.distractors,
+        "queries": len(split.queries),
+        "queries_without_face": int((~emb.found[qi]).sum()),
+        "photos_without_face": sorted(emb.problems),
+        "missing_face_rule": "a query with no face is a miss at every rank",
+        "rank_hit_rate": cmc,
+        "fnir_at_fpir": fnir_at_fpir(ranks, mate, nonmate),
+        "embedded_now": emb.computed,
+        "seconds": round(emb.seconds, 1),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ok = np.isfinite(ranks)
+    result["plots"] = [
+        str(plot_cmc(curve, out_dir / "cmc.png", emb.engine, len(split.gallery))),
+        str(
+            plot_histogram(
+                mate[ok],
+                nonmate[emb.found[qi]],
+                out_dir / "scores.png",
+                emb.engine,
+                "mate (same person)",
+                "best stranger",
+            )
+        ),
+    ]
+    write_json(result, out_dir / "search.json")
+    return result
+
+
+# -- output -------------------------------------------------------------------------------------
+def write_json(result: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display, works on servers and in CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_roc(genuine: np.ndarray, impostor: np.ndarray, path: Path, engine: str) -> Path:
+    plt = _pyplot()
+    thresholds = np.unique(np.concatenate([genuine, impostor]))[::-1]
+    imp, gen = np.sort(impostor), np.sort(genuine)
+    far = 1 - np.searchsorted(imp, thresholds, side="left") / len(imp)
+    tar = 1 - np.searchsorted(gen, thresholds, side="left") / len(gen)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    keep = far > 0
+    ax.plot(far[keep], tar[keep], lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlim(max(1e-4, 0.5 / len(imp)), 1)
+    ax.set_xlabel("false accept rate (different people accepted)")
+    ax.set_ylabel("true accept rate (same person accepted)")
+    ax.set_title(f"ROC, {engine}")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_histogram(a: np.ndarray, b: np.ndarray, path: Path, engine: str, label_a: str, label_b: str) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    bins = np.linspace(-0.5, 1.0, 76)
+    ax.hist(np.clip(b, -0.5, 1.0), bins=bins, alpha=0.6, label=f"{label_b} ({len(b)})", density=True)
+    ax.hist(np.clip(a, -0.5, 1.0), bins=bins, alpha=0.6, label=f"{label_a} ({len(a)})", density=True)
+    ax.set_xlabel("similarity (cosine)")
+    ax.set_ylabel("density")
+    ax.set_title(f"Score distributions, {engine}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_cmc(curve: Sequence[float], path: Path, engine: str, gallery_size: int) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(range(1, len(curve) + 1), curve, marker=".", lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("share of searches with the right person at or above this rank")
+    ax.set_title(f"CMC, {engine}, gallery of {gallery_size}")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- calibration --------------------------------------------------------------------------------
+def evaluate_calibration(
+    images_dir: Path,
+    engine_name: str,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    install: bool = False,
+    source: str | None = None,
+) -> dict:
+    """Build an engine's calibration from all cross-person pairs in a folder of people, and check it.
+
+    Writes calibration-<engine>.json (the table) and calibrate.json (the table's summary and the
+    held-out check) into out_dir; with install=True also into the package's calibration_data/,
+    where Searcher picks it up for exactly this engine fingerprint.
+    """
+    from . import calibration
+
+    people = people_photos(images_dir)
+    paths = [f for files in people.values() for f in files]
+    labels_all = [name for name, files in people.items() for _ in files]
+    emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
+    vecs, labels = emb.vectors[emb.found], np.asarray(labels_all)[emb.found]
+    n_people = len(set(labels.tolist()))
+    what = source or f"the folder {Path(images_dir).name}"
+    cal = calibration.build(
+        vecs,
+        labels,
+        emb.engine,
+        f"{what}: all pairs of photos of different people among the largest-face embeddings of "
+        f"{len(vecs)} photos of {n_people} people ({len(emb.problems)} photos without a face left out); "
+        "one pair per unordered photo pair",
+    )
+    chk = calibration.check(vecs, labels, emb.engine)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = {"check": chk}
+    table = cal.save(out_dir / f"calibration-{engine_slug(emb.engine.split('@', 1)[0])}.json", extra)
+    installed = str(cal.save(calibration.data_file(emb.engine.split("@", 1)[0]), extra)) if install else None
+    calibration.for_engine.cache_clear()
+    levels = {}
+    for rate in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        idx = np.nonzero(cal.fpr <= rate)[0]
+        levels[f"{rate:g}"] = round(float(cal.scores[idx[0]]), 4) if len(idx) else None
+    result = {
+        "schema": RESULT_SCHEMA,
+        "kind": "calibration",
+        "engine": emb.engine,
+        "images": str(images_dir),
+        "photos": len(paths),
+        "photos_without_face": sorted(emb.problems),
+        "people": n_people,
+        "impostor_pairs": cal.impostor_pairs,
+        "source": cal.source,
+        "score_at_rate": levels,
+        "table": str(table),
+        "installed": installed,
+        "check": chk,
+        "embedded_now": emb.computed,
+        "seconds": round(emb.seconds, 1),
+    }
+    result["plots"] = [str(plot_calibration(cal, out_dir / "calibration.png"))]
+    write_json(result, out_dir / "calibrate.json")
+    return result
+
+
+def plot_calibration(cal, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    keep = cal.counts > 0
+    ax.plot(cal.scores[keep], cal.fpr[keep], lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("similarity (cosine)")
+    ax.set_ylabel("rate at which a stranger scores at least this")
+    ax.set_title(f"Calibration, {cal.engine}\n{cal.impostor_pairs:,} pairs of different people")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
