@@ -69,7 +69,48 @@ CREATE TABLE IF NOT EXISTS records (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_photo ON records(photo_file);
+CREATE TABLE IF NOT EXISTS cases (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    closed_at REAL
+);
+CREATE TABLE IF NOT EXISTS case_photos (
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (case_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    photo_sha256 TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('confirm', 'reject', 'unsure')),
+    reviewer TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    engine TEXT NOT NULL,
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    photo_path TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS decisions_case ON decisions(case_id, id);
+-- The audit log is append-only: the database itself refuses edits and deletions.
+CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
+
+_CASE_COLUMNS = "id, name, notes, reviewer, created_at, closed_at"
+_DECISION_COLUMNS = (
+    "id, case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at, engine, score, rank, note, photo_path"
+)
 
 
 @dataclass(frozen=True)
@@ -110,7 +151,7 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.path = folder / DB_NAME
-        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -342,6 +383,15 @@ class Store:
     def roots(self) -> list[str]:
         return [r["path"] for r in self.conn.execute("SELECT path FROM roots ORDER BY id")]
 
+    def photo_path_by_sha(self, sha256: str) -> Path | None:
+        """Where a photo with this content is now (decisions point at content, not at a path)."""
+        row = self.conn.execute(
+            "SELECT r.path AS root, p.relpath FROM photos p JOIN roots r ON r.id = p.root_id WHERE p.sha256 = ? "
+            "ORDER BY p.id LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return Path(row["root"]) / row["relpath"] if row else None
+
     # -- records --------------------------------------------------------------------------------
     def upsert_records(self, rows: Iterable[tuple[str, str | None, dict]]) -> int:
         """Insert or update records by record id (re-importing a file never duplicates)."""
@@ -366,4 +416,98 @@ class Store:
             f"SELECT record_id, photo_file, data FROM records WHERE photo_file IN ({marks}) ORDER BY record_id", names
         ):
             out.setdefault(r["photo_file"], []).append({"record_id": r["record_id"], **json.loads(r["data"])})
+        return out
+
+    # -- cases and decisions (rules in review.py) -------------------------------------------------
+    def create_case(self, name: str, reviewer: str, notes: str) -> dict:
+        with self.transaction() as c:
+            case_id = c.execute(
+                "INSERT INTO cases(name, notes, reviewer, created_at) VALUES (?, ?, ?, ?)",
+                (name, notes, reviewer, time.time()),
+            ).lastrowid
+        return self.get_case(case_id)  # type: ignore[return-value]
+
+    def get_case(self, case_id: int) -> dict | None:
+        row = self.conn.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return dict(row) if row else None
+
+    def list_cases(self, include_closed: bool) -> list[dict]:
+        where = "" if include_closed else "WHERE closed_at IS NULL"
+        return [dict(r) for r in self.conn.execute(f"SELECT {_CASE_COLUMNS} FROM cases {where} ORDER BY id")]
+
+    def update_case(
+        self,
+        case_id: int,
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        reviewer: str | None = None,
+        closed_at: float | None = None,
+        reopen: bool = False,
+    ) -> None:
+        sets, args = [], []
+        for column, value in (("name", name), ("notes", notes), ("reviewer", reviewer), ("closed_at", closed_at)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                args.append(value)
+        if reopen:
+            sets.append("closed_at = NULL")
+        if sets:
+            with self.transaction() as c:
+                c.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))
+
+    def add_case_photo(self, case_id: int, path: str, sha256: str, original_name: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                """INSERT OR IGNORE INTO case_photos(case_id, path, sha256, original_name, added_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (case_id, path, sha256, original_name, time.time()),
+            )
+
+    def case_photos(self, case_id: int) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT path, original_name FROM case_photos WHERE case_id = ? ORDER BY added_at", (case_id,)
+        )
+        return [(r["path"], r["original_name"]) for r in rows]
+
+    def append_decision(
+        self,
+        *,
+        case_id: int,
+        photo_sha256: str,
+        box: tuple,
+        decision: str,
+        reviewer: str,
+        engine: str,
+        score: float,
+        rank: int,
+        note: str,
+        photo_path: str,
+    ) -> dict:
+        """One INSERT in its own transaction: a kill leaves the whole decision or none of it."""
+        with self.transaction() as c:
+            decision_id = c.execute(
+                """INSERT INTO decisions(case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at,
+                                         engine, score, rank, note, photo_path)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (case_id, photo_sha256, *box, decision, reviewer, time.time(), engine, score, rank, note, photo_path),
+            ).lastrowid
+        return self.decisions(case_id, decision_id=decision_id)[0]
+
+    def decisions(self, case_id: int | None = None, decision_id: int | None = None) -> list[dict]:
+        where, args = [], []
+        if case_id is not None:
+            where.append("case_id = ?")
+            args.append(case_id)
+        if decision_id is not None:
+            where.append("id = ?")
+            args.append(decision_id)
+        sql = f"SELECT {_DECISION_COLUMNS} FROM decisions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        out = []
+        for r in self.conn.execute(sql + " ORDER BY id", args):
+            d = dict(r)
+            d["box"] = (d.pop("x1"), d.pop("y1"), d.pop("x2"), d.pop("y2"))
+            out.append(d)
         return out

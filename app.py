@@ -1,0 +1,323 @@
+"""facematch review workbench (Streamlit): search an archive with a family photo, compare, decide.
+
+Run with `streamlit run app.py` or `facematch app`. The app only shows and asks: every face, index,
+search, decision and report operation is a call into the facematch library.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from facematch import demo, filters, images, messages, report, thumbs
+from facematch.indexer import index_folder
+from facematch.review import CONFIRM, REJECT, UNSURE, Review
+from facematch.search import Searcher
+from facematch.store import DB_NAME, Store
+
+DECISION_LABELS = {
+    CONFIRM: "Confirm: this is the same person",
+    REJECT: "Reject: not the same person",
+    UNSURE: "Unsure: cannot tell",
+}
+STATUS_TEXT = {
+    CONFIRM: "Confirmed by {who} on {when}",
+    REJECT: "Rejected by {who} on {when}",
+    UNSURE: "Marked unsure by {who} on {when}",
+}
+PAGE = 50
+
+st.set_page_config(page_title="facematch", page_icon="🔎", layout="wide")
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("FACEMATCH_INDEX", "index/demo"))
+
+
+@st.cache_resource(show_spinner="Preparing the demo archive (first start only)…")
+def ensure_demo(folder: str) -> None:
+    """With no index configured, the demo gallery is indexed once so the app has something to search."""
+    path = Path(folder)
+    gallery = demo.build_gallery(path / "photos")
+    index_folder(gallery, path, workers=1, records_csv=demo.records_csv(), progress=False)
+
+
+@st.cache_resource(show_spinner="Loading the face model and the archive index…")
+def searcher(folder: str) -> Searcher:
+    return Searcher(Path(folder))
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def face_thumb(path: str, box: tuple) -> bytes:
+    """Archive face crops are cut once per process, not on every rerun."""
+    return thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(Path(path)), box))
+
+
+def review_store(folder: Path) -> Review:
+    """A fresh connection per script run: Streamlit reruns scripts on other threads."""
+    return Review(Store(folder))
+
+
+def sidebar(rv: Review) -> tuple[int | None, str]:
+    st.sidebar.title("facematch")
+    st.sidebar.caption("The tool suggests candidates. People decide.")
+    reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
+    pending = st.session_state.pop("pending_case", None)
+    if pending is not None:  # a case created on the last run becomes the selected one
+        st.session_state["case_select"] = pending
+    cases = rv.cases(include_closed=st.sidebar.toggle("Show closed cases", key="show_closed"))
+    labels = {c.id: f"{c.name}" + ("" if c.is_open else " (closed)") for c in cases}
+    ids = list(labels)
+    current = st.session_state.get("case_id")
+    choice = st.sidebar.selectbox(
+        "Case (one missing person)",
+        ids,
+        index=ids.index(current) if current in ids else None,
+        format_func=lambda i: labels[i],
+        placeholder="Choose a case",
+        key="case_select",
+    )
+    if choice != current:
+        st.session_state["case_id"] = choice
+        st.session_state.pop("compare", None)
+    with st.sidebar.form("new_case", clear_on_submit=True):
+        st.markdown("**New case**")
+        name = st.text_input("Name or alias of the missing person", key="new_case_name")
+        notes = st.text_area("Notes (what the family knows)", key="new_case_notes")
+        if st.form_submit_button("Create case"):
+            try:
+                case = rv.create_case(name, reviewer, notes)
+                st.session_state["pending_case"] = case.id
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+    case_id = st.session_state.get("case_id")
+    if case_id is not None:
+        case = rv.case(case_id)
+        with st.sidebar.expander("Rename or close this case"):
+            new_name = st.text_input("New name", value=case.name, key=f"rename_{case_id}")
+            if st.button("Rename", key="rename_btn") and new_name.strip() != case.name:
+                rv.rename_case(case_id, new_name)
+                st.rerun()
+            if case.is_open and st.button("Close case", key="close_btn"):
+                rv.close_case(case_id)
+                st.rerun()
+            if not case.is_open and st.button("Reopen case", key="reopen_btn"):
+                rv.reopen_case(case_id)
+                st.rerun()
+    st.sidebar.divider()
+    st.sidebar.caption(messages.CAVEAT)
+    return case_id, reviewer
+
+
+def query_photos(s: Searcher, rv: Review, case_id: int) -> list:
+    """Upload, detect, and let the person pick the face in each photo. Returns [(QueryPhoto, Face)]."""
+    files = st.file_uploader(
+        "Photos of your relative (one or more; JPEG, PNG, WebP, HEIC)",
+        type=["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"],
+        accept_multiple_files=True,
+        key=f"upload_{case_id}",
+    )
+    keep = st.checkbox(
+        "Keep these photos in this case (stored on this computer without location or camera data)",
+        key=f"keep_{case_id}",
+    )
+    cache: dict = st.session_state.setdefault("queries", {})
+    chosen = []
+    if not files:
+        st.info("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
+        return chosen
+    cols = st.columns(max(3, min(4, len(files))))
+    for i, f in enumerate(files):
+        data = f.getvalue()
+        sha = images.sha256_bytes(data)
+        if sha not in cache:
+            cache[sha] = s.detect(data, f.name)
+        q = cache[sha]
+        with cols[i % len(cols)]:
+            st.markdown(f"**{f.name}**")
+            if q.error:
+                st.error(f"This file cannot be used: {q.error}")
+                continue
+            if not q.faces:
+                st.image(thumbs.draw_faces(q.rgb, [], max_side=600), width=220)
+                st.warning(messages.NO_FACE_HINT)
+                continue
+            options = list(range(1, len(q.faces) + 1))
+            pick = st.radio(
+                "Which face is your relative?" if len(q.faces) > 1 else "Face found:",
+                options,
+                index=0,
+                horizontal=True,
+                key=f"face_{case_id}_{sha[:12]}",
+                format_func=lambda n: f"face {n}",
+            )
+            boxes = [q.in_rgb(face).box for face in q.faces]
+            st.image(thumbs.draw_faces(q.rgb, boxes, chosen=pick, max_side=600), width=220)
+            chosen.append((q, q.faces[pick - 1]))
+            if keep:
+                rv.keep_photo(case_id, data, f.name)
+    return chosen
+
+
+def candidate_card(c, decision, key: str) -> None:
+    try:
+        st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
+    except images.ImageError as e:
+        st.error(f"archive photo unreadable: {e}")
+    st.markdown(f"**Candidate #{c.rank}**")
+    st.caption(f"{messages.SCORE_LABEL}: {c.similarity:.3f}")
+    if c.band is not None and c.expected_strangers is not None:
+        st.caption(messages.strength(c.band, c.expected_strangers))
+    for r in c.records[:1]:
+        bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
+        st.caption(" · ".join(bits) if bits else f"record {r.get('record_id', '')}")
+    if not c.records:
+        st.caption("no archive record")
+    if decision is not None:
+        text = STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when())
+        (st.success if decision.decision == CONFIRM else st.info)(text)
+    if st.button("Compare and decide", key=key):
+        st.session_state["compare"] = c.face.id
+        st.rerun()
+
+
+def compare_panel(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, cand, decision) -> None:
+    st.subheader(f"Compare: candidate #{cand.rank}")
+    q, face = chosen[0]
+    qa, ca = s.aligned_pair(q, face, cand)
+    a, b = st.columns(2)
+    with a:
+        st.markdown("**Your photo** (aligned)")
+        st.image(qa, width=280)
+        st.image(thumbs.draw_faces(q.rgb, [q.in_rgb(face).box], chosen=1, max_side=800), width=400)
+    with b:
+        st.markdown(f"**Archive face** (aligned) — {messages.SCORE_LABEL} {cand.similarity:.3f}")
+        st.image(ca, width=280)
+        full = thumbs.load_full(cand.face.path)
+        st.image(thumbs.draw_faces(full, [cand.face.box], chosen=1, max_side=800), width=400)
+        if cand.band is not None and cand.expected_strangers is not None:
+            st.markdown(messages.strength(cand.band, cand.expected_strangers))
+        st.caption(f"{cand.face.relpath} · sha256 {cand.face.sha256[:16]}…")
+        for r in cand.records:
+            st.markdown("**Archive record**  \n" + "  \n".join(f"{k}: {v}" for k, v in r.items() if v))
+        if not cand.records:
+            st.caption("No archive record for this photo.")
+    st.warning(messages.CAVEAT)
+    if decision is not None:
+        st.write(STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when()))
+    with st.form(f"decide_{cand.face.id}"):
+        choice = st.radio(
+            "Your decision", list(DECISION_LABELS), index=None, format_func=DECISION_LABELS.get, key="decision"
+        )
+        note = st.text_input("Note (why; optional)", key="decision_note")
+        if st.form_submit_button("Record decision"):
+            try:
+                if choice is None:
+                    raise ValueError("choose Confirm, Reject or Unsure first")
+                rv.decide(case_id, cand, choice, reviewer, note)
+                st.session_state.pop("compare", None)
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+    if st.button("Back to the candidates", key="back"):
+        st.session_state.pop("compare", None)
+        st.rerun()
+
+
+def candidates_section(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen) -> None:
+    k = st.session_state.setdefault(f"k_{case_id}", PAGE)
+    cands = s.search([f for _, f in chosen], k=k)
+    current = dict((c.face.id, d) for c, d in rv.annotate(case_id, cands))
+    compare_id = st.session_state.get("compare")
+    selected = next((c for c in cands if c.face.id == compare_id), None)
+    if selected is not None:
+        compare_panel(s, rv, case_id, reviewer, chosen, selected, current[selected.face.id])
+        return
+    st.subheader(f"Candidates: the {len(cands)} most similar faces among {s.gallery_size} in the archive")
+    st.caption(
+        "Ordered by similarity. Similar is not the same: look at each face carefully. "
+        f"The number shown is an {messages.SCORE_LABEL}, not a probability."
+    )
+    show_rejected = st.toggle("Show rejected candidates", key=f"show_rejected_{case_id}")
+    visible = [c for c in cands if show_rejected or not (current[c.face.id] and current[c.face.id].decision == REJECT)]
+    hidden_rejected = len(cands) - len(visible)
+    if any(c.records for c in cands):
+        with st.expander("Filter by archive records (filters never hide anything silently)"):
+            years = [y for c in cands for r in c.records if (y := filters.birth_year(r))]
+            span = None
+            if years and st.checkbox("Filter by birth year", key=f"fy_{case_id}"):
+                span = st.slider("Birth year", min(years), max(years), (min(years), max(years)), key=f"yr_{case_id}")
+            counties = filters.record_values(cands, "county")
+            picked = set(st.multiselect("County", counties, key=f"county_{case_id}")) if counties else set()
+            visible, hidden = filters.apply(visible, span, {"county": picked} if picked else None)
+            if hidden:
+                st.info(f"{hidden} candidates hidden by these filters.")
+    if hidden_rejected:
+        st.caption(f"{hidden_rejected} rejected candidates hidden.")
+    cols = st.columns(5)
+    for i, c in enumerate(visible):
+        with cols[i % 5]:
+            candidate_card(c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}")
+    if len(cands) == k and k < s.gallery_size and st.button(f"Show {PAGE} more", key="more"):
+        st.session_state[f"k_{case_id}"] = k + PAGE
+        st.rerun()
+
+
+def export_section(rv: Review, case_id: int) -> None:
+    st.divider()
+    st.subheader("Export")
+    a, b = st.columns(2)
+    a.download_button(
+        "Case report (HTML, prints well)",
+        report.case_html(rv, case_id),
+        file_name=f"facematch-case-{case_id}.html",
+        mime="text/html",
+        key="export_html",
+    )
+    b.download_button(
+        "Audit log (CSV)",
+        report.audit_csv(rv, case_id),
+        file_name=f"facematch-case-{case_id}-audit.csv",
+        mime="text/csv",
+        key="export_csv",
+    )
+
+
+def main() -> None:
+    folder = index_dir()
+    if "FACEMATCH_INDEX" not in os.environ and not (folder / DB_NAME).exists():
+        ensure_demo(str(folder))
+    try:
+        s = searcher(str(folder))
+    except (FileNotFoundError, ValueError) as e:
+        st.error(f"The archive index cannot be opened: {e}")
+        st.stop()
+    rv = review_store(folder)
+    case_id, reviewer = sidebar(rv)
+    if case_id is None:
+        st.title("Search an archive for a missing relative")
+        st.markdown(
+            f"This archive index holds **{s.gallery_size} faces**. Create a case for the person you are looking "
+            "for (left), then upload a photo of them. facematch lists the most similar faces in the archive; "
+            "**you** compare them and decide."
+        )
+        st.warning(messages.CAVEAT)
+        return
+    case = rv.case(case_id)
+    st.title(f"Case: {case.name}")
+    if not case.is_open:
+        st.info("This case is closed. Reopen it (left) to record new decisions.")
+    if not reviewer.strip():
+        st.warning("Enter your name on the left: every decision records who made it.")
+    chosen = query_photos(s, rv, case_id)
+    if chosen:
+        if len(chosen) > 1:
+            st.caption(f"The {len(chosen)} photos are combined into one search.")
+        candidates_section(s, rv, case_id, reviewer, chosen)
+    export_section(rv, case_id)
+
+
+main()

@@ -1,0 +1,189 @@
+"""Cases and decisions: the record of what people decided, and the rules of "confirmed".
+
+A case is one missing person. A decision is a person's judgement on one candidate face, appended
+to an audit log that is never updated or deleted: a change of mind is a new entry, and the latest
+entry is the current state. Decisions point at the archive photo's sha256 and the face box, not
+at a face id, so they survive re-indexing and a change of engine.
+
+Only a person's "confirm" makes a candidate confirmed; nothing here or in any screen calls a
+candidate a match before that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import images
+from .search import Candidate
+from .store import Store
+
+CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
+DECISIONS = (CONFIRM, REJECT, UNSURE)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    name: str
+    notes: str
+    reviewer: str
+    created_at: float
+    closed_at: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    case_id: int
+    photo_sha256: str
+    box: tuple[float, float, float, float]
+    decision: str
+    reviewer: str
+    decided_at: float
+    engine: str
+    score: float
+    rank: int
+    note: str
+    photo_path: str
+
+    @property
+    def key(self) -> tuple[str, tuple[float, float, float, float]]:
+        return self.photo_sha256, self.box
+
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.decided_at))
+
+
+def face_key(c: Candidate) -> tuple[str, tuple[float, float, float, float]]:
+    """How a decision finds its candidate again: photo content + face box (rounded as stored)."""
+    return c.face.sha256, tuple(round(float(v), 1) for v in c.face.box)  # type: ignore[return-value]
+
+
+class Review:
+    """Cases and the append-only decision log, in the index's own database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- cases ----------------------------------------------------------------------------------
+    def create_case(self, name: str, reviewer: str, notes: str = "") -> Case:
+        name = name.strip()
+        if not name:
+            raise ValueError("a case needs a name (or an alias)")
+        return Case(**self.store.create_case(name, reviewer.strip(), notes))
+
+    def cases(self, include_closed: bool = False) -> list[Case]:
+        return [Case(**row) for row in self.store.list_cases(include_closed)]
+
+    def case(self, case_id: int) -> Case:
+        row = self.store.get_case(case_id)
+        if row is None:
+            raise ValueError(f"there is no case {case_id}")
+        return Case(**row)
+
+    def rename_case(self, case_id: int, name: str) -> Case:
+        if not name.strip():
+            raise ValueError("a case needs a name (or an alias)")
+        self.store.update_case(case_id, name=name.strip())
+        return self.case(case_id)
+
+    def update_case(self, case_id: int, *, notes: str | None = None, reviewer: str | None = None) -> Case:
+        self.store.update_case(case_id, notes=notes, reviewer=reviewer)
+        return self.case(case_id)
+
+    def close_case(self, case_id: int) -> Case:
+        self.store.update_case(case_id, closed_at=time.time())
+        return self.case(case_id)
+
+    def reopen_case(self, case_id: int) -> Case:
+        self.store.update_case(case_id, closed_at=None, reopen=True)
+        return self.case(case_id)
+
+    # -- photos kept in a case --------------------------------------------------------------------
+    def case_folder(self, case_id: int) -> Path:
+        return self.store.folder / "cases" / str(case_id)
+
+    def keep_photo(self, case_id: int, data: bytes, name: str) -> Path:
+        """Store a query photo in the case, re-encoded without EXIF (GPS, camera serial, ...)."""
+        clean = images.strip_metadata(data)
+        sha = images.sha256_bytes(clean)
+        folder = self.case_folder(case_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{sha[:16]}.jpg"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(clean)
+            tmp.replace(path)
+        self.store.add_case_photo(case_id, path.relative_to(self.store.folder).as_posix(), sha, Path(name).name)
+        return path
+
+    def case_photos(self, case_id: int) -> list[tuple[Path, str]]:
+        """(stored path, original file name) of the photos kept in a case."""
+        return [(self.store.folder / rel, orig) for rel, orig in self.store.case_photos(case_id)]
+
+    # -- decisions --------------------------------------------------------------------------------
+    def decide(self, case_id: int, candidate: Candidate, decision: str, reviewer: str, note: str = "") -> Decision:
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+        if not reviewer.strip():
+            raise ValueError("say who is deciding: every decision records its reviewer")
+        case = self.case(case_id)
+        if not case.is_open:
+            raise ValueError(f"case '{case.name}' is closed; reopen it to record decisions")
+        sha, box = face_key(candidate)
+        row = self.store.append_decision(
+            case_id=case_id,
+            photo_sha256=sha,
+            box=box,
+            decision=decision,
+            reviewer=reviewer.strip(),
+            engine=candidate.face.engine,
+            score=candidate.similarity,
+            rank=candidate.rank,
+            note=note.strip(),
+            photo_path=candidate.face.relpath,
+        )
+        return Decision(**row)
+
+    def log(self, case_id: int | None = None) -> list[Decision]:
+        """Every decision, oldest first: the audit log."""
+        return [Decision(**row) for row in self.store.decisions(case_id)]
+
+    def current(self, case_id: int) -> dict[tuple, Decision]:
+        """The latest decision per candidate face: what the person decided last."""
+        latest: dict[tuple, Decision] = {}
+        for d in self.log(case_id):
+            latest[d.key] = d
+        return latest
+
+    def annotate(self, case_id: int, candidates: list[Candidate]) -> list[tuple[Candidate, Decision | None]]:
+        """Each candidate with the latest decision on its face.
+
+        A decision applies to a candidate in the same photo (sha256) whose box overlaps the decided box
+        (IoU >= 0.4): another engine, or a re-index, finds the same face with a slightly different box.
+        Measured on the demo photos: 0.59-0.78 between sface and dlib boxes of one face, ~0 between two.
+        """
+        by_photo: dict[str, list[Decision]] = {}
+        for d in self.current(case_id).values():
+            by_photo.setdefault(d.photo_sha256, []).append(d)
+        out = []
+        for c in candidates:
+            sha, box = face_key(c)
+            same = [d for d in by_photo.get(sha, []) if iou(d.box, box) >= 0.4]
+            out.append((c, max(same, key=lambda d: d.id) if same else None))
+        return out
+
+
+def iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,65 @@
+"""Pictures shown to people: photos with numbered face boxes, face crops, and aligned face pairs.
+
+Kept apart from the app so the app holds no image logic and the report draws the same pictures.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from . import images
+
+BOX_COLOURS = [(230, 57, 70), (29, 53, 87), (42, 157, 143), (233, 196, 106), (244, 162, 97), (69, 123, 157)]
+
+
+def draw_faces(rgb: np.ndarray, boxes: list, chosen: int | None = None, max_side: int = 900) -> np.ndarray:
+    """The photo scaled to max_side with every face boxed and numbered from 1 (the chosen one thicker)."""
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    out = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))) if scale < 1 else rgb.copy()
+    for n, box in enumerate(boxes, start=1):
+        x1, y1, x2, y2 = (int(round(float(v) * scale)) for v in box)
+        colour = BOX_COLOURS[(n - 1) % len(BOX_COLOURS)]
+        thick = 4 if chosen == n else 2
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
+        label = str(n)
+        size = max(0.6, (x2 - x1) / 120)
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, size, 2)
+        cv2.rectangle(out, (x1, max(0, y1 - th - 8)), (x1 + tw + 8, max(th + 8, y1)), colour, -1)
+        cv2.putText(out, label, (x1 + 4, max(th + 4, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), 2)
+    return out
+
+
+def crop(rgb: np.ndarray, box, margin: float = 0.35, size: int = 224) -> np.ndarray:
+    """A square crop around a face with some context (hair, ears), as people compare faces."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = max(x2 - x1, y2 - y1) * (0.5 + margin)
+    h, w = rgb.shape[:2]
+    a, b = int(max(0, cx - half)), int(max(0, cy - half))
+    c, d = int(min(w, cx + half)), int(min(h, cy + half))
+    if c <= a or d <= b:
+        return np.full((size, size, 3), 200, np.uint8)
+    return cv2.resize(np.ascontiguousarray(rgb[b:d, a:c]), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def load_full(path: Path) -> np.ndarray:
+    """An archive photo at full resolution, upright: the coordinates stored in the index refer to this."""
+    dec, _ = images.load(Path(path), max_side=10**9)
+    return dec.rgb
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 88) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()

@@ -1,0 +1,187 @@
+"""The review workbench through Streamlit's AppTest: real app, real model, real demo index, real SQLite."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import package_image
+from facematch import demo, report
+from facematch.indexer import index_folder
+from facematch.review import Review
+from facematch.store import DB_NAME, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def app_index(tmp_path_factory) -> Path:
+    idx = tmp_path_factory.mktemp("app") / "index"
+    index_folder(
+        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
+    )
+    return idx
+
+
+@pytest.fixture
+def app(app_index, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FACEMATCH_INDEX", str(app_index))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [x.value for x in at.success] + [x.value for x in at.info] + [x.value for x in at.warning]
+    parts += [x.value for x in at.error] + [s.value for s in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> None:
+    at.sidebar.text_input(key="reviewer").input(reviewer)
+    at.sidebar.text_input(key="new_case_name").input(name)
+    next(b for b in at.sidebar.button if b.label == "Create case").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"Case: {name}" in texts(at)
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> None:
+    at.file_uploader[0].set_value([(name, data, "image/jpeg") for name, data in files])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def candidate_buttons(at: AppTest) -> list:
+    """The "Compare and decide" buttons in rank order (keys are cmp_<rank>_<face id>)."""
+    return sorted((b for b in at.button if b.key and b.key.startswith("cmp_")), key=lambda b: b.key)
+
+
+def decide(at: AppTest, n: int, choice: str, note: str = "") -> None:
+    candidate_buttons(at)[n].click()
+    at.run()
+    at.radio(key="decision").set_value(choice)
+    at.text_input(key="decision_note").input(note)
+    next(b for b in at.button if b.label == "Record decision").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_start_page_explains_and_warns(app):
+    t = texts(app)
+    assert "11 faces" in t and "Create a case" in t
+    assert "These are candidates, not matches" in t
+
+
+def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
+    open_case(app, "Brother (test)")
+    upload(app, ("obama2.jpg", demo.query_photo().read_bytes()))
+    t = texts(app)
+    assert "Candidate #1" in t and "uncalibrated similarity" in t
+    assert len(candidate_buttons(app)) == 11
+    assert "match" not in t.replace("not matches", "").replace("confirm a match", "").lower().replace("facematch", "")
+
+    # a decision needs a reviewer name and a choice
+    app.sidebar.text_input(key="reviewer").input("")
+    app.run()
+    candidate_buttons(app)[0].click()
+    app.run()
+    assert "Compare: candidate #1" in texts(app)
+    app.radio(key="decision").set_value("confirm")
+    next(b for b in app.button if b.label == "Record decision").click()
+    app.run()
+    assert "every decision records its reviewer" in texts(app)
+    app.sidebar.text_input(key="reviewer").input("Ayse")
+    app.run()
+    next(b for b in app.button if b.label == "Record decision").click()
+    app.run()
+    assert "Confirmed by Ayse on" in texts(app)
+
+    decide(app, 2, "reject", "different nose")  # candidate #3 (Biden)
+    assert len(candidate_buttons(app)) == 10  # rejected ones are hidden by default...
+    assert "1 rejected candidates hidden" in texts(app)
+    next(t for t in app.toggle if "show_rejected" in (t.key or "")).set_value(True)
+    app.run()
+    assert len(candidate_buttons(app)) == 11  # ...and shown on request
+    assert "Rejected by Ayse" in texts(app)
+
+    con = sqlite3.connect(app_index / DB_NAME)
+    rows = con.execute("SELECT decision, reviewer, rank, note, engine FROM decisions ORDER BY id").fetchall()
+    assert [r[:4] for r in rows] == [("confirm", "Ayse", 1, ""), ("reject", "Ayse", 3, "different nose")]
+    assert all(r[4].startswith("sface@") for r in rows)
+
+    # a new session on the same case: the decisions are still there
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.run()
+    case_id = next(c.id for c in Review(Store(app_index)).cases() if c.name == "Brother (test)")
+    again.sidebar.selectbox(key="case_select").set_value(case_id)
+    again.run()
+    again.sidebar.text_input(key="reviewer").input("Bilal")
+    upload(again, ("obama2.jpg", demo.query_photo().read_bytes()))
+    assert "Confirmed by Ayse on" in texts(again)
+    assert len(candidate_buttons(again)) == 10
+
+    # export: the HTML report and the audit CSV hold both decisions with hashes and the caveat
+    labels = [d.label for d in again.get("download_button")]
+    assert "Case report (HTML, prints well)" in labels and "Audit log (CSV)" in labels
+    rv = Review(Store(app_index))
+    html = report.case_html(rv, case_id)
+    assert "Confirmed by a person" in html and "different nose" in html
+    assert "These are candidates, not matches" in html
+    assert rows and con.execute("SELECT photo_sha256 FROM decisions").fetchone()[0] in html
+    csv = report.audit_csv(rv, case_id).splitlines()
+    assert len(csv) == 3 and csv[0].startswith("decision_id,")
+
+
+def test_group_photo_pick_a_face(app):
+    open_case(app, "Group test")
+    upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))
+    radio = next(r for r in app.radio if r.key and r.key.startswith("face_"))
+    assert radio.options == [f"face {n}" for n in range(1, 7)] and radio.value == 1  # the largest preselected
+    radio.set_value(4)
+    app.run()
+    t = texts(app)
+    assert "Candidate #1" in t
+
+
+def test_bad_and_faceless_uploads_get_a_clear_message(app):
+    open_case(app, "Bad files")
+    upload(
+        app,
+        ("coffee.png", package_image("skimage", "data/coffee.png").read_bytes()),
+        ("broken.jpg", b"\xff\xd8\xff\xe0 this is not really a jpeg"),
+        ("empty.jpg", b""),
+    )
+    t = texts(app)
+    assert "No face was found" in t and "sharper" in t
+    assert "This file cannot be used" in t
+    assert not app.exception
+
+
+def test_kept_photos_lose_their_location(app, app_index):
+    open_case(app, "Keep photos")
+    im = Image.open(demo.query_photo())
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0xA431] = "SERIAL-12345"  # BodySerialNumber
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (39.0, 28.0, 0.0), "E", (75.0, 59.0, 0.0)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif.tobytes())
+    assert Image.open(io.BytesIO(buf.getvalue())).getexif().get_ifd(0x8825)  # the upload does carry GPS
+    app.checkbox[0].check()
+    upload(app, ("phone.jpg", buf.getvalue()))
+    case = next(c for c in Review(Store(app_index)).cases() if c.name == "Keep photos")
+    kept = Review(Store(app_index)).case_photos(case.id)
+    assert len(kept) == 1 and kept[0][1] == "phone.jpg"
+    stored = Image.open(kept[0][0])
+    ex = stored.getexif()
+    assert not ex.get_ifd(0x8825) and 0xA431 not in ex and 0x010F not in ex
+    assert stored.size == im.size
