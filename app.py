@@ -272,14 +272,14 @@ def export_section(rv: Review, case_id: int) -> None:
     a, b = st.columns(2)
     a.download_button(
         "Case report (HTML, prints well)",
-        report.case_html(rv, case_id),
+        lambda: report.case_html(review_store(rv.store.folder), case_id),  # built on click, not every rerun
         file_name=f"facematch-case-{case_id}.html",
         mime="text/html",
         key="export_html",
     )
     b.download_button(
         "Audit log (CSV)",
-        report.audit_csv(rv, case_id),
+        lambda: report.audit_csv(review_store(rv.store.folder), case_id),
         file_name=f"facematch-case-{case_id}-audit.csv",
         mime="text/csv",
         key="export_csv",

@@ -75,6 +75,7 @@ def browser(tmp_path):
 
 
 def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -84,6 +85,22 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
 
     def text_appears(text: str):
         return wait.until(ec.presence_of_element_located((By.XPATH, f'//body[contains(., "{text}")]')))
+
+    def settle() -> None:
+        """Wait until Streamlit has finished rerunning the script (its status widget is gone)."""
+        time.sleep(0.3)
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))
+
+    def click(xpath: str, index: int = 0) -> None:
+        """Click once the page is quiet; a rerun can replace the element, so look it up again then."""
+        for _ in range(5):
+            settle()
+            try:
+                browser.find_elements(By.XPATH, xpath)[index].click()
+                return
+            except (IndexError, StaleElementReferenceException):
+                time.sleep(1)
+        raise AssertionError(f"could not click {xpath}")
 
     def shot(name: str) -> Path:
         path = tmp_path / f"{name}.png"
@@ -96,22 +113,26 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
     text_appears("Create a case")
     shot("1-start")
     browser.find_element(By.XPATH, "//input[@aria-label='Your name (saved with every decision)']").send_keys("Ayse\n")
+    settle()
     browser.find_element(By.XPATH, "//input[@aria-label='Name or alias of the missing person']").send_keys("Brother")
-    browser.find_element(By.XPATH, "//button[.//p[text()='Create case']]").click()
+    settle()
+    click("//button[.//p[text()='Create case']]")
     text_appears("Case: Brother")
     wait.until(ec.presence_of_element_located((By.XPATH, "//input[@type='file']")))
+    settle()
     browser.find_element(By.XPATH, "//input[@type='file']").send_keys(str(demo.query_photo()))
     text_appears("Face found")
     text_appears("Candidate #1")
     time.sleep(1)
     shot("2-candidates")
-    browser.find_elements(By.XPATH, "//button[.//p[text()='Compare and decide']]")[0].click()
+    click("//button[.//p[text()='Compare and decide']]")
     text_appears("Compare: candidate #1")
-    browser.find_element(By.XPATH, "//label[.//p[contains(text(), 'Confirm: this is the same person')]]").click()
+    click("//label[.//p[contains(text(), 'Confirm: this is the same person')]]")
     browser.find_element(By.XPATH, "//input[@aria-label='Note (why; optional)']").send_keys("same ears")
     time.sleep(0.5)
     shot("3-compare")
-    browser.find_element(By.XPATH, "//button[.//p[text()='Record decision']]").click()
+    settle()
+    click("//button[.//p[text()='Record decision']]")
     text_appears("Confirmed by Ayse")
     shot("4-confirmed")
 
