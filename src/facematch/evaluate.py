@@ -18,16 +18,14 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from . import images
 from .engines import engine_slug, get_engine
-from .indexer import _init_worker, scan_photo
+from .indexer import progress_bar, scan_all
 
 #: Score given to a pair in which a face is missing: below every possible cosine similarity.
 MISSING_SCORE = -1.0
@@ -195,9 +193,8 @@ def _save_cache(path: Path, fingerprint: str, dim: int, cache: dict[str, tuple[n
     os.replace(tmp, path)
 
 
-def _scan_for_eval(path: str) -> tuple[str, str | None, np.ndarray | None, str | None]:
-    """Worker: (path, sha256, embedding of the largest face or None, reason when None)."""
-    r = scan_photo(path)
+def _largest_face(path: str, r: dict) -> tuple[str, str | None, np.ndarray | None, str | None]:
+    """(path, sha256, embedding of the largest face or None, reason when None) from a scan_photo result."""
     if r["status"] == "ok":
         return path, r["sha256"], np.asarray(r["faces"][0]["embedding"], dtype=np.float32), None
     return path, r["sha256"], None, r.get("reason") or r["status"]
@@ -237,10 +234,12 @@ def embed_photos(
             todo.append(p)
     computed = 0
     if todo:
-        bar = _progress(len(todo), progress, f"Embedding ({engine.name})")
+        bar = progress_bar(len(todo), progress, f"Embedding ({engine.name})")
         last_save = time.monotonic()
         try:
-            for path, sha, vec, reason in _run(todo, engine, engine_name, workers or os.cpu_count() or 1, models):
+            items = [(p, None) for p in todo]
+            for (p, _), r in scan_all(items, engine, engine_name, workers or os.cpu_count() or 1, models):
+                path, sha, vec, reason = _largest_face(str(p), r)
                 if sha is not None:
                     cache[sha] = (vec, reason)
                     shas[Path(path)] = sha
@@ -269,36 +268,6 @@ def embed_photos(
         else:
             vectors[i], found[i] = v, True
     return Embeddings(fp, paths, vectors, found, problems, computed, time.monotonic() - start)
-
-
-def _run(todo: list[Path], engine, engine_name: str, workers: int, models: Path | None):
-    if workers <= 1 or len(todo) < 8:
-        for p in todo:
-            yield _scan_with(engine, str(p))
-        return
-    ctx = get_context("spawn")  # as in the indexer: fork after onnxruntime threads start can deadlock
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(engine_name, str(models) if models else None, 1),
-    ) as pool:
-        yield from pool.map(_scan_for_eval, [str(p) for p in todo], chunksize=8)
-
-
-def _scan_with(engine, path: str) -> tuple[str, str | None, np.ndarray | None, str | None]:
-    r = scan_photo(path, engine=engine)
-    if r["status"] == "ok":
-        return path, r["sha256"], np.asarray(r["faces"][0]["embedding"], dtype=np.float32), None
-    return path, r["sha256"], None, r.get("reason") or r["status"]
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled or total == 0:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="photo", desc=desc, dynamic_ncols=True)
 
 
 # -- folders of people --------------------------------------------------------------------------

@@ -173,9 +173,9 @@ def index_folder(
             todo.append((p, prev.sha256 if prev else None))
         report.errors.extend(walk_skipped)
 
-        bar = _progress(len(todo), progress)
+        bar = progress_bar(len(todo), progress)
         try:
-            for (p, _), result in _run(todo, engine, engine_name, workers, models):
+            for (p, _), result in scan_all(todo, engine, engine_name, workers, models):
                 rel = p.relative_to(folder).as_posix()
                 status = result["status"]
                 if status == "unchanged":
@@ -232,10 +232,13 @@ def _check_engine_consistency(store: Store, engine: FaceEngine) -> None:
             )
 
 
-def _run(
+def scan_all(
     todo: list[tuple[Path, str | None]], engine: FaceEngine, engine_name: str, workers: int, models: Path | None
 ) -> Iterator[tuple[tuple[Path, str | None], dict]]:
-    """Yield (item, result) as photos finish; in-process for one worker, else a process pool."""
+    """Yield (item, scan_photo result) as photos finish; in-process for one worker, else a process pool.
+
+    Shared by indexing and evaluation, so both read, decode and embed photos the same way.
+    """
     if workers == 1 or len(todo) <= 1:
         for item in todo:
             yield item, scan_photo(str(item[0]), item[1], engine)
@@ -283,9 +286,10 @@ def _run(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _progress(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool, desc: str = "Indexing"):
+    """A tqdm bar over photos (ETA included), or None when disabled or there is nothing to do."""
     if not enabled or total == 0:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="photo", desc="Indexing", dynamic_ncols=True)
+    return tqdm(total=total, unit="photo", desc=desc, dynamic_ncols=True)
