@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,10 @@ def sha256_bytes(data: bytes) -> str:
 def read_file(path: Path) -> bytes:
     """Read a photo's bytes, refusing huge files and turning OS errors into reasons."""
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a pipe or device named .jpg would block or never end
+            raise ImageError("not a regular file (a pipe, device or socket); not read")
+        size = st.st_size
         if size == 0:
             raise ImageError("empty file (0 bytes)")
         if size > MAX_FILE_BYTES:

@@ -122,7 +122,10 @@ class Searcher:
             dec = images.decode(data)
         except images.ImageError as e:
             return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=str(e))
-        faces = [f.scaled(dec.scale) for f in self.engine.analyze(dec.rgb)]
+        try:
+            faces = [f.scaled(dec.scale) for f in self.engine.analyze(dec.rgb)]
+        except Exception as e:  # a model failure on one odd photo is a message, like a bad file
+            return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=f"face detection failed ({e})")
         return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb, scale=dec.scale)
 
     def detect_file(self, path: Path) -> QueryPhoto:

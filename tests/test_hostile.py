@@ -1,0 +1,119 @@
+"""Hostile and awkward files: each is reported with a reason or indexed, the batch goes on, the index stays sound.
+
+Indexing runs in a child process that, when the tests run as root, drops root's right to read any
+file (CAP_DAC_OVERRIDE), so the no-permission case is real on CI machines too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from facematch import images
+from facematch.indexer import index_folder
+from hostile import FACE, make_corpus
+from test_index import assert_consistent, faces_in_db
+
+_RUN = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from facematch.indexer import index_folder
+    r = index_folder(Path(sys.argv[1]), Path(sys.argv[2]), "sface", workers=2, progress=False)
+    out = {"errors": {Path(s.path).name: s.reason for s in r.errors + r.no_face},
+           "scanned": r.scanned, "faces": r.faces}
+    print(json.dumps(out, ensure_ascii=False))
+    """
+)
+
+
+def _without_root_override() -> list[str]:
+    """A command prefix under which root obeys file permissions like anyone else (empty if not root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: the no-permission case cannot be made real")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def _index(folder: Path, idx: Path) -> dict:
+    cmd = [*_without_root_override(), sys.executable, "-c", _RUN, str(folder), str(idx)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_hostile_file_is_reported_or_indexed_and_the_batch_goes_on(tmp_path):
+    folder = tmp_path / "hostile"
+    kinds = make_corpus(folder)
+    assert len(kinds) >= 19
+    idx = tmp_path / "idx"
+    result = _index(folder, idx)
+    skipped = result["errors"]
+    indexed = {Path(k[0]).name for k in faces_in_db(idx)}
+    table = []
+    for name, kind in kinds.items():
+        if kind.expect == "face":
+            assert name in indexed, f"{kind.what}: no face indexed ({skipped.get(name)})"
+            outcome = "indexed"
+        else:
+            assert name in skipped, f"{kind.what}: not reported"
+            assert kind.expect in skipped[name].lower(), (kind.what, skipped[name])
+            outcome = skipped[name]
+        table.append(f"| {kind.what} | {outcome} |")
+    print("\n".join(table))  # the closing note's table (pytest -s)
+    assert_consistent(idx)
+    # The rerun reads none of the bad files again (a link loop and a pipe are listed, never read) and
+    # leaves the index as it was.
+    before = faces_in_db(idx)
+    again = _index(folder, idx)
+    assert again["scanned"] == 0
+    assert faces_in_db(idx).keys() == before.keys()
+    assert_consistent(idx)
+
+
+def test_the_sideways_photo_is_found_only_because_exif_is_applied(tmp_path):
+    kinds = make_corpus(tmp_path / "c")
+    assert kinds["rotated.jpg"].expect == "face"
+    data = (tmp_path / "c" / "rotated.jpg").read_bytes()
+    dec = images.decode(data)
+    from PIL import Image
+
+    original = Image.open(FACE)
+    assert (dec.width, dec.height) == original.size  # upright, not the stored sideways size
+
+
+def test_a_file_that_changes_while_read_is_skipped_then_read_on_the_next_run(tmp_path, monkeypatch):
+    """A writer rewrites the photo between the size check and the read (the race, made deterministic)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    target = photos / "changing.jpg"
+    shutil.copyfile(FACE, target)
+    real_read = images.read_file
+
+    def read_while_written(path: Path) -> bytes:
+        data = real_read(path)
+        if path.name == "changing.jpg":
+            with open(path, "ab") as f:  # another program is still writing the file
+                f.write(b"\0" * 1000)
+        return data
+
+    monkeypatch.setattr(images, "read_file", read_while_written)
+    idx = tmp_path / "idx"
+    first = index_folder(photos, idx, "sface", workers=1, progress=False)
+    assert [Path(s.path).name for s in first.errors] == ["changing.jpg"]
+    assert "changed while it was being read" in first.errors[0].reason
+    assert faces_in_db(idx) == {}
+    monkeypatch.setattr(images, "read_file", real_read)  # the writer has finished
+    second = index_folder(photos, idx, "sface", workers=1, progress=False)
+    assert second.scanned == 1 and second.faces == 1 and not second.errors
+    assert_consistent(idx)
