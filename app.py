@@ -130,6 +130,7 @@ def query_photos(s: Searcher, rv: Review, case_id: int) -> list:
         st.info("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
         return chosen
     cols = st.columns(max(3, min(4, len(files))))
+    first_name: dict[str, str] = {}  # sha256 -> the file name it was first uploaded under
     for i, f in enumerate(files):
         data = f.getvalue()
         sha = images.sha256_bytes(data)
@@ -138,6 +139,10 @@ def query_photos(s: Searcher, rv: Review, case_id: int) -> list:
         q = cache[sha]
         with cols[i % len(cols)]:
             st.markdown(f"**{f.name}**")
+            if sha in first_name:  # the same bytes twice would count one photo as two views of a person
+                st.caption(f"The same photo as {first_name[sha]}; used once.")
+                continue
+            first_name[sha] = f.name
             if q.error:
                 st.error(f"This file cannot be used: {q.error}")
                 continue

@@ -11,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import package_image
-from facematch import demo, report
+from facematch import demo, messages, report
 from facematch.indexer import index_folder
 from facematch.review import Review
 from facematch.store import DB_NAME, Store
@@ -185,3 +185,29 @@ def test_kept_photos_lose_their_location(app, app_index):
     ex = stored.getexif()
     assert not ex.get_ifd(0x8825) and 0xA431 not in ex and 0x010F not in ex
     assert stored.size == im.size
+
+
+def test_the_hostile_corpus_through_upload_gives_messages_never_a_traceback(app):
+    """The files indexing must survive, uploaded all at once: each gets a message or its faces."""
+    from hostile import file_kinds
+
+    open_case(app, "Hostile uploads")
+    kinds = file_kinds()
+    upload(app, *((name, data) for name, (_, data) in kinds.items()))
+    errors = [e.value for e in app.error]
+    for kind, _ in kinds.values():
+        if kind.expect not in ("face", "no face"):
+            assert any(kind.expect in e.lower() for e in errors), (kind.what, errors)
+    n_no_face = sum(k.expect == "no face" for k, _ in kinds.values())
+    assert sum(messages.NO_FACE_HINT in w.value for w in app.warning) == n_no_face
+    face_pickers = [r for r in app.radio if r.key and r.key.startswith("face_")]
+    assert len(face_pickers) == sum(k.expect == "face" for k, _ in kinds.values())
+    assert "Candidate #1" in texts(app)
+
+
+def test_the_same_photo_uploaded_twice_under_two_names_is_used_once(app):
+    open_case(app, "Twice")
+    data = demo.query_photo().read_bytes()
+    upload(app, ("a.jpg", data), ("copy of a.jpg", data))
+    assert len([r for r in app.radio if r.key and r.key.startswith("face_")]) == 1
+    assert "same photo as a.jpg" in texts(app).lower()
