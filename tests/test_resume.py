@@ -2,57 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 
 from conftest import variants
+from crash import finish, kill_repeatedly
 from facematch.indexer import index_folder
 from test_index import assert_consistent, faces_in_db
 
-
-def _index_cmd(photos, idx) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "facematch.cli",
-        "index",
-        str(photos),
-        "--index",
-        str(idx),
-        "--workers",
-        "2",
-        "--quiet",
-    ]
+KILLS = 10
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
+def test_ten_sigkills_then_resume_give_the_uninterrupted_result(tmp_path):
     photos = tmp_path / "photos"
-    variants(photos, 48)
+    variants(photos, 120)
     reference = tmp_path / "reference"
-    index_folder(photos, reference, "sface", workers=1, progress=False)
+    index_folder(photos, reference, "sface", workers=2, progress=False)
     expected = faces_in_db(reference)
-    assert len(expected) >= 48
+    assert len(expected) >= 120
 
     idx = tmp_path / "killed"
-    rng = random.Random(20261123)
-    kills = 0
-    for _ in range(4):
-        proc = subprocess.Popen(
-            _index_cmd(photos, idx), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(rng.uniform(0.3, 2.5))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, mid-write or not
-            kills += 1
-        proc.wait()
-    assert kills >= 2, "runs finished before they could be killed: the test proves nothing"
-    done = subprocess.run(_index_cmd(photos, idx), capture_output=True, text=True, timeout=300)
+    run = kill_repeatedly(photos, idx, kills=KILLS, seed=20261123)
+    # Every kill must land before the work is done, or it proves nothing about resuming.
+    assert run.kills == KILLS and run.finished_early == 0, run
+    assert len(faces_in_db(idx)) < len(expected)
+    done = finish(photos, idx)
     assert done.returncode == 0, done.stderr
 
     got = faces_in_db(idx)

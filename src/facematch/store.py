@@ -484,14 +484,23 @@ class Store:
         note: str,
         photo_path: str,
     ) -> dict:
-        """One INSERT in its own transaction: a kill leaves the whole decision or none of it."""
-        with self.transaction() as c:
-            decision_id = c.execute(
-                """INSERT INTO decisions(case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at,
-                                         engine, score, rank, note, photo_path)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (case_id, photo_sha256, *box, decision, reviewer, time.time(), engine, score, rank, note, photo_path),
-            ).lastrowid
+        """One INSERT in its own transaction: a kill leaves the whole decision or none of it.
+
+        Written with synchronous=FULL: indexing can afford to redo a photo after a power cut (NORMAL),
+        but a person's decision, once acknowledged, must survive one.
+        """
+        row = (case_id, photo_sha256, *box, decision, reviewer, time.time(), engine, score, rank, note, photo_path)
+        self.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with self.transaction() as c:
+                decision_id = c.execute(
+                    """INSERT INTO decisions(case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at,
+                                             engine, score, rank, note, photo_path)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    row,
+                ).lastrowid
+        finally:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         return self.decisions(case_id, decision_id=decision_id)[0]
 
     def decisions(self, case_id: int | None = None, decision_id: int | None = None) -> list[dict]:
