@@ -1,7 +1,11 @@
 """Kill an indexing run with SIGKILL at seeded random moments, then let it finish: shared by the test and bench.
 
-The tests run ten kills; bench/kill_resume.py runs a hundred. Both compare the result with an
-uninterrupted run of the same photos.
+Kill moments are spread over the whole run rather than drawn from a clock: the k-th kill waits
+until the database holds a seeded random number of scanned photos (increasing from kill to kill),
+then a random fraction of a second more, so kills land during start-up, in the middle of writes,
+and near the end (the FAISS save). A clock alone would, on a loaded machine, kill every run
+before its workers had started and prove nothing about resuming. The tests run ten kills;
+bench/kill_resume.py runs a hundred.
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from facematch.store import DB_NAME
 
 
 def index_cmd(photos: Path, idx: Path) -> list[str]:
@@ -21,33 +28,45 @@ def index_cmd(photos: Path, idx: Path) -> list[str]:
     return [*cli, "index", str(photos), "--index", str(idx), "--workers", "2", "--quiet"]
 
 
+def scanned(idx: Path) -> int:
+    """Photos the database has committed so far (0 before it exists)."""
+    try:
+        con = sqlite3.connect(f"file:{idx / DB_NAME}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM scans").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 @dataclass
 class KillRun:
     kills: int = 0  # runs killed while still working
-    finished_early: int = 0  # runs that ended before their kill time came
-    delays: list[float] = field(default_factory=list)
+    finished_early: int = 0  # runs that ended before their kill moment came
+    at_scanned: list[int] = field(default_factory=list)  # photos committed when each kill landed
 
 
-def kill_repeatedly(photos: Path, idx: Path, kills: int, seed: int, max_delay: float = 3.0) -> KillRun:
-    """Start indexing and SIGKILL it (parent and workers) after a random delay, `kills` times.
-
-    Delays are drawn up to max_delay seconds, so kills land during start-up, scanning, database
-    writes and the FAISS save. A run that finishes first is counted, and the next run starts.
-    """
+def kill_repeatedly(photos: Path, idx: Path, kills: int, seed: int, n_photos: int) -> KillRun:
+    """Start indexing and SIGKILL it (parent and workers) `kills` times at seeded moments."""
     rng = random.Random(seed)
+    targets = sorted(rng.randrange(0, n_photos) for _ in range(kills))
+    targets[0] = 0  # one kill during start-up, before anything is written
     run = KillRun()
-    attempts = 0
-    while run.kills < kills and attempts < kills * 3:
-        attempts += 1
+    for target in targets:
         proc = subprocess.Popen(
             index_cmd(photos, idx), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        delay = rng.uniform(0.2, max_delay)
-        time.sleep(delay)
+        if target == 0:
+            time.sleep(rng.uniform(0.1, 1.5))
+        else:
+            while proc.poll() is None and scanned(idx) < target:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, mid-write or not
             run.kills += 1
-            run.delays.append(delay)
+            run.at_scanned.append(scanned(idx))
         else:
             run.finished_early += 1
         proc.wait()
