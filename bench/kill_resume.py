@@ -51,7 +51,9 @@ def main() -> int:
             n = min(args.per_round, args.kills - total)
             run = kill_repeatedly(photos, idx, kills=n, seed=args.seed * 1000 + rounds, n_photos=args.photos)
             done = finish(photos, idx)
-            ok = done.returncode == 0
+            ok = done.returncode == 0 and not run.failed
+            if not ok:
+                print(f"  a run failed (exit codes {run.failed}, final {done.returncode}): {done.stderr[-1500:]}")
             if ok:
                 got = faces_in_db(idx)
                 ok = got.keys() == expected.keys() and all(

@@ -44,6 +44,7 @@ def scanned(idx: Path) -> int:
 class KillRun:
     kills: int = 0  # runs killed while still working
     finished_early: int = 0  # runs that ended before their kill moment came
+    failed: list[int] = field(default_factory=list)  # exit codes of those that ended with an error
     at_scanned: list[int] = field(default_factory=list)  # photos committed when each kill landed
 
 
@@ -69,6 +70,8 @@ def kill_repeatedly(photos: Path, idx: Path, kills: int, seed: int, n_photos: in
             run.at_scanned.append(scanned(idx))
         else:
             run.finished_early += 1
+            if proc.returncode:
+                run.failed.append(proc.returncode)
         proc.wait()
     return run
 
