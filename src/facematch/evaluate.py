@@ -142,12 +142,15 @@ class Embeddings:
 
 
 def default_cache_dir() -> Path:
-    """$FACEMATCH_CACHE, else ~/.cache/facematch: embeddings of evaluation photos, never photos."""
+    """$FACEMATCH_CACHE, else ./evaluation/cache, beside the results: embeddings only, never photos.
+
+    Not in the home folder: facematch writes only where a person points it (an index, a case, an
+    evaluation's output), so nothing about the photos it saw is left anywhere else.
+    """
     env = os.environ.get("FACEMATCH_CACHE")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "facematch"
+    return Path("evaluation") / "cache"
 
 
 def cache_file(cache_dir: Path, fingerprint: str) -> Path:
@@ -582,6 +585,17 @@ def write_json(result: dict, path: Path) -> Path:
 
 
 def _pyplot():
+    if "MPLCONFIGDIR" not in os.environ:
+        # matplotlib caches its font list under ~/.cache and ~/.config unless told otherwise:
+        # facematch leaves nothing outside the folders it was given, so use a temporary folder
+        # removed at exit (rebuilding the font list costs well under a second).
+        import atexit
+        import shutil
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="facematch-mpl-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = tmp
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, works on servers and in CI
