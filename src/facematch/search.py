@@ -17,7 +17,7 @@ from .calibration import Calibration
 from .engines import DEFAULT_ENGINE, Face, FaceEngine, get_engine
 from .engines.base import normalise
 from .store import FaceRow, Store
-from .vectors import EngineMismatch, FaceVectors, sync
+from .vectors import EngineMismatch, FaceVectors, stored_vectors, sync
 
 
 @dataclass
@@ -148,7 +148,8 @@ class Searcher:
         if not faces:
             raise ValueError("no query face to search with")
         query = fuse([f.embedding for f in faces])
-        scores, ids = self.vectors.search(query, k)
+        # An approximate index only proposes a shortlist; the stored embeddings give the exact scores.
+        scores, ids = self.vectors.search(query, k, exact=stored_vectors(self.store, self.engine.dim))
         ids_list = [int(i) for i in ids[0] if i >= 0]
         rows = self.store.faces_by_id(ids_list)
         records = self.store.records_for_files(r.filename for r in rows.values())

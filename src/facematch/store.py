@@ -301,6 +301,11 @@ class Store:
             self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM faces WHERE engine = ?", (engine,)).fetchone()[0]
         )
 
+    def face_ids(self, engine: str) -> np.ndarray:
+        """Every face id of an engine, sorted: to find what the FAISS file lacks or holds in excess."""
+        rows = self.conn.execute("SELECT id FROM faces WHERE engine = ? ORDER BY id", (engine,)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
     def iter_embeddings(
         self, engine: str, after_id: int = 0, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

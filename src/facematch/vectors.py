@@ -1,24 +1,35 @@
 """The FAISS side of an index: one file per engine, whose ids are the faces table's ids.
 
-The file is derived data: a sidecar JSON records which engine fingerprint, how many vectors and
-the highest face id it holds. If the database has moved on (a run was killed after committing
-faces but before saving FAISS), the missing vectors are added from the database, or the whole
-file is rebuilt when it cannot be trusted. Saving writes a temporary file and renames it, so a
-crash never leaves a half-written index.
+The file is derived data: a sidecar JSON records which engine fingerprint, how many vectors, the
+highest face id and which FAISS structure (ann.py: exact flat scan, or an approximate index with
+its measured parameters) it holds. If the database has moved on (a run was killed after committing
+faces but before saving FAISS, or photos were added), the missing vectors are added and vanished
+ones removed, without retraining; the whole file is rebuilt only when it cannot be trusted, when a
+person changes the index type, or on request (`facematch retrain`). Saving writes a temporary file
+and renames it, so a crash never leaves a half-written index.
+
+Approximate indexes only choose the shortlist: search() re-scores it with the exact stored float
+embeddings, so a shown similarity is always the exact cosine, whatever the index type.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from . import ann
+from .ann import IndexSpec
 from .engines import engine_slug
 from .store import Store
+
+#: ids (sorted, unique) -> their exact float32 embeddings, one row each; NaN rows for unknown ids.
+ExactVectors = Callable[[np.ndarray], np.ndarray]
 
 
 class EngineMismatch(ValueError):
@@ -30,11 +41,12 @@ class FaceVectors:
     """A FAISS inner-product index over L2-normalised face embeddings of one engine."""
 
     engine: str  # fingerprint
-    index: faiss.IndexIDMap2
+    index: faiss.Index
+    spec: IndexSpec = field(default_factory=IndexSpec)
 
     @classmethod
     def empty(cls, engine: str, dim: int) -> FaceVectors:
-        return cls(engine, faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
+        return cls(engine, ann.new_index(IndexSpec("flat"), dim), IndexSpec("flat"))
 
     @property
     def dim(self) -> int:
@@ -48,18 +60,37 @@ class FaceVectors:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids):
+            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+
+    def ids(self) -> np.ndarray:
+        return ann.ids_of(self.index)
+
     def max_id(self) -> int:
         if self.count == 0:
             return 0
-        return int(faiss.vector_to_array(self.index.id_map).max())
+        return int(self.ids().max())
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k'); k' = min(k, count). Missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int, exact: ExactVectors | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k'); k' = min(k, count). Missing slots have id -1.
+
+        With an approximate index and `exact` given, the index proposes k x rerank faces and the
+        exact embeddings decide their order and scores; without `exact` the scores are the index's
+        own (approximate for IVF-SQ8/PQ).
+        """
         k = max(1, min(k, self.count))
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if q.shape[1] != self.dim:
             raise EngineMismatch(f"query has {q.shape[1]} dimensions, the index {self.dim}")
-        return self.index.search(q, k)
+        if self.spec.exact or exact is None:
+            return self.index.search(q, k)
+        _, shortlist = self.index.search(q, min(self.count, k * self.spec.rerank))
+        return rerank(q, shortlist, exact, k)
+
+    def retrain_advice(self) -> str | None:
+        """Why `facematch retrain` would help now (a grown or outgrown index), or None."""
+        return ann.retrain_advice(self.spec, self.count, self.dim)
 
     # -- files ----------------------------------------------------------------------------------
     @staticmethod
@@ -75,7 +106,13 @@ class FaceVectors:
         faiss.write_index(self.index, str(tmp))
         _fsync(tmp)
         os.replace(tmp, index_path)
-        meta = {"engine": self.engine, "dim": self.dim, "count": self.count, "max_id": self.max_id()}
+        meta = {
+            "engine": self.engine,
+            "dim": self.dim,
+            "count": self.count,
+            "max_id": self.max_id(),
+            "index": self.spec.to_json(),
+        }
         tmp_meta = meta_path.with_suffix(".json.tmp")
         tmp_meta.write_text(json.dumps(meta, indent=1))
         _fsync(tmp_meta)
@@ -92,37 +129,170 @@ class FaceVectors:
             index = faiss.read_index(str(index_path))
         except (OSError, ValueError, RuntimeError):
             return None
-        if not isinstance(index, faiss.IndexIDMap2):
+        spec = IndexSpec.from_json(meta.get("index"))  # files from before index types are flat
+        if spec.exact and not isinstance(index, faiss.IndexIDMap2):
             index = faiss.downcast_index(index)
         if int(index.ntotal) != int(meta.get("count", -1)):
             return None
-        return cls(engine, index)
+        try:
+            ann.apply_search_params(index, spec)
+        except (RuntimeError, AttributeError, KeyError, ValueError):
+            return None  # the sidecar does not describe this file: rebuild
+        return cls(engine, index, spec)
 
 
-def sync(store: Store, folder: Path, engine: str, dim: int, save: bool = True) -> FaceVectors:
+def rerank(queries: np.ndarray, shortlist: np.ndarray, exact: ExactVectors, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores for each query's shortlist, best k first; one fetch of embeddings for the batch."""
+    uniq = np.unique(shortlist[shortlist >= 0])
+    out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    out_i = np.full((len(queries), k), -1, dtype=np.int64)
+    if not len(uniq):
+        return out_s, out_i
+    vecs = np.asarray(exact(uniq), dtype=np.float32)
+    for row, (q, cand) in enumerate(zip(queries, shortlist, strict=True)):
+        cand = cand[cand >= 0]
+        pos = np.searchsorted(uniq, cand)
+        scores = vecs[pos] @ q
+        scores[np.isnan(scores)] = -np.inf
+        order = np.argsort(-scores, kind="stable")[:k]
+        order = order[np.isfinite(scores[order])]
+        out_s[row, : len(order)], out_i[row, : len(order)] = scores[order], cand[order]
+    return out_s, out_i
+
+
+def stored_vectors(store: Store, dim: int) -> ExactVectors:
+    """Exact embeddings straight from the database (the source of truth), for re-ranking a shortlist."""
+
+    def fetch(ids: np.ndarray) -> np.ndarray:
+        out = np.full((len(ids), dim), np.nan, dtype=np.float32)
+        where = {int(i): n for n, i in enumerate(ids)}
+        for start in range(0, len(ids), 900):  # stay below SQLite's limit on bound parameters
+            for fid, emb in store.embeddings_by_id(ids[start : start + 900]).items():
+                out[where[fid]] = emb
+        return out
+
+    return fetch
+
+
+# -- the person's choice of index type, kept in the database so it survives a rebuild --------------
+def _choice_key(engine: str) -> str:
+    return f"index_type:{engine.split('@', 1)[0]}"  # by engine name: new weights need a new index anyway
+
+
+def chosen_type(store: Store, engine: str) -> dict | None:
+    """{'kind', 'params'} a person chose for this engine's index, or None (the gallery size decides)."""
+    raw = store.get_meta(_choice_key(engine))
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def choose_type(store: Store, engine: str, kind: str, params_text: str | None, dim: int) -> None:
+    """Record a person's index type for an engine (name or fingerprint); 'auto' clears it.
+
+    Validated here, before any work, so a typo is a clear message rather than a saved choice that
+    every later search would trip over. The next sync() rebuilds the FAISS file to match.
+    """
+    params = ann.parse_params(params_text)
+    ann.user_spec(kind, params, 1_000_000, dim)  # raises a clear ValueError for a bad kind or parameter
+    if kind == "auto":
+        if params:
+            raise ValueError("--index-params needs an --index-type other than auto")
+        store.conn.execute("DELETE FROM meta WHERE key = ?", (_choice_key(engine),))
+    else:
+        store.set_meta(_choice_key(engine), json.dumps({"kind": kind, "params": params}))
+
+
+def stored_dim(store: Store, engine: str) -> int | None:
+    """Embedding size of an engine's stored faces (None when it has none), without loading the model."""
+    for _, embs in store.iter_embeddings(engine, batch=1):
+        return int(embs.shape[1])
+    return None
+
+
+def retrain(store: Store, folder: Path, engine: str) -> FaceVectors:
+    """Rebuild an engine's FAISS file from the database, choosing its type again (or as chosen)."""
+    dim = stored_dim(store, engine)
+    if dim is None:
+        raise ValueError("this index holds no faces for that engine yet; nothing to retrain")
+    return sync(store, folder, engine, dim, rebuild=True)
+
+
+def _wanted_spec(choice: dict | None, count: int, dim: int) -> IndexSpec:
+    if choice is None:
+        return ann.auto_spec(count, dim)
+    spec = ann.user_spec(choice["kind"], choice["params"], count, dim)
+    assert spec is not None
+    return spec
+
+
+def _fits_choice(spec: IndexSpec, choice: dict | None) -> bool:
+    """Does an existing index still answer to what was chosen? (A new choice means a rebuild.)"""
+    if choice is None:
+        return spec.chosen_by == "auto"
+    if spec.chosen_by != "user" or spec.kind != choice["kind"]:
+        return False
+    return spec.asked == choice["params"]
+
+
+# -- keeping the file in step with the database ---------------------------------------------------
+def sync(store: Store, folder: Path, engine: str, dim: int, save: bool = True, rebuild: bool = False) -> FaceVectors:
     """Bring the FAISS file of an engine in line with the database and return it.
 
-    Cheap when nothing changed; adds only faces newer than the file's highest id when the database
-    only grew; rebuilds from stored embeddings when counts disagree any other way.
+    Cheap when nothing changed; adds faces newer than the file's highest id and removes vanished
+    ones without retraining; rebuilds (choosing the index type again) only when the file is
+    missing or unreadable, the chosen type changed, or `rebuild` is asked for.
     """
-    vecs = FaceVectors.load(folder, engine)
+    choice = chosen_type(store, engine)
+    vecs = None if rebuild else FaceVectors.load(folder, engine)
+    if vecs is not None and not _fits_choice(vecs.spec, choice):
+        vecs = None
     db_count, db_max = store.face_count(engine), store.max_face_id(engine)
     if vecs is not None and vecs.count == db_count and vecs.max_id() == db_max:
         return vecs
-    if vecs is not None and vecs.max_id() <= db_max:
-        before = vecs.count
-        for ids, embs in store.iter_embeddings(engine, after_id=vecs.max_id()):
-            vecs.add(ids, embs)
-        if vecs.count == db_count:
-            if save and vecs.count != before:
-                vecs.save(folder)
-            return vecs
-    vecs = FaceVectors.empty(engine, dim)
-    for ids, embs in store.iter_embeddings(engine):
-        vecs.add(ids, embs)
+    if vecs is not None and _catch_up(vecs, store, engine, db_count):
+        if save:
+            vecs.save(folder)
+        return vecs
+    vecs = build(store, engine, dim, choice)
     if save:
         vecs.save(folder)
     return vecs
+
+
+def _catch_up(vecs: FaceVectors, store: Store, engine: str, db_count: int) -> bool:
+    """Add what the database has and the file lacks, remove what it no longer has; False if impossible."""
+    top = vecs.max_id()
+    for ids, embs in store.iter_embeddings(engine, after_id=top):
+        vecs.add(ids, embs)
+    if vecs.count == db_count:
+        return True
+    if vecs.spec.kind == "hnsw":
+        return False  # FAISS cannot remove from an HNSW graph
+    in_db = store.face_ids(engine)
+    held = vecs.ids()
+    vecs.remove(np.setdiff1d(held, in_db))
+    missing = np.setdiff1d(in_db, held)
+    missing = missing[missing <= top]  # newer ones were added above
+    fetch = stored_vectors(store, vecs.dim)
+    for start in range(0, len(missing), 50_000):
+        part = missing[start : start + 50_000]
+        vecs.add(part, fetch(part))
+    return vecs.count == db_count
+
+
+def build(store: Store, engine: str, dim: int, choice: dict | None = None) -> FaceVectors:
+    """A new index from every stored embedding, of the chosen or size-decided type."""
+    count = store.face_count(engine)
+    spec = _wanted_spec(choice, count, dim)
+    if spec.kind.startswith("ivf"):
+        if count == 0:
+            spec = IndexSpec("flat", {}, spec.chosen_by, spec.asked)  # nothing to train on yet
+        else:  # a small gallery gets fewer lists: k-means wants about 39 faces per list
+            spec.params["nlist"] = max(1, min(int(spec.params["nlist"]), count // 39))
+    index, spec = ann.build(spec, dim, lambda: store.iter_embeddings(engine), count)
+    return FaceVectors(engine, index, spec)
 
 
 def _fsync(path: Path) -> None:
