@@ -11,8 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from facematch import demo, filters, images, messages, report, thumbs
+from facematch import combined, demo, filters, images, messages, records, report, thumbs
+from facematch.combined import Combined, Facts
 from facematch.indexer import index_folder
+from facematch.names import THRESHOLD
 from facematch.review import CONFIRM, REJECT, UNSURE, Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME, Store
@@ -167,12 +169,12 @@ def query_photos(s: Searcher, rv: Review, case_id: int) -> list:
     return chosen
 
 
-def candidate_card(c, decision, key: str) -> None:
+def candidate_card(c, decision, key: str, item: Combined | None = None) -> None:
     try:
         st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
     except images.ImageError as e:
         st.error(f"archive photo unreadable: {e}")
-    st.markdown(f"**Candidate #{c.rank}**")
+    st.markdown(f"**Candidate #{c.rank}**" if c.rank else "**Candidate found by name**")
     st.caption(f"{messages.SCORE_LABEL}: {c.similarity:.3f}")
     if c.band is not None and c.expected_strangers is not None:
         st.caption(messages.strength(c.band, c.expected_strangers))
@@ -181,6 +183,8 @@ def candidate_card(c, decision, key: str) -> None:
         st.caption(" · ".join(bits) if bits else f"record {r.get('record_id', '')}")
     if not c.records:
         st.caption("no archive record")
+    if item is not None:
+        facts_reasons(item)
     if decision is not None:
         text = STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when())
         (st.success if decision.decision == CONFIRM else st.info)(text)
@@ -189,8 +193,10 @@ def candidate_card(c, decision, key: str) -> None:
         st.rerun()
 
 
-def compare_panel(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, cand, decision) -> None:
-    st.subheader(f"Compare: candidate #{cand.rank}")
+def compare_panel(
+    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, cand, decision, item: Combined | None = None
+) -> None:
+    st.subheader(f"Compare: candidate #{cand.rank}" if cand.rank else "Compare: candidate found by name")
     q, face = chosen[0]
     qa, ca = s.aligned_pair(q, face, cand)
     a, b = st.columns(2)
@@ -207,9 +213,11 @@ def compare_panel(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, 
             st.markdown(messages.strength(cand.band, cand.expected_strangers))
         st.caption(f"{cand.face.relpath} · sha256 {cand.face.sha256[:16]}…")
         for r in cand.records:
-            st.markdown("**Archive record**  \n" + "  \n".join(f"{k}: {v}" for k, v in r.items() if v))
+            st.markdown("**Archive record**  \n" + "  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
         if not cand.records:
             st.caption("No archive record for this photo.")
+        if item is not None:
+            facts_reasons(item)
     st.warning(messages.CAVEAT)
     if decision is not None:
         st.write(STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when()))
@@ -232,43 +240,162 @@ def compare_panel(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, 
         st.rerun()
 
 
-def candidates_section(s: Searcher, rv: Review, case_id: int, reviewer: str, chosen) -> None:
+def candidates_section(
+    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, facts: Facts, name_threshold: float
+) -> None:
     k = st.session_state.setdefault(f"k_{case_id}", PAGE)
-    cands = s.search([f for _, f in chosen], k=k)
-    current = dict((c.face.id, d) for c, d in rv.annotate(case_id, cands))
+    query_faces = [f for _, f in chosen]
+    cands = s.search(query_faces, k=k)
+    use_facts = False
+    if not facts.empty:
+        use_facts = st.toggle(
+            "Let what the family knows reorder the candidates", value=True, key=f"use_facts_{case_id}"
+        )
+    result = combined.combine(s, query_faces, cands, facts, use_facts=use_facts, name_threshold=name_threshold)
+    items = result.faces
+    current = dict((c.face.id, d) for c, d in rv.annotate(case_id, [it.candidate for it in items]))
     compare_id = st.session_state.get("compare")
-    selected = next((c for c in cands if c.face.id == compare_id), None)
+    selected = next((it for it in items if it.candidate.face.id == compare_id), None)
     if selected is not None:
-        compare_panel(s, rv, case_id, reviewer, chosen, selected, current[selected.face.id])
+        cand = selected.candidate
+        compare_panel(s, rv, case_id, reviewer, chosen, cand, current[cand.face.id], selected)
         return
-    st.subheader(f"Candidates: the {len(cands)} most similar faces among {s.gallery_size} in the archive")
-    st.caption(
-        "Ordered by similarity. Similar is not the same: look at each face carefully. "
-        f"The number shown is an {messages.SCORE_LABEL}, not a probability."
+    by_name = len(items) - len(cands)
+    st.subheader(
+        f"Candidates: the {len(cands)} most similar faces among {s.gallery_size} in the archive"
+        + (f", and {by_name} more found by name" if by_name else "")
     )
+    st.caption(
+        ("Ordered by similarity, lifted a little where the records agree with what the family knows. " if use_facts
+         else "Ordered by similarity. ")
+        + "Similar is not the same: look at each face carefully. "
+        f"The number shown is an {messages.SCORE_LABEL}, not a probability."
+    )  # fmt: skip
+    if use_facts:
+        st.caption(messages.FACTS_NOTE)
     show_rejected = st.toggle("Show rejected candidates", key=f"show_rejected_{case_id}")
-    visible = [c for c in cands if show_rejected or not (current[c.face.id] and current[c.face.id].decision == REJECT)]
-    hidden_rejected = len(cands) - len(visible)
-    if any(c.records for c in cands):
+
+    def rejected(it: Combined) -> bool:
+        d = current[it.candidate.face.id]
+        return bool(d and d.decision == REJECT)
+
+    visible = [it for it in items if show_rejected or not rejected(it)]
+    hidden_rejected = len(items) - len(visible)
+    shown_cands = [it.candidate for it in items]
+    if any(c.records for c in shown_cands):
         with st.expander("Filter by archive records (filters never hide anything silently)"):
-            years = [y for c in cands for r in c.records if (y := filters.birth_year(r))]
+            years = [y for c in shown_cands for r in c.records if (y := filters.birth_year(r))]
             span = None
             if years and st.checkbox("Filter by birth year", key=f"fy_{case_id}"):
                 span = st.slider("Birth year", min(years), max(years), (min(years), max(years)), key=f"yr_{case_id}")
-            counties = filters.record_values(cands, "county")
+            counties = filters.record_values(shown_cands, "county")
             picked = set(st.multiselect("County", counties, key=f"county_{case_id}")) if counties else set()
-            visible, hidden = filters.apply(visible, span, {"county": picked} if picked else None)
+            kept, hidden = filters.apply([it.candidate for it in visible], span, {"county": picked} if picked else None)
+            kept_ids = {c.face.id for c in kept}
+            visible = [it for it in visible if it.candidate.face.id in kept_ids]
             if hidden:
                 st.info(f"{hidden} candidates hidden by these filters.")
     if hidden_rejected:
         st.caption(f"{hidden_rejected} rejected candidates hidden.")
     cols = st.columns(5)
-    for i, c in enumerate(visible):
+    for i, it in enumerate(visible):
+        c = it.candidate
         with cols[i % 5]:
-            candidate_card(c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}")
+            candidate_card(c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it)
     if len(cands) == k and k < s.gallery_size and st.button(f"Show {PAGE} more", key="more"):
         st.session_state[f"k_{case_id}"] = k + PAGE
         st.rerun()
+    records_without_face(result.no_face)
+
+
+# -- what the family knows, and records found by name ---------------------------------------------
+def _year(text: str, what: str) -> int | None:
+    text = str(text).strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1880 <= int(text) <= 2100:
+        raise ValueError(f"{what}: write a year such as 1979, or leave it empty")
+    return int(text)
+
+
+def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
+    """The family's facts for this case (stored with the case) and how strictly names are compared."""
+    facts = Facts.from_dict(rv.store.get_case_facts(case_id))
+    with st.expander("What the family knows: names, birth year, home county", expanded=facts.empty):
+        with st.form(f"facts_{case_id}"):
+            names_text = st.text_area(
+                "Names, one per line, in any script or spelling (Uyghur, Chinese, Latin, Cyrillic…)",
+                value="\n".join(facts.names),
+                key=f"facts_names_{case_id}",
+            )
+            a, b, c, d = st.columns(4)
+            born = a.text_input("Birth year", value=str(facts.birth_year or ""), key=f"facts_born_{case_id}")
+            margin = b.number_input("± years", 0, 20, value=facts.birth_year_margin, key=f"facts_margin_{case_id}")
+            county = c.text_input("Home county", value=facts.county, key=f"facts_county_{case_id}")
+            photo_year = d.text_input(
+                "Year your photos were taken (about)",
+                value=str(facts.photo_year or ""),
+                key=f"facts_photo_year_{case_id}",
+            )
+            if st.form_submit_button("Save what the family knows"):
+                try:
+                    rv.store.set_case_facts(
+                        case_id,
+                        names=[n.strip() for n in names_text.splitlines() if n.strip()],
+                        birth_year=_year(born, "Birth year"),
+                        birth_year_margin=int(margin),
+                        county=county.strip(),
+                        photo_year=_year(photo_year, "Year of your photos"),
+                    )
+                    st.rerun()
+                except ValueError as e:
+                    st.error(str(e))
+        threshold = st.slider(
+            "How closely a name must agree (lower finds more spellings, and more other people)",
+            60,
+            100,
+            int(THRESHOLD),
+            key=f"name_threshold_{case_id}",
+        )
+        st.caption(messages.NAMES_CAVEAT)
+    if note := combined.family_photo_note(facts):
+        st.warning(note)
+    return facts, float(threshold)
+
+
+def facts_reasons(item: Combined) -> None:
+    """Why a candidate rose, what does not agree, and how far apart the photos are in years."""
+    if item.found_by == "name" and item.candidate is not None:
+        c = item.candidate
+        st.caption(
+            f"found by name; photo rank {c.rank}" if c.rank else
+            f"found by name; beyond the first {combined.RANK_HORIZON} by photo"
+        )  # fmt: skip
+    for reason in item.agrees:
+        st.caption(f"agrees: {reason}")
+    for reason in item.differs:
+        st.caption(f"differs: {reason}")
+    if item.age_gap is not None:
+        (st.warning if item.age_gap.large else st.caption)(item.age_gap.text())
+
+
+def records_without_face(items: list[Combined]) -> None:
+    """Records found by name that have no face to compare (most of an archive has no photo)."""
+    if not items:
+        return
+    st.subheader(f"Records found by name without a face to compare ({len(items)})")
+    for it in items:
+        r = it.records[0]
+        with st.container(border=True):
+            st.markdown(f"**{records.record_summary(r)}**")
+            st.info(it.note)
+            for face in it.archive_faces[:4]:
+                try:
+                    st.image(face_thumb(str(face.path), tuple(face.box)), width=120)
+                except images.ImageError as e:
+                    st.error(f"archive photo unreadable: {e}")
+            facts_reasons(it)
+            st.caption("  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
 
 
 def export_section(rv: Review, case_id: int) -> None:
@@ -317,11 +444,14 @@ def main() -> None:
         st.info("This case is closed. Reopen it (left) to record new decisions.")
     if not reviewer.strip():
         st.warning("Enter your name on the left: every decision records who made it.")
+    facts, name_threshold = facts_section(rv, case_id)
     chosen = query_photos(s, rv, case_id)
     if chosen:
         if len(chosen) > 1:
             st.caption(f"The {len(chosen)} photos are combined into one search.")
-        candidates_section(s, rv, case_id, reviewer, chosen)
+        candidates_section(s, rv, case_id, reviewer, chosen, facts, name_threshold)
+    elif facts.names:
+        records_without_face(combined.combine(s, [], [], facts, name_threshold=name_threshold).no_face)
     export_section(rv, case_id)
 
 

@@ -120,7 +120,7 @@ def test_info(demo_run):
     idx, _ = demo_run
     out = run("info", "--index", str(idx), "--json")
     doc = json.loads(out.stdout)
-    assert doc["photos"] == 8 and doc["records"] == 5
+    assert doc["photos"] == 8 and doc["records"] == 10
     (engine,) = doc["engines"].values()
     assert engine["faces"] == 11 and engine["photos"] == {"ok": 6, "no_face": 2}
     assert engine["faiss_file"] == "in step"

@@ -63,7 +63,7 @@ def test_demo_index_contents(demo_index):
         (fp,) = store.engines()
         assert store.status_counts(fp) == {"ok": 6, "no_face": 2}
         assert {Path(p).name for p, status, _ in store.problems(fp)} == {"chelsea.png", "coffee.png"}
-        assert store.counts()["records"] == 5
+        assert store.counts()["records"] == 10
         assert store.face_count(fp) == 11  # 6 in t1.jpg + obama, obama3, biden, astronaut, Tom Hanks crop
 
 

@@ -221,6 +221,8 @@ def _print_index_report(report, index_dir: Path) -> None:
     )
     if report.records:
         print(f"  {report.records} archive records imported.")
+    for problem in getattr(report, "record_problems", []):
+        print(f"    records file, {problem}")
     if report.no_face:
         print(f"  {len(report.no_face)} photos with no face found:")
         for s in report.no_face:
@@ -325,8 +327,10 @@ def _print_search(searcher, queries, chosen, candidates) -> None:
         print(f"{c.rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
         print(f"{'':>18}{_strength_text(searcher, c)}")
         for r in c.records:
-            shown = ", ".join(f"{k}: {v}" for k, v in r.items() if v and k not in ("photo",))
-            print(f"{'':>18}record {shown}")
+            from .records import record_lines
+
+            shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
+            print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
     if searcher.calibration is not None:
         print("\n" + messages.CALIBRATION_NOTE)
     print("\n" + messages.CAVEAT)
@@ -361,6 +365,103 @@ def _calibration_json(searcher) -> dict | None:
 
 
 # -- evaluate -----------------------------------------------------------------------------------
+# -- records ------------------------------------------------------------------------------------
+def _records_parser(sub) -> None:
+    s = sub.add_parser("records", help="archive records: import a CSV/XLSX file, search by name in any script")
+    rsub = s.add_subparsers(title="records commands")
+    r = rsub.add_parser("import", help="load archive records (CSV or XLSX) into the index; re-importing updates")
+    r.add_argument("file", type=Path)
+    r.add_argument("--index", type=Path, default=None)
+    r.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD",
+        help="read a column as a field (record_id, name, birth_date, birth_year, sex, id_number, address, county, "
+        "village, detention_date, charge, sentence, facility, photo, photo_date, source, keep, ignore); repeatable",
+    )
+    r.add_argument("--encoding", default=None, help="text encoding of a CSV (default: UTF-8, else GB18030)")
+    r.add_argument("--sheet", default=None, help="XLSX sheet (default: the first)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_records_import)
+    r = rsub.add_parser("search", help="records whose name agrees with a name in any script or spelling")
+    r.add_argument("names", nargs="+", help="one or more names (several spellings of one person: quote each)")
+    r.add_argument("--index", type=Path, default=None)
+    r.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
+    r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_records_search)
+    s.set_defaults(func=lambda args: s.print_help())
+
+
+def _records_store(args: argparse.Namespace, create: bool):
+    from .store import DB_NAME, Store
+
+    index_dir = args.index or _default_index()
+    if not create and not (index_dir / DB_NAME).is_file():
+        raise FileNotFoundError(f"no facematch index in {index_dir}; import records or index photos first")
+    return Store(index_dir)
+
+
+def cmd_records_import(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .records import import_file
+
+    with _records_store(args, create=True) as store:
+        report = import_file(store, args.file, args.map, encoding=args.encoding, sheet=args.sheet)
+    if args.json:
+        doc = asdict(report)
+        doc["problems"] = [str(p) for p in report.problems]
+        doc["warnings"] = [str(p) for p in report.warnings]
+        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        return 0
+    print(f"Records from {report.file}: {report.rows} rows read, {report.records} records ({report.new} new, "
+          f"{report.updated} updated); {report.with_photo} with a photo, {report.without_photo} without; "
+          f"{report.names} names.")  # fmt: skip
+    fields = {f: [h for h, g in report.columns.items() if g == f] for f in dict.fromkeys(report.columns.values())}
+    print("  columns read as: " + "; ".join(f"{f}: {', '.join(hs)}" for f, hs in fields.items()))
+    if report.problems:
+        print(f"  {len(report.problems)} rows not read as they were:")
+        for p in report.problems:
+            print(f"    - {p}")
+    if report.warnings:
+        print(f"  {len(report.warnings)} warnings (kept as text):")
+        for p in report.warnings:
+            print(f"    - {p}")
+    return 0
+
+
+def cmd_records_search(args: argparse.Namespace) -> int:
+    from . import namesearch
+    from .names import THRESHOLD
+    from .records import record_lines
+
+    threshold = THRESHOLD if args.threshold is None else args.threshold
+    with _records_store(args, create=False) as store:
+        hits = namesearch.search(store, args.names, threshold=threshold, limit=args.limit)
+    if args.json:
+        doc = {
+            "names": args.names,
+            "threshold": threshold,
+            "caveat": messages.NAMES_CAVEAT,
+            "hits": [
+                {"score": round(h.score, 1), "reason": messages.name_agrees(h.reason), "record": h.record} for h in hits
+            ],
+        }
+        print(json.dumps(doc, indent=1, ensure_ascii=False, default=str))
+        return 0 if hits else 1
+    print(f"{len(hits)} records with a name that agrees (name score >= {threshold:g} of 100):")
+    for h in hits:
+        print(f"\n{h.score:5.1f}  {messages.name_agrees(h.reason)}")
+        for label, text in record_lines(h.record):
+            print(f"       {label}: {text}")
+        if not h.has_photo:
+            print(f"       ({messages.NO_PHOTO})")
+    print("\n" + messages.NAMES_CAVEAT)
+    return 0 if hits else 1
+
+
 def _evaluate_parser(sub) -> None:
     s = sub.add_parser("evaluate", help="measure an engine on labelled photos (LFW protocol, open-set search)")
     esub = s.add_subparsers(title="evaluations")

@@ -15,6 +15,9 @@ _YEAR = re.compile(r"(18|19|20)\d{2}")
 
 
 def birth_year(record: dict) -> int | None:
+    typed = record.get("birth_year")  # set by the records importer (records.py)
+    if isinstance(typed, int):
+        return typed
     for key in ("birth_year", "birth_date", "birthdate", "date_of_birth", "dob", "born"):
         m = _YEAR.search(str(record.get(key, "")))
         if m:

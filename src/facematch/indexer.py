@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import images
 from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
-from .records import read_csv
+from .records import import_file
 from .store import Store
 from .vectors import sync
 
@@ -40,6 +40,7 @@ class IndexReport:
     no_face: list[Skipped] = field(default_factory=list)
     errors: list[Skipped] = field(default_factory=list)
     records: int = 0
+    record_problems: list[str] = field(default_factory=list)  # rows of the records file not read as they were
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -141,8 +142,13 @@ def index_folder(
     records_csv: Path | None = None,
     progress: bool = True,
     models: Path | None = None,
+    scan: Callable[..., Iterator[tuple[tuple[Path, str | None], dict]]] | None = None,
 ) -> IndexReport:
-    """Index every face under folder into index_dir. Safe to interrupt and rerun."""
+    """Index every face under folder into index_dir. Safe to interrupt and rerun.
+
+    `scan` replaces the local worker pool (scan_all) with another way of running scan_photo over
+    the photos, e.g. cluster.ray_scanner; everything else, and so the result, stays the same.
+    """
     start = time.monotonic()
     folder = Path(folder)
     if not folder.is_dir():
@@ -175,7 +181,7 @@ def index_folder(
 
         bar = progress_bar(len(todo), progress)
         try:
-            for (p, _), result in scan_all(todo, engine, engine_name, workers, models):
+            for (p, _), result in (scan or scan_all)(todo, engine, engine_name, workers, models):
                 rel = p.relative_to(folder).as_posix()
                 status = result["status"]
                 if status == "unchanged":
@@ -215,7 +221,9 @@ def index_folder(
                 bar.close()
         sync(store, Path(index_dir), fp, engine.dim)
         if records_csv is not None:
-            report.records = store.upsert_records(read_csv(Path(records_csv)))
+            imported = import_file(store, Path(records_csv))
+            report.records = imported.records
+            report.record_problems = [str(p) for p in imported.problems + imported.warnings]
     finally:
         store.close()
     report.seconds = time.monotonic() - start

@@ -65,3 +65,73 @@ def strangers(expected: float, upper_bound: bool = False) -> str:
 def strength(band: str, expected: float, upper_bound: bool = False) -> str:
     """One line per candidate: the band's words, then the stranger count."""
     return f"{BAND_TEXT[band]}; {strangers(expected, upper_bound)}"
+
+
+# -- records, names and facts (records.py, names.py, combined.py) ---------------------------------
+#: A name that agrees is a reason to look, never a "match".
+NAME_AGREES = "name agrees: {reason}"
+NO_PHOTO = "no photo in the archive"
+PHOTO_NOT_INDEXED = "the archive names a photo for this record, but that photo is not in this index"
+PHOTO_NO_QUERY = "has a photo in the archive: upload a photo of your relative to compare the faces"
+PHOTO_NO_FACE = "no face was found in this record's archive photo"
+SAME_COUNTY = "same county"
+FACTS_NOTE = (
+    "What the family knows lifts a candidate a little (0.10 for a name that agrees, 0.05 for the same county "
+    "or a birth year within the margin) and says why. It never hides a candidate, never changes a decision, "
+    "and is no substitute for comparing the faces: archive records can be wrong, and many people share a name."
+)
+NAMES_CAVEAT = (
+    "Names are compared by how they sound across scripts and spellings. Many people share a name, and a "
+    "Chinese transcription can fit several Uyghur names: a name that agrees is a reason to look, not an answer."
+)
+
+
+def name_agrees(reason: str) -> str:
+    return NAME_AGREES.format(reason=reason)
+
+
+def birth_year_agrees(recorded: int, known: int, margin: int) -> str:
+    if recorded == known:
+        return f"same birth year ({recorded})"
+    return f"birth year within {margin} years (record {recorded}, family {known})"
+
+
+def birth_year_differs(recorded: int, known: int) -> str:
+    return f"record says born {recorded}, {abs(recorded - known)} years from the family's {known}"
+
+
+def county_differs(recorded: str, known: str) -> str:
+    return f"record county {recorded}, the family's {known}"
+
+
+def age_gap(
+    family_year: int | None,
+    family_age: int | None,
+    archive_year: int | None,
+    archive_age: int | None,
+    years: int | None,
+    large: bool,
+) -> str:
+    """The two photos' years (and ages, when a birth year is known), and a warning when they are far apart."""
+
+    def when(year: int | None, age: int | None) -> str:
+        if year is None:
+            return "unknown"
+        return f"about {year}" + (f" (age about {age})" if age is not None else "")
+
+    text = f"Your photo: {when(family_year, family_age)}; archive photo: {when(archive_year, archive_age)}"
+    if years is not None:
+        text += f"; {abs(years)} years apart" if years else "; taken about the same year"
+    if large:
+        text += (
+            ". Faces change a lot over such a gap (and from childhood to adulthood): face similarity is much "
+            "less reliable here, so a low score does not rule this person out"
+        )
+    return text + "."
+
+
+def child_photo(age: int) -> str:
+    return (
+        f"Your photo shows them at about age {max(age, 0)}. A child's face changes a great deal: face similarity "
+        "to an adult's archive photo is much less reliable, so look at every candidate the records point to."
+    )

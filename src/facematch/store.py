@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed archive records, record_names, record_photos, case_facts
 DB_NAME = "facematch.sqlite"
 
 SCHEMA = """
@@ -107,6 +107,74 @@ CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
 
+# -- schema 2: archive records with typed fields, their names in comparable forms, many-to-many photos,
+# and what a family knows for a case. Added to schema-1 databases by _upgrade_to_v2 (columns by ALTER
+# TABLE, so records imported by facematch 0.1 stay and are mapped again on first use).
+RECORD_FIELDS = (
+    "birth_date", "birth_year", "birth_source", "sex", "id_number", "address", "county", "village",
+    "detention_date", "detention_year", "charge", "sentence", "facility", "photo_date", "photo_year", "source",
+)  # fmt: skip
+_RECORD_INT_FIELDS = {"birth_year", "detention_year", "photo_year"}
+_RECORD_EXTRA_COLUMNS = (*RECORD_FIELDS, "kept_columns", "source_file", "source_row", "mapped_at")
+SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS record_names (
+    record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    latin TEXT NOT NULL,
+    plain TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    PRIMARY KEY (record_id, position)
+);
+CREATE TABLE IF NOT EXISTS record_photos (
+    record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+    photo_file TEXT NOT NULL,
+    PRIMARY KEY (record_id, photo_file)
+);
+CREATE INDEX IF NOT EXISTS record_photos_file ON record_photos(photo_file);
+CREATE INDEX IF NOT EXISTS records_county ON records(county);
+CREATE INDEX IF NOT EXISTS records_birth_year ON records(birth_year);
+CREATE TABLE IF NOT EXISTS case_facts (
+    case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+    names TEXT NOT NULL DEFAULT '[]',
+    birth_year INTEGER,
+    birth_year_margin INTEGER NOT NULL DEFAULT 2,
+    county TEXT NOT NULL DEFAULT '',
+    photo_year INTEGER,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
+    """Idempotent: add the typed record columns and the v2 tables; link legacy records to their photo."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
+    missing = [c for c in _RECORD_EXTRA_COLUMNS if c not in have]
+    if not missing and conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2":
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
+        for column in _RECORD_EXTRA_COLUMNS:
+            if column not in have:
+                kind = "INTEGER" if column in _RECORD_INT_FIELDS or column == "source_row" else "TEXT"
+                kind = "REAL" if column == "mapped_at" else kind
+                conn.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
+        for statement in SCHEMA_V2.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            """INSERT OR IGNORE INTO record_photos(record_id, photo_file)
+               SELECT record_id, photo_file FROM records WHERE photo_file IS NOT NULL AND photo_file != ''"""
+        )
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 _CASE_COLUMNS = "id, name, notes, reviewer, created_at, closed_at"
 _DECISION_COLUMNS = (
     "id, case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at, engine, score, rank, note, photo_path"
@@ -162,6 +230,7 @@ class Store:
         version = int(self.get_meta("schema_version") or SCHEMA_VERSION)
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} was written by a newer facematch (schema {version})")
+        _upgrade_to_v2(self.conn)
 
     def __enter__(self) -> Store:
         return self
@@ -408,20 +477,186 @@ class Store:
                        ON CONFLICT(record_id) DO UPDATE SET photo_file = excluded.photo_file, data = excluded.data""",
                     (record_id, photo_file, json.dumps(data, ensure_ascii=False)),
                 )
+                c.execute("UPDATE records SET mapped_at = NULL WHERE record_id = ?", (record_id,))
+                c.execute("DELETE FROM record_photos WHERE record_id = ?", (record_id,))
+                if photo_file:
+                    c.execute("INSERT INTO record_photos(record_id, photo_file) VALUES (?, ?)", (record_id, photo_file))
                 n += 1
+            self._bump_records_generation(c)
         return n
 
     def records_for_files(self, filenames: Iterable[str]) -> dict[str, list[dict]]:
+        """The records linked to each photo file name (a photo may belong to several records)."""
         names = sorted(set(filenames))
         if not names:
             return {}
         marks = ",".join("?" * len(names))
+        links = self.conn.execute(
+            f"SELECT record_id, photo_file FROM record_photos WHERE photo_file IN ({marks}) ORDER BY record_id", names
+        ).fetchall()
+        records = self.records_by_id(r["record_id"] for r in links)
         out: dict[str, list[dict]] = {}
-        for r in self.conn.execute(
-            f"SELECT record_id, photo_file, data FROM records WHERE photo_file IN ({marks}) ORDER BY record_id", names
-        ):
-            out.setdefault(r["photo_file"], []).append({"record_id": r["record_id"], **json.loads(r["data"])})
+        for r in links:
+            if r["record_id"] in records:
+                out.setdefault(r["photo_file"], []).append(records[r["record_id"]])
         return out
+
+    # -- archive records, schema 2 (mapping and names in records.py / names.py) --------------------
+    def save_records(self, items: list[dict]) -> tuple[int, int]:
+        """Insert or replace whole records by id, with their names and photo links; (new, updated).
+
+        Each item: record_id, data (the columns as read), fields (RECORD_FIELDS), names (dicts with
+        name, script, latin, plain, keys), photos (file names), kept (the columns that are no field,
+        shown as they are), source_file, source_row. One
+        transaction: an import is all there or not at all. The latest import of a record id wins.
+        """
+        new = updated = 0
+        now = time.time()
+        with self.transaction() as c:
+            for it in items:
+                rid = it["record_id"]
+                exists = c.execute("SELECT 1 FROM records WHERE record_id = ?", (rid,)).fetchone() is not None
+                fields = it.get("fields", {})
+                values = [fields.get(f) for f in RECORD_FIELDS]
+                photos = list(dict.fromkeys(it.get("photos", [])))
+                cols = ", ".join(RECORD_FIELDS)
+                c.execute(
+                    f"""INSERT INTO records(record_id, photo_file, data, {cols}, kept_columns, source_file, source_row,
+                                            mapped_at)
+                        VALUES (?, ?, ?, {", ".join("?" * len(RECORD_FIELDS))}, ?, ?, ?, ?)
+                        ON CONFLICT(record_id) DO UPDATE SET photo_file = excluded.photo_file, data = excluded.data,
+                        {", ".join(f"{f} = excluded.{f}" for f in RECORD_FIELDS)}, kept_columns = excluded.kept_columns,
+                        source_file = excluded.source_file, source_row = excluded.source_row,
+                        mapped_at = excluded.mapped_at""",
+                    (
+                        rid,
+                        photos[0] if photos else None,
+                        json.dumps(it.get("data", {}), ensure_ascii=False),
+                        *values,
+                        json.dumps(it.get("kept", []), ensure_ascii=False),
+                        it.get("source_file"),
+                        it.get("source_row"),
+                        now,
+                    ),
+                )
+                c.execute("DELETE FROM record_names WHERE record_id = ?", (rid,))
+                c.execute("DELETE FROM record_photos WHERE record_id = ?", (rid,))
+                for pos, n in enumerate(it.get("names", [])):
+                    c.execute(
+                        """INSERT INTO record_names(record_id, position, name, script, latin, plain, keys)
+                           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                        (rid, pos, n["name"], n["script"], n["latin"], n["plain"], n["keys"]),
+                    )
+                c.executemany(
+                    "INSERT INTO record_photos(record_id, photo_file) VALUES (?, ?)", [(rid, p) for p in photos]
+                )
+                updated += exists
+                new += not exists
+            self._bump_records_generation(c)
+        return new, updated
+
+    def _bump_records_generation(self, c: sqlite3.Connection) -> None:
+        """A counter that changes with every import, so cached name indexes know they are stale."""
+        c.execute(
+            """INSERT INTO meta(key, value) VALUES ('records_generation', '1')
+               ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"""
+        )
+
+    def records_generation(self) -> int:
+        return int(self.get_meta("records_generation") or 0)
+
+    def unmapped_records(self) -> list[tuple[str, str | None, dict]]:
+        """Records written by facematch 0.1 (columns only), to be mapped into fields and names."""
+        rows = self.conn.execute("SELECT record_id, photo_file, data FROM records WHERE mapped_at IS NULL")
+        return [(r["record_id"], r["photo_file"], json.loads(r["data"])) for r in rows]
+
+    def record_name_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(record_id, name, script, plain, keys) of every name of every record, for the name index."""
+        return [
+            tuple(r)
+            for r in self.conn.execute(
+                "SELECT record_id, name, script, plain, keys FROM record_names ORDER BY record_id, position"
+            )
+        ]
+
+    def records_by_id(self, record_ids: Iterable[str]) -> dict[str, dict]:
+        """Records as plain dicts: record_id, names, name, the typed fields that are set, photos, columns."""
+        ids = list(dict.fromkeys(record_ids))
+        out: dict[str, dict] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            names: dict[str, list[str]] = {}
+            for r in self.conn.execute(
+                f"SELECT record_id, name FROM record_names WHERE record_id IN ({marks}) ORDER BY position", chunk
+            ):
+                names.setdefault(r["record_id"], []).append(r["name"])
+            photos: dict[str, list[str]] = {}
+            for r in self.conn.execute(
+                f"SELECT record_id, photo_file FROM record_photos WHERE record_id IN ({marks}) ORDER BY rowid", chunk
+            ):
+                photos.setdefault(r["record_id"], []).append(r["photo_file"])
+            for r in self.conn.execute(f"SELECT * FROM records WHERE record_id IN ({marks})", chunk):
+                out[r["record_id"]] = _record_dict(r, names.get(r["record_id"], []), photos.get(r["record_id"], []))
+        return {i: out[i] for i in ids if i in out}
+
+    def record_face_ids(self, record_ids: Iterable[str], engine: str) -> dict[str, list[int]]:
+        """Face ids (of one engine) in the photos linked to each record."""
+        ids = list(dict.fromkeys(record_ids))
+        out: dict[str, list[int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                f"""SELECT rp.record_id, f.id FROM record_photos rp JOIN photos p ON p.filename = rp.photo_file
+                    JOIN faces f ON f.photo_id = p.id AND f.engine = ? WHERE rp.record_id IN ({marks})
+                    ORDER BY f.id""",
+                (engine, *chunk),
+            ):
+                out.setdefault(r["record_id"], []).append(r["id"])
+        return out
+
+    def indexed_filenames(self, filenames: Iterable[str]) -> set[str]:
+        """Which of these photo file names are in the index (a record's photo may not have been indexed)."""
+        names = sorted(set(filenames))
+        found: set[str] = set()
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"SELECT filename FROM photos WHERE filename IN ({marks})", chunk)
+            found |= {r[0] for r in rows}
+        return found
+
+    def get_case_facts(self, case_id: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT names, birth_year, birth_year_margin, county, photo_year FROM case_facts WHERE case_id = ?",
+            (case_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return {**dict(row), "names": json.loads(row["names"])}
+
+    def set_case_facts(
+        self, case_id: int, *, names: list[str], birth_year: int | None, birth_year_margin: int, county: str,
+        photo_year: int | None,
+    ) -> None:  # fmt: skip
+        with self.transaction() as c:
+            c.execute(
+                """INSERT INTO case_facts(case_id, names, birth_year, birth_year_margin, county, photo_year, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(case_id) DO UPDATE SET names = excluded.names, birth_year = excluded.birth_year,
+                   birth_year_margin = excluded.birth_year_margin, county = excluded.county,
+                   photo_year = excluded.photo_year, updated_at = excluded.updated_at""",
+                (
+                    case_id,
+                    json.dumps(names, ensure_ascii=False),
+                    birth_year,
+                    birth_year_margin,
+                    county,
+                    photo_year,
+                    time.time(),
+                ),
+            )
 
     # -- cases and decisions (rules in review.py) -------------------------------------------------
     def create_case(self, name: str, reviewer: str, notes: str) -> dict:
@@ -525,3 +760,22 @@ class Store:
             d["box"] = (d.pop("x1"), d.pop("y1"), d.pop("x2"), d.pop("y2"))
             out.append(d)
         return out
+
+
+def _record_dict(row: sqlite3.Row, names: list[str], photos: list[str]) -> dict:
+    """A record for display and JSON. Legacy (unmapped) records show their columns as they were."""
+    data = json.loads(row["data"])
+    if row["mapped_at"] is None:
+        d = {"record_id": row["record_id"], **data}
+        d.setdefault("names", [n for n in [data.get("name")] if n] or names)
+        d["photos"] = photos
+        return d
+    d = {"record_id": row["record_id"], "names": names, "name": names[0] if names else ""}
+    d.update({f: row[f] for f in RECORD_FIELDS if row[f] not in (None, "")})
+    d["photos"] = photos
+    d["columns"] = data
+    kept = json.loads(row["kept_columns"] or "[]")
+    d["other"] = {k: data[k] for k in kept if k in data}
+    d.update({k: v for k, v in d["other"].items() if k not in d})  # as facematch 0.1 gave them, for scripts
+    d["source_file"], d["source_row"] = row["source_file"], row["source_row"]
+    return d

@@ -1,0 +1,68 @@
+"""Name search over an index's archive records, in any script or spelling, with the reason for each hit.
+
+The name index is built from the normalised forms stored at import (record_names), so opening it
+transliterates nothing; it is cached per database and rebuilt only when an import changed the records.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import records
+from .names import THRESHOLD, Agreement, NameIndex, normalise
+from .store import Store
+
+_CACHE: OrderedDict[tuple[str, int], NameIndex] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class NameHit:
+    """A record one of whose names agrees with a name searched for. Not a match: a reason to look."""
+
+    record: dict
+    agreement: Agreement
+
+    @property
+    def score(self) -> float:
+        return self.agreement.score
+
+    @property
+    def reason(self) -> str:
+        return self.agreement.reason()
+
+    @property
+    def has_photo(self) -> bool:
+        return bool(self.record.get("photos"))
+
+
+def name_index(store: Store) -> NameIndex:
+    """The index of every record name in this database (built once per import)."""
+    records.ensure_current(store)
+    key = (str(store.path.resolve()), store.records_generation())
+    idx = _CACHE.get(key)
+    if idx is None:
+        idx = NameIndex.from_stored(store.record_name_rows())
+        _CACHE[key] = idx
+        while len(_CACHE) > 4:
+            _CACHE.popitem(last=False)
+    return idx
+
+
+def search(store: Store, queries: str | Iterable[str], threshold: float = THRESHOLD, limit: int = 200) -> list[NameHit]:
+    """Records with a name agreeing with any of the names searched for, best first (one hit per record)."""
+    qs = [queries] if isinstance(queries, str) else list(queries)
+    forms = [f for q in qs if (f := normalise(q)).tokens]
+    if not forms:
+        return []
+    idx = name_index(store)
+    best: dict[str, Agreement] = {}
+    for form in forms:
+        for ref, agreement in idx.search(form, threshold=threshold, limit=None):
+            rid = str(ref)
+            if rid not in best or agreement.score > best[rid].score:
+                best[rid] = agreement
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[0]))[:limit]
+    recs = store.records_by_id(rid for rid, _ in ranked)
+    return [NameHit(recs[rid], a) for rid, a in ranked if rid in recs]

@@ -1,0 +1,156 @@
+"""The workbench with what the family knows: real app (AppTest), real model, real demo index and records."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facematch import demo
+from facematch.indexer import index_folder
+from facematch.store import DB_NAME
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def app_index(tmp_path_factory) -> Path:
+    idx = tmp_path_factory.mktemp("app_records") / "index"
+    index_folder(
+        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
+    )
+    return idx
+
+
+@pytest.fixture
+def app(app_index, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FACEMATCH_INDEX", str(app_index))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [x.value for x in at.success] + [x.value for x in at.info] + [x.value for x in at.warning]
+    parts += [x.value for x in at.error] + [s.value for s in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def open_case(at: AppTest, name: str) -> int:
+    at.sidebar.text_input(key="reviewer").input("Ayse")
+    at.sidebar.text_input(key="new_case_name").input(name)
+    next(b for b in at.sidebar.button if b.label == "Create case").click()
+    at.run()
+    ok(at)
+    return at.session_state["case_id"]
+
+
+def save_facts(at: AppTest, case_id: int, names: str = "", born: str = "", county: str = "", year: str = "") -> None:
+    at.text_area(key=f"facts_names_{case_id}").input(names)
+    at.text_input(key=f"facts_born_{case_id}").input(born)
+    at.text_input(key=f"facts_county_{case_id}").input(county)
+    at.text_input(key=f"facts_photo_year_{case_id}").input(year)
+    next(b for b in at.button if b.label == "Save what the family knows").click()
+    at.run()
+    ok(at)
+
+
+def upload(at: AppTest, name: str, data: bytes) -> None:
+    at.file_uploader[0].set_value([(name, data, "image/jpeg")])
+    at.run()
+    ok(at)
+
+
+def cards(at: AppTest) -> list:
+    return [b for b in at.button if b.key and b.key.startswith("cmp_")]
+
+
+def shown_order(at: AppTest, columns: int = 5) -> list[str]:
+    """Card keys in the order a person reads them (the app lays cards out in 5 columns, row by row)."""
+    keys = [b.key for b in cards(at)]  # AppTest lists them column by column
+    per_column = [(len(keys) - c + columns - 1) // columns for c in range(columns)]
+    starts = [sum(per_column[:c]) for c in range(columns)]
+    return [keys[starts[i % columns] + i // columns] for i in range(len(keys))]
+
+
+def test_name_search_photo_and_facts_together(app, app_index):
+    case_id = open_case(app, "Uncle (records test)")
+    # by name only, before any photo: records in other scripts, records without a photo say so
+    save_facts(app, case_id, names="Tursun Mehmet\nАйгүл Ясин\nJoe Biden", born="1961", county="Honolulu")
+    t = texts(app)
+    assert "Records found by name without a face to compare" in t
+    assert "agrees: name agrees: Tursun ≈ tursun; Memet ≈ mehmet" in t
+    assert "阿依古丽 → ayiguli ≈ aygül" in t  # Cyrillic query, Chinese record
+    assert t.count("no photo in the archive") == 2
+    assert "upload a photo of your relative to compare the faces" in t  # Joe Biden's record has photos
+    con = sqlite3.connect(app_index / DB_NAME)
+    stored = con.execute("SELECT names, birth_year, county FROM case_facts WHERE case_id = ?", (case_id,)).fetchone()
+    assert stored == ('["Tursun Mehmet", "Айгүл Ясин", "Joe Biden"]', 1961, "Honolulu")
+
+    # with a photo: candidates whose records agree rise and say why; the age gap is shown
+    save_facts(app, case_id, names="Barak Obama\nJoe Biden", born="1961", county="Honolulu", year="2009")
+    upload(app, "obama2.jpg", demo.query_photo().read_bytes())
+    t = texts(app)
+    assert "agrees: name agrees: باراك → barak ≈ barak; ئوباما → obama ≈ obama" in t
+    assert "agrees: same birth year (1961)" in t and "agrees: same county" in t
+    assert "Your photo: about 2009 (age about 48); archive photo: about 2012 (age about 51); 3 years apart." in t
+    assert "differs: record says born 1942, 19 years from the family's 1961" in t  # Biden: shown, not hidden
+    assert "lifts a candidate a little" in t
+    assert len(cards(app)) == 11  # facts hide nothing
+    assert "match" not in t.replace("not matches", "").replace("confirm a match", "").lower().replace("facematch", "")
+
+    # the switch turns the lift off and says so; the order is the photo order again
+    lifted = shown_order(app)
+    app.toggle(key=f"use_facts_{case_id}").set_value(False)
+    app.run()
+    ok(app)
+    plain = shown_order(app)
+    assert "Ordered by similarity. Similar is not the same" in texts(app)
+    assert plain == sorted(plain)  # keys are cmp_<photo rank>_<face id>: the photo order
+    assert lifted != plain and sorted(lifted) == sorted(plain)  # the facts moved some, and hid none
+
+
+def test_facts_never_change_a_decision(app, app_index):
+    case_id = open_case(app, "Aunt (records test)")
+    save_facts(app, case_id, names="Eileen Collins", born="1956", county="Elmira", year="1985")
+    upload(app, "obama2.jpg", demo.query_photo().read_bytes())
+    t = texts(app)
+    assert "agrees: name agrees: Eileen ≈ eileen; Collins ≈ collins" in t
+    # compare and reject her: facts do not change the decision, and she is hidden only by the rejected switch
+    key = next(b.key for b in cards(app) if b.key.endswith(_face_id(app_index, "astronaut.png")))
+    next(b for b in cards(app) if b.key == key).click()
+    app.run()
+    ok(app)
+    assert "Compare:" in texts(app) and "agrees: same county" in texts(app)
+    app.radio(key="decision").set_value("reject")
+    next(b for b in app.button if b.label == "Record decision").click()
+    app.run()
+    ok(app)
+    assert key not in [b.key for b in cards(app)] and "1 rejected candidates hidden." in texts(app)
+    app.toggle(key=f"show_rejected_{case_id}").set_value(True)
+    app.run()
+    assert key in [b.key for b in cards(app)] and "Rejected by Ayse" in texts(app)
+
+
+def test_bad_year_is_a_message_not_a_crash(app):
+    case_id = open_case(app, "Bad year (records test)")
+    save_facts(app, case_id, names="Adil Tursun", born="nineteen seventy")
+    assert "Birth year: write a year such as 1979" in texts(app)
+    save_facts(app, case_id, names="Adil Tursun", born="1979", year="1986")
+    assert "Your photo shows them at about age 7" in texts(app)
+
+
+def _face_id(index: Path, filename: str) -> str:
+    con = sqlite3.connect(index / DB_NAME)
+    row = con.execute(
+        "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.filename = ?", (filename,)
+    ).fetchone()
+    return f"_{row[0]}"
