@@ -76,8 +76,8 @@ def test_two_reviewers_deciding_at_once_lose_nothing(demo_index):
     with Store(demo_index) as store:
         case_id = Review(store).create_case("Two reviewers", "lead").id
     writers = {who: _writer(demo_index, case_id, who, n) for who in ("Ayse", "Dilnur")}
-    for who, proc in writers.items():
-        out, err = proc.communicate(timeout=600)
+    for proc in writers.values():
+        _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
     with Store(demo_index) as store:
         log = Review(store).log(case_id)

@@ -110,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_app)
 
     _evaluate_parser(sub)
+    _records_parser(sub)
+    _upkeep_parser(sub)
 
     s = sub.add_parser("models", help="list face engines, or fetch an insightface pack (needs internet)")
     msub = s.add_subparsers()
@@ -470,7 +472,9 @@ def _evaluate_parser(sub) -> None:
         e.add_argument("--images", type=Path, required=True, help="folder with one subfolder per person")
         e.add_argument("--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE})")
         e.add_argument("--out", type=Path, default=None, help=f"output folder (default: ./evaluation/{kind}-ENGINE)")
-        e.add_argument("--cache", type=Path, default=None, help="embedding cache folder (default: ~/.cache/facematch)")
+        e.add_argument(
+            "--cache", type=Path, default=None, help="embedding cache folder (default: cache/ beside the --out folder)"
+        )
         e.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
         e.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -497,11 +501,22 @@ def _eval_out(args: argparse.Namespace, kind: str) -> Path:
     return args.out or Path("evaluation") / f"{kind}-{engine_slug(args.engine)}"
 
 
+def _eval_cache(args: argparse.Namespace, kind: str) -> Path:
+    """Beside the results (./evaluation/cache by default): facematch writes only where it is pointed."""
+    return args.cache or _eval_out(args, kind).parent / "cache"
+
+
 def cmd_evaluate_verification(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_verification
 
     r = evaluate_verification(
-        args.pairs, args.images, args.engine, _eval_out(args, "verification"), args.cache, args.workers, not args.quiet
+        args.pairs,
+        args.images,
+        args.engine,
+        _eval_out(args, "verification"),
+        _eval_cache(args, "verification"),
+        args.workers,
+        not args.quiet,
     )
     acc = r["accuracy"]
     print(f"\nVerification, {r['engine']}: {r['pairs']} pairs in {r['folds']} folds")
@@ -520,7 +535,13 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_search
 
     r = evaluate_search(
-        args.images, args.engine, _eval_out(args, "search"), args.cache, args.workers, not args.quiet, args.people
+        args.images,
+        args.engine,
+        _eval_out(args, "search"),
+        _eval_cache(args, "search"),
+        args.workers,
+        not args.quiet,
+        args.people,
     )
     print(
         f"\nOpen-set search, {r['engine']}: gallery of {r['gallery_size']} faces "
@@ -542,7 +563,7 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         args.images,
         args.engine,
         _eval_out(args, "calibrate"),
-        args.cache,
+        _eval_cache(args, "calibrate"),
         args.workers,
         not args.quiet,
         install=args.install,
@@ -659,6 +680,80 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
     path = fetch_pack(args.pack, models_dir())
     print(f"insightface pack '{args.pack}' is in {path}. Use it with --engine insightface:{args.pack}")
+    return 0
+
+
+# -- upkeep: check, backup, restore ------------------------------------------------------------------
+def _upkeep_parser(sub) -> None:
+    s = sub.add_parser("check", help="is the index sound? SQLite, FAISS against SQLite, photos against their hashes")
+    s.add_argument("--index", type=Path, default=None)
+    s.add_argument("--repair", action="store_true", help="rebuild FAISS files that disagree with the database")
+    s.add_argument("--no-photos", action="store_true", help="skip re-hashing every indexed photo (fast)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("backup", help="copy an index (database, FAISS, kept case photos) while it is in use")
+    s.add_argument("index", type=Path)
+    s.add_argument("dest", type=Path, help="a new folder for the backup")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="put a backup in place as an index (an existing one is kept aside)")
+    s.add_argument("backup", type=Path)
+    s.add_argument("index", type=Path)
+    s.add_argument("--force", action="store_true", help="replace an existing index (moved into .replaced-<time>)")
+    s.set_defaults(func=cmd_restore)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .check import check
+
+    index_dir = args.index or _default_index()
+    r = check(index_dir, photos=not args.no_photos, repair=args.repair, progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps({"ok": r.ok, **asdict(r)}, indent=1, ensure_ascii=False, default=str))
+        return 0 if r.ok else 1
+    print(f"Checked {index_dir}:")
+    for fp, facts in r.facts.get("engines", {}).items():
+        state = facts["faiss"] if facts["faiss"] in ("ok", "rebuilt") else "PROBLEM, see below"
+        print(f"  {fp}: {facts['faces']} faces; FAISS file: {state}" + _type_note(facts))
+    if "photos_checked" in r.facts:
+        print(f"  {r.facts['photos_checked']} photos re-hashed")
+    if "decisions" in r.facts:
+        print(f"  {r.facts['decisions']} decisions; the log is append-only")
+    for line in r.repaired:
+        print(f"  repaired: {line}")
+    for p in r.problems:
+        print(f"  PROBLEM ({p.what}): {p.detail}\n    what to do: {p.fix}")
+    print("The index is sound." if r.ok else f"{len(r.problems)} problem(s) found.")
+    return 0 if r.ok else 1
+
+
+def _type_note(facts: dict) -> str:
+    return f" ({facts['index_type']})" if facts.get("index_type") else ""
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup
+
+    r = backup(args.index, args.dest)
+    print(
+        f"Backup written to {r.dest} in {r.seconds:.1f} s: {r.faces} faces, {r.decisions} decisions, "
+        f"{r.case_photos} kept case photos; checked, sound."
+    )
+    print("The archive photos themselves are not in the backup; keep them safe separately.")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import restore
+
+    moved = restore(args.backup, args.index, force=args.force)
+    print(f"Restored {args.backup} into {args.index}.")
+    if moved is not None:
+        print(f"The index that was there is kept in {moved}.")
     return 0
 
 

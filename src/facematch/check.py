@@ -1,0 +1,212 @@
+"""Is an index sound? SQLite against itself, FAISS against SQLite, stored hashes against the photos.
+
+People act on what an index shows, so after a crash, a copy to another disk or a restore from a
+backup they need one command that says whether it can be trusted, and what to do if not. Only the
+FAISS files are derived data that `--repair` can safely rebuild (from the embeddings SQLite keeps);
+a damaged database or a changed photo is reported with the next step, never "fixed" silently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import images
+from .store import DB_NAME, Store
+from .vectors import FaceVectors, stored_vectors, sync
+
+#: Faces whose stored embedding is compared with the FAISS file, and searched for by it.
+SAMPLE = 200
+
+
+@dataclass
+class Problem:
+    what: str  # "database", "faiss", "photo", "case photo", "temp file"
+    detail: str
+    fix: str  # what a person should do next
+
+
+@dataclass
+class CheckReport:
+    index_dir: str
+    problems: list[Problem] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)  # what was checked, with counts
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, what: str, detail: str, fix: str) -> None:
+        self.problems.append(Problem(what, detail, fix))
+
+
+def check(index_dir: Path, photos: bool = True, repair: bool = False, progress: bool = False) -> CheckReport:
+    """Check an index folder; with repair, rebuild FAISS files that disagree with the database."""
+    index_dir = Path(index_dir)
+    report = CheckReport(str(index_dir))
+    if not (index_dir / DB_NAME).is_file():
+        report.add(
+            "database", f"no {DB_NAME} in {index_dir}", "check the folder name, or build it with facematch index"
+        )
+        return report
+    if not _database_sound(index_dir / DB_NAME, report):
+        return report  # nothing else can be trusted; the fix is a backup, not a rebuild
+    with Store(index_dir) as store:
+        _count_decisions(store, report)
+        for fp in store.engines():
+            _check_faiss(store, index_dir, fp, report, repair)
+        if photos:
+            _check_photos(store, report, progress)
+        _check_case_photos(store, index_dir, report)
+    _check_temp_files(index_dir, report, repair)
+    return report
+
+
+def _database_sound(db: Path, report: CheckReport) -> bool:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            result = [r[0] for r in con.execute("PRAGMA integrity_check")]
+            fk = con.execute("PRAGMA foreign_key_check").fetchall()
+            triggers = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        report.add("database", f"cannot be read: {e}", "restore the latest backup (facematch restore)")
+        return False
+    report.facts["sqlite_integrity"] = result[0] if result == ["ok"] else "; ".join(result[:5])
+    if result != ["ok"]:
+        report.add("database", "integrity_check: " + "; ".join(result[:5]), "restore the latest backup")
+        return False
+    if fk:
+        report.add("database", f"{len(fk)} rows point at rows that do not exist", "restore the latest backup")
+    missing = {"decisions_no_update", "decisions_no_delete"} - triggers
+    if missing:  # checked before facematch opens the file, since opening it re-creates them
+        report.add(
+            "database",
+            f"the decisions log had lost its append-only guard ({', '.join(sorted(missing))})",
+            "another program edited the database: compare the decisions with the latest backup",
+        )
+    return True
+
+
+def _count_decisions(store: Store, report: CheckReport) -> None:
+    report.facts["decisions"] = store.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+
+
+def _check_faiss(store: Store, index_dir: Path, fp: str, report: CheckReport, repair: bool) -> None:
+    """Every face id in both, same count, sampled embeddings equal and found by their own search."""
+    name = fp.split("@", 1)[0]
+    ids = store.face_ids(fp)
+    facts = report.facts.setdefault("engines", {}).setdefault(fp, {"faces": int(len(ids))})
+    vecs = FaceVectors.load(index_dir, fp)
+    trouble = _faiss_trouble(store, vecs, ids, fp)
+    facts["faiss"] = trouble or "ok"
+    if vecs is not None:
+        facts["index_type"] = vecs.spec.describe()
+    if not trouble:
+        return
+    if repair and len(ids):
+        dim = len(store.embeddings_by_id(ids[:1])[int(ids[0])])
+        rebuilt = sync(store, index_dir, fp, dim, rebuild=True)
+        again = _faiss_trouble(store, rebuilt, ids, fp)
+        if not again:
+            report.repaired.append(f"{name}: FAISS file rebuilt from {rebuilt.count} stored embeddings ({trouble})")
+            facts["faiss"] = "rebuilt"
+            return
+        trouble = again
+    report.add("faiss", f"{name}: {trouble}", "run facematch check --repair (rebuilds it from the database)")
+
+
+def _faiss_trouble(store: Store, vecs: FaceVectors | None, ids: np.ndarray, fp: str) -> str | None:
+    if vecs is None:
+        return "the FAISS file is missing, unreadable or made for other weights" if len(ids) else None
+    held = np.sort(vecs.ids())
+    if len(held) != len(ids) or not np.array_equal(held, ids):
+        lacking, extra = np.setdiff1d(ids, held), np.setdiff1d(held, ids)
+        return f"{len(lacking)} faces missing from the FAISS file, {len(extra)} not in the database"
+    if not len(ids):
+        return None
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(ids, size=min(SAMPLE, len(ids)), replace=False))
+    stored = stored_vectors(store, vecs.dim)(sample)
+    if vecs.spec.exact:
+        held_vecs = np.stack([vecs.index.reconstruct(int(i)) for i in sample])
+        if not np.allclose(held_vecs, stored, atol=1e-6):
+            return "stored and indexed embeddings differ"
+    # Whatever the index type, a face searched with its own embedding must come back at the top
+    # (among the first few: copies of one photo in two folders give equal embeddings).
+    _, found = vecs.search(stored, 10, exact=stored_vectors(store, vecs.dim))
+    lost = sum(int(i) not in row for i, row in zip(sample, found, strict=True))
+    if lost:
+        return f"{lost} of {len(sample)} sampled faces are not found by their own embedding"
+    return None
+
+
+def _check_photos(store: Store, report: CheckReport, progress: bool) -> None:
+    """Photos still there and unchanged: a decision points at the content its reviewer saw."""
+    from .indexer import progress_bar
+
+    rows = store.conn.execute(
+        "SELECT r.path AS root, p.relpath, p.sha256 FROM photos p JOIN roots r ON r.id = p.root_id "
+        "WHERE p.sha256 IS NOT NULL ORDER BY p.id"
+    ).fetchall()
+    bar = progress_bar(len(rows), progress, desc="Checking photos")
+    missing, changed = [], []
+    for r in rows:
+        path = Path(r["root"]) / r["relpath"]
+        try:
+            if images.sha256_bytes(images.read_file(path)) != r["sha256"]:
+                changed.append(str(path))
+        except images.ImageError:
+            missing.append(str(path))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    report.facts["photos_checked"] = len(rows)
+    if missing:
+        report.add(
+            "photo",
+            f"{len(missing)} indexed photos cannot be read any more, e.g. {missing[0]}",
+            "reconnect the archive disk, or index the folder where the photos now are",
+        )
+    if changed:
+        report.add(
+            "photo",
+            f"{len(changed)} photos changed since indexing, e.g. {changed[0]}",
+            "run facematch index on their folder again (decisions stay with the old content)",
+        )
+
+
+def _check_case_photos(store: Store, index_dir: Path, report: CheckReport) -> None:
+    bad = []
+    for r in store.conn.execute("SELECT path, sha256 FROM case_photos"):
+        try:
+            if images.sha256_bytes(images.read_file(index_dir / r["path"])) != r["sha256"]:
+                bad.append(r["path"])
+        except images.ImageError:
+            bad.append(r["path"])
+    if bad:
+        report.add(
+            "case photo", f"{len(bad)} kept case photos are missing or changed, e.g. {bad[0]}", "restore a backup"
+        )
+
+
+def _check_temp_files(index_dir: Path, report: CheckReport, repair: bool) -> None:
+    """Leftovers of a save that was killed before its rename: harmless, but they take space."""
+    leftovers = [p for p in [*index_dir.glob("*.tmp"), *index_dir.glob("cases/*/*.tmp")] if p.is_file()]
+    if not leftovers:
+        return
+    if repair:
+        for p in leftovers:
+            p.unlink()
+        report.repaired.append(f"removed {len(leftovers)} temporary files left by an interrupted save")
+    else:
+        report.add(
+            "temp file", f"{len(leftovers)} left by an interrupted save", "facematch check --repair removes them"
+        )
