@@ -34,6 +34,8 @@ APPROX_THRESHOLD = 200_000
 def threshold_for(dim: int) -> int:
     """APPROX_THRESHOLD scaled to the embedding size: the exact scan's cost is faces x dimensions."""
     return max(1, APPROX_THRESHOLD * 128 // max(1, dim))
+
+
 #: Share of the exact top-50 the shortlist must contain at the chosen nprobe (measured at build time).
 TARGET_RECALL = 0.99
 TUNE_K = 50
