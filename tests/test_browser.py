@@ -102,6 +102,11 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
                 time.sleep(1)
         raise AssertionError(f"could not click {xpath}")
 
+    def type_into(label: str, text: str) -> None:
+        """Type once the input exists: on a slow machine the sidebar renders after the main page."""
+        settle()
+        wait.until(ec.presence_of_element_located((By.XPATH, f"//input[@aria-label='{label}']"))).send_keys(text)
+
     def shot(name: str) -> Path:
         path = tmp_path / f"{name}.png"
         browser.save_screenshot(str(path))
@@ -112,9 +117,8 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
     browser.get(url)
     text_appears("Create a case")
     shot("1-start")
-    browser.find_element(By.XPATH, "//input[@aria-label='Your name (saved with every decision)']").send_keys("Ayse\n")
-    settle()
-    browser.find_element(By.XPATH, "//input[@aria-label='Name or alias of the missing person']").send_keys("Brother")
+    type_into("Your name (saved with every decision)", "Ayse\n")
+    type_into("Name or alias of the missing person", "Brother")
     settle()
     click("//button[.//p[text()='Create case']]")
     text_appears("Case: Brother")
@@ -128,7 +132,7 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
     click("//button[.//p[text()='Compare and decide']]")
     text_appears("Compare: candidate #1")
     click("//label[.//p[contains(text(), 'Confirm: this is the same person')]]")
-    browser.find_element(By.XPATH, "//input[@aria-label='Note (why; optional)']").send_keys("same ears")
+    type_into("Note (why; optional)", "same ears")
     time.sleep(0.5)
     shot("3-compare")
     settle()

@@ -24,7 +24,7 @@ from facematch.review import Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME, Store
 from facematch.vectors import FaceVectors
-from test_decisions_durable import _note_ok, _writer
+from test_decisions_durable import _go, _note_ok, _ready, _writer
 from test_index import assert_consistent
 
 
@@ -131,7 +131,8 @@ def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_
     more = tmp_path / "more"
     variants(more, 30)
     writer = _writer(idx, case_id, "Ayse", 100_000)
-    assert writer.stdout.readline().strip() == "ready"
+    _ready(writer)
+    _go(writer)
     indexer = subprocess.Popen(
         [sys.executable, "-m", "facematch.cli", "index", str(more), "--index", str(idx), "--workers", "1", "--quiet"],
         stdout=subprocess.DEVNULL,
