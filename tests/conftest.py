@@ -55,6 +55,38 @@ def dlib_engine():
     return get_engine("dlib")
 
 
+@pytest.fixture(scope="module")
+def app_index(tmp_path_factory) -> Path:
+    """The demo archive with its records, indexed once per test module that drives the app."""
+    from facematch.indexer import index_folder
+
+    idx = tmp_path_factory.mktemp("app") / "index"
+    index_folder(
+        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
+    )
+    return idx
+
+
+@pytest.fixture
+def app(app_index, monkeypatch):
+    """The real app.py in Streamlit's AppTest, on the demo index, after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FACEMATCH_INDEX", str(app_index))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    """Everything an AppTest page says, as one string."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [x.value for x in at.success] + [x.value for x in at.info] + [x.value for x in at.warning]
+    parts += [x.value for x in at.error] + [s.value for s in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
 def rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 

@@ -6,42 +6,15 @@ import io
 import sqlite3
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import package_image
+from conftest import package_image, texts
 from facematch import demo, messages, report
-from facematch.indexer import index_folder
 from facematch.review import Review
 from facematch.store import DB_NAME, Store
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def app_index(tmp_path_factory) -> Path:
-    idx = tmp_path_factory.mktemp("app") / "index"
-    index_folder(
-        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
-    )
-    return idx
-
-
-@pytest.fixture
-def app(app_index, monkeypatch) -> AppTest:
-    monkeypatch.setenv("FACEMATCH_INDEX", str(app_index))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [x.value for x in at.success] + [x.value for x in at.info] + [x.value for x in at.warning]
-    parts += [x.value for x in at.error] + [s.value for s in at.subheader]
-    return "\n".join(str(p) for p in parts)
 
 
 def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> None:
