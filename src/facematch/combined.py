@@ -294,5 +294,5 @@ def _face_candidates(searcher: Searcher, faces: list[Face], face_ids: set[int]) 
         row = rows[fid]
         sim = float(np.dot(query, emb.astype(np.float32)))
         c = Candidate(ranked.get(fid, 0), sim, row, records.get(row.filename, []))
-        out[fid] = searcher._calibrated(c)
+        out[fid] = searcher.calibrated(c)
     return out

@@ -158,10 +158,10 @@ class Searcher:
             if fid < 0 or int(fid) not in rows:
                 continue
             row = rows[int(fid)]
-            out.append(self._calibrated(Candidate(len(out) + 1, float(score), row, records.get(row.filename, []))))
+            out.append(self.calibrated(Candidate(len(out) + 1, float(score), row, records.get(row.filename, []))))
         return out
 
-    def _calibrated(self, c: Candidate) -> Candidate:
+    def calibrated(self, c: Candidate) -> Candidate:
         """Fill in how many strangers in this index are expected to look at least this similar."""
         if self.calibration is not None:
             c.fpr = self.calibration.fpr_at(c.similarity)
