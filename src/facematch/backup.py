@@ -64,9 +64,8 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
         n_case = _copy_case_photos(index_dir, tmp)
         with Store(tmp) as store:
             for fp in store.engines():
-                ids = store.face_ids(fp)
-                if len(ids):  # catch the FAISS copy up with the snapshot's faces
-                    dim = len(store.embeddings_by_id(ids[:1])[int(ids[0])])
+                dim = store.embedding_dim(fp)
+                if dim is not None:  # catch the FAISS copy up with the snapshot's faces
                     sync(store, tmp, fp, dim)
             faces = sum(store.engines().values())
             decisions = store.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]

@@ -104,16 +104,15 @@ def _check_faiss(store: Store, index_dir: Path, fp: str, report: CheckReport, re
     ids = store.face_ids(fp)
     facts = report.facts.setdefault("engines", {}).setdefault(fp, {"faces": int(len(ids))})
     vecs = FaceVectors.load(index_dir, fp)
-    trouble = _faiss_trouble(store, vecs, ids, fp)
+    trouble = _faiss_trouble(store, vecs, ids)
     facts["faiss"] = trouble or "ok"
     if vecs is not None:
         facts["index_type"] = vecs.spec.describe()
     if not trouble:
         return
     if repair and len(ids):
-        dim = len(store.embeddings_by_id(ids[:1])[int(ids[0])])
-        rebuilt = sync(store, index_dir, fp, dim, rebuild=True)
-        again = _faiss_trouble(store, rebuilt, ids, fp)
+        rebuilt = sync(store, index_dir, fp, store.embedding_dim(fp), rebuild=True)
+        again = _faiss_trouble(store, rebuilt, ids)
         if not again:
             report.repaired.append(f"{name}: FAISS file rebuilt from {rebuilt.count} stored embeddings ({trouble})")
             facts["faiss"] = "rebuilt"
@@ -122,7 +121,7 @@ def _check_faiss(store: Store, index_dir: Path, fp: str, report: CheckReport, re
     report.add("faiss", f"{name}: {trouble}", "run facematch check --repair (rebuilds it from the database)")
 
 
-def _faiss_trouble(store: Store, vecs: FaceVectors | None, ids: np.ndarray, fp: str) -> str | None:
+def _faiss_trouble(store: Store, vecs: FaceVectors | None, ids: np.ndarray) -> str | None:
     if vecs is None:
         return "the FAISS file is missing, unreadable or made for other weights" if len(ids) else None
     held = np.sort(vecs.ids())
@@ -133,14 +132,15 @@ def _faiss_trouble(store: Store, vecs: FaceVectors | None, ids: np.ndarray, fp: 
         return None
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(ids, size=min(SAMPLE, len(ids)), replace=False))
-    stored = stored_vectors(store, vecs.dim)(sample)
+    fetch = stored_vectors(store, vecs.dim)
+    stored = fetch(sample)
     if vecs.spec.exact:
         held_vecs = np.stack([vecs.index.reconstruct(int(i)) for i in sample])
         if not np.allclose(held_vecs, stored, atol=1e-6):
             return "stored and indexed embeddings differ"
     # Whatever the index type, a face searched with its own embedding must come back at the top
     # (among the first few: copies of one photo in two folders give equal embeddings).
-    _, found = vecs.search(stored, 10, exact=stored_vectors(store, vecs.dim))
+    _, found = vecs.search(stored, 10, exact=fetch)
     lost = sum(int(i) not in row for i, row in zip(sample, found, strict=True))
     if lost:
         return f"{lost} of {len(sample)} sampled faces are not found by their own embedding"

@@ -431,6 +431,12 @@ class Store:
         rows = self.conn.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", ids)
         return {r["id"]: np.frombuffer(r["embedding"], dtype=np.float32) for r in rows}
 
+    def embedding_dim(self, engine: str) -> int | None:
+        """Dimensions of an engine's stored embeddings (None if it has no face): rebuilding FAISS
+        from the database must not need the model itself."""
+        row = self.conn.execute("SELECT length(embedding) FROM faces WHERE engine = ? LIMIT 1", (engine,)).fetchone()
+        return int(row[0]) // 4 if row else None  # float32
+
     # -- summaries ------------------------------------------------------------------------------
     def status_counts(self, engine: str) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) AS n FROM scans WHERE engine = ? GROUP BY status", (engine,))
