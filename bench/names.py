@@ -25,8 +25,8 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from facematch import name_eval, names
+from facematch.index import Index
 from facematch.records import import_file
-from facematch.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ROOT / "tests" / "data" / "name_variants.csv"
@@ -137,7 +137,7 @@ def import_speed(rows: int = 20_000) -> None:
                 f"R{i},{r[1]},{1950 + i % 50}-0{1 + i % 9}-1{i % 10},County {i % 40},{'' if i % 3 else f'p{i}.jpg'}"
             )
         csv.write_text("\n".join(lines), encoding="utf-8")
-        with Store(Path(d) / "index") as store:
+        with Index.open(Path(d) / "index", create=True) as store:
             t = time.perf_counter()
             report = import_file(store, csv)
             first = time.perf_counter() - t

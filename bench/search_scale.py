@@ -325,14 +325,13 @@ def measure(dim: int, size: int, gallery: Gallery, kinds: list[str], tmp: Path, 
 
 def sqlite_single(fv: FaceVectors, gallery: Gallery, tmp: Path) -> dict:
     """The product's re-rank path: shortlist embeddings fetched from a real SQLite faces table."""
-    from facematch.store import Store
+    from facematch.index import Index
 
     folder = tmp / "sqlite"
     shutil.rmtree(folder, ignore_errors=True)
     t = time.perf_counter()
-    with Store(folder) as store:
-        store.conn.execute("PRAGMA synchronous=OFF")
-        with store.transaction() as c:
+    with Index.open(folder, create=True) as store:
+        with store.db.write() as c:
             c.execute("INSERT INTO roots(id, path) VALUES (1, '/bench')")
             c.execute("INSERT INTO photos(id, root_id, relpath, filename) VALUES (1, 1, 'x.jpg', 'x.jpg')")
             for s in range(0, len(gallery.vectors), 50_000):
@@ -343,7 +342,7 @@ def sqlite_single(fv: FaceVectors, gallery: Gallery, tmp: Path) -> dict:
                     ((s + j + 1, float(s + j), v.tobytes()) for j, v in enumerate(block)),
                 )
         fill_s = time.perf_counter() - t
-        exact = stored_vectors(store, fv.dim)
+        exact = stored_vectors(store.faces, fv.dim)
         med, p95, _ = timed_single(fv, gallery.queries, exact)
         per_q = timed_batch(fv, gallery.queries, exact)
     size_mb = (folder / "facematch.sqlite").stat().st_size / 2**20

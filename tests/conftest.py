@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facematch import demo
+from facematch import demo, serve
 from facematch.engines import get_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,11 +69,11 @@ def app_index(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app(app_index, monkeypatch):
-    """The real app.py in Streamlit's AppTest, on the demo index, after its first run."""
+    """The real workbench (what `facematch app` runs) in Streamlit's AppTest, on the demo index, after its first run."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("FACEMATCH_INDEX", str(app_index))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at = AppTest.from_file(str(serve.APP), default_timeout=180)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

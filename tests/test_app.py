@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from pathlib import Path
 
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import package_image, texts
-from facematch import demo, messages, report
+from facematch import demo, messages, report, serve
+from facematch.index import Index
 from facematch.review import Review
-from facematch.store import DB_NAME, Store
-
-ROOT = Path(__file__).resolve().parents[1]
+from facematch.store import DB_NAME
 
 
 def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> None:
@@ -91,9 +89,9 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
     assert all(r[4].startswith("sface@") for r in rows)
 
     # a new session on the same case: the decisions are still there
-    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again = AppTest.from_file(str(serve.APP), default_timeout=180)
     again.run()
-    case_id = next(c.id for c in Review(Store(app_index)).cases() if c.name == "Brother (test)")
+    case_id = next(c.id for c in Review(Index.open(app_index)).cases() if c.name == "Brother (test)")
     again.sidebar.selectbox(key="case_select").set_value(case_id)
     again.run()
     again.sidebar.text_input(key="reviewer").input("Bilal")
@@ -104,7 +102,7 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
     # export: the HTML report and the audit CSV hold both decisions with hashes and the caveat
     labels = [d.label for d in again.get("download_button")]
     assert "Case report (HTML, prints well)" in labels and "Audit log (CSV)" in labels
-    rv = Review(Store(app_index))
+    rv = Review(Index.open(app_index))
     html = report.case_html(rv, case_id)
     assert "Confirmed by a person" in html and "different nose" in html
     assert "These are candidates, not matches" in html
@@ -151,8 +149,8 @@ def test_kept_photos_lose_their_location(app, app_index):
     assert Image.open(io.BytesIO(buf.getvalue())).getexif().get_ifd(0x8825)  # the upload does carry GPS
     app.checkbox[0].check()
     upload(app, ("phone.jpg", buf.getvalue()))
-    case = next(c for c in Review(Store(app_index)).cases() if c.name == "Keep photos")
-    kept = Review(Store(app_index)).case_photos(case.id)
+    case = next(c for c in Review(Index.open(app_index)).cases() if c.name == "Keep photos")
+    kept = Review(Index.open(app_index)).case_photos(case.id)
     assert len(kept) == 1 and kept[0][1] == "phone.jpg"
     stored = Image.open(kept[0][0])
     ex = stored.getexif()

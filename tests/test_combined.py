@@ -122,7 +122,7 @@ def test_age_gap_between_the_two_photos(searcher, query):
 
 
 def test_facts_never_touch_decisions(searcher, query):
-    rv = Review(searcher.store)
+    rv = Review(searcher.index)
     case = rv.create_case("facts and decisions", "Ayse")
     cands = searcher.search(query, k=50)
     collins = next(c for c in cands if c.face.filename == "astronaut.png")

@@ -53,6 +53,8 @@ VERIFICATION_KEYS = {
     "plots",
 }
 SEARCH_KEYS = {
+    "ranking",
+    "gallery_faces",
     "schema",
     "kind",
     "engine",
@@ -204,6 +206,8 @@ def test_search_on_lfw_people(lfw, eval_cache, tmp_path):
     )
     assert set(r) == SEARCH_KEYS and r["kind"] == "search"
     assert r["gallery_size"] == r["gallery_people_with_queries"] + r["distractors"] <= SEARCH_PEOPLE
+    # The gallery is a real index searched the product's way: every face of each photo, not one per photo.
+    assert (tmp_path / "gallery-index" / "facematch.sqlite").is_file() and r["gallery_faces"] >= r["gallery_size"]
     assert r["distractors"] > 0 and r["queries"] > r["gallery_people_with_queries"]
     rates = [r["rank_hit_rate"][k] for k in ("1", "5", "10", "20", "50")]
     assert rates == sorted(rates) and rates[0] >= 0.9  # measured 1.0 on these 40 people

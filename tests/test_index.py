@@ -12,9 +12,10 @@ import pytest
 
 from conftest import package_image, variants
 from facematch import demo
+from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.search import Searcher
-from facematch.store import DB_NAME, Store
+from facematch.store import DB_NAME
 from facematch.vectors import EngineMismatch, FaceVectors
 
 
@@ -59,12 +60,12 @@ def demo_index(tmp_path_factory) -> Path:
 
 def test_demo_index_contents(demo_index):
     assert_consistent(demo_index)
-    with Store(demo_index) as store:
-        (fp,) = store.engines()
-        assert store.status_counts(fp) == {"ok": 6, "no_face": 2}
-        assert {Path(p).name for p, status, _ in store.problems(fp)} == {"chelsea.png", "coffee.png"}
-        assert store.counts()["records"] == 10
-        assert store.face_count(fp) == 11  # 6 in t1.jpg + obama, obama3, biden, astronaut, Tom Hanks crop
+    with Index.open(demo_index) as index:
+        (fp,) = index.engines()
+        assert index.faces.status_counts(fp) == {"ok": 6, "no_face": 2}
+        assert {Path(p).name for p, status, _ in index.faces.problems(fp)} == {"chelsea.png", "coffee.png"}
+        assert index.records.count() == 10
+        assert index.faces.count(fp) == 11  # 6 in t1.jpg + obama, obama3, biden, astronaut, Tom Hanks crop
 
 
 def test_search_finds_the_other_photos_of_the_same_person(demo_index):
@@ -155,8 +156,8 @@ def test_records_csv_joined_by_file_name(tmp_path):
     assert report.records == 2
     # re-import updates, never duplicates
     index_folder(photos, idx, "sface", workers=1, records_csv=csv, progress=False)
-    with Store(idx) as st:
-        assert st.counts()["records"] == 2
-        recs = st.records_for_files(["v000.jpg"])
+    with Index.open(idx) as index:
+        assert index.records.count() == 2
+        recs = index.records.for_files(["v000.jpg"])
     assert recs["v000.jpg"][0]["name"] == "Test Person"
     assert recs["v000.jpg"][0]["extra column"] == "kept as-is"

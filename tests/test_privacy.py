@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 from conftest import package_image
-from facematch import demo
+from facematch import demo, serve
 from facematch.engines import models_dir
 from test_insightface_pack import tiny_scrfd
 
@@ -153,7 +153,7 @@ def test_index_search_evaluate_check_backup_and_app_make_no_connection_and_write
     box.facematch("check", "--index", str(idx), "--quiet")
     box.facematch("backup", str(idx), str(box.out / "backup"))
     box.facematch("app", "--check", "--index", str(idx), "--port", str(_free_port()))
-    flow = box.run([sys.executable, "-c", _APP_FLOW, str(ROOT / "app.py")], FACEMATCH_INDEX=str(idx))
+    flow = box.run([sys.executable, "-c", _APP_FLOW, str(serve.APP)], FACEMATCH_INDEX=str(idx))
     assert flow.returncode == 0 and "app flow done" in flow.stdout, flow.stderr[-3000:]
     box.facematch(
         "index",

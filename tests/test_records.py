@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from facematch import demo, namesearch, records
+from facematch.index import Index
 from facematch.records import RecordsError, import_file, parse_date
-from facematch.store import DB_NAME, SCHEMA_VERSION, Store
+from facematch.store import DB_NAME, SCHEMA_VERSION
 
 HEADER = "record_id,name,name_zh,birth_date,county,photo,charge\n"
 
@@ -30,8 +31,8 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    s = Store(tmp_path / "index")
+def store(tmp_path) -> Index:
+    s = Index.open(tmp_path / "index", create=True)
     yield s
     s.close()
 
@@ -45,7 +46,7 @@ def test_encodings_read_the_same(tmp_path, store, encoding):
     )
     report = import_file(store, f)
     assert (report.records, report.new, report.problems) == (1, 1, [])
-    r = store.records_by_id(["X-1"])["X-1"]
+    r = store.records.by_id(["X-1"])["X-1"]
     assert r["names"] == ["Tursun Memet", "吐尔逊·买买提"]
     assert (r["birth_date"], r["birth_year"], r["county"], r["photos"]) == ("1979-03-02", 1979, "疏附县", ["a.jpg"])
     assert r["charge"] == "未知" and r["other"] == {}
@@ -62,7 +63,7 @@ def test_chinese_headers_in_gb18030_semicolons_and_dates(tmp_path, store):
     report = import_file(store, write(tmp_path / "cn.csv", text, "gb18030"))
     assert report.records == 3 and report.with_photo == 2 and report.without_photo == 1
     assert report.columns["姓名"] == "name" and report.columns["身份证号"] == "id_number"
-    recs = store.records_by_id(["A1", "A2", "A3"])
+    recs = store.records.by_id(["A1", "A2", "A3"])
     a1, a2, a3 = recs["A1"], recs["A2"], recs["A3"]
     assert (a1["birth_date"], a1["sex"], a1["detention_date"], a1["detention_year"]) == (
         "1985-03",
@@ -90,7 +91,7 @@ def test_missing_columns_duplicate_ids_and_bad_rows(tmp_path, store):
     assert "no record id column" in msgs and "no photo column" in msgs
     assert "1988-02-30" in msgs  # not a real day: kept as text
     assert any(p.row == 4 and "more cells" in p.message for p in report.problems)
-    recs = store.records_by_id(["no_id.csv:2", "no_id.csv:4"])
+    recs = store.records.by_id(["no_id.csv:2", "no_id.csv:4"])
     assert recs["no_id.csv:4"]["other"]["extra_1"] == "EXTRA CELL"
     assert recs["no_id.csv:2"]["birth_year"] == 1970 and recs["no_id.csv:2"]["village"] == "Yengiériq"
     assert recs["no_id.csv:2"]["photos"] == []
@@ -101,7 +102,7 @@ def test_missing_columns_duplicate_ids_and_bad_rows(tmp_path, store):
     assert report.records == 1
     assert any(p.row == 3 and "already in row 2" in p.message for p in report.problems)
     assert any("birth_date differs" in w.message for w in report.warnings)
-    d1 = store.records_by_id(["D-1"])["D-1"]
+    d1 = store.records.by_id(["D-1"])["D-1"]
     assert d1["photos"] == ["o1.jpg", "o2.jpg"] and d1["names"] == ["Osman Tohti", "吾斯曼·托合提"]
     assert d1["birth_year"] == 1975  # the first row's value is kept, and the warning says so
 
@@ -113,18 +114,18 @@ def test_reimport_updates_and_never_duplicates(tmp_path, store):
     assert (first.new, first.updated, again.new, again.updated) == (2, 0, 0, 2)
     write(f, HEADER + "R-1,Gülnar Ehmet,古丽娜尔·艾合买提,1980,Kashgar,g2.jpg,a\nR-2,Qeyser Mamut,,,Yarkand,,b\n")
     import_file(store, f)
-    assert store.counts()["records"] == 2
-    r1 = store.records_by_id(["R-1"])["R-1"]
+    assert store.records.count() == 2
+    r1 = store.records.by_id(["R-1"])["R-1"]
     assert (r1["birth_year"], r1["county"], r1["photos"]) == (1980, "Kashgar", ["g2.jpg"])
-    assert store.records_for_files(["g.jpg"]) == {}  # the old photo link is gone
-    assert store.record_name_rows().count(("R-1", "Gülnar Ehmet", "latin", "gulnar ehmet", "KULNAR AMAT")) == 1
+    assert store.records.for_files(["g.jpg"]) == {}  # the old photo link is gone
+    assert store.records.name_rows().count(("R-1", "Gülnar Ehmet", "latin", "gulnar ehmet", "KULNAR AMAT")) == 1
 
 
 def test_a_photo_with_several_records_and_a_record_with_several_photos(tmp_path, store):
     f = write(tmp_path / "m.csv", HEADER + "M-1,Erkin Turdi,,,,group.jpg; e.jpg,\nM-2,Adil Tursun,,,,group.jpg,\n")
     import_file(store, f)
-    assert [r["record_id"] for r in store.records_for_files(["group.jpg"])["group.jpg"]] == ["M-1", "M-2"]
-    assert store.records_by_id(["M-1"])["M-1"]["photos"] == ["group.jpg", "e.jpg"]
+    assert [r["record_id"] for r in store.records.for_files(["group.jpg"])["group.jpg"]] == ["M-1", "M-2"]
+    assert store.records.by_id(["M-1"])["M-1"]["photos"] == ["group.jpg", "e.jpg"]
 
 
 def test_xlsx_with_date_cells_numbers_and_a_map(tmp_path, store):
@@ -139,7 +140,7 @@ def test_xlsx_with_date_cells_numbers_and_a_map(tmp_path, store):
     wb.save(path)
     report = import_file(store, path, ["Kimlik=record_id", "Tughulghan=birth_date", "Lager=facility"])
     assert report.records == 2 and report.columns["Ismi"] == "name" and report.columns["Resim"] == "keep"
-    r = store.records_by_id(["101", "102"])
+    r = store.records.by_id(["101", "102"])
     assert r["101"]["birth_date"] == "1982-06-01" and r["101"]["facility"] == "camp 4"
     assert r["102"]["birth_year"] == 1969 and r["102"]["names"] == ["ئەركىن تۇردى"]
     assert r["101"]["county"] == "Shufu"  # "nahiye" (Uyghur for county) is recognised
@@ -213,17 +214,17 @@ def test_index_from_facematch_0_1_opens_and_its_records_work(tmp_path):
     con.execute("INSERT INTO cases(name, created_at) VALUES ('old case', 0)")
     con.commit()
     con.close()
-    with Store(folder) as s:
-        assert s.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
-        legacy = s.records_for_files(["old.jpg"])["old.jpg"][0]  # readable before any mapping
+    with Index.open(folder) as s:
+        assert s.db.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        legacy = s.records.for_files(["old.jpg"])["old.jpg"][0]  # readable before any mapping
         assert legacy["name"] == "Memtimin Qurban" and legacy["county"] == "Yarkand"
         hits = namesearch.search(s, "买买提明·库尔班")  # mapped and named on first use
         assert [h.record["record_id"] for h in hits] == ["OLD-1"]
         assert hits[0].record["birth_year"] == 1990 and hits[0].record["photos"] == ["old.jpg"]
-        s.set_case_facts(1, names=["Memtimin"], birth_year=1990, birth_year_margin=2, county="", photo_year=None)
-        assert s.get_case_facts(1)["names"] == ["Memtimin"]
-    with Store(folder) as s:  # opening again changes nothing
-        assert s.counts()["records"] == 1
+        s.cases.set_facts(1, names=["Memtimin"], birth_year=1990, birth_year_margin=2, county="", photo_year=None)
+        assert s.cases.facts(1)["names"] == ["Memtimin"]
+    with Index.open(folder) as s:  # opening again changes nothing
+        assert s.records.count() == 1
 
 
 # -- the command line, as a person runs it ----------------------------------------------------------

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from facematch import demo
+from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
-from facematch.store import DB_NAME, Store
+from facematch.store import DB_NAME
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def search_obama(idx: Path, engine: str | None = None):
 
 
 def test_cases_lifecycle(index):
-    rv = Review(Store(index))
+    rv = Review(Index.open(index))
     case = rv.create_case("  Abdul (alias)  ", "Ayse", "last seen 2017")
     assert case.name == "Abdul (alias)" and case.is_open
     assert rv.rename_case(case.id, "Abdulla").name == "Abdulla"
@@ -41,7 +42,7 @@ def test_cases_lifecycle(index):
 
 
 def test_log_is_append_only_and_latest_decision_wins(index):
-    rv = Review(Store(index))
+    rv = Review(Index.open(index))
     case = rv.create_case("c", "Ayse")
     top = search_obama(index)[0]
     rv.decide(case.id, top, "confirm", "Ayse", "same ears")
@@ -61,7 +62,7 @@ def test_log_is_append_only_and_latest_decision_wins(index):
 
 
 def test_decisions_survive_reindexing_with_another_engine(index):
-    rv = Review(Store(index))
+    rv = Review(Index.open(index))
     case = rv.create_case("c", "Ayse")
     sface_cands = search_obama(index)
     rv.decide(case.id, sface_cands[0], "confirm", "Ayse")

@@ -20,8 +20,8 @@ import pytest
 from conftest import variants
 from facematch import ann
 from facematch.cli import main
-from facematch.store import Store
-from facematch.vectors import FaceVectors, choose_type, retrain, stored_vectors, sync
+from facematch.index import Index
+from facematch.vectors import FaceVectors, choose_type, stored_vectors
 
 ENGINE = "bench@0000"  # an engine fingerprint of its own: these stores hold only test vectors
 DIM = 64
@@ -32,9 +32,9 @@ def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def fill(store: Store, vectors: np.ndarray, name: str = "many.jpg", sha: str = "a" * 64) -> list[int]:
+def fill(store: Index, vectors: np.ndarray, name: str = "many.jpg", sha: str = "a" * 64) -> list[int]:
     """One photo holding len(vectors) faces, through the real save path."""
-    root = store.root_id(Path("/photos"))
+    root = store.faces.root_id(Path("/photos"))
     faces = [
         {
             "box": [float(i), 0.0, i + 10.0, 10.0],
@@ -45,7 +45,7 @@ def fill(store: Store, vectors: np.ndarray, name: str = "many.jpg", sha: str = "
         }
         for i, v in enumerate(vectors)
     ]
-    return store.save_scan(
+    return store.faces.save_scan(
         root, name, ENGINE, sha256=sha, size=1, mtime_ns=1, width=1, height=1, status="ok", reason=None, faces=faces
     )
 
@@ -55,17 +55,17 @@ def test_approximate_index_returns_exact_topk_with_generous_parameters(tmp_path:
     rng = np.random.default_rng(7)
     x = unit(rng, 3000)
     queries = unit(rng, 20)
-    with Store(tmp_path) as store:
+    with Index.open(tmp_path, create=True) as store:
         ids = np.array(fill(store, x))
         params = {
             "ivf-sq8": {"nlist": 16, "nprobe": 16, "rerank": 4},
             "ivf-pq": {"nlist": 16, "nprobe": 16, "m": 16, "rerank": 10},
             "hnsw": {"efSearch": 400},
         }[kind]
-        choose_type(store, ENGINE, kind, ",".join(f"{k}={v}" for k, v in params.items()), DIM)
-        vecs = sync(store, tmp_path, ENGINE, DIM)
+        choose_type(store.db, ENGINE, kind, ",".join(f"{k}={v}" for k, v in params.items()), DIM)
+        vecs = store.vectors(ENGINE, DIM)
         assert vecs.spec.kind == kind and not vecs.spec.exact
-        scores, got = vecs.search(queries, 50, exact=stored_vectors(store, DIM))
+        scores, got = vecs.search(queries, 50, exact=stored_vectors(store.faces, DIM))
     flat = faiss.IndexFlatIP(DIM)
     flat.add(x)
     true_scores, true_rows = flat.search(queries, 50)
@@ -77,15 +77,15 @@ def test_type_follows_size_and_growth_adds_without_retraining(tmp_path: Path, mo
     monkeypatch.setattr(ann, "APPROX_THRESHOLD", 1000)  # 128-d faces; = 2000 at 64-d
     assert ann.threshold_for(DIM) == 2000 and ann.threshold_for(512) == 250
     rng = np.random.default_rng(1)
-    with Store(tmp_path) as store:
+    with Index.open(tmp_path, create=True) as store:
         fill(store, unit(rng, 1999), "a.jpg", "a" * 64)
-        assert sync(store, tmp_path, ENGINE, DIM).spec.kind == "flat"  # below the threshold: exact
+        assert store.vectors(ENGINE, DIM).spec.kind == "flat"  # below the threshold: exact
         fill(store, unit(rng, 1), "b.jpg", "b" * 64)
-        grown = sync(store, tmp_path, ENGINE, DIM)
+        grown = store.vectors(ENGINE, DIM)
         assert grown.spec.kind == "flat" and grown.count == 2000  # added, not rebuilt
         assert "approximate" in (grown.retrain_advice() or "")  # ...and the CLI will say a retrain helps
 
-        ivf = retrain(store, tmp_path, ENGINE)
+        ivf = store.vectors(ENGINE, rebuild=True)
         assert ivf.spec.kind == "ivf-sq8" and ivf.spec.chosen_by == "auto"
         assert ivf.spec.params["nlist"] == ann.default_nlist(2000) and ivf.retrain_advice() is None
         assert ivf.spec.params["measured_recall"] >= ann.TARGET_RECALL
@@ -93,9 +93,9 @@ def test_type_follows_size_and_growth_adds_without_retraining(tmp_path: Path, mo
 
         fill(store, unit(rng, 300), "c.jpg", "c" * 64)  # more photos: added to the trained lists
         fill(store, unit(rng, 5), "a.jpg", "d" * 64)  # a.jpg changed: its 1999 old faces must go
-        after = sync(store, tmp_path, ENGINE, DIM)
-        assert after.spec.kind == "ivf-sq8" and after.count == store.face_count(ENGINE) == 306
-        assert set(after.ids().tolist()) == set(store.face_ids(ENGINE).tolist())
+        after = store.vectors(ENGINE, DIM)
+        assert after.spec.kind == "ivf-sq8" and after.count == store.faces.count(ENGINE) == 306
+        assert set(after.ids().tolist()) == set(store.faces.ids(ENGINE).tolist())
         same = faiss.extract_index_ivf(after.index).quantizer.reconstruct_n(0, after.spec.params["nlist"])
         np.testing.assert_array_equal(centroids, same)  # not retrained
         assert after.spec.params["trained_count"] == 2000
@@ -103,10 +103,10 @@ def test_type_follows_size_and_growth_adds_without_retraining(tmp_path: Path, mo
 
 def test_parameters_persist_and_a_choice_survives_a_lost_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    with Store(tmp_path) as store:
+    with Index.open(tmp_path, create=True) as store:
         fill(store, unit(rng, 1500))
-        choose_type(store, ENGINE, "ivf-sq8", "nlist=24,nprobe=5", DIM)
-        built = sync(store, tmp_path, ENGINE, DIM)
+        choose_type(store.db, ENGINE, "ivf-sq8", "nlist=24,nprobe=5", DIM)
+        built = store.vectors(ENGINE, DIM)
         loaded = FaceVectors.load(tmp_path, ENGINE)
         assert loaded is not None and loaded.spec == built.spec
         assert loaded.spec.params["nlist"] == 24 and faiss.extract_index_ivf(loaded.index).nprobe == 5
@@ -116,15 +116,15 @@ def test_parameters_persist_and_a_choice_survives_a_lost_file(tmp_path: Path) ->
 
         for p in FaceVectors.paths(tmp_path, "bench"):
             p.unlink()  # the FAISS file is derived data; the choice lives in the database
-        again = sync(store, tmp_path, ENGINE, DIM)
+        again = store.vectors(ENGINE, DIM)
         assert again.spec.kind == "ivf-sq8" and again.spec.params["nlist"] == 24
 
-        choose_type(store, ENGINE, "auto", None, DIM)  # back to the size's choice: rebuilt as flat
-        assert sync(store, tmp_path, ENGINE, DIM).spec.kind == "flat"
+        choose_type(store.db, ENGINE, "auto", None, DIM)  # back to the size's choice: rebuilt as flat
+        assert store.vectors(ENGINE, DIM).spec.kind == "flat"
         with pytest.raises(ValueError, match="not understood"):
-            choose_type(store, ENGINE, "ivf-sq8", "nlists=3", DIM)
+            choose_type(store.db, ENGINE, "ivf-sq8", "nlists=3", DIM)
         with pytest.raises(ValueError, match="divide"):
-            choose_type(store, ENGINE, "ivf-pq", "m=7", DIM)
+            choose_type(store.db, ENGINE, "ivf-pq", "m=7", DIM)
 
 
 @pytest.fixture(scope="module")

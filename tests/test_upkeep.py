@@ -19,10 +19,11 @@ from facematch import demo
 from facematch.backup import BackupError, backup, restore
 from facematch.check import check
 from facematch.cli import main
+from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
-from facematch.store import DB_NAME, Store
+from facematch.store import DB_NAME
 from facematch.vectors import FaceVectors
 from test_decisions_durable import _go, _note_ok, _ready, _writer
 from test_index import assert_consistent
@@ -40,13 +41,13 @@ def idx(built, tmp_path) -> Path:
     """A private copy of the demo index (photos included) to damage."""
     copy = tmp_path / "index"
     shutil.copytree(built, copy)
-    with Store(copy) as st:  # the photos moved with the copy: point the root at them
-        st.conn.execute("UPDATE roots SET path = ?", (str((copy / "photos").resolve()),))
+    with Index.open(copy) as st, st.db.write() as c:  # the photos moved with the copy: point the root at them
+        c.execute("UPDATE roots SET path = ?", (str((copy / "photos").resolve()),))
     return copy
 
 
 def _fp(idx: Path) -> str:
-    with Store(idx) as st:
+    with Index.open(idx) as st:
         (fp,) = st.engines()
     return fp
 
@@ -126,7 +127,7 @@ def test_a_corrupt_database_is_a_clear_problem_not_a_traceback(idx, capsys):
 
 
 def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_path, capsys):
-    with Store(idx) as st:
+    with Index.open(idx) as st:
         case_id = Review(st).create_case("Backup under load", "lead").id
     more = tmp_path / "more"
     variants(more, 30)
@@ -152,7 +153,7 @@ def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_
     assert not list(tmp_path.glob(".backup.partial"))
     assert_consistent(dest)
     # The backup holds a prefix of the live log: the same rows, none torn.
-    with Store(dest) as b, Store(idx) as live:
+    with Index.open(dest) as b, Index.open(idx) as live:
         got, now = Review(b).log(case_id), Review(live).log(case_id)
     assert len(got) == result.decisions and got == now[: len(got)]
     assert all(_note_ok(d.note) for d in got)
@@ -173,7 +174,7 @@ def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_
     out = capsys.readouterr().out
     aside = next(idx.glob(".replaced-*"))
     assert str(aside) in out and (aside / DB_NAME).is_file()
-    with Store(idx) as st:
+    with Index.open(idx) as st:
         assert len(Review(st).log(case_id)) == result.decisions
 
 
@@ -183,7 +184,7 @@ def test_backup_refuses_a_non_empty_destination_and_a_non_index(idx, tmp_path, c
     with pytest.raises(BackupError, match="not empty"):
         backup(idx, tmp_path / "full")
     assert main(["backup", str(tmp_path / "full"), str(tmp_path / "b")]) == 2
-    assert "not a facematch index" in capsys.readouterr().err
+    assert "no facematch index" in capsys.readouterr().err
     con = sqlite3.connect(idx / DB_NAME)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()

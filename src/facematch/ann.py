@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
+from faiss.contrib.inspect_tools import get_invlist
 
 #: Index kinds a person can ask for (`facematch index --index-type`).
 KINDS = ("auto", "flat", "ivf-sq8", "ivf-pq", "hnsw")
@@ -171,10 +172,6 @@ def new_index(spec: IndexSpec, dim: int) -> faiss.Index:
     raise ValueError(f"unknown index type '{spec.kind}'")
 
 
-def is_trained(index: faiss.Index) -> bool:
-    return bool(index.is_trained)
-
-
 def train_size(spec: IndexSpec) -> int:
     """How many faces to train on: 40 per list (FAISS warns below 39), and for PQ at least 256 x 40."""
     if not spec.kind.startswith("ivf"):
@@ -198,12 +195,7 @@ def ids_of(index: faiss.Index) -> np.ndarray:
     if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
-    lists = ivf.invlists
-    parts = []
-    for i in range(ivf.nlist):
-        n = lists.list_size(i)
-        if n:
-            parts.append(faiss.rev_swig_ptr(lists.get_ids(i), n).copy())
+    parts = [get_invlist(ivf.invlists, i)[0] for i in range(ivf.nlist) if ivf.invlists.list_size(i)]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from . import __version__
 from .check import CheckReport, check
-from .store import DB_NAME, Store
-from .vectors import sync
+from .index import Index, no_index_message
+from .store import DB_NAME
 
 MANIFEST = "backup.json"
 
@@ -47,8 +47,8 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
     """Copy index_dir (database, FAISS files, kept case photos) into the new folder dest."""
     start = time.monotonic()
     index_dir, dest = Path(index_dir), Path(dest)
-    if not (index_dir / DB_NAME).is_file():
-        raise BackupError(f"{index_dir} is not a facematch index (no {DB_NAME})")
+    if not Index.exists(index_dir):
+        raise BackupError(no_index_message(index_dir))
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest} already exists and is not empty; choose a new folder for the backup")
     if dest.resolve().is_relative_to(index_dir.resolve()):
@@ -62,13 +62,12 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
             shutil.copy2(f, tmp / f.name)
         _sqlite_copy(index_dir / DB_NAME, tmp / DB_NAME)
         n_case = _copy_case_photos(index_dir, tmp)
-        with Store(tmp) as store:
-            for fp in store.engines():
-                dim = store.embedding_dim(fp)
-                if dim is not None:  # catch the FAISS copy up with the snapshot's faces
-                    sync(store, tmp, fp, dim)
-            faces = sum(store.engines().values())
-            decisions = store.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+        with Index.open(tmp) as index:
+            for fp, n in index.engines().items():
+                if n:  # catch the FAISS copy up with the snapshot's faces
+                    index.vectors(fp)
+            faces = sum(index.engines().values())
+            decisions = index.cases.decision_count()
         report = check(tmp, photos=False)
         if not report.ok:
             raise BackupError("the backup copy failed its check: " + "; ".join(p.detail for p in report.problems))

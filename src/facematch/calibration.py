@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fingerprint import Fingerprint
+
 #: Bands by expected strangers in the gallery (see the module docstring for why these cut points).
 STRONG_BELOW = 0.01
 WEAK_FROM = 1.0
@@ -157,7 +159,7 @@ def data_file(engine_name: str) -> Path:
 @lru_cache(maxsize=16)
 def for_engine(fingerprint: str) -> Calibration | None:
     """The shipped calibration for exactly these weights, or None (then scores stay uncalibrated)."""
-    path = data_file(fingerprint.split("@", 1)[0])
+    path = data_file(Fingerprint(fingerprint).name)
     try:
         cal = Calibration.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError):

@@ -12,14 +12,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import images
-from .store import DB_NAME, Store
-from .vectors import FaceVectors, stored_vectors, sync
-
-#: Faces whose stored embedding is compared with the FAISS file, and searched for by it.
-SAMPLE = 200
+from .fingerprint import Fingerprint
+from .index import Index, no_index_message
+from .store import DB_NAME
 
 
 @dataclass
@@ -48,20 +44,18 @@ def check(index_dir: Path, photos: bool = True, repair: bool = False, progress: 
     """Check an index folder; with repair, rebuild FAISS files that disagree with the database."""
     index_dir = Path(index_dir)
     report = CheckReport(str(index_dir))
-    if not (index_dir / DB_NAME).is_file():
-        report.add(
-            "database", f"no {DB_NAME} in {index_dir}", "check the folder name, or build it with facematch index"
-        )
+    if not Index.exists(index_dir):
+        report.add("database", no_index_message(index_dir), "check the folder name, or build it with facematch index")
         return report
     if not _database_sound(index_dir / DB_NAME, report):
         return report  # nothing else can be trusted; the fix is a backup, not a rebuild
-    with Store(index_dir) as store:
-        _count_decisions(store, report)
-        for fp in store.engines():
-            _check_faiss(store, index_dir, fp, report, repair)
+    with Index.open(index_dir) as index:
+        report.facts["decisions"] = index.cases.decision_count()
+        for fp in index.engines():
+            _check_faiss(index, fp, report, repair)
         if photos:
-            _check_photos(store, report, progress)
-        _check_case_photos(store, index_dir, report)
+            _check_photos(index, report, progress)
+        _check_case_photos(index, report)
     _check_temp_files(index_dir, report, repair)
     return report
 
@@ -94,73 +88,37 @@ def _database_sound(db: Path, report: CheckReport) -> bool:
     return True
 
 
-def _count_decisions(store: Store, report: CheckReport) -> None:
-    report.facts["decisions"] = store.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
-
-
-def _check_faiss(store: Store, index_dir: Path, fp: str, report: CheckReport, repair: bool) -> None:
+def _check_faiss(index: Index, fp: Fingerprint, report: CheckReport, repair: bool) -> None:
     """Every face id in both, same count, sampled embeddings equal and found by their own search."""
-    name = fp.split("@", 1)[0]
-    ids = store.face_ids(fp)
-    facts = report.facts.setdefault("engines", {}).setdefault(fp, {"faces": int(len(ids))})
-    vecs = FaceVectors.load(index_dir, fp)
-    trouble = _faiss_trouble(store, vecs, ids)
-    facts["faiss"] = trouble or "ok"
-    if vecs is not None:
-        facts["index_type"] = vecs.spec.describe()
-    if not trouble:
+    now = index.vectors_state(fp, thorough=True)
+    facts = report.facts.setdefault("engines", {}).setdefault(fp, {"faces": now.faces})
+    facts["faiss"] = now.problem or "ok"
+    if now.vectors is not None:
+        facts["index_type"] = now.vectors.spec.describe()
+    if now.in_step:
         return
-    if repair and len(ids):
-        rebuilt = sync(store, index_dir, fp, store.embedding_dim(fp), rebuild=True)
-        again = _faiss_trouble(store, rebuilt, ids)
-        if not again:
-            report.repaired.append(f"{name}: FAISS file rebuilt from {rebuilt.count} stored embeddings ({trouble})")
+    trouble = now.problem
+    if repair and now.faces:
+        rebuilt = index.vectors(fp, rebuild=True)
+        again = index.vectors_state(fp, thorough=True)
+        if again.in_step:
+            report.repaired.append(f"{fp.name}: FAISS file rebuilt from {rebuilt.count} stored embeddings ({trouble})")
             facts["faiss"] = "rebuilt"
             return
-        trouble = again
-    report.add("faiss", f"{name}: {trouble}", "run facematch check --repair (rebuilds it from the database)")
+        trouble = again.problem
+    report.add("faiss", f"{fp.name}: {trouble}", "run facematch check --repair (rebuilds it from the database)")
 
 
-def _faiss_trouble(store: Store, vecs: FaceVectors | None, ids: np.ndarray) -> str | None:
-    if vecs is None:
-        return "the FAISS file is missing, unreadable or made for other weights" if len(ids) else None
-    held = np.sort(vecs.ids())
-    if len(held) != len(ids) or not np.array_equal(held, ids):
-        lacking, extra = np.setdiff1d(ids, held), np.setdiff1d(held, ids)
-        return f"{len(lacking)} faces missing from the FAISS file, {len(extra)} not in the database"
-    if not len(ids):
-        return None
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(ids, size=min(SAMPLE, len(ids)), replace=False))
-    fetch = stored_vectors(store, vecs.dim)
-    stored = fetch(sample)
-    if vecs.spec.exact:
-        held_vecs = np.stack([vecs.index.reconstruct(int(i)) for i in sample])
-        if not np.allclose(held_vecs, stored, atol=1e-6):
-            return "stored and indexed embeddings differ"
-    # Whatever the index type, a face searched with its own embedding must come back at the top
-    # (among the first few: copies of one photo in two folders give equal embeddings).
-    _, found = vecs.search(stored, 10, exact=fetch)
-    lost = sum(int(i) not in row for i, row in zip(sample, found, strict=True))
-    if lost:
-        return f"{lost} of {len(sample)} sampled faces are not found by their own embedding"
-    return None
-
-
-def _check_photos(store: Store, report: CheckReport, progress: bool) -> None:
+def _check_photos(index: Index, report: CheckReport, progress: bool) -> None:
     """Photos still there and unchanged: a decision points at the content its reviewer saw."""
     from .indexer import progress_bar
 
-    rows = store.conn.execute(
-        "SELECT r.path AS root, p.relpath, p.sha256 FROM photos p JOIN roots r ON r.id = p.root_id "
-        "WHERE p.sha256 IS NOT NULL ORDER BY p.id"
-    ).fetchall()
+    rows = index.faces.photo_hashes()
     bar = progress_bar(len(rows), progress, desc="Checking photos")
     missing, changed = [], []
-    for r in rows:
-        path = Path(r["root"]) / r["relpath"]
+    for path, sha256 in rows:
         try:
-            if images.sha256_bytes(images.read_file(path)) != r["sha256"]:
+            if images.sha256_bytes(images.read_file(path)) != sha256:
                 changed.append(str(path))
         except images.ImageError:
             missing.append(str(path))
@@ -183,11 +141,11 @@ def _check_photos(store: Store, report: CheckReport, progress: bool) -> None:
         )
 
 
-def _check_case_photos(store: Store, index_dir: Path, report: CheckReport) -> None:
+def _check_case_photos(index: Index, report: CheckReport) -> None:
     bad = []
-    for r in store.conn.execute("SELECT path, sha256 FROM case_photos"):
+    for r in index.cases.photos():
         try:
-            if images.sha256_bytes(images.read_file(index_dir / r["path"])) != r["sha256"]:
+            if images.sha256_bytes(images.read_file(index.folder / r["path"])) != r["sha256"]:
                 bad.append(r["path"])
         except images.ImageError:
             bad.append(r["path"])

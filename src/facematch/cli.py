@@ -171,11 +171,13 @@ def _choose_index_type(args: argparse.Namespace, index_dir: Path, engine: str) -
             raise ValueError("--index-params needs --index-type")
         return
     from .engines import get_engine
-    from .store import Store
+    from .fingerprint import Fingerprint
+    from .index import Index
     from .vectors import choose_type
 
-    with Store(Path(index_dir)) as store:
-        choose_type(store, engine, args.index_type, args.index_params, get_engine(engine.split("@", 1)[0]).dim)
+    name = Fingerprint(engine).name if "@" in engine else engine
+    with Index.open(Path(index_dir), create=True) as index:
+        choose_type(index.db, name, args.index_type, args.index_params, get_engine(name).dim)
 
 
 def _print_vectors(index_dir: Path, engine: str) -> None:
@@ -191,18 +193,14 @@ def _print_vectors(index_dir: Path, engine: str) -> None:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from .search import index_engine
-    from .store import DB_NAME, Store
-    from .vectors import retrain
+    from .index import Index
 
     index_dir = args.index or _default_index()
-    if not (index_dir / DB_NAME).is_file():
-        raise FileNotFoundError(f"no facematch index in {index_dir}; run `facematch index PHOTO_DIR` first")
-    with Store(index_dir) as store:
-        fp = index_engine(store, args.engine)
+    with Index.open(index_dir) as index:
+        fp = index.engine(args.engine)
     _choose_index_type(args, index_dir, fp)
-    with Store(index_dir) as store:
-        vecs = retrain(store, index_dir, fp)
+    with Index.open(index_dir) as index:
+        vecs = index.vectors(fp, rebuild=True)
     print(f"Rebuilt the FAISS index of {fp} in {vecs.spec.params.get('build_seconds', 0)} s.")
     recall = vecs.spec.params.get("measured_recall")
     if recall is not None:
@@ -342,7 +340,7 @@ def _print_search(searcher, queries, chosen, candidates) -> None:
 def _strength_text(searcher, c) -> str:
     if c.band is None or c.expected_strangers is None:
         return messages.UNCALIBRATED
-    return messages.strength(c.band, c.expected_strangers, searcher.calibration.is_bound(c.similarity))
+    return messages.strength(c.band, c.expected_strangers, c.bound)
 
 
 def _strength_json(searcher, c) -> dict:
@@ -396,13 +394,10 @@ def _records_parser(sub) -> None:
     s.set_defaults(func=lambda args: s.print_help())
 
 
-def _records_store(args: argparse.Namespace, create: bool):
-    from .store import DB_NAME, Store
+def _records_index(args: argparse.Namespace, create: bool):
+    from .index import Index
 
-    index_dir = args.index or _default_index()
-    if not create and not (index_dir / DB_NAME).is_file():
-        raise FileNotFoundError(f"no facematch index in {index_dir}; import records or index photos first")
-    return Store(index_dir)
+    return Index.open(args.index or _default_index(), create=create)
 
 
 def cmd_records_import(args: argparse.Namespace) -> int:
@@ -410,8 +405,8 @@ def cmd_records_import(args: argparse.Namespace) -> int:
 
     from .records import import_file
 
-    with _records_store(args, create=True) as store:
-        report = import_file(store, args.file, args.map, encoding=args.encoding, sheet=args.sheet)
+    with _records_index(args, create=True) as index:
+        report = import_file(index, args.file, args.map, encoding=args.encoding, sheet=args.sheet)
     if args.json:
         doc = asdict(report)
         doc["problems"] = [str(p) for p in report.problems]
@@ -440,8 +435,8 @@ def cmd_records_search(args: argparse.Namespace) -> int:
     from .records import record_lines
 
     threshold = THRESHOLD if args.threshold is None else args.threshold
-    with _records_store(args, create=False) as store:
-        hits = namesearch.search(store, args.names, threshold=threshold, limit=args.limit)
+    with _records_index(args, create=False) as index:
+        hits = namesearch.search(index, args.names, threshold=threshold, limit=args.limit)
     if args.json:
         doc = {
             "names": args.names,
@@ -496,9 +491,9 @@ def _evaluate_parser(sub) -> None:
 
 
 def _eval_out(args: argparse.Namespace, kind: str) -> Path:
-    from .engines import engine_slug
+    from .fingerprint import slug
 
-    return args.out or Path("evaluation") / f"{kind}-{engine_slug(args.engine)}"
+    return args.out or Path("evaluation") / f"{kind}-{slug(args.engine)}"
 
 
 def _eval_cache(args: argparse.Namespace, kind: str) -> Path:
@@ -589,23 +584,11 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .store import DB_NAME, Store
-    from .vectors import FaceVectors
+    from .index import Index
 
     index_dir = args.index or _default_index()
-    if not (index_dir / DB_NAME).is_file():
-        raise FileNotFoundError(f"no facematch index in {index_dir}; run `facematch index PHOTO_DIR` first")
-    with Store(index_dir) as store:
-        info = {"index": str(index_dir.resolve()), **store.counts(), "folders": store.roots(), "engines": {}}
-        for fp, n in store.engines().items():
-            saved = FaceVectors.load(index_dir, fp)
-            info["engines"][fp] = {
-                "faces": n,
-                "photos": store.status_counts(fp),
-                "faiss_file": "in step" if saved is not None and saved.count == n else "will be rebuilt on next use",
-                "index_type": saved.spec.to_json() if saved is not None else None,
-                "retrain_hint": saved.retrain_advice() if saved is not None else None,
-            }
+    with Index.open(index_dir) as index:
+        info = index.summary()
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

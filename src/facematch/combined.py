@@ -18,13 +18,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import messages, namesearch
 from .engines import Face
 from .names import THRESHOLD, NameIndex, normalise
 from .namesearch import NameHit
-from .search import Candidate, Searcher, fuse
+from .search import Candidate, Searcher
 
 NAME_LIFT = 0.10
 FACT_LIFT = 0.05
@@ -57,15 +55,6 @@ class Facts:
             county=d.get("county") or "",
             photo_year=d.get("photo_year"),
         )
-
-    def to_dict(self) -> dict:
-        return {
-            "names": list(self.names),
-            "birth_year": self.birth_year,
-            "birth_year_margin": self.birth_year_margin,
-            "county": self.county,
-            "photo_year": self.photo_year,
-        }
 
     @property
     def empty(self) -> bool:
@@ -235,8 +224,8 @@ def combine(
     name_threshold: float = THRESHOLD,
 ) -> CombinedResult:
     """Photo candidates and name hits as one list, with reasons; faces may be empty (search by name only)."""
-    store = searcher.store
-    hits = namesearch.search(store, facts.names, threshold=name_threshold) if facts.names else []
+    index = searcher.index
+    hits = namesearch.search(index, facts.names, threshold=name_threshold) if facts.names else []
     by_record = {h.record["record_id"]: h for h in hits}
     items = [_annotate(Combined(c, c.records, "photo"), facts, by_record, use_facts) for c in candidates]
     for it in items:
@@ -246,7 +235,7 @@ def combine(
     seen_records = {r["record_id"] for c in candidates for r in c.records}
     no_face: list[Combined] = []
     pending = [h for h in hits if h.record["record_id"] not in seen_records]
-    face_ids = store.record_face_ids((h.record["record_id"] for h in pending), searcher.engine.fingerprint)
+    face_ids = index.records.face_ids((h.record["record_id"] for h in pending), searcher.fingerprint)
     extra = _face_candidates(searcher, faces, {fid for ids in face_ids.values() for fid in ids} - shown_faces)
     for h in pending:
         rid = h.record["record_id"]
@@ -260,7 +249,7 @@ def combine(
             items.append(_annotate(item, facts, by_record, use_facts))
         else:
             note = messages.NO_PHOTO if not h.has_photo else _photo_note(searcher, h, bool(faces))
-            shown = list(store.faces_by_id(face_ids.get(rid, [])).values())
+            shown = list(index.faces.by_id(face_ids.get(rid, [])).values())
             item = Combined(None, [h.record], "name", note=note, archive_faces=shown)
             no_face.append(_annotate(item, facts, by_record, use_facts))
     items.sort(key=lambda it: -(it.order_score if use_facts else (it.similarity or 0.0)))
@@ -269,30 +258,17 @@ def combine(
 
 
 def _photo_note(searcher: Searcher, hit: NameHit, have_query: bool) -> str:
-    indexed = searcher.store.indexed_filenames(hit.record.get("photos", []))
+    indexed = searcher.index.faces.indexed_filenames(hit.record.get("photos", []))
     if not indexed:
         return messages.PHOTO_NOT_INDEXED
-    if not searcher.store.record_face_ids([hit.record["record_id"]], searcher.engine.fingerprint):
+    if not searcher.index.records.face_ids([hit.record["record_id"]], searcher.fingerprint):
         return messages.PHOTO_NO_FACE
     return messages.PHOTO_NO_QUERY if not have_query else messages.PHOTO_NO_FACE
 
 
 def _face_candidates(searcher: Searcher, faces: list[Face], face_ids: set[int]) -> dict[int, Candidate]:
-    """Candidates for faces found by name: their similarity to the family's photo, and their photo rank
-    (0 when beyond the first RANK_HORIZON by photo)."""
+    """Candidates for faces found by name: their similarity to the family's photo, through the same
+    ranking path as every photo candidate, and their photo rank (0 when beyond the first RANK_HORIZON)."""
     if not faces or not face_ids:
         return {}
-    query = fuse([f.embedding for f in faces])
-    embs = searcher.store.embeddings_by_id(face_ids)
-    rows = searcher.store.faces_by_id(embs)
-    ranked = {c.face.id: c.rank for c in searcher.search(faces, k=RANK_HORIZON)}
-    records = searcher.store.records_for_files(r.filename for r in rows.values())
-    out = {}
-    for fid, emb in embs.items():
-        if fid not in rows:
-            continue
-        row = rows[fid]
-        sim = float(np.dot(query, emb.astype(np.float32)))
-        c = Candidate(ranked.get(fid, 0), sim, row, records.get(row.filename, []))
-        out[fid] = searcher.calibrated(c)
-    return out
+    return searcher.candidates_for(faces, face_ids, searcher.search(faces, k=RANK_HORIZON))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from . import images
-from .engines import engine_slug, get_engine
+from .engines import get_engine
+from .fingerprint import Fingerprint, slug
 from .indexer import progress_bar, scan_all
 
 #: Score given to a pair in which a face is missing: below every possible cosine similarity.
@@ -126,6 +128,16 @@ def lfw_path(images_dir: Path, name: str, number: int) -> Path:
 
 # -- embeddings, cached -------------------------------------------------------------------------
 @dataclass
+class Scanned:
+    """What the engine found in one photo: every face as `scan_photo` gives it (largest first), or why none."""
+
+    faces: list[dict]  # box, landmarks, score, quality, embedding
+    width: int | None = None
+    height: int | None = None
+    reason: str | None = None  # why there is no face (None when there are faces)
+
+
+@dataclass
 class Embeddings:
     """One embedding per photo (its largest face), zeros where no usable face was found."""
 
@@ -136,6 +148,7 @@ class Embeddings:
     problems: dict[str, str] = field(default_factory=dict)  # path -> why no embedding
     computed: int = 0  # how many photos were embedded now (not taken from the cache)
     seconds: float = 0.0
+    scans: dict[Path, tuple[str, Scanned]] = field(default_factory=dict, repr=False)  # path -> (sha256, scan)
 
     def index_of(self) -> dict[Path, int]:
         return {p: i for i, p in enumerate(self.paths)}
@@ -154,53 +167,57 @@ def default_cache_dir() -> Path:
 
 
 def cache_file(cache_dir: Path, fingerprint: str) -> Path:
-    return Path(cache_dir) / f"embeddings-{engine_slug(fingerprint)}.npz"
+    return Path(cache_dir) / f"scans-{slug(Fingerprint(fingerprint).name)}.npz"
 
 
-def _load_cache(path: Path, fingerprint: str) -> dict[str, tuple[np.ndarray | None, str | None]]:
-    """sha256 -> (embedding or None, reason when None); an unreadable or foreign cache counts as empty."""
+def _load_cache(path: Path, fingerprint: str) -> dict[str, Scanned]:
+    """sha256 -> what was found; an unreadable cache, or one made with other weights, counts as empty."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if str(z["engine"]) != fingerprint:
                 return {}
-            shas, vecs, found, reasons = z["sha256"], z["vectors"], z["found"], z["reasons"]
+            shas, reasons, sizes = z["sha256"], z["reasons"], z["sizes"]
+            owner, boxes, marks, scores, quality, vecs = (
+                z["face_photo"], z["face_box"], z["face_landmarks"], z["face_score"], z["face_quality"], z["face_vec"]
+            )  # fmt: skip
     except (OSError, KeyError, ValueError):
         return {}
-    return {
-        str(s): (np.array(v, dtype=np.float32) if f else None, None if f else str(r))
-        for s, v, f, r in zip(shas, vecs, found, reasons, strict=True)
-    }
+    out = {str(s): Scanned([], int(w) or None, int(h) or None, str(r) or None) for s, r, (w, h) in zip(
+        shas, reasons, sizes, strict=True
+    )}  # fmt: skip
+    for i in range(len(owner)):
+        out[str(shas[owner[i]])].faces.append(
+            {
+                "box": boxes[i].tolist(),
+                "landmarks": marks[i].reshape(5, 2).tolist(),
+                "score": float(scores[i]),
+                "quality": float(quality[i]),
+                "embedding": np.array(vecs[i], dtype=np.float32),
+            }
+        )
+    return out
 
 
-def _save_cache(path: Path, fingerprint: str, dim: int, cache: dict[str, tuple[np.ndarray | None, str | None]]) -> None:
+def _save_cache(path: Path, fingerprint: str, dim: int, cache: dict[str, Scanned]) -> None:
     """Atomic write (temporary file + rename) so an interrupted run never leaves a broken cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     shas = sorted(cache)
-    vecs = np.zeros((len(shas), dim), dtype=np.float32)
-    found = np.zeros(len(shas), dtype=bool)
-    reasons = []
-    for i, s in enumerate(shas):
-        v, r = cache[s]
-        if v is not None:
-            vecs[i], found[i] = v, True
-        reasons.append(r or "")
+    faces = [(n, f) for n, s in enumerate(shas) for f in cache[s].faces]
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(
         tmp,
         engine=np.array(fingerprint),
         sha256=np.array(shas),
-        vectors=vecs,
-        found=found,
-        reasons=np.array(reasons, dtype=str),
+        reasons=np.array([cache[s].reason or "" for s in shas], dtype=str),
+        sizes=np.array([(cache[s].width or 0, cache[s].height or 0) for s in shas], dtype=np.int64).reshape(-1, 2),
+        face_photo=np.array([n for n, _ in faces], dtype=np.int64),
+        face_box=np.array([f["box"] for _, f in faces], dtype=np.float32).reshape(-1, 4),
+        face_landmarks=np.array([np.ravel(f["landmarks"]) for _, f in faces], dtype=np.float32).reshape(-1, 10),
+        face_score=np.array([f["score"] for _, f in faces], dtype=np.float32),
+        face_quality=np.array([f["quality"] for _, f in faces], dtype=np.float32),
+        face_vec=np.array([f["embedding"] for _, f in faces], dtype=np.float32).reshape(-1, dim),
     )
     os.replace(tmp, path)
-
-
-def _largest_face(path: str, r: dict) -> tuple[str, str | None, np.ndarray | None, str | None]:
-    """(path, sha256, embedding of the largest face or None, reason when None) from a scan_photo result."""
-    if r["status"] == "ok":
-        return path, r["sha256"], np.asarray(r["faces"][0]["embedding"], dtype=np.float32), None
-    return path, r["sha256"], None, r.get("reason") or r["status"]
 
 
 def embed_photos(
@@ -211,10 +228,10 @@ def embed_photos(
     progress: bool = True,
     models: Path | None = None,
 ) -> Embeddings:
-    """Embed the largest face of each photo, reusing cached embeddings of identical bytes.
+    """Scan each photo as indexing does (every face), reusing cached scans of identical bytes.
 
-    The largest face is what `facematch search` uses by default, so evaluating it measures the
-    product as people use it (on LFW it is nearly always the labelled, centred face).
+    `vectors` holds each photo's largest face: what `facematch search` uses by default, so evaluating
+    it measures the product as people use it (on LFW it is nearly always the labelled, centred face).
     """
     start = time.monotonic()
     engine = get_engine(engine_name, models=models)
@@ -242,12 +259,12 @@ def embed_photos(
         try:
             items = [(p, None) for p in todo]
             for (p, _), r in scan_all(items, engine, engine_name, workers or os.cpu_count() or 1, models):
-                path, sha, vec, reason = _largest_face(str(p), r)
-                if sha is not None:
-                    cache[sha] = (vec, reason)
-                    shas[Path(path)] = sha
+                if r["sha256"] is not None and not r.get("transient"):
+                    reason = None if r["status"] == "ok" else (r.get("reason") or r["status"])
+                    cache[r["sha256"]] = Scanned(r["faces"], r["width"], r["height"], reason)
+                    shas[Path(p)] = r["sha256"]
                 else:
-                    problems[path] = reason or "unreadable"
+                    problems[str(p)] = r.get("reason") or "unreadable"
                 computed += 1
                 if bar is not None:
                     bar.update(1)
@@ -260,17 +277,18 @@ def embed_photos(
             _save_cache(cache_path, fp, engine.dim, cache)
     vectors = np.zeros((len(paths), engine.dim), dtype=np.float32)
     found = np.zeros(len(paths), dtype=bool)
+    scans: dict[Path, tuple[str, Scanned]] = {}
     for i, p in enumerate(paths):
         s = shas.get(p)
         if s is None or s not in cache:
             problems.setdefault(str(p), "unreadable")
             continue
-        v, reason = cache[s]
-        if v is None:
-            problems[str(p)] = reason or "no face found"
+        scans[p] = (s, cache[s])
+        if cache[s].faces:
+            vectors[i], found[i] = cache[s].faces[0]["embedding"], True
         else:
-            vectors[i], found[i] = v, True
-    return Embeddings(fp, paths, vectors, found, problems, computed, time.monotonic() - start)
+            problems[str(p)] = cache[s].reason or "no face found"
+    return Embeddings(fp, paths, vectors, found, problems, computed, time.monotonic() - start, scans)
 
 
 # -- folders of people --------------------------------------------------------------------------
@@ -457,29 +475,61 @@ def search_split(people: dict[str, list[Path]], found: dict[Path, bool]) -> Sear
     return SearchSplit(gallery, gp, queries, qp, mated, distractors)
 
 
+def gallery_index(folder: Path, images_dir: Path, gallery: Sequence[Path], emb: Embeddings) -> dict[Path, int]:
+    """Write the gallery photos into a fresh index at `folder`, as indexing would (every face of each photo,
+    through the same write path, FAISS type chosen by size), and return each photo's labelled face id
+    (its largest face: the one the folder's label names)."""
+    from .index import Index
+
+    shutil.rmtree(folder, ignore_errors=True)
+    labelled: dict[Path, int] = {}
+    with Index.open(folder, create=True) as index:
+        root = index.faces.root_id(images_dir)
+        for p in gallery:
+            sha, scan = emb.scans[p]
+            st = p.stat()
+            ids = index.faces.save_scan(
+                root, p.relative_to(images_dir).as_posix(), emb.engine, sha256=sha, size=st.st_size,
+                mtime_ns=st.st_mtime_ns, width=scan.width, height=scan.height, status="ok", reason=None,
+                faces=scan.faces,
+            )  # fmt: skip
+            labelled[p] = ids[0]
+        index.vectors(emb.engine)
+    return labelled
+
+
 def rank_mates(
-    q: np.ndarray, q_found: np.ndarray, q_people: Sequence[str], g: np.ndarray, g_people: Sequence[str]
+    searcher, queries: np.ndarray, q_found: np.ndarray, mates: Sequence[int | None], block: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per query: rank of its mate (inf if absent or no face), mate score, best non-mate score."""
-    g_idx = {p: i for i, p in enumerate(g_people)}
-    n = len(q_people)
+    """Per query, through the product's own ranking (Searcher.rank): rank of its mate face (inf when absent
+    from the first max(RANKS), when the query has no face or has no mate), the mate's score, and the best
+    score of any other face (for the open-set errors)."""
+    from .engines.base import normalise
+
+    n = len(queries)
     ranks = np.full(n, np.inf)
     mate_score = np.full(n, MISSING_SCORE)
     top_nonmate = np.full(n, MISSING_SCORE)
-    for start in range(0, n, 1024):
-        block = slice(start, min(n, start + 1024))
-        s = q[block] @ g.T
-        for j, i in enumerate(range(block.start, block.stop)):
-            if not q_found[i]:
-                continue
-            row = s[j]
-            m = g_idx.get(q_people[i])
-            if m is None:
-                top_nonmate[i] = float(row.max())
-                continue
-            mate_score[i] = float(row[m])
-            ranks[i] = 1 + int(np.sum(row > row[m]))
-            top_nonmate[i] = float(np.max(np.delete(row, m))) if len(row) > 1 else MISSING_SCORE
+    rows = np.nonzero(q_found)[0]
+    mate_ids = sorted({m for m in mates if m is not None})
+    mate_vecs = dict(
+        zip(
+            mate_ids,
+            searcher.index.faces.embedding_matrix(np.array(mate_ids, np.int64), searcher.engine.dim),
+            strict=True,
+        )
+    )
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        for i, cands in zip(part, searcher.rank(queries[part], k=max(RANKS) + 1), strict=True):
+            m = mates[i]
+            if m is not None:
+                mate_score[i] = float(np.dot(normalise(queries[i]), mate_vecs[m]))
+                where = [c.rank for c in cands if c.face.id == m]
+                if where and where[0] <= max(RANKS):
+                    ranks[i] = where[0]
+            others = [c.similarity for c in cands if c.face.id != m]
+            top_nonmate[i] = others[0] if others else MISSING_SCORE
     return ranks, mate_score, top_nonmate
 
 
@@ -521,20 +571,34 @@ def evaluate_search(
     workers: int | None = None,
     progress: bool = True,
     max_people: int | None = None,
+    models: Path | None = None,
 ) -> dict:
-    """Open-set identification on a folder with one subfolder per person (see search_split)."""
+    """Open-set identification on a folder with one subfolder per person (see search_split).
+
+    The gallery becomes a real index (out_dir/gallery-index) and every query goes through the same
+    ranking as `facematch search`, so the figures are those of the product, not of a separate scorer.
+    """
+    from .search import Searcher
+
+    images_dir = Path(images_dir)
     people = people_photos(images_dir)
     if max_people:
         people = dict(list(people.items())[:max_people])
     paths = [f for files in people.values() for f in files]
-    emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
+    emb = embed_photos(paths, engine_name, cache_dir, workers, progress, models)
     where = emb.index_of()
     split = search_split(people, {p: bool(emb.found[i]) for p, i in where.items()})
     if not split.gallery or not split.queries:
         raise ValueError(f"{images_dir}: need people with two or more photos to search for")
-    g = emb.vectors[[where[p] for p in split.gallery]]
+    out_dir = Path(out_dir)
+    labelled = gallery_index(out_dir / "gallery-index", images_dir, split.gallery, emb)
+    face_of_person = {person: labelled[p] for p, person in zip(split.gallery, split.gallery_people, strict=True)}
     qi = [where[p] for p in split.queries]
-    ranks, mate, nonmate = rank_mates(emb.vectors[qi], emb.found[qi], split.query_people, g, split.gallery_people)
+    with Searcher(out_dir / "gallery-index", models=models) as searcher:
+        gallery_faces = searcher.gallery_size
+        ranks, mate, nonmate = rank_mates(
+            searcher, emb.vectors[qi], emb.found[qi], [face_of_person.get(p) for p in split.query_people]
+        )
     max_rank = max(RANKS)
     cmc = {str(r): float(np.mean(ranks <= r)) for r in RANKS}
     curve = [float(np.mean(ranks <= r)) for r in range(1, max_rank + 1)]
@@ -544,18 +608,20 @@ def evaluate_search(
         "engine": emb.engine,
         "images": str(images_dir),
         "gallery_size": len(split.gallery),
+        "gallery_faces": gallery_faces,
         "gallery_people_with_queries": split.mated_people,
         "distractors": split.distractors,
         "queries": len(split.queries),
         "queries_without_face": int((~emb.found[qi]).sum()),
         "photos_without_face": sorted(emb.problems),
         "missing_face_rule": "a query with no face is a miss at every rank",
+        "ranking": "the gallery is indexed (every face of each photo) and searched through Searcher.rank, "
+        "as `facematch search` does",
         "rank_hit_rate": cmc,
         "fnir_at_fpir": fnir_at_fpir(ranks, mate, nonmate),
         "embedded_now": emb.computed,
         "seconds": round(emb.seconds, 1),
     }
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ok = np.isfinite(ranks)
     result["plots"] = [
@@ -694,8 +760,9 @@ def evaluate_calibration(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = {"check": chk}
-    table = cal.save(out_dir / f"calibration-{engine_slug(emb.engine.split('@', 1)[0])}.json", extra)
-    installed = str(cal.save(calibration.data_file(emb.engine.split("@", 1)[0]), extra)) if install else None
+    name = Fingerprint(emb.engine).name
+    table = cal.save(out_dir / f"calibration-{slug(name)}.json", extra)
+    installed = str(cal.save(calibration.data_file(name), extra)) if install else None
     calibration.for_engine.cache_clear()
     levels = {}
     for rate in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from . import images
 from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
+from .index import Index
 from .records import import_file
-from .store import Store
-from .vectors import sync
 
 
 @dataclass
@@ -157,11 +156,10 @@ def index_folder(
     engine = get_engine(engine_name, models=models)
     fp = engine.fingerprint
     report = IndexReport(engine=fp)
-    store = Store(Path(index_dir))
-    try:
-        _check_engine_consistency(store, engine)
-        root_id = store.root_id(folder)
-        known = store.known_photos(root_id, fp)
+    with Index.open(Path(index_dir), create=True) as index:
+        index.refuse_other_weights(fp)
+        root_id = index.faces.root_id(folder)
+        known = index.faces.known_photos(root_id, fp)
         walk_skipped: list[Skipped] = []
         todo: list[tuple[Path, str | None]] = []
         for p in walk_photos(folder, walk_skipped):
@@ -186,12 +184,12 @@ def index_folder(
                 status = result["status"]
                 if status == "unchanged":
                     report.unchanged += 1
-                    store.touch_photo(root_id, rel, result["size"], result["mtime_ns"])
+                    index.faces.touch_photo(root_id, rel, result["size"], result["mtime_ns"])
                 elif result.get("transient"):
                     report.errors.append(Skipped(str(p), result["reason"]))
                 else:
                     report.scanned += 1
-                    store.save_scan(
+                    index.faces.save_scan(
                         root_id,
                         rel,
                         fp,
@@ -219,25 +217,13 @@ def index_folder(
         finally:
             if bar is not None:
                 bar.close()
-        sync(store, Path(index_dir), fp, engine.dim)
+        index.vectors(fp, engine.dim)
         if records_csv is not None:
-            imported = import_file(store, Path(records_csv))
+            imported = import_file(index, Path(records_csv))
             report.records = imported.records
             report.record_problems = [str(p) for p in imported.problems + imported.warnings]
-    finally:
-        store.close()
     report.seconds = time.monotonic() - start
     return report
-
-
-def _check_engine_consistency(store: Store, engine: FaceEngine) -> None:
-    """Same engine name with other weights in this index: refuse rather than mix embeddings."""
-    for fp in store.engines():
-        if fp.split("@", 1)[0] == engine.name and fp != engine.fingerprint:
-            raise ValueError(
-                f"this index holds '{engine.name}' faces made with other model weights ({fp}); the "
-                f"loaded weights are {engine.fingerprint}. Use a new --index folder for the new weights."
-            )
 
 
 def scan_all(

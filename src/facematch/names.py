@@ -412,13 +412,6 @@ def _shown(written: str, latin: str) -> str:
     return written if fold_latin(written) == fold_latin(latin) and written.isascii() else f"{written} → {latin}"
 
 
-def compare(query: NameForm, record: NameForm) -> Agreement:
-    """Score one record name against one query name; the same arithmetic as NameIndex, for one pair."""
-    idx = NameIndex([(0, record)])
-    hits = idx.search(query, threshold=0.0, limit=1)
-    return hits[0][1] if hits else Agreement(0.0, (), record, query)
-
-
 class NameIndex:
     """Every name of an archive, held as arrays, so one query scores all of them at C speed.
 

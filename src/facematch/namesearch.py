@@ -6,15 +6,17 @@ transliterates nothing; it is cached per database and rebuilt only when an impor
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import records
+from .index import Index
 from .names import THRESHOLD, Agreement, NameIndex, normalise
-from .store import Store
 
 _CACHE: OrderedDict[tuple[str, int], NameIndex] = OrderedDict()
+_CACHE_LOCK = threading.Lock()  # the app's sessions search on several threads at once
 
 
 @dataclass(frozen=True)
@@ -37,26 +39,27 @@ class NameHit:
         return bool(self.record.get("photos"))
 
 
-def name_index(store: Store) -> NameIndex:
+def name_index(index: Index) -> NameIndex:
     """The index of every record name in this database (built once per import)."""
-    records.ensure_current(store)
-    key = (str(store.path.resolve()), store.records_generation())
-    idx = _CACHE.get(key)
-    if idx is None:
-        idx = NameIndex.from_stored(store.record_name_rows())
-        _CACHE[key] = idx
-        while len(_CACHE) > 4:
-            _CACHE.popitem(last=False)
+    records.ensure_current(index)
+    key = (str(index.db.path.resolve()), index.records.generation())
+    with _CACHE_LOCK:
+        idx = _CACHE.get(key)
+        if idx is None:
+            idx = NameIndex.from_stored(index.records.name_rows())
+            _CACHE[key] = idx
+            while len(_CACHE) > 4:
+                _CACHE.popitem(last=False)
     return idx
 
 
-def search(store: Store, queries: str | Iterable[str], threshold: float = THRESHOLD, limit: int = 200) -> list[NameHit]:
+def search(index: Index, queries: str | Iterable[str], threshold: float = THRESHOLD, limit: int = 200) -> list[NameHit]:
     """Records with a name agreeing with any of the names searched for, best first (one hit per record)."""
     qs = [queries] if isinstance(queries, str) else list(queries)
     forms = [f for q in qs if (f := normalise(q)).tokens]
     if not forms:
         return []
-    idx = name_index(store)
+    idx = name_index(index)
     best: dict[str, Agreement] = {}
     for form in forms:
         for ref, agreement in idx.search(form, threshold=threshold, limit=None):
@@ -64,5 +67,5 @@ def search(store: Store, queries: str | Iterable[str], threshold: float = THRESH
             if rid not in best or agreement.score > best[rid].score:
                 best[rid] = agreement
     ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[0]))[:limit]
-    recs = store.records_by_id(rid for rid, _ in ranked)
+    recs = index.records.by_id(rid for rid, _ in ranked)
     return [NameHit(recs[rid], a) for rid, a in ranked if rid in recs]

@@ -14,12 +14,16 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING
 
 from . import names as names_mod
-from .store import RECORD_FIELDS, Store
+from .store import RECORD_FIELDS
+
+if TYPE_CHECKING:
+    from .index import Index
 
 #: Field -> header names that mean it (compared lower-case, with spaces, dots and dashes as "_").
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -483,7 +487,7 @@ def map_rows(
 
 
 def import_file(
-    store: Store,
+    index: Index,
     path: Path,
     maps: Iterable[str] | dict[str, str] = (),
     encoding: str | None = None,
@@ -497,13 +501,13 @@ def import_file(
     report.file = str(path)
     report.problems[:0] = file_problems
     if items:
-        report.new, report.updated = store.save_records(items)
+        report.new, report.updated = index.records.save(items)
     return report
 
 
-def ensure_current(store: Store) -> int:
+def ensure_current(index: Index) -> int:
     """Map records written by facematch 0.1 (columns only) into fields and names; returns how many."""
-    legacy = store.unmapped_records()
+    legacy = index.records.unmapped()
     if not legacy:
         return 0
     items = []
@@ -515,7 +519,7 @@ def ensure_current(store: Store) -> int:
             it["photos"].insert(0, photo)
         it["source_file"], it["source_row"] = None, None
         items.append(it)
-    store.save_records(items)
+    index.records.save(items)
     return len(items)
 
 
@@ -560,12 +564,3 @@ def record_summary(r: dict) -> str:
     """One line: first name · born · county (or the record id)."""
     bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
     return " · ".join(bits) if bits else f"record {r.get('record_id', '')}"
-
-
-# -- the old entry point (facematch 0.1) -----------------------------------------------------------
-def read_csv(path: Path) -> Iterator[tuple[str, str | None, dict]]:
-    """(record_id, first photo file name, all columns) per record, as facematch 0.1 read them."""
-    rows, _ = read_rows(Path(path))
-    items, _ = map_rows(rows, Path(path).name)
-    for it in items:
-        yield it["record_id"], (it["photos"][0] if it["photos"] else None), it["data"]

@@ -12,11 +12,10 @@ import csv
 import html
 import io
 import time
-from pathlib import Path
 
 from . import messages, thumbs
 from .review import Case, Decision, Review
-from .store import Store
+from .store import Faces
 
 LABELS = {"confirm": "Confirmed by a person", "reject": "Rejected", "unsure": "Unsure"}
 
@@ -68,8 +67,8 @@ def _img(data: bytes, mime: str = "image/jpeg", alt: str = "") -> str:
     return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode()}">'
 
 
-def _face_img(store: Store, d: Decision) -> str:
-    path = store.photo_path_by_sha(d.photo_sha256)
+def _face_img(faces: Faces, d: Decision) -> str:
+    path = faces.photo_path_by_sha(d.photo_sha256)
     if path is None or not path.exists():
         return '<div class="missing">archive photo not found on this computer</div>'
     try:
@@ -80,7 +79,7 @@ def _face_img(store: Store, d: Decision) -> str:
 
 def case_html(review: Review, case_id: int) -> str:
     """The case report: query photos, each decided candidate (latest decision), and the full log."""
-    store = review.store
+    faces = review.index.faces
     case: Case = review.case(case_id)
     latest = sorted(review.current(case_id).values(), key=lambda d: (d.decision != "confirm", d.rank))
     log = review.log(case_id)
@@ -97,7 +96,7 @@ def case_html(review: Review, case_id: int) -> str:
     rows = []
     for d in latest:
         rows.append(
-            f"<tr class='{d.decision}'><td>{_face_img(store, d)}</td><td><b>{LABELS[d.decision]}</b><br>"
+            f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{LABELS[d.decision]}</b><br>"
             f"by {html.escape(d.reviewer)} on {d.when()}<br>{html.escape(d.note)}</td>"
             f"<td>rank {d.rank}<br>{messages.SCORE_LABEL} {d.score:.3f}</td>"
             f"<td>{html.escape(d.photo_path)}<br><code>{d.photo_sha256}</code><br>box {d.box}</td></tr>"
@@ -137,11 +136,3 @@ code {{ font-size: 80%; word-break: break-all; }}
 <table><tr><th>#</th><th>time</th><th>reviewer</th><th>decision</th><th>face</th><th>rank</th><th>score</th>
 <th>note</th></tr>{log_rows}</table>
 </body></html>"""
-
-
-def write_case_files(review: Review, case_id: int, folder: Path) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    html_path, csv_path = folder / f"case-{case_id}.html", folder / f"case-{case_id}-audit.csv"
-    html_path.write_text(case_html(review, case_id), encoding="utf-8")
-    csv_path.write_text(audit_csv(review, case_id), encoding="utf-8")
-    return html_path, csv_path

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import images
+from .combined import Facts
+from .index import Index
 from .search import Candidate
-from .store import Store
 
 CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
 DECISIONS = (CONFIRM, REJECT, UNSURE)
@@ -66,23 +67,25 @@ def face_key(c: Candidate) -> tuple[str, tuple[float, float, float, float]]:
 
 
 class Review:
-    """Cases and the append-only decision log, in the index's own database."""
+    """Cases and the append-only decision log, in the index's own database: every case rule lives here,
+    so the app and the CLI only ask and show."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._cases = index.cases
 
     # -- cases ----------------------------------------------------------------------------------
     def create_case(self, name: str, reviewer: str, notes: str = "") -> Case:
         name = name.strip()
         if not name:
             raise ValueError("a case needs a name (or an alias)")
-        return Case(**self.store.create_case(name, reviewer.strip(), notes))
+        return Case(**self._cases.create(name, reviewer.strip(), notes))
 
     def cases(self, include_closed: bool = False) -> list[Case]:
-        return [Case(**row) for row in self.store.list_cases(include_closed)]
+        return [Case(**row) for row in self._cases.list(include_closed)]
 
     def case(self, case_id: int) -> Case:
-        row = self.store.get_case(case_id)
+        row = self._cases.get(case_id)
         if row is None:
             raise ValueError(f"there is no case {case_id}")
         return Case(**row)
@@ -90,24 +93,44 @@ class Review:
     def rename_case(self, case_id: int, name: str) -> Case:
         if not name.strip():
             raise ValueError("a case needs a name (or an alias)")
-        self.store.update_case(case_id, name=name.strip())
+        self._cases.update(case_id, name=name.strip())
         return self.case(case_id)
 
     def update_case(self, case_id: int, *, notes: str | None = None, reviewer: str | None = None) -> Case:
-        self.store.update_case(case_id, notes=notes, reviewer=reviewer)
+        self._cases.update(case_id, notes=notes, reviewer=reviewer)
         return self.case(case_id)
 
     def close_case(self, case_id: int) -> Case:
-        self.store.update_case(case_id, closed_at=time.time())
+        self._cases.update(case_id, closed_at=time.time())
         return self.case(case_id)
 
     def reopen_case(self, case_id: int) -> Case:
-        self.store.update_case(case_id, closed_at=None, reopen=True)
+        self._cases.update(case_id, closed_at=None, reopen=True)
         return self.case(case_id)
+
+    # -- what the family knows ------------------------------------------------------------------
+    def facts(self, case_id: int) -> Facts:
+        return Facts.from_dict(self._cases.facts(case_id))
+
+    def set_facts(
+        self, case_id: int, *, names: list[str], birth_year: int | str | None, birth_year_margin: int, county: str,
+        photo_year: int | str | None,
+    ) -> Facts:  # fmt: skip
+        """Keep what the family knows with the case; years may be typed text ("1979", or empty)."""
+        self.case(case_id)
+        self._cases.set_facts(
+            case_id,
+            names=[n.strip() for n in names if n.strip()],
+            birth_year=parse_year(birth_year, "Birth year"),
+            birth_year_margin=int(birth_year_margin),
+            county=county.strip(),
+            photo_year=parse_year(photo_year, "Year of the family's photos"),
+        )
+        return self.facts(case_id)
 
     # -- photos kept in a case --------------------------------------------------------------------
     def case_folder(self, case_id: int) -> Path:
-        return self.store.folder / "cases" / str(case_id)
+        return self.index.folder / "cases" / str(case_id)
 
     def keep_photo(self, case_id: int, data: bytes, name: str) -> Path:
         """Store a query photo in the case, re-encoded without EXIF (GPS, camera serial, ...)."""
@@ -120,12 +143,12 @@ class Review:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(clean)
             tmp.replace(path)
-        self.store.add_case_photo(case_id, path.relative_to(self.store.folder).as_posix(), sha, Path(name).name)
+        self._cases.add_photo(case_id, path.relative_to(self.index.folder).as_posix(), sha, Path(name).name)
         return path
 
     def case_photos(self, case_id: int) -> list[tuple[Path, str]]:
         """(stored path, original file name) of the photos kept in a case."""
-        return [(self.store.folder / rel, orig) for rel, orig in self.store.case_photos(case_id)]
+        return [(self.index.folder / p["path"], p["original_name"]) for p in self._cases.photos(case_id)]
 
     # -- decisions --------------------------------------------------------------------------------
     def decide(self, case_id: int, candidate: Candidate, decision: str, reviewer: str, note: str = "") -> Decision:
@@ -137,7 +160,7 @@ class Review:
         if not case.is_open:
             raise ValueError(f"case '{case.name}' is closed; reopen it to record decisions")
         sha, box = face_key(candidate)
-        row = self.store.append_decision(
+        row = self._cases.append_decision(
             case_id=case_id,
             photo_sha256=sha,
             box=box,
@@ -153,7 +176,7 @@ class Review:
 
     def log(self, case_id: int | None = None) -> list[Decision]:
         """Every decision, oldest first: the audit log."""
-        return [Decision(**row) for row in self.store.decisions(case_id)]
+        return [Decision(**row) for row in self._cases.decisions(case_id)]
 
     def current(self, case_id: int) -> dict[tuple, Decision]:
         """The latest decision per candidate face: what the person decided last."""
@@ -178,6 +201,16 @@ class Review:
             same = [d for d in by_photo.get(sha, []) if iou(d.box, box) >= 0.4]
             out.append((c, max(same, key=lambda d: d.id) if same else None))
         return out
+
+
+def parse_year(value: int | str | None, what: str) -> int | None:
+    """A year typed by a person ("1979", " 1979 ", "" for unknown), or a clear message saying what to write."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1880 <= int(text) <= 2100:
+        raise ValueError(f"{what}: write a year such as 1979, or leave it empty")
+    return int(text)
 
 
 def iou(a: tuple, b: tuple) -> float:

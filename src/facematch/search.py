@@ -1,12 +1,19 @@
-"""Query photos in, ranked candidates out.
+"""Query photos in, ranked candidates out: the one ranking path.
 
-A Searcher opens an index once (database, engine, FAISS) so the CLI and the app share one code
-path. It refuses to search with an engine other than the one that built the index: comparing
-vectors of two different models gives numbers that look like scores and mean nothing.
+A Searcher is an open index plus the engine that built it. Every list of candidates anyone sees, in
+the CLI, the app, the combined photo + name list and `facematch evaluate search`, comes out of
+`Searcher.rank`: FAISS shortlist -> exact re-rank from the stored embeddings -> stranger counts. So
+an evaluation measures what users get, and a score means the same thing on every screen.
+
+It refuses to search with an engine other than the one that built the index: comparing vectors of two
+different models gives numbers that look like scores and mean nothing. One Searcher may serve many
+threads (the app's browser sessions): the database hands each thread its own connection, and the
+engine, whose detector keeps state between calls, is used by one thread at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +21,11 @@ import numpy as np
 
 from . import calibration, images
 from .calibration import Calibration
-from .engines import DEFAULT_ENGINE, Face, FaceEngine, get_engine
+from .engines import Face, FaceEngine, get_engine
 from .engines.base import normalise
-from .store import FaceRow, Store
-from .vectors import EngineMismatch, FaceVectors, stored_vectors, sync
+from .index import Index
+from .store import FaceRow
+from .vectors import EngineMismatch, FaceVectors, stored_vectors
 
 
 @dataclass
@@ -51,7 +59,7 @@ class QueryPhoto:
 class Candidate:
     """A face in the archive that looks similar. Not a match: a person decides that."""
 
-    rank: int
+    rank: int  # 1 = most similar; 0 = beyond the ranks searched (a face reached by name, not by photo)
     similarity: float
     face: FaceRow
     records: list[dict]
@@ -59,52 +67,39 @@ class Candidate:
     fpr: float | None = None  # rate at which an unrelated face scores at least this similarity
     expected_strangers: float | None = None  # fpr x faces in the searched index
     band: str | None = None  # "strong" / "possible" / "weak", from expected_strangers
+    bound: bool = False  # the score is above every stranger measured: the rate is an upper bound
 
 
-def index_engine(store: Store, requested: str | None) -> str:
-    """The engine fingerprint to search with: the requested engine's, checked against the index."""
-    present = {fp: n for fp, n in store.engines().items() if n > 0} or store.engines()
-    if not present:
-        raise EngineMismatch("this index holds no faces yet; run `facematch index PHOTO_DIR` first")
-    by_name = {fp.split("@", 1)[0]: fp for fp in present}
-    if requested is None:
-        if len(by_name) == 1:
-            return next(iter(by_name.values()))
-        if DEFAULT_ENGINE in by_name:
-            return by_name[DEFAULT_ENGINE]
-        raise EngineMismatch(
-            f"this index holds faces from several engines ({', '.join(by_name)}); choose one with --engine"
-        )
-    if requested not in by_name:
-        raise EngineMismatch(
-            f"this index was built with {', '.join(by_name)}, not '{requested}'. Search with "
-            f"--engine {next(iter(by_name))}, or index the photos again with --engine {requested}."
-        )
-    return by_name[requested]
+def _bad_photo(name: str, reason: str) -> QueryPhoto:
+    return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=reason)
 
 
 class Searcher:
-    """An open index ready to answer queries."""
+    """An open index ready to answer queries (thread-safe; see the module docstring)."""
 
-    def __init__(self, index_dir: Path, engine: str | None = None, models: Path | None = None) -> None:
-        self.index_dir = Path(index_dir)
-        if not (self.index_dir / "facematch.sqlite").is_file():
-            raise FileNotFoundError(f"no facematch index in {self.index_dir}; run `facematch index PHOTO_DIR` first")
-        self.store = Store(self.index_dir)
-        fp = index_engine(self.store, engine)
-        self.engine: FaceEngine = get_engine(fp.split("@", 1)[0], models=models)
-        if self.engine.fingerprint != fp:
-            raise EngineMismatch(
-                f"this index was built with {fp}, but the installed '{self.engine.name}' model is "
-                f"{self.engine.fingerprint}. Scores between different model weights mean nothing; "
-                "index the photos again into a new folder."
-            )
-        self.vectors: FaceVectors = sync(self.store, self.index_dir, fp, self.engine.dim)
+    def __init__(self, index: Index | Path, engine: str | None = None, models: Path | None = None) -> None:
+        self._owns_index = not isinstance(index, Index)
+        self.index: Index = Index.open(Path(index)) if self._owns_index else index  # type: ignore[arg-type]
+        try:
+            fp = self.index.engine(engine)
+            self.engine: FaceEngine = get_engine(fp.name, models=models)
+            if self.engine.fingerprint != fp:
+                raise EngineMismatch(
+                    f"this index was built with {fp}, but the installed '{self.engine.name}' model is "
+                    f"{self.engine.fingerprint}. Scores between different model weights mean nothing; "
+                    "index the photos again into a new folder."
+                )
+            self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
+        except BaseException:
+            self.close()
+            raise
+        self._engine_lock = threading.Lock()
         # Only a calibration made with exactly these weights says how strangers score (else None).
         self.calibration: Calibration | None = calibration.for_engine(fp)
 
     def close(self) -> None:
-        self.store.close()
+        if self._owns_index:
+            self.index.close()
 
     def __enter__(self) -> Searcher:
         return self
@@ -113,60 +108,102 @@ class Searcher:
         self.close()
 
     @property
+    def fingerprint(self):
+        return self.engine.fingerprint
+
+    @property
     def gallery_size(self) -> int:
         return self.vectors.count
 
+    # -- query photos -----------------------------------------------------------------------------
     def detect(self, data: bytes, name: str) -> QueryPhoto:
         """Find and embed every face in a query photo; a bad photo gives a QueryPhoto with .error set."""
         try:
             dec = images.decode(data)
         except images.ImageError as e:
-            return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=str(e))
+            return _bad_photo(name, str(e))
         try:
-            faces = [f.scaled(dec.scale) for f in self.engine.analyze(dec.rgb)]
+            with self._engine_lock:
+                found = self.engine.analyze(dec.rgb)
         except Exception as e:  # a model failure on one odd photo is a message, like a bad file
-            return QueryPhoto(name, [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=f"face detection failed ({e})")
+            return _bad_photo(name, f"face detection failed ({e})")
+        faces = [f.scaled(dec.scale) for f in found]
         return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb, scale=dec.scale)
 
     def detect_file(self, path: Path) -> QueryPhoto:
         try:
             data = images.read_file(Path(path))
         except images.ImageError as e:
-            return QueryPhoto(str(path), [], 0, 0, np.zeros((1, 1, 3), np.uint8), error=str(e))
+            return _bad_photo(str(path), str(e))
         return self.detect(data, str(path))
 
     def aligned_pair(self, query: QueryPhoto, face: Face, candidate: Candidate) -> tuple[np.ndarray, np.ndarray]:
         """The query face and the candidate face aligned the same way, for a side-by-side comparison."""
         from .thumbs import load_full
 
-        q = self.engine.align(query.rgb, query.in_rgb(face))
-        c = self.engine.align(load_full(candidate.face.path), archive_face(candidate.face))
-        return q, c
+        archive = load_full(candidate.face.path)
+        with self._engine_lock:
+            return self.engine.align(query.rgb, query.in_rgb(face)), self.engine.align(
+                archive, archive_face(candidate.face)
+            )
 
+    # -- ranking ----------------------------------------------------------------------------------
     def search(self, faces: list[Face], k: int = 50) -> list[Candidate]:
         """Candidates for one person shown in one or more query faces (embeddings fused by their mean)."""
         if not faces:
             raise ValueError("no query face to search with")
-        query = fuse([f.embedding for f in faces])
-        # An approximate index only proposes a shortlist; the stored embeddings give the exact scores.
-        scores, ids = self.vectors.search(query, k, exact=stored_vectors(self.store, self.engine.dim))
-        ids_list = [int(i) for i in ids[0] if i >= 0]
-        rows = self.store.faces_by_id(ids_list)
-        records = self.store.records_for_files(r.filename for r in rows.values())
+        return self.rank(fuse([f.embedding for f in faces])[None, :], k)[0]
+
+    def rank(self, queries: np.ndarray, k: int = 50) -> list[list[Candidate]]:
+        """The k best candidates for each query embedding (rows of `queries`), best first.
+
+        An approximate index only proposes a shortlist; the stored embeddings give the exact scores.
+        """
+        q = normalise(np.atleast_2d(queries))
+        scores, ids = self.vectors.search(q, k, exact=stored_vectors(self.index.faces, self.engine.dim))
+        return self._candidates(scores, ids, numbered=True)
+
+    def candidates_for(self, faces: list[Face], face_ids: set[int], ranked: list[Candidate]) -> dict[int, Candidate]:
+        """Candidates for chosen archive faces (e.g. found by name), scored against the query as `rank` scores.
+
+        `ranked` is what `search` returned for the same query: a face in it keeps its rank there; any
+        other gets rank 0 ("beyond the ranks searched").
+        """
+        if not faces or not face_ids:
+            return {}
+        known = {c.face.id: c for c in ranked}
+        out = {fid: known[fid] for fid in face_ids if fid in known}
+        rest = np.array(sorted(face_ids - set(out)), dtype=np.int64)
+        if len(rest):
+            vecs = stored_vectors(self.index.faces, self.engine.dim)(rest)
+            scores = np.nan_to_num(vecs @ fuse([f.embedding for f in faces]), nan=-np.inf)
+            for c in self._candidates(scores[None, :], rest[None, :], numbered=False)[0]:
+                out[c.face.id] = c
+        return out
+
+    def _candidates(self, scores: np.ndarray, ids: np.ndarray, numbered: bool) -> list[list[Candidate]]:
+        """Rows of (exact score, face id) -> Candidates with their photo, records and stranger counts."""
+        rows = self.index.faces.by_id({int(i) for row in ids for i in row if i >= 0})
+        records = self.index.records.for_files({r.filename for r in rows.values()})
         out = []
-        for score, fid in zip(scores[0], ids[0], strict=True):
-            if fid < 0 or int(fid) not in rows:
-                continue
-            row = rows[int(fid)]
-            out.append(self.calibrated(Candidate(len(out) + 1, float(score), row, records.get(row.filename, []))))
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            cands: list[Candidate] = []
+            for score, fid in zip(row_scores, row_ids, strict=True):
+                face = rows.get(int(fid))
+                if fid < 0 or face is None or not np.isfinite(score):
+                    continue
+                rank = len(cands) + 1 if numbered else 0
+                cands.append(self.calibrated(Candidate(rank, float(score), face, records.get(face.filename, []))))
+            out.append(cands)
         return out
 
     def calibrated(self, c: Candidate) -> Candidate:
         """Fill in how many strangers in this index are expected to look at least this similar."""
         if self.calibration is not None:
             c.fpr = self.calibration.fpr_at(c.similarity)
-            c.expected_strangers = c.fpr * self.gallery_size
+            c.expected_strangers = self.calibration.expected_strangers(c.similarity, self.gallery_size)
             c.band = calibration.band(c.expected_strangers)
+            c.bound = self.calibration.is_bound(c.similarity)
         return c
 
 

@@ -13,23 +13,28 @@ import time
 import urllib.request
 from pathlib import Path
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
+#: The workbench script, inside the package: it is there after any `pip install`, editable or not.
+APP = Path(__file__).resolve().parent / "workbench.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
+#: Every Streamlit setting facematch relies on, given on the command line: the project's
+#: .streamlit/config.toml is only read when Streamlit starts in the project folder, and a family that
+#: installed facematch with pip starts it from anywhere. Usage statistics off is a promise, not a default.
+SETTINGS = {
+    "browser.gatherUsageStats": "false",
+    "server.headless": "true",
+    "server.enableXsrfProtection": "true",
+    "server.maxUploadSize": "50",  # MB per photo: far above any photo, far below what fills a disk
+    "global.developmentMode": "false",
+    "client.toolbarMode": "minimal",
+    "client.showErrorDetails": "false",
+    "theme.base": "light",
+}
 
 
 def command(address: str = "localhost", port: int = 8501) -> list[str]:
-    if not APP.is_file():
-        raise FileNotFoundError(
-            f"app.py not found at {APP}; install facematch from its source folder (pip install -e .)"
-        )
-    return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", address,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
-    ]  # fmt: skip
+    settings = {**SETTINGS, "server.address": address, "server.port": str(port)}
+    flags = [arg for key, value in settings.items() for arg in (f"--{key}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
 
 
 def environment(index: Path | None) -> dict[str, str]:
@@ -42,7 +47,7 @@ def environment(index: Path | None) -> dict[str, str]:
 
 def start(index: Path | None = None, address: str = "localhost", port: int = 8501, cwd: Path | None = None):
     """Start the app in a child process (the caller waits on or stops it)."""
-    return subprocess.Popen(command(address, port), env=environment(index), cwd=cwd or APP.parent)
+    return subprocess.Popen(command(address, port), env=environment(index), cwd=cwd)
 
 
 def wait_until_up(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> bool:

@@ -53,12 +53,6 @@ def load_full(path: Path) -> np.ndarray:
     return dec.rgb
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def jpeg_bytes(rgb: np.ndarray, quality: int = 88) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)

@@ -25,8 +25,8 @@ import numpy as np
 
 from . import ann
 from .ann import IndexSpec
-from .engines import engine_slug
-from .store import Store
+from .fingerprint import Fingerprint, slug
+from .store import Database, Faces
 
 #: ids (sorted, unique) -> their exact float32 embeddings, one row each; NaN rows for unknown ids.
 ExactVectors = Callable[[np.ndarray], np.ndarray]
@@ -94,14 +94,15 @@ class FaceVectors:
 
     # -- files ----------------------------------------------------------------------------------
     @staticmethod
-    def paths(folder: Path, engine_name: str) -> tuple[Path, Path]:
-        base = folder / f"faces-{engine_slug(engine_name)}"
+    def paths(folder: Path, engine: str) -> tuple[Path, Path]:
+        """The FAISS file and its sidecar, one pair per engine name (an engine fingerprint or name)."""
+        name = Fingerprint(engine).name if "@" in engine else engine
+        base = Path(folder) / f"faces-{slug(name)}"
         return base.with_suffix(".faiss"), base.with_suffix(".json")
 
     def save(self, folder: Path) -> None:
         """Atomic: write to temporary files, fsync, rename over the old ones (FAISS first, sidecar last)."""
-        name = self.engine.split("@", 1)[0]
-        index_path, meta_path = self.paths(folder, name)
+        index_path, meta_path = self.paths(folder, self.engine)
         tmp = index_path.with_suffix(".faiss.tmp")
         faiss.write_index(self.index, str(tmp))
         _fsync(tmp)
@@ -121,7 +122,7 @@ class FaceVectors:
     @classmethod
     def load(cls, folder: Path, engine: str) -> FaceVectors | None:
         """The saved index for this engine fingerprint, or None if absent, unreadable or stale-typed."""
-        index_path, meta_path = cls.paths(folder, engine.split("@", 1)[0])
+        index_path, meta_path = cls.paths(folder, engine)
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("engine") != engine:
@@ -160,35 +161,27 @@ def rerank(queries: np.ndarray, shortlist: np.ndarray, exact: ExactVectors, k: i
     return out_s, out_i
 
 
-def stored_vectors(store: Store, dim: int) -> ExactVectors:
+def stored_vectors(faces: Faces, dim: int) -> ExactVectors:
     """Exact embeddings straight from the database (the source of truth), for re-ranking a shortlist."""
-
-    def fetch(ids: np.ndarray) -> np.ndarray:
-        out = np.full((len(ids), dim), np.nan, dtype=np.float32)
-        where = {int(i): n for n, i in enumerate(ids)}
-        for start in range(0, len(ids), 900):  # stay below SQLite's limit on bound parameters
-            for fid, emb in store.embeddings_by_id(ids[start : start + 900]).items():
-                out[where[fid]] = emb
-        return out
-
-    return fetch
+    return lambda ids: faces.embedding_matrix(ids, dim)
 
 
 # -- the person's choice of index type, kept in the database so it survives a rebuild --------------
 def _choice_key(engine: str) -> str:
-    return f"index_type:{engine.split('@', 1)[0]}"  # by engine name: new weights need a new index anyway
+    name = Fingerprint(engine).name if "@" in engine else engine
+    return f"index_type:{name}"  # by engine name: new weights need a new index anyway
 
 
-def chosen_type(store: Store, engine: str) -> dict | None:
+def chosen_type(db: Database, engine: str) -> dict | None:
     """{'kind', 'params'} a person chose for this engine's index, or None (the gallery size decides)."""
-    raw = store.get_meta(_choice_key(engine))
+    raw = db.get_meta(_choice_key(engine))
     try:
         return json.loads(raw) if raw else None
     except ValueError:
         return None
 
 
-def choose_type(store: Store, engine: str, kind: str, params_text: str | None, dim: int) -> None:
+def choose_type(db: Database, engine: str, kind: str, params_text: str | None, dim: int) -> None:
     """Record a person's index type for an engine (name or fingerprint); 'auto' clears it.
 
     Validated here, before any work, so a typo is a clear message rather than a saved choice that
@@ -199,24 +192,9 @@ def choose_type(store: Store, engine: str, kind: str, params_text: str | None, d
     if kind == "auto":
         if params:
             raise ValueError("--index-params needs an --index-type other than auto")
-        store.conn.execute("DELETE FROM meta WHERE key = ?", (_choice_key(engine),))
+        db.set_meta(_choice_key(engine), None)
     else:
-        store.set_meta(_choice_key(engine), json.dumps({"kind": kind, "params": params}))
-
-
-def stored_dim(store: Store, engine: str) -> int | None:
-    """Embedding size of an engine's stored faces (None when it has none), without loading the model."""
-    for _, embs in store.iter_embeddings(engine, batch=1):
-        return int(embs.shape[1])
-    return None
-
-
-def retrain(store: Store, folder: Path, engine: str) -> FaceVectors:
-    """Rebuild an engine's FAISS file from the database, choosing its type again (or as chosen)."""
-    dim = stored_dim(store, engine)
-    if dim is None:
-        raise ValueError("this index holds no faces for that engine yet; nothing to retrain")
-    return sync(store, folder, engine, dim, rebuild=True)
+        db.set_meta(_choice_key(engine), json.dumps({"kind": kind, "params": params}))
 
 
 def _wanted_spec(choice: dict | None, count: int, dim: int) -> IndexSpec:
@@ -236,62 +214,129 @@ def _fits_choice(spec: IndexSpec, choice: dict | None) -> bool:
     return spec.asked == choice["params"]
 
 
+# -- is the file in step with the database? (the one answer, for sync, info and check) ------------
+#: Faces whose stored embedding is compared with the FAISS file, and searched for by it, in a thorough check.
+SAMPLE = 200
+
+
+@dataclass
+class VectorsState:
+    """What the saved FAISS file of an engine holds against the database, and what is wrong if anything."""
+
+    vectors: FaceVectors | None  # the saved file, loaded (None: missing, unreadable, other weights or type)
+    faces: int  # faces of this engine in the database
+    problem: str | None  # None when the file is in step
+
+    @property
+    def in_step(self) -> bool:
+        return self.problem is None
+
+
+def state(faces: Faces, folder: Path, engine: str, thorough: bool = False) -> VectorsState:
+    """Compare an engine's saved FAISS file with the database.
+
+    The quick answer (count and highest id agree, and the file is of the chosen type) is what every
+    open needs; `thorough` also compares the id sets and checks a sample of embeddings: equal to the
+    stored ones (exact index) and each found by its own search (any index type), which is what
+    `facematch check` promises.
+    """
+    n = faces.count(engine)
+    vecs = FaceVectors.load(folder, engine)
+    if vecs is not None and not _fits_choice(vecs.spec, chosen_type(faces.db, engine)):
+        return VectorsState(vecs, n, "the FAISS file is not of the index type chosen for this engine")
+    if vecs is None:
+        problem = "the FAISS file is missing, unreadable or made for other weights" if n else None
+        return VectorsState(None, n, problem)
+    if thorough:
+        return VectorsState(vecs, n, _sample_trouble(faces, vecs))
+    if vecs.count != n or vecs.max_id() != faces.max_id(engine):
+        return VectorsState(vecs, n, f"the FAISS file holds {vecs.count} faces, the database {n}")
+    return VectorsState(vecs, n, None)
+
+
+def _sample_trouble(faces: Faces, vecs: FaceVectors) -> str | None:
+    ids = faces.ids(vecs.engine)
+    held = np.sort(vecs.ids())
+    if len(held) != len(ids) or not np.array_equal(held, ids):
+        lacking, extra = np.setdiff1d(ids, held), np.setdiff1d(held, ids)
+        return f"{len(lacking)} faces missing from the FAISS file, {len(extra)} not in the database"
+    if not len(ids):
+        return None
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(ids, size=min(SAMPLE, len(ids)), replace=False))
+    fetch = stored_vectors(faces, vecs.dim)
+    stored = fetch(sample)
+    if vecs.spec.exact:
+        held_vecs = np.stack([vecs.index.reconstruct(int(i)) for i in sample])
+        if not np.allclose(held_vecs, stored, atol=1e-6):
+            return "stored and indexed embeddings differ"
+    # Whatever the index type, a face searched with its own embedding must come back at the top
+    # (among the first few: copies of one photo in two folders give equal embeddings).
+    _, found = vecs.search(stored, 10, exact=fetch)
+    lost = sum(int(i) not in row for i, row in zip(sample, found, strict=True))
+    if lost:
+        return f"{lost} of {len(sample)} sampled faces are not found by their own embedding"
+    return None
+
+
 # -- keeping the file in step with the database ---------------------------------------------------
-def sync(store: Store, folder: Path, engine: str, dim: int, save: bool = True, rebuild: bool = False) -> FaceVectors:
+def sync(faces: Faces, folder: Path, engine: str, dim: int, save: bool = True, rebuild: bool = False) -> FaceVectors:
     """Bring the FAISS file of an engine in line with the database and return it.
 
     Cheap when nothing changed; adds faces newer than the file's highest id and removes vanished
     ones without retraining; rebuilds (choosing the index type again) only when the file is
     missing or unreadable, the chosen type changed, or `rebuild` is asked for.
     """
-    choice = chosen_type(store, engine)
-    vecs = None if rebuild else FaceVectors.load(folder, engine)
-    if vecs is not None and not _fits_choice(vecs.spec, choice):
-        vecs = None
-    db_count, db_max = store.face_count(engine), store.max_face_id(engine)
-    if vecs is not None and vecs.count == db_count and vecs.max_id() == db_max:
-        return vecs
-    if vecs is not None and _catch_up(vecs, store, engine, db_count):
+    choice = chosen_type(faces.db, engine)
+    now = state(faces, folder, engine)
+    if not rebuild and now.in_step and now.vectors is not None:
+        return now.vectors
+    vecs = None if rebuild or not _fits_choice_or_none(now.vectors, choice) else now.vectors
+    if vecs is not None and _catch_up(vecs, faces, engine, now.faces):
         if save:
             vecs.save(folder)
         return vecs
-    vecs = build(store, engine, dim, choice)
+    vecs = build(faces, engine, dim, choice)
     if save:
         vecs.save(folder)
     return vecs
 
 
-def _catch_up(vecs: FaceVectors, store: Store, engine: str, db_count: int) -> bool:
+def _fits_choice_or_none(vecs: FaceVectors | None, choice: dict | None) -> bool:
+    return vecs is not None and _fits_choice(vecs.spec, choice)
+
+
+def _catch_up(vecs: FaceVectors, faces: Faces, engine: str, db_count: int) -> bool:
     """Add what the database has and the file lacks, remove what it no longer has; False if impossible."""
     top = vecs.max_id()
-    for ids, embs in store.iter_embeddings(engine, after_id=top):
+    for ids, embs in faces.iter_embeddings(engine, after_id=top):
         vecs.add(ids, embs)
     if vecs.count == db_count:
         return True
     if vecs.spec.kind == "hnsw":
         return False  # FAISS cannot remove from an HNSW graph
-    in_db = store.face_ids(engine)
+    in_db = faces.ids(engine)
     held = vecs.ids()
     vecs.remove(np.setdiff1d(held, in_db))
     missing = np.setdiff1d(in_db, held)
     missing = missing[missing <= top]  # newer ones were added above
-    fetch = stored_vectors(store, vecs.dim)
+    fetch = stored_vectors(faces, vecs.dim)
     for start in range(0, len(missing), 50_000):
         part = missing[start : start + 50_000]
         vecs.add(part, fetch(part))
     return vecs.count == db_count
 
 
-def build(store: Store, engine: str, dim: int, choice: dict | None = None) -> FaceVectors:
+def build(faces: Faces, engine: str, dim: int, choice: dict | None = None) -> FaceVectors:
     """A new index from every stored embedding, of the chosen or size-decided type."""
-    count = store.face_count(engine)
+    count = faces.count(engine)
     spec = _wanted_spec(choice, count, dim)
     if spec.kind.startswith("ivf"):
         if count == 0:
             spec = IndexSpec("flat", {}, spec.chosen_by, spec.asked)  # nothing to train on yet
         else:  # a small gallery gets fewer lists: k-means wants about 39 faces per list
             spec.params["nlist"] = max(1, min(int(spec.params["nlist"]), count // 39))
-    index, spec = ann.build(spec, dim, lambda: store.iter_embeddings(engine), count)
+    index, spec = ann.build(spec, dim, lambda: faces.iter_embeddings(engine), count)
     return FaceVectors(engine, index, spec)
 
 

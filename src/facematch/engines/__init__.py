@@ -50,8 +50,3 @@ def get_engine(name: str = DEFAULT_ENGINE, threads: int | None = None, models: P
 
         return InsightFaceEngine(name.split(":", 1)[1], folder, threads=threads)
     raise ValueError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
-
-
-def engine_slug(name: str) -> str:
-    """A file-name-safe form of an engine name ("insightface:buffalo_l" -> "insightface-buffalo_l")."""
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..fingerprint import Fingerprint
+
 
 @dataclass
 class Face:
@@ -88,12 +90,12 @@ class FaceEngine(ABC):
         """Raw (not yet normalised) embeddings of aligned chips, shape (n, dim)."""
 
     @cached_property
-    def fingerprint(self) -> str:
+    def fingerprint(self) -> Fingerprint:
         h = hashlib.sha256()
         for p in sorted(self.weight_files(), key=lambda p: p.name):
             h.update(p.name.encode())
             h.update(sha256_file(p).encode())
-        return f"{self.name}@{h.hexdigest()[:16]}"
+        return Fingerprint.of(self.name, h.hexdigest()[:16])
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces sorted largest first; retries on a padded copy if the first pass finds none."""

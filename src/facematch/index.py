@@ -1,0 +1,137 @@
+"""An open index folder: the one object everything else goes through to reach an index.
+
+An index folder holds the SQLite database (the source of truth: photos, faces, records, cases,
+decisions), one FAISS file per engine (derived from the database, rebuilt from it when needed) and
+the photos kept in cases. `Index.open` opens it or fails once, with the one message a person sees
+wherever they came from (CLI, app, backup, check). After that, every reader and writer uses its
+parts: `faces`, `records` and `cases` (storage by subject, store/), `vectors()` for an engine's FAISS
+index brought in step with the database, and `engine()` for the fingerprint a search must use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .engines import DEFAULT_ENGINE
+from .fingerprint import Fingerprint
+from .store import DB_NAME, Cases, Database, Faces, Records
+from .vectors import EngineMismatch, FaceVectors, VectorsState, state, sync
+
+
+class NoIndex(FileNotFoundError):
+    """The folder holds no facematch index."""
+
+
+def no_index_message(folder: Path) -> str:
+    """The one thing a person is told, wherever they came from, when a folder holds no index."""
+    return f"no facematch index in {folder}; build one with `facematch index PHOTO_DIR --index {folder}`"
+
+
+class Index:
+    """An index folder, open for reading on any thread and writing through one path (store.Database)."""
+
+    def __init__(self, folder: Path, db: Database) -> None:
+        self.folder = Path(folder)
+        self.db = db
+        self.faces = Faces(db)
+        self.records = Records(db)
+        self.cases = Cases(db)
+
+    @classmethod
+    def open(cls, folder: Path, create: bool = False) -> Index:
+        """Open an index folder; with create, make it (and its database) if it does not exist yet."""
+        folder = Path(folder)
+        if not (folder / DB_NAME).is_file():
+            if not create:
+                raise NoIndex(no_index_message(folder))
+            folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder, Database(folder))
+
+    @staticmethod
+    def exists(folder: Path) -> bool:
+        return (Path(folder) / DB_NAME).is_file()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- engines ----------------------------------------------------------------------------------
+    def engines(self) -> dict[Fingerprint, int]:
+        """Engine fingerprints this index was built with, and how many faces each found."""
+        return self.faces.engines()
+
+    def engine(self, requested: str | None = None) -> Fingerprint:
+        """The fingerprint to search with: the requested engine's (by name), checked against the index.
+
+        With none requested, the only engine in the index, or the default one if there are several.
+        """
+        present = {fp: n for fp, n in self.engines().items() if n > 0} or self.engines()
+        if not present:
+            raise EngineMismatch(
+                f"this index holds no faces yet; run `facematch index PHOTO_DIR --index {self.folder}` first"
+            )
+        by_name = {fp.name: fp for fp in present}
+        if requested is None:
+            if len(by_name) == 1:
+                return next(iter(by_name.values()))
+            if DEFAULT_ENGINE in by_name:
+                return by_name[DEFAULT_ENGINE]
+            raise EngineMismatch(
+                f"this index holds faces from several engines ({', '.join(by_name)}); choose one with --engine"
+            )
+        name = Fingerprint(requested).name if "@" in requested else requested
+        if name not in by_name:
+            raise EngineMismatch(
+                f"this index was built with {', '.join(by_name)}, not '{name}'. Search with "
+                f"--engine {next(iter(by_name))}, or index the photos again with --engine {name}."
+            )
+        return by_name[name]
+
+    def refuse_other_weights(self, fingerprint: Fingerprint) -> None:
+        """Same engine name with other weights already in this index: refuse rather than mix embeddings."""
+        for fp in self.engines():
+            if fp.name == fingerprint.name and fp != fingerprint:
+                raise EngineMismatch(
+                    f"this index holds '{fp.name}' faces made with other model weights ({fp}); the "
+                    f"loaded weights are {fingerprint}. Use a new --index folder for the new weights."
+                )
+
+    # -- the FAISS side ---------------------------------------------------------------------------
+    def vectors_state(self, fingerprint: str, thorough: bool = False) -> VectorsState:
+        """Is the engine's FAISS file in step with the database? (vectors.state: the one answer.)"""
+        return state(self.faces, self.folder, fingerprint, thorough)
+
+    def vectors(self, fingerprint: str, dim: int | None = None, rebuild: bool = False) -> FaceVectors:
+        """The engine's FAISS index, brought in step with the database first (and saved if it moved)."""
+        dim = dim or self.faces.embedding_dim(fingerprint)
+        if dim is None:
+            raise EngineMismatch(f"this index holds no faces of {fingerprint}")
+        return sync(self.faces, self.folder, fingerprint, dim, rebuild=rebuild)
+
+    # -- summaries --------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """What `facematch info` shows: folders, photos, records, and per engine its faces and FAISS file."""
+        info: dict = {
+            "index": str(self.folder.resolve()),
+            "roots": len(self.faces.roots()),
+            "photos": self.faces.photo_count(),
+            "records": self.records.count(),
+            "folders": self.faces.roots(),
+            "engines": {},
+        }
+        for fp, n in self.engines().items():
+            st = self.vectors_state(fp)
+            saved = st.vectors
+            info["engines"][fp] = {
+                "faces": n,
+                "photos": self.faces.status_counts(fp),
+                "faiss_file": "in step" if st.in_step else f"will be brought in step on next use ({st.problem})",
+                "index_type": saved.spec.to_json() if saved is not None else None,
+                "retrain_hint": saved.retrain_advice() if saved is not None else None,
+            }
+        return info

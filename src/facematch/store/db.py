@@ -1,0 +1,287 @@
+"""The connection to an index's SQLite file: schema, migrations, per-thread reads, one write path.
+
+SQLite is the single source of truth of an index (the FAISS files are derived from it). Several
+threads use one open index at once (each browser session of the app runs on its own thread), and
+several processes may too (an indexing run beside the app). So, in the manner of datasette's
+`Database`:
+
+* each thread reads through its own connection (a sqlite3 connection must not be shared by threads
+  that use it at the same time); in WAL mode readers never wait for the writer;
+* every write goes through `write()`: one connection per process, one lock, `BEGIN IMMEDIATE`, so a
+  write is one transaction that commits whole or not at all, and two threads never interleave
+  statements. Other processes queue on SQLite's own lock (busy timeout 30 s).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DB_NAME = "facematch.sqlite"
+#: 1: photos, faces, records, cases, decisions. 2: typed archive records, record names, record photos,
+#: case facts.
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id),
+    relpath TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    sha256 TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    width INTEGER,
+    height INTEGER,
+    UNIQUE (root_id, relpath)
+);
+CREATE INDEX IF NOT EXISTS photos_filename ON photos(filename);
+CREATE INDEX IF NOT EXISTS photos_sha256 ON photos(sha256);
+CREATE TABLE IF NOT EXISTS scans (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'no_face', 'error')),
+    reason TEXT,
+    n_faces INTEGER NOT NULL DEFAULT 0,
+    scanned_at REAL NOT NULL,
+    PRIMARY KEY (photo_id, engine)
+);
+CREATE TABLE IF NOT EXISTS faces (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    landmarks TEXT NOT NULL,
+    det_score REAL NOT NULL,
+    quality REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    UNIQUE (photo_id, engine, x1, y1, x2, y2)
+);
+CREATE INDEX IF NOT EXISTS faces_engine ON faces(engine, id);
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    photo_file TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_photo ON records(photo_file);
+CREATE TABLE IF NOT EXISTS cases (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '',
+    reviewer TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    closed_at REAL
+);
+CREATE TABLE IF NOT EXISTS case_photos (
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (case_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    photo_sha256 TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('confirm', 'reject', 'unsure')),
+    reviewer TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    engine TEXT NOT NULL,
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    photo_path TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS decisions_case ON decisions(case_id, id);
+-- The audit log is append-only: the database itself refuses edits and deletions.
+CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+"""
+
+# -- schema 2: archive records with typed fields, their names in comparable forms, many-to-many photos,
+# and what a family knows for a case. Added to schema-1 databases by _upgrade_to_v2 (columns by ALTER
+# TABLE, so records imported by facematch 0.1 stay and are mapped again on first use).
+RECORD_FIELDS = (
+    "birth_date", "birth_year", "birth_source", "sex", "id_number", "address", "county", "village",
+    "detention_date", "detention_year", "charge", "sentence", "facility", "photo_date", "photo_year", "source",
+)  # fmt: skip
+_RECORD_INT_FIELDS = {"birth_year", "detention_year", "photo_year"}
+_RECORD_EXTRA_COLUMNS = (*RECORD_FIELDS, "kept_columns", "source_file", "source_row", "mapped_at")
+SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS record_names (
+    record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    latin TEXT NOT NULL,
+    plain TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    PRIMARY KEY (record_id, position)
+);
+CREATE TABLE IF NOT EXISTS record_photos (
+    record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+    photo_file TEXT NOT NULL,
+    PRIMARY KEY (record_id, photo_file)
+);
+CREATE INDEX IF NOT EXISTS record_photos_file ON record_photos(photo_file);
+CREATE INDEX IF NOT EXISTS records_county ON records(county);
+CREATE INDEX IF NOT EXISTS records_birth_year ON records(birth_year);
+CREATE TABLE IF NOT EXISTS case_facts (
+    case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+    names TEXT NOT NULL DEFAULT '[]',
+    birth_year INTEGER,
+    birth_year_margin INTEGER NOT NULL DEFAULT 2,
+    county TEXT NOT NULL DEFAULT '',
+    photo_year INTEGER,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the settings every facematch connection needs (WAL, foreign keys, busy wait)."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema in place (idempotent; an older index opens and is upgraded)."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SCHEMA)  # IF NOT EXISTS throughout; also re-creates the append-only triggers
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"this index was written by a newer facematch (schema {version}); update facematch")
+    _upgrade_to_v2(conn)
+
+
+def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
+    """Add the typed record columns and the v2 tables; link legacy records to their photo."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
+    missing = [c for c in _RECORD_EXTRA_COLUMNS if c not in have]
+    if not missing and conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2":
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
+        for column in _RECORD_EXTRA_COLUMNS:
+            if column not in have:
+                kind = "INTEGER" if column in _RECORD_INT_FIELDS or column == "source_row" else "TEXT"
+                kind = "REAL" if column == "mapped_at" else kind
+                conn.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
+        for statement in SCHEMA_V2.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            """INSERT OR IGNORE INTO record_photos(record_id, photo_file)
+               SELECT record_id, photo_file FROM records WHERE photo_file IS NOT NULL AND photo_file != ''"""
+        )
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class Database:
+    """An index's SQLite file, open for reading on any thread and writing through one path."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / DB_NAME
+        self._lock = threading.RLock()
+        self._writer = connect(self.path)
+        try:
+            migrate(self._writer)
+        except BaseException:
+            self._writer.close()
+            raise
+        self._readers: dict[int, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
+        self._closed = False
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(self) -> sqlite3.Connection:
+        """This thread's own read connection (opened on first use, closed with the database)."""
+        tid = threading.get_ident()
+        conn = self._readers.get(tid)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise RuntimeError(f"{self.path} is closed")
+        conn = connect(self.path)
+        with self._readers_lock:
+            alive = {t.ident for t in threading.enumerate()}
+            for gone in [t for t in self._readers if t not in alive]:  # threads that ended (app reruns)
+                self._readers.pop(gone).close()
+            self._readers[tid] = conn
+        return conn
+
+    def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
+        return self.read().execute(sql, args)
+
+    def one(self, sql: str, args: tuple | list = ()):
+        """The first column of the first row (None when there is no row)."""
+        row = self.read().execute(sql, args).fetchone()
+        return None if row is None else row[0]
+
+    # -- writing ----------------------------------------------------------------------------------
+    @contextmanager
+    def write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction on the one write connection: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error.
+
+        `durable` commits with synchronous=FULL: indexing can afford to redo a photo after a power cut,
+        but a person's decision, once acknowledged, must survive one.
+        """
+        with self._lock:
+            c = self._writer
+            if durable:
+                c.execute("PRAGMA synchronous=FULL")
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    yield c
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+                c.execute("COMMIT")
+            finally:
+                if durable:
+                    c.execute("PRAGMA synchronous=NORMAL")
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        return self.one("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set a key (None deletes it)."""
+        with self.write() as c:
+            if value is None:
+                c.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- life -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock, self._readers_lock:
+            self._closed = True
+            for conn in self._readers.values():
+                conn.close()
+            self._readers.clear()
+            self._writer.close()

@@ -1,0 +1,293 @@
+"""Photos, their scans and their faces: what indexing writes and what a search result points at.
+
+Photos are kept by path relative to the folder (root) they were indexed from, with the sha256 of their
+bytes; each engine's scan of a photo says ok / no_face / error (with a reason a person can read); each
+face has its box, landmarks, detector score, sharpness and embedding, tagged with the engine
+fingerprint. One photo's results are written in one transaction, so a process killed at any moment
+leaves all of a photo or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..fingerprint import Fingerprint
+from .db import Database
+
+#: SQLite refuses statements with more bound parameters than this (999 in old builds): chunk IN (...) lists.
+CHUNK = 900
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    """A stored face, joined with its photo: what a search result points at."""
+
+    id: int
+    photo_id: int
+    engine: str
+    box: tuple[float, float, float, float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: float
+    root: str
+    relpath: str
+    filename: str
+    sha256: str
+    width: int
+    height: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root) / self.relpath
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    id: int
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+
+
+def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Faces:
+    """The photos, scans and faces tables of one index."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- indexing writes --------------------------------------------------------------------------
+    def root_id(self, root: Path) -> int:
+        path = str(Path(root).resolve())
+        with self.db.write() as c:
+            c.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (path,))
+            return int(c.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()["id"])
+
+    def known_photos(self, root_id: int, engine: str) -> dict[str, StoredPhoto]:
+        """Photos under a root already scanned by this engine, by relative path."""
+        rows = self.db.execute(
+            """SELECT p.id, p.relpath, p.sha256, p.size, p.mtime_ns FROM photos p
+               JOIN scans s ON s.photo_id = p.id AND s.engine = ? WHERE p.root_id = ?""",
+            (engine, root_id),
+        )
+        return {r["relpath"]: StoredPhoto(r["id"], r["sha256"], r["size"], r["mtime_ns"]) for r in rows}
+
+    def save_scan(
+        self,
+        root_id: int,
+        relpath: str,
+        engine: str,
+        *,
+        sha256: str | None,
+        size: int | None,
+        mtime_ns: int | None,
+        width: int | None,
+        height: int | None,
+        status: str,
+        reason: str | None,
+        faces: Iterable[dict],
+    ) -> list[int]:
+        """Write one photo's result atomically, replacing any earlier result of the same engine.
+
+        If the file's content changed, faces of *every* engine for the old content are dropped:
+        they describe pixels that no longer exist.
+        """
+        faces = list(faces)
+        with self.db.write() as c:
+            row = c.execute(
+                "SELECT id, sha256 FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
+            ).fetchone()
+            if row is None:
+                photo_id = c.execute(
+                    """INSERT INTO photos(root_id, relpath, filename, sha256, size, mtime_ns, width, height)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (root_id, relpath, Path(relpath).name, sha256, size, mtime_ns, width, height),
+                ).lastrowid
+            else:
+                photo_id = row["id"]
+                if row["sha256"] != sha256:
+                    c.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
+                    c.execute("DELETE FROM scans WHERE photo_id = ?", (photo_id,))
+                c.execute(
+                    "UPDATE photos SET sha256=?, size=?, mtime_ns=?, width=?, height=? WHERE id=?",
+                    (sha256, size, mtime_ns, width, height, photo_id),
+                )
+            c.execute("DELETE FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
+            ids = []
+            for f in faces:
+                ids.append(
+                    c.execute(
+                        """INSERT INTO faces(photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
+                                             embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (
+                            photo_id,
+                            engine,
+                            *[round(float(v), 1) for v in f["box"]],
+                            json.dumps(np.round(np.asarray(f["landmarks"], dtype=float), 1).tolist()),
+                            float(f["score"]),
+                            float(f["quality"]),
+                            np.asarray(f["embedding"], dtype=np.float32).tobytes(),
+                        ),
+                    ).lastrowid
+                )
+            c.execute(
+                """INSERT OR REPLACE INTO scans(photo_id, engine, status, reason, n_faces, scanned_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (photo_id, engine, status, reason, len(ids), time.time()),
+            )
+        return ids
+
+    def touch_photo(self, root_id: int, relpath: str, size: int, mtime_ns: int) -> None:
+        """Remember new size/mtime for a file whose content (sha256) did not change."""
+        with self.db.write() as c:
+            c.execute(
+                "UPDATE photos SET size = ?, mtime_ns = ? WHERE root_id = ? AND relpath = ?",
+                (size, mtime_ns, root_id, relpath),
+            )
+
+    # -- faces ------------------------------------------------------------------------------------
+    def engines(self) -> dict[Fingerprint, int]:
+        """Engine fingerprints present in this index (scanned with, even if no face was found), with face counts."""
+        found = {Fingerprint(r["engine"]): r["n"] for r in self.db.execute(
+            "SELECT engine, COUNT(*) AS n FROM faces GROUP BY engine"
+        )}  # fmt: skip
+        for r in self.db.execute("SELECT DISTINCT engine FROM scans"):
+            found.setdefault(Fingerprint(r["engine"]), 0)
+        return found
+
+    def count(self, engine: str) -> int:
+        return int(self.db.one("SELECT COUNT(*) FROM faces WHERE engine = ?", (engine,)))
+
+    def max_id(self, engine: str) -> int:
+        return int(self.db.one("SELECT COALESCE(MAX(id), 0) FROM faces WHERE engine = ?", (engine,)))
+
+    def ids(self, engine: str) -> np.ndarray:
+        """Every face id of an engine, sorted: to find what the FAISS file lacks or holds in excess."""
+        rows = self.db.execute("SELECT id FROM faces WHERE engine = ? ORDER BY id", (engine,)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def iter_embeddings(
+        self, engine: str, after_id: int = 0, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, embeddings) in id order, in batches, for (re)building the FAISS index."""
+        last = after_id
+        while True:
+            rows = self.db.execute(
+                "SELECT id, embedding FROM faces WHERE engine = ? AND id > ? ORDER BY id LIMIT ?",
+                (engine, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r["id"] for r in rows], dtype=np.int64)
+            vecs = np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
+            yield ids, vecs
+            last = int(ids[-1])
+
+    def by_id(self, ids: Iterable[int]) -> dict[int, FaceRow]:
+        """Faces with their photo, by face id (ids that do not exist are left out)."""
+        out: dict[int, FaceRow] = {}
+        for part in chunks([int(i) for i in ids]):
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"""SELECT f.id, f.photo_id, f.engine, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.det_score, f.quality,
+                           r.path AS root, p.relpath, p.filename, p.sha256, p.width, p.height
+                    FROM faces f JOIN photos p ON p.id = f.photo_id JOIN roots r ON r.id = p.root_id
+                    WHERE f.id IN ({marks})""",
+                part,
+            )
+            for row in rows:
+                out[row["id"]] = FaceRow(
+                    id=row["id"],
+                    photo_id=row["photo_id"],
+                    engine=row["engine"],
+                    box=(row["x1"], row["y1"], row["x2"], row["y2"]),
+                    landmarks=json.loads(row["landmarks"]),
+                    det_score=row["det_score"],
+                    quality=row["quality"],
+                    root=row["root"],
+                    relpath=row["relpath"],
+                    filename=row["filename"],
+                    sha256=row["sha256"],
+                    width=row["width"],
+                    height=row["height"],
+                )
+        return out
+
+    def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Stored float32 embeddings by face id: the exact vectors every shown score is computed from."""
+        out: dict[int, np.ndarray] = {}
+        for part in chunks([int(i) for i in ids]):
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", part):
+                out[r["id"]] = np.frombuffer(r["embedding"], dtype=np.float32)
+        return out
+
+    def embedding_matrix(self, ids: np.ndarray, dim: int) -> np.ndarray:
+        """Embeddings of `ids` as rows of one matrix, in the order given; NaN rows for unknown ids."""
+        out = np.full((len(ids), dim), np.nan, dtype=np.float32)
+        where = {int(i): n for n, i in enumerate(ids)}
+        for fid, emb in self.embeddings(ids).items():
+            out[where[fid]] = emb
+        return out
+
+    def embedding_dim(self, engine: str) -> int | None:
+        """Dimensions of an engine's stored embeddings (None if it has no face): rebuilding FAISS
+        from the database must not need the model itself."""
+        n = self.db.one("SELECT length(embedding) FROM faces WHERE engine = ? LIMIT 1", (engine,))
+        return None if n is None else int(n) // 4  # float32
+
+    # -- photos and summaries ---------------------------------------------------------------------
+    def indexed_filenames(self, filenames: Iterable[str]) -> set[str]:
+        """Which of these photo file names are in the index (a record's photo may not have been indexed)."""
+        found: set[str] = set()
+        for part in chunks(sorted(set(filenames))):
+            marks = ",".join("?" * len(part))
+            found |= {r[0] for r in self.db.execute(f"SELECT filename FROM photos WHERE filename IN ({marks})", part)}
+        return found
+
+    def status_counts(self, engine: str) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) AS n FROM scans WHERE engine = ? GROUP BY status", (engine,))
+        return {r["status"]: r["n"] for r in rows}
+
+    def problems(self, engine: str) -> list[tuple[str, str, str]]:
+        """(path, status, reason) of every photo that gave no usable face with this engine."""
+        rows = self.db.execute(
+            """SELECT r.path AS root, p.relpath, s.status, s.reason FROM scans s
+               JOIN photos p ON p.id = s.photo_id JOIN roots r ON r.id = p.root_id
+               WHERE s.engine = ? AND s.status != 'ok' ORDER BY p.relpath""",
+            (engine,),
+        )
+        return [(str(Path(r["root"]) / r["relpath"]), r["status"], r["reason"] or "") for r in rows]
+
+    def photo_count(self) -> int:
+        return int(self.db.one("SELECT COUNT(*) FROM photos"))
+
+    def roots(self) -> list[str]:
+        return [r["path"] for r in self.db.execute("SELECT path FROM roots ORDER BY id")]
+
+    def photo_hashes(self) -> list[tuple[Path, str]]:
+        """(path, sha256) of every indexed photo, to check the files are still the ones indexed."""
+        rows = self.db.execute(
+            "SELECT r.path AS root, p.relpath, p.sha256 FROM photos p JOIN roots r ON r.id = p.root_id "
+            "WHERE p.sha256 IS NOT NULL ORDER BY p.id"
+        )
+        return [(Path(r["root"]) / r["relpath"], r["sha256"]) for r in rows]
+
+    def photo_path_by_sha(self, sha256: str) -> Path | None:
+        """Where a photo with this content is now (decisions point at content, not at a path)."""
+        row = self.db.execute(
+            "SELECT r.path AS root, p.relpath FROM photos p JOIN roots r ON r.id = p.root_id WHERE p.sha256 = ? "
+            "ORDER BY p.id LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return Path(row["root"]) / row["relpath"] if row else None
