@@ -25,6 +25,8 @@ SETTINGS = {
     "server.enableXsrfProtection": "true",
     "server.maxUploadSize": "50",  # MB per photo: far above any photo, far below what fills a disk
     "global.developmentMode": "false",
+    "server.fileWatcherType": "none",  # watching the folder (.venv included) costs thousands of inotify watches
+    "server.runOnSave": "false",
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "false",
     "theme.base": "light",
