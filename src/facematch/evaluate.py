@@ -494,7 +494,7 @@ def gallery_index(folder: Path, images_dir: Path, gallery: Sequence[Path], emb: 
                 faces=scan.faces,
             )  # fmt: skip
             labelled[p] = ids[0]
-        index.vectors(emb.engine)
+        index.update_neighbours(emb.engine, index.vectors(emb.engine))
     return labelled
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import neighbours
 from .engines import DEFAULT_ENGINE
 from .fingerprint import Fingerprint
-from .store import DB_NAME, Cases, Database, Faces, Records
+from .store import DB_NAME, Cases, Database, Faces, Neighbours, Records
 from .vectors import EngineMismatch, FaceVectors, VectorsState, state, sync
 
 
@@ -34,6 +35,7 @@ class Index:
         self.folder = Path(folder)
         self.db = db
         self.faces = Faces(db)
+        self.neighbours = Neighbours(db)
         self.records = Records(db)
         self.cases = Cases(db)
 
@@ -112,6 +114,10 @@ class Index:
         if dim is None:
             raise EngineMismatch(f"this index holds no faces of {fingerprint}")
         return sync(self.faces, self.folder, fingerprint, dim, rebuild=rebuild)
+
+    def update_neighbours(self, fingerprint: str, vectors: FaceVectors, k: int = neighbours.K):
+        """Bring every face's nearest-neighbour list (and so its hub value) in step (neighbours.py)."""
+        return neighbours.update(self.faces, self.neighbours, vectors, fingerprint, k)
 
     # -- summaries --------------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -217,7 +217,9 @@ def index_folder(
         finally:
             if bar is not None:
                 bar.close()
-        index.vectors(fp, engine.dim)
+        vectors = index.vectors(fp, engine.dim)
+        if not report.interrupted:
+            index.update_neighbours(fp, vectors)
         if records_csv is not None:
             imported = import_file(index, Path(records_csv))
             report.records = imported.records

@@ -5,6 +5,11 @@ the CLI, the app, the combined photo + name list and `facematch evaluate search`
 `Searcher.rank`: FAISS shortlist -> exact re-rank from the stored embeddings -> stranger counts. So
 an evaluation measures what users get, and a score means the same thing on every screen.
 
+The score is the cosine similarity corrected for hubness (neighbours.py): an archive face that is close
+to everyone (blurred, small, very average-looking) would otherwise crowd the first candidates of
+unrelated searches, so each face's score is lowered by how crowded its own neighbourhood is, relative to
+the archive's average: score = cosine - HUB_ALPHA x (r_g - mean r). The raw cosine is kept beside it.
+
 It refuses to search with an engine other than the one that built the index: comparing vectors of two
 different models gives numbers that look like scores and mean nothing. One Searcher may serve many
 threads (the app's browser sessions): the database hands each thread its own connection, and the
@@ -19,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calibration, images
+from . import calibration, images, neighbours
 from .calibration import Calibration
 from .engines import Face, FaceEngine, get_engine
 from .engines.base import normalise
@@ -55,14 +60,20 @@ class QueryPhoto:
         return self.faces[number - 1]
 
 
+#: Weight of the hubness correction: score = cosine - HUB_ALPHA x (r_g - mean r). 1/2 is CSLS's own
+#: weight (its 2 cos - r_q - r_g, halved, without the query's r_q, which cannot change one search's order).
+HUB_ALPHA = 0.5
+
+
 @dataclass
 class Candidate:
     """A face in the archive that looks similar. Not a match: a person decides that."""
 
     rank: int  # 1 = most similar; 0 = beyond the ranks searched (a face reached by name, not by photo)
-    similarity: float
+    similarity: float  # the score candidates are ranked by (cosine corrected for hubness)
     face: FaceRow
     records: list[dict]
+    cosine: float | None = None  # the plain cosine similarity of the two embeddings
     # Calibrated strength (calibration.py), None when this engine fingerprint has no calibration:
     fpr: float | None = None  # rate at which an unrelated face scores at least this similarity
     expected_strangers: float | None = None  # fpr x faces in the searched index
@@ -77,7 +88,9 @@ def _bad_photo(name: str, reason: str) -> QueryPhoto:
 class Searcher:
     """An open index ready to answer queries (thread-safe; see the module docstring)."""
 
-    def __init__(self, index: Index | Path, engine: str | None = None, models: Path | None = None) -> None:
+    def __init__(
+        self, index: Index | Path, engine: str | None = None, models: Path | None = None, hubness: float = HUB_ALPHA
+    ) -> None:
         self._owns_index = not isinstance(index, Index)
         self.index: Index = Index.open(Path(index)) if self._owns_index else index  # type: ignore[arg-type]
         try:
@@ -90,6 +103,10 @@ class Searcher:
                     "index the photos again into a new folder."
                 )
             self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
+            self.alpha = float(hubness)
+            if self.alpha:  # lists missing after an interrupted run or from an older facematch are made now
+                self.index.update_neighbours(fp, self.vectors)
+            self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, neighbours.K)
         except BaseException:
             self.close()
             raise
@@ -157,11 +174,28 @@ class Searcher:
     def rank(self, queries: np.ndarray, k: int = 50) -> list[list[Candidate]]:
         """The k best candidates for each query embedding (rows of `queries`), best first.
 
-        An approximate index only proposes a shortlist; the stored embeddings give the exact scores.
+        FAISS proposes a shortlist by cosine (an approximate index: by its codes); the stored embeddings
+        give the exact cosines, and the hubness correction the final order. The shortlist is widened
+        until no face outside it could rise into the first k: a face outside has a cosine at most the
+        shortlist's last, and its correction can add at most HUB_ALPHA x (mean r - smallest r).
         """
         q = normalise(np.atleast_2d(queries))
-        scores, ids = self.vectors.search(q, k, exact=stored_vectors(self.index.faces, self.engine.dim))
-        return self._candidates(scores, ids, numbered=True)
+        exact = stored_vectors(self.index.faces, self.engine.dim)
+        total = self.vectors.count
+        wide = min(total, max(2 * k, k + 20)) if self.alpha else k
+        while True:
+            cos, ids = self.vectors.search(q, wide, exact=exact)
+            scores = np.where(ids >= 0, self._corrected(cos, ids), -np.inf)
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            top = [np.take_along_axis(a, order, 1) for a in (scores, cos, ids)]
+            if not self.alpha or wide >= total:
+                break
+            floor = np.where(ids >= 0, cos, np.inf).min(axis=1)  # the shortlist's smallest cosine
+            if np.all(floor + self.alpha * (self.hub_mean - self.hub_min) < top[0][:, -1]):
+                break
+            wide = min(total, wide * 4)
+        scores, cos, ids = top
+        return self._candidates(scores, cos, ids, numbered=True)
 
     def candidates_for(self, faces: list[Face], face_ids: set[int], ranked: list[Candidate]) -> dict[int, Candidate]:
         """Candidates for chosen archive faces (e.g. found by name), scored against the query as `rank` scores.
@@ -173,27 +207,37 @@ class Searcher:
             return {}
         known = {c.face.id: c for c in ranked}
         out = {fid: known[fid] for fid in face_ids if fid in known}
-        rest = np.array(sorted(face_ids - set(out)), dtype=np.int64)
-        if len(rest):
-            vecs = stored_vectors(self.index.faces, self.engine.dim)(rest)
-            scores = np.nan_to_num(vecs @ fuse([f.embedding for f in faces]), nan=-np.inf)
-            for c in self._candidates(scores[None, :], rest[None, :], numbered=False)[0]:
+        rest = np.array(sorted(face_ids - set(out)), dtype=np.int64)[None, :]
+        if rest.size:
+            vecs = stored_vectors(self.index.faces, self.engine.dim)(rest[0])
+            cos = np.nan_to_num(vecs @ fuse([f.embedding for f in faces]), nan=-np.inf)[None, :]
+            for c in self._candidates(self._corrected(cos, rest), cos, rest, numbered=False)[0]:
                 out[c.face.id] = c
         return out
 
-    def _candidates(self, scores: np.ndarray, ids: np.ndarray, numbered: bool) -> list[list[Candidate]]:
-        """Rows of (exact score, face id) -> Candidates with their photo, records and stranger counts."""
+    def _corrected(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosines -> ranking scores: minus HUB_ALPHA x (r_g - mean r) (no correction for a face without r_g)."""
+        if not self.alpha:
+            return cos
+        hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), neighbours.K).reshape(ids.shape)
+        return cos - self.alpha * np.nan_to_num(hub - self.hub_mean, nan=0.0)
+
+    def _candidates(
+        self, scores: np.ndarray, cos: np.ndarray, ids: np.ndarray, numbered: bool
+    ) -> list[list[Candidate]]:
+        """Rows of (score, cosine, face id) -> Candidates with their photo, records and stranger counts."""
         rows = self.index.faces.by_id({int(i) for row in ids for i in row if i >= 0})
         records = self.index.records.for_files({r.filename for r in rows.values()})
         out = []
-        for row_scores, row_ids in zip(scores, ids, strict=True):
+        for row in zip(scores, cos, ids, strict=True):
             cands: list[Candidate] = []
-            for score, fid in zip(row_scores, row_ids, strict=True):
+            for score, c, fid in zip(*row, strict=True):
                 face = rows.get(int(fid))
                 if fid < 0 or face is None or not np.isfinite(score):
                     continue
                 rank = len(cands) + 1 if numbered else 0
-                cands.append(self.calibrated(Candidate(rank, float(score), face, records.get(face.filename, []))))
+                found = Candidate(rank, float(score), face, records.get(face.filename, []), cosine=float(c))
+                cands.append(self.calibrated(found))
             out.append(cands)
         return out
 

@@ -7,6 +7,7 @@
 from .cases import Cases
 from .db import DB_NAME, RECORD_FIELDS, SCHEMA_VERSION, Database
 from .faces import FaceRow, Faces, StoredPhoto
+from .neighbours import Neighbours
 from .records import Records
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Database",
     "FaceRow",
     "Faces",
+    "Neighbours",
     "Records",
     "StoredPhoto",
 ]

@@ -22,8 +22,8 @@ from pathlib import Path
 
 DB_NAME = "facematch.sqlite"
 #: 1: photos, faces, records, cases, decisions. 2: typed archive records, record names, record photos,
-#: case facts.
-SCHEMA_VERSION = 2
+#: case facts. 3: each face's nearest other faces (hubness correction), and a log of deleted faces.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,6 +108,20 @@ CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+-- schema 3: each face's k nearest other faces of its engine (neighbours.py), and the faces deleted since
+-- the lists were last brought in step (a list naming one of them is computed again).
+CREATE TABLE IF NOT EXISTS face_neighbours (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    k INTEGER NOT NULL,
+    ids BLOB NOT NULL,
+    sims BLOB NOT NULL,
+    hub REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS face_neighbours_engine ON face_neighbours(engine, k);
+CREATE TABLE IF NOT EXISTS faces_gone (id INTEGER PRIMARY KEY, engine TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS faces_gone_log AFTER DELETE ON faces
+BEGIN INSERT OR IGNORE INTO faces_gone(id, engine) VALUES (old.id, old.engine); END;
 """
 
 # -- schema 2: archive records with typed fields, their names in comparable forms, many-to-many photos,
@@ -169,13 +183,18 @@ def migrate(conn: sqlite3.Connection) -> None:
     if version > SCHEMA_VERSION:
         raise RuntimeError(f"this index was written by a newer facematch (schema {version}); update facematch")
     _upgrade_to_v2(conn)
+    # Schema 3 only adds tables (created above, IF NOT EXISTS): record that this file has them.
+    conn.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+        (str(SCHEMA_VERSION), SCHEMA_VERSION),
+    )
 
 
 def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
     """Add the typed record columns and the v2 tables; link legacy records to their photo."""
     have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
     missing = [c for c in _RECORD_EXTRA_COLUMNS if c not in have]
-    if not missing and conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2":
+    if not missing and int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) >= 2:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

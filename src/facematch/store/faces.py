@@ -240,6 +240,17 @@ class Faces:
             out[where[fid]] = emb
         return out
 
+    def photo_keys(self, ids: Iterable[int]) -> dict[int, str]:
+        """face id -> its photo's sha256: faces of one image (or of identical copies) share a key."""
+        out: dict[int, str] = {}
+        for part in chunks(sorted({int(i) for i in ids})):
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                f"SELECT f.id, p.sha256 FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN ({marks})", part
+            ):
+                out[r[0]] = r[1]
+        return out
+
     def embedding_dim(self, engine: str) -> int | None:
         """Dimensions of an engine's stored embeddings (None if it has no face): rebuilding FAISS
         from the database must not need the model itself."""

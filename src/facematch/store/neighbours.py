@@ -1,0 +1,109 @@
+"""Each face's nearest other faces and its hub value r_g (neighbours.py keeps them in step).
+
+Stored as one row per face (the neighbour ids and similarities as float32/int64 blobs, and their mean,
+r_g), removed with the face; faces deleted since the last update are logged by a trigger (db.py), so the
+update finds the lists that name one of them without loading every list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .db import Database
+from .faces import chunks
+
+
+class Neighbours:
+    """The face_neighbours and faces_gone tables of one index."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def missing(self, engine: str, k: int) -> np.ndarray:
+        """Faces of an engine with no list for this k (new since the last update, or made with another k)."""
+        rows = self.db.execute(
+            """SELECT f.id FROM faces f LEFT JOIN face_neighbours n ON n.face_id = f.id AND n.k = ?
+               WHERE f.engine = ? AND n.face_id IS NULL ORDER BY f.id""",
+            (k, engine),
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def gone(self, engine: str) -> set[int]:
+        return {r[0] for r in self.db.execute("SELECT id FROM faces_gone WHERE engine = ?", (engine,))}
+
+    def naming(self, engine: str, gone: set[int], batch: int = 20_000) -> list[int]:
+        """Faces whose list names a face that is gone (streamed: lists are never all held at once)."""
+        if not gone:
+            return []
+        dead = np.fromiter(gone, dtype=np.int64)
+        out, last = [], 0
+        while True:
+            rows = self.db.execute(
+                "SELECT face_id, ids FROM face_neighbours WHERE engine = ? AND face_id > ? ORDER BY face_id LIMIT ?",
+                (engine, last, batch),
+            ).fetchall()
+            if not rows:
+                return out
+            out += [r[0] for r in rows if np.isin(np.frombuffer(r[1], np.int64), dead).any()]
+            last = rows[-1][0]
+
+    def lists(self, ids: Iterable[int], k: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """face id -> (neighbour ids, similarities), best first, for the faces that have a list for this k."""
+        out = {}
+        for part in chunks(sorted({int(i) for i in ids})):
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                f"SELECT face_id, ids, sims FROM face_neighbours WHERE k = ? AND face_id IN ({marks})", (k, *part)
+            ):
+                out[r[0]] = (np.frombuffer(r[1], np.int64).copy(), np.frombuffer(r[2], np.float32).copy())
+        return out
+
+    def save(self, engine: str, k: int, lists: dict[int, tuple[np.ndarray, np.ndarray]], forget: set[int]) -> None:
+        """Write lists (one transaction per batch) and forget the gone faces they were computed without.
+
+        A face deleted meanwhile (a concurrent indexing run) has no row to point at: it is skipped.
+        """
+        items = sorted(lists.items())
+        for part in chunks(items, 5000):
+            with self.db.write() as c:
+                alive = {r[0] for r in c.execute(
+                    f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(part))})", [fid for fid, _ in part]
+                )}  # fmt: skip
+                c.executemany(
+                    """INSERT OR REPLACE INTO face_neighbours(face_id, engine, k, ids, sims, hub)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [
+                        (fid, engine, k, ids.astype(np.int64).tobytes(), sims.astype(np.float32).tobytes(),
+                         float(sims.mean()) if len(sims) else 0.0)
+                        for fid, (ids, sims) in part
+                        if fid in alive
+                    ],
+                )  # fmt: skip
+        if forget:
+            with self.db.write() as c:
+                c.executemany("DELETE FROM faces_gone WHERE id = ?", [(i,) for i in forget])
+
+    def hub(self, ids: np.ndarray, k: int) -> np.ndarray:
+        """r_g of these faces in the order given (NaN for a face without a list for this k)."""
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        where = {int(i): n for n, i in enumerate(ids)}
+        for part in chunks(list(where)):
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                f"SELECT face_id, hub FROM face_neighbours WHERE k = ? AND face_id IN ({marks})", (k, *part)
+            ):
+                out[where[r[0]]] = r[1]
+        return out
+
+    def hub_range(self, engine: str, k: int) -> tuple[float, float]:
+        """(mean, smallest) r_g of the archive: scores are corrected by each face's r_g relative to the mean,
+        and the smallest bounds how far a face outside a shortlist can rise."""
+        row = self.db.execute(
+            "SELECT AVG(hub), MIN(hub) FROM face_neighbours WHERE engine = ? AND k = ?", (engine, k)
+        ).fetchone()
+        return (float(row[0]), float(row[1])) if row[0] is not None else (0.0, 0.0)
+
+    def count(self, engine: str, k: int) -> int:
+        return int(self.db.one("SELECT COUNT(*) FROM face_neighbours WHERE engine = ? AND k = ?", (engine, k)))

@@ -1,0 +1,92 @@
+"""Hubness correction end to end: neighbour lists made at indexing, kept in step as photos come and change,
+and a search order equal to scoring every archive face by hand."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import variants
+from facematch import demo, neighbours
+from facematch.index import Index
+from facematch.indexer import index_folder
+from facematch.search import HUB_ALPHA, Searcher
+
+
+def brute_force_lists(index: Index, fp: str, k: int) -> dict[int, set[int]]:
+    """Each face's k nearest faces of other images, from every stored embedding (no FAISS, no lists)."""
+    ids = index.faces.ids(fp)
+    vecs = index.faces.embedding_matrix(ids, index.faces.embedding_dim(fp))
+    photo = index.faces.photo_keys(ids)
+    sims = vecs @ vecs.T
+    out = {}
+    for i, fid in enumerate(ids.tolist()):
+        others = [j for j in np.argsort(-sims[i], kind="stable") if photo[int(ids[j])] != photo[fid]][:k]
+        out[fid] = {int(ids[j]) for j in others}
+    return out
+
+
+def stored_lists(index: Index, fp: str, k: int) -> dict[int, set[int]]:
+    return {fid: set(ids.tolist()) for fid, (ids, _) in index.neighbours.lists(index.faces.ids(fp), k).items()}
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory) -> tuple[Path, Path]:
+    """An index of 24 photos, then 12 more added, then one photo changed: lists checked after each step."""
+    root = tmp_path_factory.mktemp("hub")
+    photos = root / "photos"
+    variants(photos / "a", 24)
+    idx = root / "index"
+    index_folder(photos, idx, "sface", workers=1, progress=False)
+    return photos, idx
+
+
+def test_lists_are_made_at_indexing_and_follow_new_and_changed_photos(grown):
+    photos, idx = grown
+    with Index.open(idx) as index:
+        (fp,) = index.engines()
+        assert index.neighbours.count(fp, neighbours.K) == index.faces.count(fp) > neighbours.K
+        assert stored_lists(index, fp, neighbours.K) == brute_force_lists(index, fp, neighbours.K)
+        before = stored_lists(index, fp, neighbours.K)
+
+    variants(photos / "b", 36)  # the same sources again, cropped and scaled otherwise: close neighbours
+    for p in sorted((photos / "b").iterdir())[:24]:
+        p.unlink()  # v000-v023 are byte copies of a/'s photos: keep the 12 new ones
+    index_folder(photos, idx, "sface", workers=1, progress=False)
+    with Index.open(idx) as index:
+        after = stored_lists(index, fp, neighbours.K)
+        assert after == brute_force_lists(index, fp, neighbours.K)
+        assert sum(after[f] != before[f] for f in before) > 0  # older faces took new ones in
+
+    changed = photos / "a" / "v000.jpg"  # other content (v003 mirrored and shrunk): its old faces are gone
+    Image.open(photos / "a" / "v003.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).reduce(2).save(changed)
+    index_folder(photos, idx, "sface", workers=1, progress=False)
+    with Index.open(idx) as index:
+        assert stored_lists(index, fp, neighbours.K) == brute_force_lists(index, fp, neighbours.K)
+        assert not index.neighbours.gone(fp)  # the deleted faces' log was used and emptied
+
+
+def test_search_order_is_exactly_hubness_corrected_cosine(grown, tmp_path):
+    _, idx = grown
+    copy = tmp_path / "index"
+    shutil.copytree(idx, copy)
+    with Searcher(copy) as s:
+        q = s.detect_file(demo.query_photo()).pick()
+        cands = s.search([q], k=10)
+        ids = s.index.faces.ids(s.fingerprint)
+        vecs = s.index.faces.embedding_matrix(ids, s.engine.dim)
+        hub = s.index.neighbours.hub(ids, neighbours.K)
+        by_hand = vecs @ q.embedding - HUB_ALPHA * (hub - hub.mean())
+        best = ids[np.argsort(-by_hand, kind="stable")[:10]]
+    assert [c.face.id for c in cands] == best.tolist()
+    np.testing.assert_allclose([c.similarity for c in cands], np.sort(by_hand)[::-1][:10], atol=1e-5)
+    assert all(c.cosine is not None for c in cands)
+    # Without the correction, the plain cosine order (what `hubness=0` asks for).
+    with Searcher(copy, hubness=0) as plain:
+        raw = plain.search([q], k=10)
+    assert [c.similarity for c in raw] == sorted((c.similarity for c in raw), reverse=True)
+    assert all(c.similarity == c.cosine for c in raw)
