@@ -18,7 +18,7 @@ import pytest
 
 from facematch import images
 from facematch.indexer import index_folder
-from hostile import FACE, make_corpus
+from hostile import FACE, _png_with_declared_size, make_corpus
 from test_index import assert_consistent, faces_in_db
 
 _RUN = textwrap.dedent(
@@ -117,3 +117,32 @@ def test_a_file_that_changes_while_read_is_skipped_then_read_on_the_next_run(tmp
     second = index_folder(photos, idx, "sface", workers=1, progress=False)
     assert second.scanned == 1 and second.faces == 1 and not second.errors
     assert_consistent(idx)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "shown"),
+    [
+        (10_001, 10_000, "100.01 megapixels"),  # just over: Pillow warns (limit < pixels <= 2x limit)
+        (12_000, 12_000, "144 megapixels"),  # Pillow warns
+        (60_000, 60_000, "3,600 megapixels"),  # over twice the limit: Pillow raises DecompressionBombError
+    ],
+)
+def test_pillows_own_bomb_guard_refuses_with_facematchs_reason(width, height, shown):
+    """A header declaring more than MAX_PIXELS is refused by Pillow's guard, set to facematch's limit."""
+    with pytest.raises(images.ImageError) as e:
+        images.decode(_png_with_declared_size(width, height))
+    assert str(e.value) == f"image too large ({shown}; limit 100); refused before decoding"
+
+
+def test_exactly_the_limit_is_decoded_not_refused_as_too_large():
+    """10000x10000 = MAX_PIXELS passes the size guard; this 70-byte file then fails as what it is."""
+    with pytest.raises(images.ImageError, match="damaged or truncated"):
+        images.decode(_png_with_declared_size(10_000, 10_000))
+
+
+def test_importing_facematch_leaves_pillows_guard_on_at_facematchs_limit():
+    """Pillow's limit is process-wide: facematch sets it to its own limit, never to None (off)."""
+    code = "import facematch.cli; from facematch import images; from PIL import Image; print(Image.MAX_IMAGE_PIXELS)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == str(images.MAX_PIXELS) != "None"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 
-# Pillow's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; we check ourselves.
-Image.MAX_IMAGE_PIXELS = None
+# Pillow's own bomb guard, set to facematch's limit for the whole process (not switched off): it warns
+# above MAX_IMAGE_PIXELS and raises above twice that, from the header, in Image.open and in every plugin
+# that reads further frames (GIF, ICO, ...). decode() turns both into the one "too large" reason.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
@@ -78,14 +81,12 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
     _register_heif()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # Pillow's notes on odd EXIF or palettes: the photo is still used
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refuse, not note
             im = Image.open(io.BytesIO(data))
             w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(
-                    f"image too large ({w}x{h} = {w * h / 1e6:.0f} megapixels; limit {MAX_PIXELS / 1e6:.0f}); "
-                    "refused before decoding"
-                )
+            if w * h > MAX_PIXELS:  # Pillow checked already, unless someone changed its limit in this process
+                raise ImageError(_too_large(w * h, f"{w}x{h} = "))
             if w < 1 or h < 1:
                 raise ImageError(f"image has no pixels ({w}x{h})")
             im.seek(0)  # first frame of an animated GIF/WebP
@@ -94,12 +95,12 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
             rgb_im = _to_rgb(im)
     except ImageError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(_too_large(_bomb_pixels(e))) from e
     except UnidentifiedImageError as e:
         raise ImageError("not an image, or an image format that cannot be read") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"damaged or truncated image ({e})") from e
-    except Image.DecompressionBombError as e:  # pragma: no cover - guarded above
-        raise ImageError(str(e)) from e
     width, height = rgb_im.size
     scale = 1.0
     if max(width, height) > max_side:
@@ -107,6 +108,24 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
         rgb_im = rgb_im.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
     rgb = np.ascontiguousarray(np.asarray(rgb_im, dtype=np.uint8))
     return Decoded(rgb=rgb, width=width, height=height, scale=scale)
+
+
+def _too_large(pixels: int | None, size: str = "") -> str:
+    """The one reason for a photo over MAX_PIXELS, whichever check caught it."""
+    limit = _megapixels(MAX_PIXELS)
+    amount = f"{size}{_megapixels(pixels)}" if pixels else f"over {limit}"
+    return f"image too large ({amount} megapixels; limit {limit}); refused before decoding"
+
+
+def _megapixels(pixels: int) -> str:
+    """3,600 or 100.01: two decimals only where they matter (just over the limit is not "100; limit 100")."""
+    return f"{pixels / 1e6:,.2f}".rstrip("0").rstrip(".")
+
+
+def _bomb_pixels(e: Exception) -> int | None:
+    """The pixel count in Pillow's bomb message ("Image size (N pixels) exceeds limit ..."); Pillow gives no size."""
+    m = re.search(r"\((\d+) pixels\)", str(e))
+    return int(m[1]) if m else None
 
 
 def load(path: Path, max_side: int = MAX_SIDE) -> tuple[Decoded, str]:
