@@ -57,7 +57,7 @@ def test_chinese_headers_in_gb18030_semicolons_and_dates(tmp_path, store):
     text = (
         "编号;姓名;出生日期;性别;身份证号;县;拘留日期;照片\n"
         "A1;阿依古丽·亚森;1985年3月;女;653121198603150022;疏附县;2017年5月12日;ayg.jpg\n"
-        "A2;艾尔肯·吐尔地;;男;653121197001010011;疏附县;12.05.2017;\n"
+        "A2;艾尔肯·吐尔地;;男;65312119700101001X;疏附县;12.05.2017;\n"
         "A3;米热阿依·卡德尔;大约1990;女;;伽师县;2018/1/3;m1.jpg|m2.jpg\n"
     )
     report = import_file(store, write(tmp_path / "cn.csv", text, "gb18030"))
@@ -81,6 +81,53 @@ def test_chinese_headers_in_gb18030_semicolons_and_dates(tmp_path, store):
     assert a3["photos"] == ["m1.jpg", "m2.jpg"]  # one record, two photos
     # the ID number's birth date disagrees with A1's birth date column: a warning, both kept
     assert any(w.row == 2 and "ID number" in w.message for w in report.warnings)
+
+
+def ric_check_digit(first17: str) -> str:
+    """The check digit of a Chinese resident ID (ISO 7064 MOD 11-2), by the standard's weights, not by stdnum."""
+    weights = [2 ** (17 - i) % 11 for i in range(17)]  # 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2
+    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]
+
+
+def test_id_numbers_give_a_birth_date_only_when_check_digit_and_date_hold(tmp_path, store):
+    """A mistyped ID number gives no birth year, and the report names the row; the rest read as before.
+
+    Every number is invented (order code 000) with its check digit computed here.
+    """
+    good = "65312119850704000" + ric_check_digit("65312119850704000")
+    wrong_digit = good[:-1] + ("1" if good[-1] != "1" else "2")  # the last digit mistyped
+    swapped = good[:6] + "1958" + good[10:]  # 1985 typed as 1958: the check digit no longer fits
+    no_day = "65312119850230000" + ric_check_digit("65312119850230000")  # a valid check digit, 30 February
+    assert good[-1] == "X"  # this one also shows that a final X is read
+    rows = [
+        ("I-1", good, ""),
+        ("I-2", wrong_digit, ""),
+        ("I-3", swapped, ""),
+        ("I-4", no_day, ""),
+        ("I-5", "653121850704000", ""),  # the older 15 digits: no check digit, born 1985-07-04
+        ("I-6", "N 1234567", ""),  # not a Chinese ID number: no date, no warning
+        ("I-7", swapped, "1985-07-04"),  # the birth date column stands; the ID is still reported
+    ]
+    text = "record_id,name,id_number,birth_date\n" + "".join(f"{r},Adil Tursun,{i},{b}\n" for r, i, b in rows)
+    report = import_file(store, write(tmp_path / "ids.csv", text))
+    recs = store.records.by_id([r for r, _, _ in rows])
+    born = {r: (recs[r].get("birth_date"), recs[r].get("birth_source")) for r, _, _ in rows}
+    assert born == {
+        "I-1": ("1985-07-04", "id_number"),
+        "I-2": (None, None),
+        "I-3": (None, None),
+        "I-4": (None, None),
+        "I-5": ("1985-07-04", "id_number"),
+        "I-6": (None, None),
+        "I-7": ("1985-07-04", "birth_date"),
+    }
+    assert recs["I-2"]["id_number"] == wrong_digit  # the number itself is kept as written
+    by_row = {w.row: w.message for w in report.warnings if w.row}  # (the file-level ones: no photo column)
+    assert set(by_row) == {3, 4, 5, 8}  # spreadsheet rows of I-2, I-3, I-4 and I-7 (the header is row 1)
+    assert "check digit" in by_row[3] and "mistyped" in by_row[3] and "no birth date" in by_row[3]
+    assert "check digit" in by_row[4] and "check digit" in by_row[8]
+    assert "19850230" in by_row[5] and "not a possible date" in by_row[5]
+    assert str(next(w for w in report.warnings if w.row == 3)).startswith("row 3: the ID number's check digit")
 
 
 def test_missing_columns_duplicate_ids_and_bad_rows(tmp_path, store):

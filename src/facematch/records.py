@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING
 
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidChecksum, InvalidComponent
+
 from . import names as names_mod
 from .store import RECORD_FIELDS
 
@@ -159,14 +162,49 @@ def parse_date(value: object) -> ParsedDate:
     return ParsedDate(text, iso, int(iso[:4]) if iso else None)
 
 
-def birth_from_id(id_number: str) -> str | None:
-    """The birth date inside a Chinese resident ID number (18 characters, or the older 15 digits)."""
-    s = re.sub(r"\s", "", id_number or "").upper()
-    if re.fullmatch(r"\d{17}[\dX]", s):
-        return _iso(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+@dataclass(frozen=True)
+class IdBirth:
+    """What an ID number says about the birth date: an ISO date, or why it gives none."""
+
+    iso: str | None = None
+    problem: str | None = None  # set when the value is an ID number that cannot be trusted (mistyped)
+
+
+def birth_from_id(id_number: str) -> IdBirth:
+    """The birth date inside a Chinese resident ID number (18 characters, or the older 15 digits).
+
+    An 18-character number carries a check digit over the other 17 (ISO 7064 MOD 11-2, checked by
+    python-stdnum's cn.ric): one mistyped digit or two swapped ones break it, and a mistyped ID would
+    otherwise supply a wrong birth year to every search filtered by age. Such a number, or one whose
+    date cannot exist, gives no birth date and says why. A region code missing from stdnum's table of
+    counties does not stop the date being read: codes were renamed and the check digit already
+    vouches for the digits. Values that are no Chinese ID number at all (other countries' IDs, "n/a")
+    give neither a date nor a problem. The 15-digit numbers (before 1999) have no check digit.
+    """
+    s = ric.compact(re.sub(r"\s", "", str(id_number or "")))
     if re.fullmatch(r"\d{15}", s):
-        return _iso(1900 + int(s[6:8]), int(s[8:10]), int(s[10:12]))
-    return None
+        return _id_date(s[6:12], 1900 + int(s[6:8]), int(s[8:10]), int(s[10:12]))
+    if not re.fullmatch(r"\d{17}[\dX]", s):
+        return IdBirth()
+    try:
+        ric.validate(s)
+    except InvalidChecksum:
+        return IdBirth(
+            problem=f"the ID number's check digit is {s[-1]} but its other 17 digits give "
+            f"{ric.calc_check_digit(s)}: mistyped, so no birth date is read from it"
+        )
+    except InvalidComponent:  # the date (checked next), or a region code stdnum does not know (see above)
+        pass
+    return _id_date(s[6:14], int(s[6:10]), int(s[10:12]), int(s[12:14]))
+
+
+def _id_date(digits: str, y: int, m: int, d: int) -> IdBirth:
+    iso = _iso(y, m, d)
+    if iso is None:
+        return IdBirth(
+            problem=f"the birth date in the ID number ({digits}) is not a possible date; none is read from it"
+        )
+    return IdBirth(iso)
 
 
 def _sex(value: str) -> str:
@@ -366,7 +404,10 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
             fields.setdefault("birth_date", str(p.year))
         else:
             warnings.append(Problem(d.row, f"birth_year {p.text!r} is not a year; kept as text"))
-    id_birth = birth_from_id(str(fields.get("id_number", "")))
+    from_id = birth_from_id(str(fields.get("id_number", "")))
+    if from_id.problem:
+        warnings.append(Problem(d.row, from_id.problem))
+    id_birth = from_id.iso
     if id_birth:
         if not fields.get("birth_year"):
             fields["birth_date"], fields["birth_year"], fields["birth_source"] = (
