@@ -2,14 +2,17 @@
 
 Photos come from what ships with the project (demo_photos), from installed packages, or are
 generated here from those; LFW in ../shared is used where present and skipped with a reason
-where not.
+where not. In CI (FACEMATCH_REQUIRE_ALL_TESTS=1, set by .ci/run) nothing may skip: a test that
+lacks ../shared, Chromium or a test tool fails with the same reason instead.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -21,6 +24,18 @@ from facematch.engines import get_engine
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 LFW = SHARED / "data" / "lfw"
+
+
+#: Set to 1 by .ci/run: CI always has ../shared, Chromium and the test extras, so a test that would skip
+#: for want of one of them must fail there, or a missing data set would pass CI unnoticed.
+REQUIRE_ALL = "FACEMATCH_REQUIRE_ALL_TESTS"
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip a test for want of something outside the project; fail instead where REQUIRE_ALL is set (CI)."""
+    if os.environ.get(REQUIRE_ALL) == "1":
+        pytest.fail(f"{reason} [{REQUIRE_ALL}=1: every test must run here]", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def package_image(package: str, rel: str) -> Path:
@@ -41,7 +56,7 @@ def demo_dir() -> Path:
 @pytest.fixture(scope="session")
 def lfw() -> Path:
     if not (LFW / "images").is_dir() or not (LFW / "pairs.txt").is_file():
-        pytest.skip(f"LFW subset not found at {LFW} (it lives in ../shared, outside the project)")
+        skip_or_fail(f"LFW subset not found at {LFW} (it lives in ../shared, outside the project)")
     return LFW
 
 

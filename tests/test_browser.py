@@ -14,18 +14,26 @@ from pathlib import Path
 
 import pytest
 
+from conftest import skip_or_fail
 from facematch import demo, serve
 from facematch.indexer import index_folder
 from facematch.store import DB_NAME
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+try:
+    from selenium import webdriver
+except ImportError:
+    webdriver = None
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)",
-)
+
+@pytest.fixture(autouse=True)
+def a_browser_to_drive() -> None:
+    """Skip without selenium or Chromium (a developer may have neither); fail in CI, which installs both."""
+    if webdriver is None:
+        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
+    if not (CHROMIUM and CHROMEDRIVER):
+        skip_or_fail("Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)")
 
 
 def free_port() -> int:

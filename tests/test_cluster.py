@@ -18,15 +18,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import package_image, variants
+from conftest import package_image, skip_or_fail, variants
 from facematch import demo
 from facematch.indexer import index_folder
 from facematch.search import Searcher
 from facematch.store import DB_NAME
 from facematch.vectors import FaceVectors
 
-pytest.importorskip("ray")
-pytest.importorskip("ray.data")
+try:
+    import ray.data  # noqa: F401  (the cluster extra, pulled by the test extra)
+except ImportError:
+    skip_or_fail("ray[data] is not installed (pip install -e '.[test]' installs it)")
 
 from facematch.cluster import index_folder_on_ray  # noqa: E402
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import skip_or_fail
 from facematch import images
 from facematch.indexer import index_folder
 from hostile import FACE, _png_with_declared_size, make_corpus
@@ -40,7 +41,7 @@ def _without_root_override() -> list[str]:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        pytest.skip("running as root without setpriv: the no-permission case cannot be made real")
+        skip_or_fail("running as root without setpriv: the no-permission case cannot be made real")
     caps = "-dac_override,-dac_read_search"
     return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
 
