@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import variants
+from crash import scanned
 from facematch import demo
 from facematch.backup import BackupError, backup, restore
 from facematch.check import check
@@ -134,13 +135,18 @@ def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_
     writer = _writer(idx, case_id, "Ayse", 100_000)
     _ready(writer)
     _go(writer)
+    before = scanned(idx)  # the demo's 8 photos
     indexer = subprocess.Popen(
         [sys.executable, "-m", "facematch.cli", "index", str(more), "--index", str(idx), "--workers", "1", "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(3)  # decisions are being written and faces added
+        # Back up once the indexer has committed photos (by progress, not by the clock: on a loaded machine
+        # a fixed sleep can end before the workers have loaded their model, or after the last photo).
+        deadline = time.monotonic() + 300
+        while scanned(idx) < before + 2 and indexer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         dest = tmp_path / "backup"
         result = backup(idx, dest)
     finally:
@@ -149,6 +155,10 @@ def test_backup_while_indexing_and_deciding_is_consistent_and_restores(idx, tmp_
         writer.wait()
     assert indexer.returncode == 0, indexer.stderr.read()
     assert result.check.ok and result.decisions > 0
+    # Indexing was running during the backup: its snapshot holds photos committed before it, and the live
+    # index photos committed after it.
+    in_backup, in_live = scanned(dest), scanned(idx)
+    assert before + 2 <= in_backup < in_live == before + 30, (before, in_backup, in_live)
     assert json.loads((dest / "backup.json").read_text())["decisions"] == result.decisions
     assert not list(tmp_path.glob(".backup.partial"))
     assert_consistent(dest)
