@@ -2,9 +2,11 @@
 
 Kill moments are spread over the whole run rather than drawn from a clock: the k-th kill waits
 until the database holds a seeded random number of scanned photos (increasing from kill to kill),
-then a random fraction of a second more, so kills land during start-up, in the middle of writes,
-and near the end (the FAISS save). A clock alone would, on a loaded machine, kill every run
-before its workers had started and prove nothing about resuming. The tests run ten kills;
+then a random fraction of a second more, so kills land in the middle of writes and near the end
+(the FAISS save). The first kill lands during start-up, also by progress: the moment the run has
+created its database file (schema being written, workers not yet started). A clock alone would, on
+a loaded machine, kill every run before its workers had started and prove nothing about resuming,
+and on a fast one let the start-up kill come after the first photo. The tests run ten kills;
 bench/kill_resume.py runs a hundred.
 """
 
@@ -58,8 +60,9 @@ def kill_repeatedly(photos: Path, idx: Path, kills: int, seed: int, n_photos: in
         proc = subprocess.Popen(
             index_cmd(photos, idx), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        if target == 0:
-            time.sleep(rng.uniform(0.1, 1.5))
+        if target == 0:  # start-up: as soon as the database file exists (the first photo is seconds away)
+            while proc.poll() is None and not (idx / DB_NAME).exists():
+                time.sleep(0.005)
         else:
             while proc.poll() is None and scanned(idx) < target:
                 time.sleep(0.02)
