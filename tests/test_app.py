@@ -83,15 +83,18 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
     assert len(candidate_buttons(app)) == 11  # ...and shown on request
     assert "Rejected by Ayse" in texts(app)
 
+    # this case's decisions only: the index is shared by the module's tests, each deciding in its own case
+    case_id = next(c.id for c in Review(Index.open(app_index)).cases() if c.name == "Brother (test)")
     con = sqlite3.connect(app_index / DB_NAME)
-    rows = con.execute("SELECT decision, reviewer, rank, note, engine FROM decisions ORDER BY id").fetchall()
+    rows = con.execute(
+        "SELECT decision, reviewer, rank, note, engine FROM decisions WHERE case_id = ? ORDER BY id", (case_id,)
+    ).fetchall()
     assert [r[:4] for r in rows] == [("confirm", "Ayse", 1, ""), ("reject", "Ayse", 3, "different nose")]
     assert all(r[4].startswith("sface@") for r in rows)
 
     # a new session on the same case: the decisions are still there
     again = AppTest.from_file(str(serve.APP), default_timeout=180)
     again.run()
-    case_id = next(c.id for c in Review(Index.open(app_index)).cases() if c.name == "Brother (test)")
     again.sidebar.selectbox(key="case_select").set_value(case_id)
     again.run()
     again.sidebar.text_input(key="reviewer").input("Bilal")
@@ -106,7 +109,8 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
     html = report.case_html(rv, case_id)
     assert "Confirmed by a person" in html and "different nose" in html
     assert "These are candidates, not matches" in html
-    assert rows and con.execute("SELECT photo_sha256 FROM decisions").fetchone()[0] in html
+    (sha,) = con.execute("SELECT photo_sha256 FROM decisions WHERE case_id = ? ORDER BY id", (case_id,)).fetchone()
+    assert sha in html
     csv = report.audit_csv(rv, case_id).splitlines()
     assert len(csv) == 3 and csv[0].startswith("decision_id,")
 
