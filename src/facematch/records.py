@@ -174,9 +174,9 @@ def birth_from_id(id_number: str) -> IdBirth:
     """The birth date inside a Chinese resident ID number (18 characters, or the older 15 digits).
 
     An 18-character number carries a check digit over the other 17 (ISO 7064 MOD 11-2, checked by
-    python-stdnum's cn.ric): one mistyped digit or two swapped ones break it, and a mistyped ID would
-    otherwise supply a wrong birth year to every search filtered by age. Such a number, or one whose
-    date cannot exist, gives no birth date and says why. A region code missing from stdnum's table of
+    python-stdnum's cn.ric): one mistyped digit or two neighbours swapped break it, and a mistyped ID
+    would otherwise supply a wrong birth year to every search filtered by age. Such a number, or one
+    whose date cannot exist, gives no birth date and says why. A region code missing from stdnum's table of
     counties does not stop the date being read: codes were renamed and the check digit already
     vouches for the digits. Values that are no Chinese ID number at all (other countries' IDs, "n/a")
     give neither a date nor a problem. The 15-digit numbers (before 1999) have no check digit.
@@ -199,6 +199,7 @@ def birth_from_id(id_number: str) -> IdBirth:
 
 
 def _id_date(digits: str, y: int, m: int, d: int) -> IdBirth:
+    """The date an ID number's digits name, or why none: 30 February or year 2090 is a typing error."""
     iso = _iso(y, m, d)
     if iso is None:
         return IdBirth(
