@@ -36,6 +36,13 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
+# Set once for the process, not with warnings.catch_warnings() around each decode: that saves and restores
+# the process's whole filter list and is not thread-safe (the app decodes photos on several threads).
+# Over the pixel limit, Pillow's warning is a refusal; its other notes (odd EXIF, palettes) are not errors.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+
 class ImageError(ValueError):
     """A photo that cannot be used, with a reason a person can read."""
 
@@ -80,19 +87,16 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
         raise ImageError("empty file (0 bytes)")
     _register_heif()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's notes on odd EXIF or palettes: the photo is still used
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refuse, not note
-            im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            if w * h > MAX_PIXELS:  # Pillow checked already, unless someone changed its limit in this process
-                raise ImageError(_too_large(w * h, f"{w}x{h} = "))
-            if w < 1 or h < 1:
-                raise ImageError(f"image has no pixels ({w}x{h})")
-            im.seek(0)  # first frame of an animated GIF/WebP
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            rgb_im = _to_rgb(im)
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > MAX_PIXELS:  # Pillow checked already, unless someone changed its limit in this process
+            raise ImageError(_too_large(w * h))
+        if w < 1 or h < 1:
+            raise ImageError(f"image has no pixels ({w}x{h})")
+        im.seek(0)  # first frame of an animated GIF/WebP
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        rgb_im = _to_rgb(im)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -110,10 +114,10 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
     return Decoded(rgb=rgb, width=width, height=height, scale=scale)
 
 
-def _too_large(pixels: int | None, size: str = "") -> str:
+def _too_large(pixels: int | None) -> str:
     """The one reason for a photo over MAX_PIXELS, whichever check caught it."""
     limit = _megapixels(MAX_PIXELS)
-    amount = f"{size}{_megapixels(pixels)}" if pixels else f"over {limit}"
+    amount = _megapixels(pixels) if pixels else f"over {limit}"
     return f"image too large ({amount} megapixels; limit {limit}); refused before decoding"
 
 
