@@ -208,9 +208,33 @@ def from_histogram(hist: np.ndarray, total: int, engine: str, source: str) -> Ca
     return Calibration(engine, scores, at_least[bins].astype(np.float64), int(total), source)
 
 
-def build(vectors: np.ndarray, labels: Sequence[str], engine: str, source: str) -> Calibration:
-    hist, total = impostor_histogram(vectors, np.asarray(labels))
+def build(
+    vectors: np.ndarray, labels: Sequence[str], engine: str, source: str, adjust: ScoreAdjustment | None = None
+) -> Calibration:
+    """The table from all pairs of different people; with `adjust`, on the adjusted (e.g. hubness-corrected)
+    scores, over ordered pairs (query, gallery face), since the adjustment is not symmetric."""
+    if adjust is None:
+        hist, total = impostor_histogram(vectors, np.asarray(labels))
+    else:
+        hist, total = adjusted_impostor_histogram(vectors, np.asarray(labels), adjust)
     return from_histogram(hist, total, engine, source)
+
+
+def adjusted_impostor_histogram(
+    vectors: np.ndarray, labels: np.ndarray, adjust: ScoreAdjustment, block: int = 1024
+) -> tuple[np.ndarray, int]:
+    """Like impostor_histogram, for adjusted scores: every ordered pair of photos of different people."""
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    hist = np.zeros(_NBINS + 1, dtype=np.int64)
+    total = 0
+    for start in range(0, len(v), block):
+        rows = np.arange(start, min(len(v), start + block))
+        s = adjust.apply(v[rows] @ v.T, rows).astype(np.float64)
+        keep = labels[rows][:, None] != labels[None, :]
+        b = np.clip(np.floor((s[keep] + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
+        hist += np.bincount(b, minlength=_NBINS + 1)
+        total += int(keep.sum())
+    return hist, total
 
 
 def half_of(person: str) -> int:
@@ -539,7 +563,7 @@ FIT_MIN_COUNT = 100
 #: leaving out each face's nearest few removes at most a small share of the strangers counted.
 FIT_MARGIN = 3.0
 #: Fewer faces than this: no estimate from the archive (measured by subsampling, see bench/strangers.py).
-MIN_ARCHIVE_FACES = 300
+MIN_ARCHIVE_FACES = 500
 #: Each face's nearest few left out as possibly the same person (bench/strangers.py compared 1-5).
 NEIGHBOURS = 3
 #: ... but only those above the score the archive's strangers reach at this share of the rarest rate
