@@ -23,9 +23,18 @@ thousand-face one):
   LFW's rates; the score alone does not single this face out.
 
 Even "strong" never means a match: the wording is "strong resemblance — still needs a person to
-compare" (messages.py). Queries fused from several photos use the same table; that is an
-approximation (the fused vector is still a unit vector in the same space, but its stranger
-distribution was measured for single photos).
+compare" (messages.py).
+
+The table's strangers are LFW's, of many populations; an archive's strangers are of the searched
+person's own population and look more alike (on East Asian faces the table says up to 2-8x too few
+at rates of 1e-3-1e-4, and 2x too many across two populations). from_archive estimates the rates
+from the archive's own, unlabelled faces: counted where the archive has enough pairs, read off the
+LFW table through a fitted score map beyond that (see from_archive and README, "The archive's own
+strangers"); for_archive falls back to the table for archives under MIN_ARCHIVE_FACES.
+
+Queries fused from several photos use the same rates; that is an approximation (the fused vector
+is still a unit vector in the same space, but its stranger distribution was measured for single
+photos).
 """
 
 from __future__ import annotations
@@ -615,12 +624,17 @@ def strangers_curve(pairs: ArchivePairs, reference: Calibration, r_lo: float, fi
     person, and also some strangers: at a rate r, at most NEIGHBOURS / (r x faces) of the strangers
     counted (the reason for FIT_MARGIN). Only neighbours above a floor are left out, so that at the
     rates used (>= r_lo) far fewer strangers are lost: the floor is the score the archive's strangers
-    reach at FLOOR_RATE, read off a first map fitted with every face's nearest few left out. The floor
-    is in the shown scores' own units (raw or hubness-corrected) and follows the archive's population.
+    reach at FLOOR_SHARE x r_lo, read off a first map fitted with every face's nearest few left out,
+    so at most FLOOR_SHARE of the strangers counted at r_lo can be left out. The floor is in the shown
+    scores' own units (raw or hubness-corrected) and follows the archive's population. Second photos
+    of a person scoring below the floor, and a fifth photo of anyone, stay in: the estimate errs
+    towards more strangers, the cautious side for a family.
     """
     at_least, n = pairs.kept(NEIGHBOURS, -np.inf)
     a, b, _ = fit_score_map(at_least / n, reference, r_lo, fit_top)
-    floor = (_reference_score(reference, FLOOR_SHARE * r_lo) - b) / a
+    if a <= 0:
+        raise ArchiveTooSmall("the archive's rate curve does not line up with the reference's")
+    floor = (_reference_score(reference, max(FLOOR_SHARE * r_lo, 10 * reference.floor)) - b) / a
     at_least, n = pairs.kept(NEIGHBOURS, floor)
     return at_least / n, n, float(floor)
 
