@@ -140,3 +140,8 @@ def test_evaluate_calibrate_on_lfw_people(lfw, tmp_path):
     assert Path(r["plots"][0]).stat().st_size > 5000
     table = json.loads(Path(r["table"]).read_text())
     assert np.all(np.diff(table["fpr"]) <= 0) and table["engine"] == r["engine"]
+    # The stranger check: one population (no groups in LFW's layout), far too small for an archive estimate.
+    (pop,) = r["strangers"]["populations"]
+    assert pop["population"] == "all" and pop["photos"] == r["photos"] - len(r["photos_without_face"])
+    assert "at least 500 faces" in pop["no_estimate"] and pop["levels"][0]["rate"] == 0.1
+    assert all("estimate_rate" not in row for row in pop["levels"])

@@ -23,9 +23,18 @@ thousand-face one):
   LFW's rates; the score alone does not single this face out.
 
 Even "strong" never means a match: the wording is "strong resemblance — still needs a person to
-compare" (messages.py). Queries fused from several photos use the same table; that is an
-approximation (the fused vector is still a unit vector in the same space, but its stranger
-distribution was measured for single photos).
+compare" (messages.py).
+
+The table's strangers are LFW's, of many populations; an archive's strangers are of the searched
+person's own population and look more alike (on East Asian faces the table says up to 2-8x too few
+at rates of 1e-3-1e-4, and 2x too many across two populations). from_archive estimates the rates
+from the archive's own, unlabelled faces: counted where the archive has enough pairs, read off the
+LFW table through a fitted score map beyond that (see from_archive and README, "The archive's own
+strangers"); for_archive falls back to the table for archives under MIN_ARCHIVE_FACES.
+
+Queries fused from several photos use the same rates; that is an approximation (the fused vector
+is still a unit vector in the same space, but its stranger distribution was measured for single
+photos).
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -88,20 +97,14 @@ class Calibration:
         """The smallest rate these pairs can show: above every measured impostor we say "at most" this."""
         return 1.0 / self.impostor_pairs
 
+    @property
+    def kind(self) -> str:
+        """Which estimate this is, for the JSON and the app: a table measured on labelled photos."""
+        return "reference table"
+
     def fpr_at(self, score: float) -> float:
         """Rate at which an unrelated face scores >= score (log-linear between grid points, >= floor)."""
-        rates = np.maximum(self.fpr, self.floor)
-        s = float(score)
-        if s <= self.scores[0]:
-            return float(rates[0])
-        if s >= self.scores[-1]:
-            return float(rates[-1])
-        i = int(np.searchsorted(self.scores, s, side="right")) - 1
-        frac = (s - self.scores[i]) / (self.scores[i + 1] - self.scores[i])
-        if rates[i] == rates[i + 1]:
-            return float(rates[i])
-        lo, hi = math.log(rates[i]), math.log(rates[i + 1])
-        return float(min(rates[i], max(rates[i + 1], math.exp(lo + frac * (hi - lo)))))  # no float-noise bumps
+        return interpolate_rate(self.scores, np.maximum(self.fpr, self.floor), score)
 
     def is_bound(self, score: float) -> bool:
         """True when the score is above every measured stranger: the rate is then an upper bound."""
@@ -144,6 +147,21 @@ class Calibration:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**self.to_json(), **(extra or {})}, indent=0) + "\n")
         return path
+
+
+def interpolate_rate(scores: np.ndarray, rates: np.ndarray, score: float) -> float:
+    """A falling rate curve on an ascending score grid, read at any score (log-linear between grid points)."""
+    s = float(score)
+    if s <= scores[0]:
+        return float(rates[0])
+    if s >= scores[-1]:
+        return float(rates[-1])
+    i = int(np.searchsorted(scores, s, side="right")) - 1
+    frac = (s - scores[i]) / (scores[i + 1] - scores[i])
+    if rates[i] == rates[i + 1]:
+        return float(rates[i])
+    lo, hi = math.log(rates[i]), math.log(rates[i + 1])
+    return float(min(rates[i], max(rates[i + 1], math.exp(lo + frac * (hi - lo)))))  # no float-noise bumps
 
 
 # -- loading the shipped tables -----------------------------------------------------------------
@@ -201,9 +219,33 @@ def from_histogram(hist: np.ndarray, total: int, engine: str, source: str) -> Ca
     return Calibration(engine, scores, at_least[bins].astype(np.float64), int(total), source)
 
 
-def build(vectors: np.ndarray, labels: Sequence[str], engine: str, source: str) -> Calibration:
-    hist, total = impostor_histogram(vectors, np.asarray(labels))
+def build(
+    vectors: np.ndarray, labels: Sequence[str], engine: str, source: str, adjust: ScoreAdjustment | None = None
+) -> Calibration:
+    """The table from all pairs of different people; with `adjust`, on the adjusted (e.g. hubness-corrected)
+    scores, over ordered pairs (query, gallery face), since the adjustment is not symmetric."""
+    if adjust is None:
+        hist, total = impostor_histogram(vectors, np.asarray(labels))
+    else:
+        hist, total = adjusted_impostor_histogram(vectors, np.asarray(labels), adjust)
     return from_histogram(hist, total, engine, source)
+
+
+def adjusted_impostor_histogram(
+    vectors: np.ndarray, labels: np.ndarray, adjust: ScoreAdjustment, block: int = 1024
+) -> tuple[np.ndarray, int]:
+    """Like impostor_histogram, for adjusted scores: every ordered pair of photos of different people."""
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    hist = np.zeros(_NBINS + 1, dtype=np.int64)
+    total = 0
+    for start in range(0, len(v), block):
+        rows = np.arange(start, min(len(v), start + block))
+        s = adjust.apply(v[rows] @ v.T, rows).astype(np.float64)
+        keep = labels[rows][:, None] != labels[None, :]
+        b = np.clip(np.floor((s[keep] + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
+        hist += np.bincount(b, minlength=_NBINS + 1)
+        total += int(keep.sum())
+    return hist, total
 
 
 def half_of(person: str) -> int:
@@ -255,3 +297,435 @@ def check(vectors: np.ndarray, labels: Sequence[str], engine: str) -> dict:
         "levels": rows,
         "passed": bool(judged) and all(r["within_tolerance"] for r in judged),
     }
+
+
+# -- from the archive itself ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreAdjustment:
+    """How the scores shown differ from raw cosine similarity: s'(q, g) = s(q, g) - query[q] - gallery[g].
+
+    A hubness correction (CSLS-style) lowers the score of an archive face g that is close to
+    everyone by beta x r_g; the stranger rate must be measured on the scores actually shown, so the
+    archive estimate applies the same offsets. Offsets are per archive face (the query side is an
+    archive face too when the archive is searched against itself); None means no offset on that side.
+    """
+
+    gallery: np.ndarray | None = None
+    query: np.ndarray | None = None
+
+    def apply(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Adjust a block of scores (rows = query faces `rows`, columns = every archive face), in place."""
+        if self.gallery is not None:
+            scores -= np.asarray(self.gallery, dtype=scores.dtype)[None, :]
+        if self.query is not None:
+            scores -= np.asarray(self.query, dtype=scores.dtype)[rows][:, None]
+        return scores
+
+
+@dataclass(frozen=True)
+class ArchivePairs:
+    """Scores of pairs of different archive faces (query face x archive face), binned like impostor_histogram.
+
+    `hist` counts every pair except the same photo and the same photo saved twice; each query
+    face's TOP_KEPT highest scores are kept aside in `top`, so the rule "leave out each face's
+    nearest few above a floor" can be applied afterwards with any number and floor (kept()).
+    """
+
+    hist: np.ndarray
+    pairs: int  # ordered pairs in hist (query face, archive face)
+    faces: int  # faces in the archive
+    rows: int  # archive faces used as queries (all of them, or a random sample in a large archive)
+    left_out: dict  # pairs left out of hist, by reason
+    top: np.ndarray  # (rows, TOP_KEPT): each query face's highest scores, descending (-inf when fewer)
+
+    def at_least(self) -> np.ndarray:
+        return np.cumsum(self.hist[::-1])[::-1]
+
+    def kept(self, neighbours: int, floor: float) -> tuple[np.ndarray, int]:
+        """(at_least, pairs) without each query face's `neighbours` nearest faces scoring >= floor."""
+        near = self.top[:, :neighbours]
+        near = near[near >= floor].astype(np.float64)
+        b = np.clip(np.floor((near + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
+        hist = self.hist - np.bincount(b, minlength=_NBINS + 1)
+        return np.cumsum(hist[::-1])[::-1], self.pairs - len(near)
+
+
+#: Highest scores kept per query face, for leaving out its nearest neighbours (at most this many).
+TOP_KEPT = 8
+#: Query faces scored against the whole archive; more cost time, fewer make the rates noisier.
+MAX_ROWS = 4000
+
+
+def _photo_codes(photo_keys: Sequence) -> np.ndarray:
+    """Photo keys (e.g. sha256) -> small integers, so 'same photo' is one integer comparison."""
+    codes: dict = {}
+    return np.array([codes.setdefault(k, len(codes)) for k in photo_keys], dtype=np.int64)
+
+
+#: Archives larger than this bin only their pairs' upper tail (rates below LOW_RATE) one by one: the rest
+#: is only counted, which saves most of the time of a large archive and loses nothing the estimate reads.
+BIN_ALL_BELOW = 20_000
+LOW_RATE = 0.3
+
+
+def _block_pairs(s: np.ndarray, dropped: int, k_top: int, low: float, top_from: float) -> tuple[np.ndarray, np.ndarray]:
+    """(bin counts, top k_top scores per row) of one block of scores; left-out pairs are -inf.
+
+    Scores below `low` go into bin 0 without being binned one by one; each row's top scores are
+    looked for only above `top_from` (a row with fewer there gets -inf for the rest).
+    """
+    rows = len(s)
+    if np.isfinite(top_from):
+        r, c = np.nonzero(s >= top_from)
+        vals = s[r, c]
+        order = np.lexsort((-vals, r))
+        r, vals = r[order], vals[order]
+        first = np.searchsorted(r, np.arange(rows))
+        rank = np.arange(len(r)) - first[r]
+        top = np.full((rows, k_top), -np.inf, dtype=np.float32)
+        keep = rank < k_top
+        top[r[keep], rank[keep]] = vals[keep]
+    else:
+        n = s.shape[1]
+        top = -np.sort(-np.partition(s, n - k_top, axis=1)[:, n - k_top :], axis=1)
+    upper = s[s >= low] if np.isfinite(low) else s[np.isfinite(s)]
+    b = np.floor((upper.astype(np.float64) + 1.0) / _BIN + 1e-6).astype(np.int64)
+    counts = np.bincount(np.clip(b, 0, _NBINS), minlength=_NBINS + 1)
+    counts[0] += s.size - dropped - len(upper)
+    return counts, top
+
+
+def archive_pairs(
+    vectors: np.ndarray,
+    photo_keys: Sequence,
+    adjust: ScoreAdjustment | None = None,
+    duplicate_above: float = 0.95,
+    max_rows: int = MAX_ROWS,
+    seed: int = 0,
+) -> ArchivePairs:
+    """Score archive faces against the whole archive, as a search would, and bin the pairs.
+
+    Each archive face in turn (or, in a larger archive, max_rows faces drawn at random: the rates
+    are averages over query faces, and 4,000 of them x a million faces count rates down to 1e-8)
+    is scored against every archive face. Left out: the same photo (the face itself and the other
+    faces in it) and the same photo saved twice (raw similarity >= duplicate_above): neither is a
+    stranger. Scores are the shown scores (`adjust`); duplicates are judged on raw ones.
+    Cost: rows x faces dot products and one pass over them, in blocks of ~128 MB (about a minute
+    for a million faces on two cores).
+    """
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(v)
+    codes = _photo_codes(photo_keys)
+    if len(codes) != n:
+        raise ValueError(f"{n} embeddings but {len(codes)} photo keys")
+    if n < 3:
+        raise ValueError("an archive needs at least 3 faces to count pairs of strangers")
+    rng = np.random.default_rng(seed)
+    rows_all = np.arange(n) if n <= max_rows else np.sort(rng.choice(n, max_rows, replace=False))
+    block = max(1, min(1024, (1 << 25) // n))
+    counts = np.zeros(_NBINS + 1, dtype=np.int64)
+    same_photo = duplicates = 0
+    k_top = min(TOP_KEPT, n - 1)
+    tops = []
+    low = top_from = -np.inf  # set after the first block (see _block_pairs)
+    for start in range(0, len(rows_all), block):
+        rows = rows_all[start : start + block]
+        s = v[rows] @ v.T
+        drop = codes[rows][:, None] == codes[None, :]
+        same_photo += int(drop.sum()) - len(rows)  # not counting each face against itself
+        dup = s >= duplicate_above
+        dup &= ~drop
+        duplicates += int(dup.sum())
+        drop |= dup
+        if adjust is not None:
+            adjust.apply(s, rows)
+        s[drop] = -np.inf
+        c, top = _block_pairs(s, int(drop.sum()), k_top, low, top_from)
+        counts += c
+        tops.append(top)
+        if start == 0 and n > BIN_ALL_BELOW:
+            low = score_at_rate(_BIN_SCORES, np.cumsum(c[::-1])[::-1] / c.sum(), LOW_RATE) or -np.inf
+            top_from = float(np.quantile(top[:, -1], 0.01))
+    return ArchivePairs(
+        counts,
+        int(counts.sum()),
+        n,
+        len(rows_all),
+        {"same_photo": same_photo, "duplicates": duplicates},
+        np.concatenate(tops),
+    )
+
+
+def score_at_rate(scores: np.ndarray, rates: np.ndarray, rate: float) -> float | None:
+    """The score at which a falling rate curve crosses `rate` (log-linear between grid points), or None."""
+    rates = np.asarray(rates, dtype=np.float64)
+    below = np.nonzero(rates <= rate)[0]
+    if not len(below) or below[0] == 0 or rates[below[0] - 1] <= 0:
+        return None
+    i = below[0]
+    hi, lo = rates[i - 1], rates[i]
+    if lo <= 0:
+        return float(scores[i])
+    frac = (math.log(hi) - math.log(rate)) / (math.log(hi) - math.log(lo)) if hi > lo else 1.0
+    return float(scores[i - 1] + frac * (scores[i] - scores[i - 1]))
+
+
+class ArchiveTooSmall(ValueError):
+    """The archive has too few faces (or pairs) to count its own strangers; use the reference table."""
+
+
+@dataclass(frozen=True)
+class ArchiveCalibration:
+    """Stranger rates estimated from an archive's own, unlabelled faces (see from_archive).
+
+    Answers like Calibration (fpr_at, is_bound, expected_strangers), so a Searcher can hold either.
+    """
+
+    engine: str
+    scores: np.ndarray  # ascending grid, as in Calibration
+    rates: np.ndarray  # estimated rate at which a stranger from this archive scores >= scores[i]
+    floor: float  # the smallest rate the estimate can show: above that it is an upper bound
+    impostor_pairs: int  # pairs of different archive faces counted (after leaving out possible same-person)
+    faces: int
+    source: str
+    method: dict  # how it was made: the map onto the reference, the counted range, the fit's residuals
+
+    @property
+    def kind(self) -> str:
+        return "archive estimate"
+
+    def fpr_at(self, score: float) -> float:
+        return interpolate_rate(self.scores, self.rates, score)
+
+    def is_bound(self, score: float) -> bool:
+        return self.fpr_at(score) <= self.floor * 1.000001
+
+    def expected_strangers(self, score: float, gallery_size: int) -> float:
+        return self.fpr_at(score) * gallery_size
+
+    def needs_update(self, faces_now: int) -> bool:
+        """True when the archive has grown or shrunk by more than ARCHIVE_STALE since this estimate."""
+        return abs(faces_now - self.faces) > ARCHIVE_STALE * self.faces
+
+    def to_json(self) -> dict:
+        keep = (self.rates < 1.0) & (self.rates > self.floor)
+        idx = np.nonzero(keep)[0]
+        sl = slice(max(0, idx[0] - 1), min(len(self.scores), idx[-1] + 2)) if len(idx) else slice(0, 0)
+        return {
+            "schema": CALIBRATION_SCHEMA,
+            "kind": self.kind,
+            "engine": self.engine,
+            "what": "fpr[i] = estimated share of pairs of different people in this archive with similarity >= score[i]",
+            "source": self.source,
+            "impostor_pairs": self.impostor_pairs,
+            "faces": self.faces,
+            "floor": self.floor,
+            "method": self.method,
+            "score": [round(float(s), 4) for s in self.scores[sl]],
+            "fpr": [float(f"{r:.4g}") for r in self.rates[sl]],
+        }
+
+    def save(self, path: Path) -> Path:
+        """Write the estimate (atomically: a search reading it never sees half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=0) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str) -> ArchiveCalibration | None:
+        """A saved estimate for exactly these weights, or None (missing, unreadable, other weights)."""
+        try:
+            est = cls.from_json(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return est if est.engine == fingerprint else None
+
+    @classmethod
+    def from_json(cls, data: dict) -> ArchiveCalibration:
+        if data.get("schema") != CALIBRATION_SCHEMA or data.get("kind") != "archive estimate":
+            raise ValueError("not an archive estimate of a supported schema")
+        scores = np.asarray(data["score"], dtype=np.float64)
+        rates = np.asarray(data["fpr"], dtype=np.float64)
+        # Outside the stored range the curve is flat: 1 below it, the floor above it.
+        scores = np.concatenate([[-1.0 - GRID_STEP], scores, [scores[-1] + GRID_STEP]]) if len(scores) else scores
+        rates = np.concatenate([[1.0], rates, [float(data["floor"])]]) if len(rates) else rates
+        return cls(
+            engine=str(data["engine"]),
+            scores=scores,
+            rates=rates,
+            floor=float(data["floor"]),
+            impostor_pairs=int(data["impostor_pairs"]),
+            faces=int(data["faces"]),
+            source=str(data["source"]),
+            method=dict(data["method"]),
+        )
+
+
+#: An archive estimate is redone when the archive's size has changed by more than this share.
+ARCHIVE_STALE = 0.1
+#: The counted range starts at this rate: rarer than 1 in 10, the strangers' tail, not their bulk.
+FIT_TOP = 1e-1
+#: ... and ends where at least this many pairs are counted (Poisson error 10%) ...
+FIT_MIN_COUNT = 100
+#: ... and where each face has on average at least this many strangers per left-out neighbour, so
+#: leaving out each face's nearest few removes at most a small share of the strangers counted.
+FIT_MARGIN = 3.0
+#: Fewer faces than this: no estimate from the archive (measured by subsampling, see bench/strangers.py).
+MIN_ARCHIVE_FACES = 500
+#: Each face's nearest few left out as possibly the same person (bench/strangers.py compared 1-5).
+NEIGHBOURS = 3
+#: ... but only those above the score the archive's strangers reach at this share of the rarest rate
+#: counted, so that at most this share of the strangers counted there can be left out (strangers_curve).
+FLOOR_SHARE = 0.03
+DUPLICATE_ABOVE = 0.95
+
+
+def _reference_score(reference: Calibration, rate: float) -> float | None:
+    return score_at_rate(reference.scores, np.maximum(reference.fpr, reference.floor), rate)
+
+
+_BIN_SCORES = np.arange(_NBINS + 1) * _BIN - 1.0
+
+
+def fit_score_map(
+    curve: np.ndarray, reference: Calibration, r_lo: float, r_hi: float = FIT_TOP, per_decade: int = 10
+) -> tuple[float, float, float]:
+    """(a, b, rms): the affine map s_ref = a x s_archive + b that lines up two rate curves on [r_lo, r_hi].
+
+    `curve` is the archive's rate on the bin grid. At every rate in the range (log-spaced) the
+    archive's score and the reference's score at that rate form one point; a straight line through
+    them says how the archive's strangers' scores are stretched and shifted against the reference's.
+    rms is the line's residual in score units.
+    """
+    n = max(2, int(round(math.log10(r_hi / r_lo) * per_decade)) + 1)
+    x, y = [], []
+    for r in np.logspace(math.log10(r_hi), math.log10(r_lo), n):
+        xs, ys = score_at_rate(_BIN_SCORES, curve, float(r)), _reference_score(reference, float(r))
+        if xs is not None and ys is not None:
+            x.append(xs)
+            y.append(ys)
+    if len(x) < 2:
+        raise ArchiveTooSmall("too few rates counted in both the archive and the reference to line them up")
+    a, b = np.polyfit(np.asarray(x), np.asarray(y), 1)
+    rms = float(np.sqrt(np.mean((a * np.asarray(x) + b - np.asarray(y)) ** 2)))
+    return float(a), float(b), rms
+
+
+def counted_range(pairs: int, faces: int, neighbours: int, margin: float = FIT_MARGIN) -> float:
+    """The rarest rate an archive's own pairs measure well (see FIT_MIN_COUNT and FIT_MARGIN)."""
+    return max(FIT_MIN_COUNT / max(pairs, 1), margin * max(neighbours, 1) / max(faces, 1))
+
+
+def strangers_curve(pairs: ArchivePairs, reference: Calibration, r_lo: float, fit_top: float = FIT_TOP):
+    """(rate curve, pairs, floor): the archive's pairs without each face's nearest few that may be the same person.
+
+    Leaving out each face's NEIGHBOURS nearest faces removes a second or third photo of the same
+    person, and also some strangers: at a rate r, at most NEIGHBOURS / (r x faces) of the strangers
+    counted (the reason for FIT_MARGIN). Only neighbours above a floor are left out, so that at the
+    rates used (>= r_lo) far fewer strangers are lost: the floor is the score the archive's strangers
+    reach at FLOOR_SHARE x r_lo, read off a first map fitted with every face's nearest few left out,
+    so at most FLOOR_SHARE of the strangers counted at r_lo can be left out. The floor is in the shown
+    scores' own units (raw or hubness-corrected) and follows the archive's population. Second photos
+    of a person scoring below the floor, and a fifth photo of anyone, stay in: the estimate errs
+    towards more strangers, the cautious side for a family.
+    """
+    at_least, n = pairs.kept(NEIGHBOURS, -np.inf)
+    a, b, _ = fit_score_map(at_least / n, reference, r_lo, fit_top)
+    if a <= 0:
+        raise ArchiveTooSmall("the archive's rate curve does not line up with the reference's")
+    floor = (_reference_score(reference, max(FLOOR_SHARE * r_lo, 10 * reference.floor)) - b) / a
+    at_least, n = pairs.kept(NEIGHBOURS, floor)
+    return at_least / n, n, float(floor)
+
+
+def estimate(pairs: ArchivePairs, reference: Calibration, fit_top: float = FIT_TOP) -> ArchiveCalibration:
+    """The archive estimate from its scored pairs (see from_archive); ArchiveTooSmall when it cannot be made."""
+    r_lo = counted_range(pairs.pairs, pairs.faces, NEIGHBOURS)
+    if r_lo >= fit_top / 3:
+        raise ArchiveTooSmall(
+            f"{pairs.faces:,} faces are too few to count strangers' rates much below {fit_top:g} "
+            f"(they count down to {r_lo:.2g}; at least {MIN_ARCHIVE_FACES:,} faces are needed)"
+        )
+    curve, n_pairs, floor = strangers_curve(pairs, reference, r_lo, fit_top)
+    a, b, rms = fit_score_map(curve, reference, r_lo, fit_top)
+    if a <= 0:
+        raise ArchiveTooSmall("the archive's rate curve does not line up with the reference's")
+    grid = np.round(np.arange(-1.0, 1.0 + GRID_STEP / 2, GRID_STEP), 4)
+    rates = np.array([reference.fpr_at(a * s + b) for s in grid])
+    method = {
+        "map": {"a": round(a, 5), "b": round(b, 5), "rms": round(rms, 5)},
+        "counted_rates": [fit_top, float(f"{r_lo:.3g}")],
+        "neighbours_left_out": NEIGHBOURS,
+        "neighbour_floor": round(floor, 4),
+        "rows": pairs.rows,
+        "left_out": pairs.left_out,
+        "reference": {"engine": reference.engine, "impostor_pairs": reference.impostor_pairs},
+    }
+    source = (
+        f"estimated from this archive's own faces: {n_pairs:,} pairs of different faces among {pairs.faces:,} "
+        f"({pairs.rows:,} searched against all), counted down to a rate of {r_lo:.1e}; rarer rates read off "
+        f"the reference table ({reference.impostor_pairs:,} labelled pairs) through a map fitted on the counted range"
+    )
+    return ArchiveCalibration(reference.engine, grid, rates, reference.floor, n_pairs, pairs.faces, source, method)
+
+
+def from_archive(
+    vectors: np.ndarray,
+    photo_keys: Sequence,
+    reference: Calibration,
+    adjust: ScoreAdjustment | None = None,
+    *,
+    duplicate_above: float = DUPLICATE_ABOVE,
+    max_rows: int = MAX_ROWS,
+    seed: int = 0,
+    min_faces: int = MIN_ARCHIVE_FACES,
+) -> ArchiveCalibration:
+    """Estimate how often strangers *from this archive's population* reach each score, from its own faces.
+
+    Sketch (README "What a score means" has the measurements):
+    1. Count pairs of different archive faces (archive_pairs) without the pairs that are not
+       strangers: the same photo, the same photo twice, and each face's nearest few neighbours
+       scoring above a floor (possibly the same person photographed again; strangers_curve).
+    2. Those counts are trustworthy only from FIT_TOP down to counted_range(): below it there are
+       too few pairs, or leaving out neighbours has removed a noticeable share of the strangers.
+    3. Rarer rates cannot be counted. Line the archive's rate curve up with the reference table's
+       (an affine map of scores fitted on the counted range) and read rarer rates off the reference
+       through that map: the tail keeps the reference's measured shape but follows this archive's
+       scores.
+    Raises ArchiveTooSmall when the archive is too small to count from (then use the reference).
+    """
+    n = len(vectors)
+    if n < min_faces:
+        raise ArchiveTooSmall(
+            f"{n:,} faces: an archive needs at least {min_faces:,} faces to estimate its own stranger rates"
+        )
+    pairs = archive_pairs(vectors, photo_keys, adjust, duplicate_above, max_rows, seed)
+    return estimate(pairs, reference)
+
+
+def for_archive(
+    vectors: np.ndarray,
+    photo_keys: Sequence,
+    reference: Calibration | None,
+    adjust: ScoreAdjustment | None = None,
+    **kwargs,
+) -> Calibration | ArchiveCalibration | None:
+    """What a search over this archive should use: its own estimate, else the reference table, else None.
+
+    The reference table (calibration_data/<engine>.json) is the fallback for archives too small to
+    count from; its source then says so. Without a reference for these weights there is nothing to
+    extrapolate with, and the scores stay uncalibrated (None). With adjusted scores (`adjust`) the
+    reference table, measured on raw scores, does not apply to what is shown: the fallback is then
+    None too.
+    """
+    if reference is None:
+        return None
+    try:
+        return from_archive(vectors, photo_keys, reference, adjust, **kwargs)
+    except ArchiveTooSmall as e:
+        if adjust is not None:
+            return None
+        return replace(reference, source=f"{reference.source}. Used as is: {e}")

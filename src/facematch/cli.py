@@ -483,10 +483,27 @@ def _evaluate_parser(sub) -> None:
     e.add_argument("--people", type=int, default=None, help="use only the first N people (sorted by name)")
     e.set_defaults(func=cmd_evaluate_search)
 
-    e = esub.add_parser("calibrate", help="(re)build an engine's stranger-rate table from all cross-person pairs")
+    e = esub.add_parser(
+        "calibrate",
+        help="(re)build an engine's stranger-rate table from all cross-person pairs, and check the shipped table "
+        "and the archive estimate against the strangers counted in the folder, per population group",
+    )
     common(e, "calibrate")
     e.add_argument("--install", action="store_true", help="also install the table into the package's calibration_data")
     e.add_argument("--source", default=None, help="how to name the photos in the table's source field")
+    e.add_argument(
+        "--identity-from",
+        choices=["folder", "filename"],
+        default="folder",
+        help="folder: one subfolder per person (LFW); filename: <identity>-<n>.jpg, with one subfolder per "
+        "population group (e.g. east-asian-dev/images/chinese, .../japanese)",
+    )
+    e.add_argument(
+        "--identities",
+        type=Path,
+        default=None,
+        help="a TSV with the columns identity, images (comma-separated, relative to --images) and optionally group",
+    )
     e.set_defaults(func=cmd_evaluate_calibrate)
 
 
@@ -563,6 +580,8 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         not args.quiet,
         install=args.install,
         source=args.source,
+        identity_from=args.identity_from,
+        identities=args.identities,
     )
     print(f"\nCalibration, {r['engine']}: {r['impostor_pairs']:,} pairs of different people ({r['people']} people)")
     for rate, score in r["score_at_rate"].items():
@@ -580,7 +599,30 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         f"  check {'passed' if chk['passed'] else 'FAILED'}; table: {r['table']}"
         + (f"; installed: {r['installed']}" if r["installed"] else "")
     )
+    if r["strangers"] is not None:
+        _print_strangers(r["strangers"])
+    print(f"  written: {Path(r['plots'][0]).parent}")
     return 0 if chk["passed"] else 1
+
+
+def _print_strangers(check: dict) -> None:
+    """The stranger check as a table: counted vs the shipped table vs the archive's own estimate."""
+    print(
+        f"\nStrangers counted in this folder vs the shipped table ({check['table']['impostor_pairs']:,} pairs) and the "
+        f"archive estimate (same photos, labels unused); judged where >= {check['min_count']} pairs are counted"
+    )
+    print(f"  {'population':<26} {'rate':>6} {'score':>6} {'pairs':>8} {'counted/table':>13} {'estimate/counted':>16}")
+    for pop in check["populations"]:
+        for row in pop["levels"]:
+            est = row.get("estimate_over_counted")
+            est_text = "-" if est is None else f"{est:.2f}" + ("" if row["estimate_within_tolerance"] else " !")
+            mark = "" if row["judged"] else "  (few pairs)"
+            print(
+                f"  {pop['population']:<26} {row['rate']:>6g} {row['score']:>6.3f} {row['counted_pairs']:>8,} "
+                f"{row['counted_over_table']:>13.2f} {est_text:>16}{mark}"
+            )
+        if pop["no_estimate"]:
+            print(f"  {pop['population']:<26} no archive estimate: {pop['no_estimate']}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

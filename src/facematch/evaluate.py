@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -309,6 +310,90 @@ def people_photos(images_dir: Path) -> dict[str, list[Path]]:
     if not out:
         raise ValueError(f"{images_dir} has no subfolders with photos; expected one subfolder per person")
     return out
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Photos with the identity (and, where the folder says it, the population group) of each."""
+
+    paths: list[Path]
+    identities: list[str]
+    groups: list[str]  # "" when the layout names no groups
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+#: `ai-weiwei-2.jpg` -> `ai-weiwei`; `alex-fong.jpg` -> `alex-fong`; `Jane_Doe_0003.jpg` -> `Jane_Doe`.
+_NUMBERED = re.compile(r"^(?P<identity>.+?)(?:[-_ ]\d+)?$")
+IDENTITY_FROM = ("folder", "filename")
+
+
+def identity_from_filename(path: Path) -> str:
+    """The identity in a file name like `<identity>-<n>.jpg` (a trailing number is the photo's number)."""
+    return _NUMBERED.match(Path(path).stem).group("identity")  # type: ignore[union-attr]
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in images.IMAGE_SUFFIXES
+    )
+
+
+def labelled_photos(images_dir: Path, identity_from: str = "folder", identities: Path | None = None) -> Labelled:
+    """Who is in each photo of a labelled folder, for the three layouts met in practice.
+
+    * identity_from="folder": one subfolder per person (LFW). No groups.
+    * identity_from="filename": the identity is the file name without its trailing number
+      (`<identity>-<n>.jpg`), and the first subfolder under images_dir is the group (east-asian-dev:
+      images/chinese/…, images/japanese/…), so strangers can be counted within one population.
+      An identity is per group: the same name in two groups is two people.
+    * identities=a TSV with the columns `identity` and `images` (comma-separated paths relative to
+      images_dir) and optionally `group`: the labels as the data set states them; photos it does not
+      name are left out.
+    """
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {images_dir}")
+    if identities is not None:
+        return _labelled_from_tsv(images_dir, Path(identities))
+    if identity_from == "folder":
+        people = people_photos(images_dir)
+        paths = [f for files in people.values() for f in files]
+        names = [name for name, files in people.items() for _ in files]
+        return Labelled(paths, names, [""] * len(paths))
+    if identity_from != "filename":
+        raise ValueError(f"identity_from must be one of {', '.join(IDENTITY_FROM)}, not {identity_from!r}")
+    paths = _image_files(images_dir)
+    if not paths:
+        raise ValueError(f"{images_dir} has no photos")
+    groups = [p.relative_to(images_dir).parts[0] if len(p.relative_to(images_dir).parts) > 1 else "" for p in paths]
+    names = [
+        f"{g}/{identity_from_filename(p)}" if g else identity_from_filename(p)
+        for g, p in zip(groups, paths, strict=True)
+    ]
+    return Labelled(paths, names, groups)
+
+
+def _labelled_from_tsv(images_dir: Path, tsv: Path) -> Labelled:
+    import csv
+
+    with tsv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows or not {"identity", "images"} <= set(rows[0]):
+        raise ValueError(f"{tsv}: expected a tab-separated file with the columns identity and images")
+    paths, names, groups = [], [], []
+    for row in rows:
+        for rel in filter(None, (x.strip() for x in row["images"].split(","))):
+            p = images_dir / rel
+            if not p.is_file():
+                raise FileNotFoundError(f"{tsv}: {rel} (identity {row['identity']}) is not in {images_dir}")
+            paths.append(p)
+            names.append(row["identity"])
+            groups.append(row.get("group") or "")
+    return Labelled(paths, names, groups)
 
 
 # -- verification -------------------------------------------------------------------------------
@@ -732,20 +817,28 @@ def evaluate_calibration(
     progress: bool = True,
     install: bool = False,
     source: str | None = None,
+    identity_from: str = "folder",
+    identities: Path | None = None,
 ) -> dict:
-    """Build an engine's calibration from all cross-person pairs in a folder of people, and check it.
+    """Build an engine's calibration from all cross-person pairs in a labelled folder, and check it.
 
-    Writes calibration-<engine>.json (the table) and calibrate.json (the table's summary and the
-    held-out check) into out_dir; with install=True also into the package's calibration_data/,
-    where Searcher picks it up for exactly this engine fingerprint.
+    Writes calibration-<engine>.json (the table) and calibrate.json (the table's summary, the
+    held-out check, and the stranger check below) into out_dir; with install=True also into the
+    package's calibration_data/, where Searcher picks it up for exactly this engine fingerprint.
+
+    The stranger check (stranger_check) answers the question families depend on: on these photos,
+    how far is the shipped table off, within each population group and across, and how close does
+    the archive's own estimate (from the same photos, labels unused) come to the counted rate?
     """
     from . import calibration
 
-    people = people_photos(images_dir)
-    paths = [f for files in people.values() for f in files]
-    labels_all = [name for name, files in people.items() for _ in files]
-    emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
-    vecs, labels = emb.vectors[emb.found], np.asarray(labels_all)[emb.found]
+    labelled = labelled_photos(images_dir, identity_from, identities)
+    emb = embed_photos(labelled.paths, engine_name, cache_dir, workers, progress)
+    found = emb.found
+    vecs = emb.vectors[found]
+    labels = np.asarray(labelled.identities)[found]
+    groups = np.asarray(labelled.groups)[found]
+    keys = np.asarray([str(p) for p in labelled.paths])[found]
     n_people = len(set(labels.tolist()))
     what = source or f"the folder {Path(images_dir).name}"
     cal = calibration.build(
@@ -757,6 +850,8 @@ def evaluate_calibration(
         "one pair per unordered photo pair",
     )
     chk = calibration.check(vecs, labels, emb.engine)
+    reference = calibration.for_engine(emb.engine)  # the shipped table, before any --install replaces it
+    strangers = stranger_check(vecs, labels, groups, keys, reference) if reference is not None else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = {"check": chk}
@@ -773,21 +868,172 @@ def evaluate_calibration(
         "kind": "calibration",
         "engine": emb.engine,
         "images": str(images_dir),
-        "photos": len(paths),
+        "photos": len(labelled),
         "photos_without_face": sorted(emb.problems),
         "people": n_people,
+        "groups": sorted(set(groups.tolist()) - {""}),
         "impostor_pairs": cal.impostor_pairs,
         "source": cal.source,
         "score_at_rate": levels,
         "table": str(table),
         "installed": installed,
         "check": chk,
+        "strangers": strangers,
         "embedded_now": emb.computed,
         "seconds": round(emb.seconds, 1),
     }
     result["plots"] = [str(plot_calibration(cal, out_dir / "calibration.png"))]
+    if strangers is not None:
+        result["plots"].append(str(plot_strangers(strangers, out_dir / "strangers.png", emb.engine)))
     write_json(result, out_dir / "calibrate.json")
     return result
+
+
+#: Rates at which the stranger check compares predicted and counted strangers.
+STRANGER_RATES = (1e-1, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
+#: A level is shown when at least this many pairs are counted there (judged from CHECK_MIN_COUNT).
+SHOW_MIN_COUNT = 3
+
+
+def counted_rates(vectors: np.ndarray, labels: np.ndarray, other: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """(rate of pairs of different people scoring >= each bin score, pairs): all pairs, or pairs across two sets."""
+    from . import calibration
+
+    if other is None:
+        hist, total = calibration.impostor_histogram(vectors, labels)
+    else:
+        (va, la), (vb, lb) = (vectors, labels), other
+        hist = np.zeros(calibration._NBINS + 1, dtype=np.int64)
+        total = 0
+        for start in range(0, len(va), 1024):
+            s = (va[start : start + 1024] @ vb.T).astype(np.float64)
+            keep = la[start : start + 1024][:, None] != lb[None, :]
+            b = np.clip(np.floor((s[keep] + 1.0) / calibration._BIN + 1e-6).astype(np.int64), 0, calibration._NBINS)
+            hist += np.bincount(b, minlength=calibration._NBINS + 1)
+            total += int(keep.sum())
+    return np.cumsum(hist[::-1])[::-1] / max(total, 1), int(total)
+
+
+def compare_levels(curve: np.ndarray, total: int, table, estimate, rates=STRANGER_RATES) -> list[dict]:
+    """Per rate: the score where the counted rate falls to it, and what the table and the estimate say there."""
+    from . import calibration
+
+    bins = np.arange(calibration._NBINS + 1) * calibration._BIN - 1.0
+    rows = []
+    for rate in rates:
+        score = calibration.score_at_rate(bins, curve, rate)
+        counted = rate * total
+        if score is None or counted < SHOW_MIN_COUNT:
+            continue
+        row = {
+            "rate": rate,
+            "score": round(score, 4),
+            "counted_pairs": int(round(counted)),
+            "judged": bool(counted >= calibration.CHECK_MIN_COUNT),
+            "table_rate": float(f"{table.fpr_at(score):.4g}"),
+            "counted_over_table": round(rate / table.fpr_at(score), 3),
+        }
+        if estimate is not None:
+            est = estimate.fpr_at(score)
+            row["estimate_rate"] = float(f"{est:.4g}")
+            row["estimate_over_counted"] = round(est / rate, 3)
+            row["estimate_within_tolerance"] = bool(abs(est / rate - 1) <= calibration.CHECK_TOLERANCE)
+        rows.append(row)
+    return rows
+
+
+def stranger_check(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, keys: np.ndarray, table) -> dict:
+    """How far the table is off on these photos, per population, and how close the archive estimate comes.
+
+    Populations: each group on its own (strangers of one population searched against each other,
+    the situation in an archive), pairs across two groups, and the whole folder. The archive
+    estimate of a group is made from that group's photos alone, as if they were an unlabelled
+    archive; pairs across groups have no archive of their own (an archive holding both groups gets
+    the estimate of "all").
+    """
+    from . import calibration
+
+    def archive(v: np.ndarray, k: np.ndarray) -> tuple[object | None, str | None]:
+        try:
+            return calibration.from_archive(v, k, table), None
+        except calibration.ArchiveTooSmall as e:
+            return None, str(e)
+
+    names = sorted(set(groups.tolist()) - {""})
+    pops = [(f"within {g}", groups == g) for g in names] if len(names) > 1 else []
+    pops.append(("all", np.ones(len(vectors), dtype=bool)))
+    out = []
+    for name, m in pops:
+        curve, total = counted_rates(vectors[m], labels[m])
+        est, why = archive(vectors[m], keys[m])
+        out.append(_population(name, int(m.sum()), total, compare_levels(curve, total, table, est), est, why))
+    for i, ga in enumerate(names):
+        for gb in names[i + 1 :]:
+            a, b = groups == ga, groups == gb
+            curve, total = counted_rates(vectors[a], labels[a], (vectors[b], labels[b]))
+            out.append(
+                _population(
+                    f"across {ga} x {gb}",
+                    int(a.sum() + b.sum()),
+                    total,
+                    compare_levels(curve, total, table, None),
+                    None,
+                    "pairs across groups: an archive holding both groups gets the estimate of 'all'",
+                )
+            )
+    return {
+        "table": {"engine": table.engine, "source": table.source, "impostor_pairs": table.impostor_pairs},
+        "what": "per rate: the score at which that share of pairs of different people (counted with the labels) "
+        "scores at least as high; the table's rate there (counted_over_table > 1: the table says too few "
+        "strangers); the archive estimate's rate there, made from the same photos without their labels",
+        "tolerance": calibration.CHECK_TOLERANCE,
+        "min_count": calibration.CHECK_MIN_COUNT,
+        "populations": out,
+    }
+
+
+def _population(name: str, photos: int, pairs: int, levels: list[dict], est, why: str | None) -> dict:
+    judged = [r for r in levels if r["judged"] and "estimate_over_counted" in r]
+    return {
+        "population": name,
+        "photos": photos,
+        "impostor_pairs": pairs,
+        "levels": levels,
+        "estimate": None if est is None else {"source": est.source, "method": est.method},
+        "no_estimate": why,
+        "estimate_passed": bool(judged) and all(r["estimate_within_tolerance"] for r in judged) if est else None,
+    }
+
+
+def plot_strangers(check: dict, path: Path, engine: str) -> Path:
+    """Predicted vs counted stranger rate per level: the shipped table and the archive estimate, per population."""
+    plt = _pyplot()
+    pops = check["populations"]
+    fig, axes = plt.subplots(1, len(pops), figsize=(4.2 * len(pops), 4.4), squeeze=False)
+    for ax, pop in zip(axes[0], pops, strict=True):
+        lv = pop["levels"]
+        counted = np.array([r["rate"] for r in lv])
+        lo, hi = (counted.min() / 3, 1.0) if len(lv) else (1e-6, 1.0)
+        ax.fill_between([lo, hi], [lo * 0.75, hi * 0.75], [lo * 1.25, hi * 1.25], color="0.9", label="±25%")
+        ax.plot([lo, hi], [lo, hi], color="0.5", lw=1)
+        ax.plot(counted, [r["table_rate"] for r in lv], "o-", label="reference table (LFW)")
+        if lv and "estimate_rate" in lv[0]:
+            ax.plot(counted, [r["estimate_rate"] for r in lv], "s-", label="archive estimate")
+        for r in lv:
+            if not r["judged"]:
+                ax.axvline(r["rate"], color="0.85", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("counted stranger rate (labels)")
+        ax.set_ylabel("predicted rate")
+        ax.set_title(f"{pop['population']} ({pop['photos']} photos)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Strangers: predicted vs counted, {engine}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def plot_calibration(cal, path: Path) -> Path:
