@@ -43,7 +43,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -87,6 +87,7 @@ class Calibration:
     counts: np.ndarray  # impostor pairs with score >= grid point
     impostor_pairs: int
     source: str
+    scoring: dict = field(default_factory=dict)  # neighbours.Scoring.to_json() of the scores; {} = plain cosine
 
     @property
     def fpr(self) -> np.ndarray:
@@ -123,6 +124,7 @@ class Calibration:
             "engine": self.engine,
             "what": "fpr[i] = share of pairs of different people whose similarity is >= score[i]",
             "source": self.source,
+            "scoring": self.scoring,
             "impostor_pairs": self.impostor_pairs,
             "score": [round(float(s), 4) for s in self.scores[sl]],
             "count": [int(c) for c in self.counts[sl]],
@@ -139,6 +141,7 @@ class Calibration:
             counts=np.asarray(data["count"], dtype=np.float64),
             impostor_pairs=int(data["impostor_pairs"]),
             source=str(data["source"]),
+            scoring=dict(data.get("scoring") or {}),
         )
 
     def save(self, path: Path, extra: dict | None = None) -> Path:
@@ -220,15 +223,21 @@ def from_histogram(hist: np.ndarray, total: int, engine: str, source: str) -> Ca
 
 
 def build(
-    vectors: np.ndarray, labels: Sequence[str], engine: str, source: str, adjust: ScoreAdjustment | None = None
+    vectors: np.ndarray,
+    labels: Sequence[str],
+    engine: str,
+    source: str,
+    adjust: ScoreAdjustment | None = None,
+    scoring: dict | None = None,
 ) -> Calibration:
     """The table from all pairs of different people; with `adjust`, on the adjusted (e.g. hubness-corrected)
-    scores, over ordered pairs (query, gallery face), since the adjustment is not symmetric."""
+    scores, over ordered pairs (query, gallery face), since the adjustment is not symmetric. `scoring`
+    names the scores the table describes (neighbours.Scoring.to_json()), so a search uses it only for those."""
     if adjust is None:
         hist, total = impostor_histogram(vectors, np.asarray(labels))
     else:
         hist, total = adjusted_impostor_histogram(vectors, np.asarray(labels), adjust)
-    return from_histogram(hist, total, engine, source)
+    return replace(from_histogram(hist, total, engine, source), scoring=dict(scoring or {}))
 
 
 def adjusted_impostor_histogram(
@@ -253,17 +262,25 @@ def half_of(person: str) -> int:
     return hashlib.sha256(person.encode()).digest()[0] & 1
 
 
-def check(vectors: np.ndarray, labels: Sequence[str], engine: str) -> dict:
+def check(vectors: np.ndarray, labels: Sequence[str], engine: str, offsets: np.ndarray | None = None) -> dict:
     """Calibrate on one half of the people, count on the other: is predicted = counted within +-25%?
 
     Levels are the scores at which the calibration half's rate first drops to 1e-1, 1e-2, ... ; a
     level is judged only where the held-out half has at least CHECK_MIN_COUNT impostor pairs above it.
+    With `offsets` (per photo, taken off its scores as a gallery face: a hubness correction), both
+    halves are measured on the corrected scores.
     """
     labels = np.asarray(labels)
     halves = np.array([half_of(str(p)) for p in labels])
     a, b = halves == 0, halves == 1
-    cal = build(vectors[a], labels[a], engine, "check: calibration half")
-    hist_b, total_b = impostor_histogram(vectors[b], labels[b])
+    adjust_a = None if offsets is None else ScoreAdjustment(gallery=np.asarray(offsets)[a])
+    cal = build(vectors[a], labels[a], engine, "check: calibration half", adjust_a)
+    if offsets is None:
+        hist_b, total_b = impostor_histogram(vectors[b], labels[b])
+    else:
+        hist_b, total_b = adjusted_impostor_histogram(
+            vectors[b], labels[b], ScoreAdjustment(gallery=np.asarray(offsets)[b])
+        )
     at_least_b = np.cumsum(hist_b[::-1])[::-1]
     rows = []
     for rate in CHECK_RATES:
@@ -503,6 +520,11 @@ class ArchiveCalibration:
     def expected_strangers(self, score: float, gallery_size: int) -> float:
         return self.fpr_at(score) * gallery_size
 
+    @property
+    def scoring(self) -> dict:
+        """The scores this estimate describes (those of the reference it was mapped onto)."""
+        return dict(self.method.get("scoring") or {})
+
     def needs_update(self, faces_now: int) -> bool:
         """True when the archive has grown or shrunk by more than ARCHIVE_STALE since this estimate."""
         return abs(faces_now - self.faces) > ARCHIVE_STALE * self.faces
@@ -663,6 +685,7 @@ def estimate(pairs: ArchivePairs, reference: Calibration, fit_top: float = FIT_T
         "rows": pairs.rows,
         "left_out": pairs.left_out,
         "reference": {"engine": reference.engine, "impostor_pairs": reference.impostor_pairs},
+        "scoring": reference.scoring,  # the archive's scores are mapped onto the reference's: the same kind
     }
     source = (
         f"estimated from this archive's own faces: {n_pairs:,} pairs of different faces among {pairs.faces:,} "
@@ -717,15 +740,13 @@ def for_archive(
 
     The reference table (calibration_data/<engine>.json) is the fallback for archives too small to
     count from; its source then says so. Without a reference for these weights there is nothing to
-    extrapolate with, and the scores stay uncalibrated (None). With adjusted scores (`adjust`) the
-    reference table, measured on raw scores, does not apply to what is shown: the fallback is then
-    None too.
+    extrapolate with, and the scores stay uncalibrated (None). The reference must describe the same
+    kind of scores as those shown: a table measured on plain cosines does not describe hubness-corrected
+    scores (`adjust`), nor the reverse (its `scoring` says which it is); otherwise None too.
     """
-    if reference is None:
-        return None
+    if reference is None or bool(reference.scoring) != (adjust is not None):
+        return None  # the reference describes other scores than these: nothing to extrapolate with
     try:
         return from_archive(vectors, photo_keys, reference, adjust, **kwargs)
     except ArchiveTooSmall as e:
-        if adjust is not None:
-            return None
         return replace(reference, source=f"{reference.source}. Used as is: {e}")

@@ -286,6 +286,7 @@ def _search_json(searcher, queries, chosen, candidates) -> dict:
             {
                 "rank": c.rank,
                 "similarity": round(c.similarity, 4),
+                "cosine": None if c.cosine is None else round(c.cosine, 4),
                 "photo": str(c.face.path),
                 "sha256": c.face.sha256,
                 "box": [round(v, 1) for v in c.face.box],
@@ -332,7 +333,7 @@ def _print_search(searcher, queries, chosen, candidates) -> None:
             shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
             print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
     if searcher.calibration is not None:
-        print("\n" + messages.CALIBRATION_NOTE)
+        print("\n" + messages.calibration_note(searcher.calibration.kind))
     print("\n" + messages.CAVEAT)
 
 
@@ -357,10 +358,13 @@ def _calibration_json(searcher) -> dict | None:
     if cal is None:
         return None
     return {
+        "kind": cal.kind,  # "archive estimate" (from this index's own faces) or "reference table" (LFW)
         "engine": cal.engine,
+        "scores": searcher.scoring.describe(),
         "source": cal.source,
         "impostor_pairs": cal.impostor_pairs,
-        "note": messages.CALIBRATION_NOTE,
+        "faces": getattr(cal, "faces", None),
+        "note": messages.calibration_note(cal.kind),
     }
 
 
@@ -490,6 +494,11 @@ def _evaluate_parser(sub) -> None:
     )
     common(e, "calibrate")
     e.add_argument("--install", action="store_true", help="also install the table into the package's calibration_data")
+    e.add_argument(
+        "--plain-cosine",
+        action="store_true",
+        help="measure plain cosine scores (default: the hubness-corrected scores searches show)",
+    )
     e.add_argument("--source", default=None, help="how to name the photos in the table's source field")
     e.add_argument(
         "--identity-from",
@@ -570,6 +579,7 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_calibration
+    from .neighbours import PLAIN
 
     r = evaluate_calibration(
         args.images,
@@ -582,8 +592,10 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         source=args.source,
         identity_from=args.identity_from,
         identities=args.identities,
+        scoring=PLAIN if args.plain_cosine else None,
     )
     print(f"\nCalibration, {r['engine']}: {r['impostor_pairs']:,} pairs of different people ({r['people']} people)")
+    print(f"  scores: {r['scoring']}")
     for rate, score in r["score_at_rate"].items():
         print(f"  a stranger scores >= {score} at rate {rate}")
     chk = r["check"]

@@ -819,6 +819,7 @@ def evaluate_calibration(
     source: str | None = None,
     identity_from: str = "folder",
     identities: Path | None = None,
+    scoring=None,
 ) -> dict:
     """Build an engine's calibration from all cross-person pairs in a labelled folder, and check it.
 
@@ -831,7 +832,9 @@ def evaluate_calibration(
     the archive's own estimate (from the same photos, labels unused) come to the counted rate?
     """
     from . import calibration
+    from .neighbours import Scoring, neighbour_means
 
+    scoring = scoring or Scoring()  # the scores a search shows (search.Searcher's default)
     labelled = labelled_photos(images_dir, identity_from, identities)
     emb = embed_photos(labelled.paths, engine_name, cache_dir, workers, progress)
     found = emb.found
@@ -841,17 +844,25 @@ def evaluate_calibration(
     keys = np.asarray([str(p) for p in labelled.paths])[found]
     n_people = len(set(labels.tolist()))
     what = source or f"the folder {Path(images_dir).name}"
+    offsets = None
+    if scoring.corrected:  # the photos taken as one archive: each one's hubness among them
+        hub = neighbour_means(vecs, keys, scoring.k)
+        offsets = scoring.offsets(hub, float(hub.mean()))
     cal = calibration.build(
         vecs,
         labels,
         emb.engine,
         f"{what}: all pairs of photos of different people among the largest-face embeddings of "
         f"{len(vecs)} photos of {n_people} people ({len(emb.problems)} photos without a face left out); "
-        "one pair per unordered photo pair",
+        + ("one pair per unordered photo pair" if offsets is None else f"every ordered pair, {scoring.describe()}"),
+        None if offsets is None else calibration.ScoreAdjustment(gallery=offsets),
+        scoring.to_json(),
     )
-    chk = calibration.check(vecs, labels, emb.engine)
+    chk = calibration.check(vecs, labels, emb.engine, offsets)
     reference = calibration.for_engine(emb.engine)  # the shipped table, before any --install replaces it
-    strangers = stranger_check(vecs, labels, groups, keys, reference) if reference is not None else None
+    if reference is not None and reference.scoring != scoring.to_json():
+        reference = None  # it describes other scores: nothing to compare with
+    strangers = stranger_check(vecs, labels, groups, keys, reference, scoring) if reference is not None else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = {"check": chk}
@@ -874,6 +885,7 @@ def evaluate_calibration(
         "groups": sorted(set(groups.tolist()) - {""}),
         "impostor_pairs": cal.impostor_pairs,
         "source": cal.source,
+        "scoring": scoring.describe(),
         "score_at_rate": levels,
         "table": str(table),
         "installed": installed,
@@ -895,11 +907,20 @@ STRANGER_RATES = (1e-1, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 SHOW_MIN_COUNT = 3
 
 
-def counted_rates(vectors: np.ndarray, labels: np.ndarray, other: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """(rate of pairs of different people scoring >= each bin score, pairs): all pairs, or pairs across two sets."""
+def counted_rates(
+    vectors: np.ndarray, labels: np.ndarray, other: np.ndarray | None = None, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """(rate of pairs of different people scoring >= each bin score, pairs): all pairs, or pairs across two sets.
+
+    With `offsets` (per photo, taken off its scores as an archive face: the hubness correction), the
+    ordered pairs of one set, on the corrected scores."""
     from . import calibration
 
-    if other is None:
+    if other is None and offsets is not None:
+        hist, total = calibration.adjusted_impostor_histogram(
+            vectors, labels, calibration.ScoreAdjustment(gallery=offsets)
+        )
+    elif other is None:
         hist, total = calibration.impostor_histogram(vectors, labels)
     else:
         (va, la), (vb, lb) = (vectors, labels), other
@@ -942,7 +963,9 @@ def compare_levels(curve: np.ndarray, total: int, table, estimate, rates=STRANGE
     return rows
 
 
-def stranger_check(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, keys: np.ndarray, table) -> dict:
+def stranger_check(
+    vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, keys: np.ndarray, table, scoring=None
+) -> dict:
     """How far the table is off on these photos, per population, and how close the archive estimate comes.
 
     Populations: each group on its own (strangers of one population searched against each other,
@@ -952,10 +975,21 @@ def stranger_check(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, 
     the estimate of "all").
     """
     from . import calibration
+    from .neighbours import PLAIN, neighbour_means
 
-    def archive(v: np.ndarray, k: np.ndarray) -> tuple[object | None, str | None]:
+    scoring = scoring or PLAIN
+
+    def offsets_of(v: np.ndarray, k: np.ndarray) -> np.ndarray | None:
+        """Each population is its own archive: its faces' hubness is measured among themselves."""
+        if not scoring.corrected:
+            return None
+        hub = neighbour_means(v, k, scoring.k)
+        return scoring.offsets(hub, float(hub.mean()))
+
+    def archive(v: np.ndarray, k: np.ndarray, off: np.ndarray | None) -> tuple[object | None, str | None]:
+        adjust = None if off is None else calibration.ScoreAdjustment(gallery=off)
         try:
-            return calibration.from_archive(v, k, table), None
+            return calibration.from_archive(v, k, table, adjust), None
         except calibration.ArchiveTooSmall as e:
             return None, str(e)
 
@@ -964,10 +998,13 @@ def stranger_check(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, 
     pops.append(("all", np.ones(len(vectors), dtype=bool)))
     out = []
     for name, m in pops:
-        curve, total = counted_rates(vectors[m], labels[m])
-        est, why = archive(vectors[m], keys[m])
+        off = offsets_of(vectors[m], keys[m])
+        curve, total = counted_rates(vectors[m], labels[m], offsets=off)
+        est, why = archive(vectors[m], keys[m], off)
         out.append(_population(name, int(m.sum()), total, compare_levels(curve, total, table, est), est, why))
     for i, ga in enumerate(names):
+        if scoring.corrected:  # across two groups the correction depends on which archive: no single answer
+            break
         for gb in names[i + 1 :]:
             a, b = groups == ga, groups == gb
             curve, total = counted_rates(vectors[a], labels[a], (vectors[b], labels[b]))
@@ -983,6 +1020,7 @@ def stranger_check(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, 
             )
     return {
         "table": {"engine": table.engine, "source": table.source, "impostor_pairs": table.impostor_pairs},
+        "scoring": scoring.describe(),
         "what": "per rate: the score at which that share of pairs of different people (counted with the labels) "
         "scores at least as high; the table's rate there (counted_over_table > 1: the table says too few "
         "strangers); the archive estimate's rate there, made from the same photos without their labels",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import neighbours
+import numpy as np
+
+from . import calibration, neighbours
 from .engines import DEFAULT_ENGINE
 from .fingerprint import Fingerprint
 from .store import DB_NAME, Cases, Database, Faces, Neighbours, Records
@@ -118,6 +120,51 @@ class Index:
     def update_neighbours(self, fingerprint: str, vectors: FaceVectors, k: int = neighbours.K):
         """Bring every face's nearest-neighbour list (and so its hub value) in step (neighbours.py)."""
         return neighbours.update(self.faces, self.neighbours, vectors, fingerprint, k)
+
+    def stranger_rates(self, fingerprint: Fingerprint, scoring: neighbours.Scoring, refresh: bool = False):
+        """The stranger rates a search of this index uses for these scores (calibration.py).
+
+        The archive's own estimate (strangers-<engine>.json beside the FAISS file, redone when the archive
+        has changed size by more than a tenth), else the shipped reference table for these exact weights
+        and this kind of score (for archives under calibration.MIN_ARCHIVE_FACES faces; its source says
+        so), else None: the scores are then shown as uncalibrated.
+        """
+        reference = calibration.for_engine(fingerprint)
+        if reference is not None and reference.scoring != scoring.to_json():
+            reference = None
+        path = self.folder / f"strangers-{fingerprint.slug}.json"
+        n = self.faces.count(fingerprint)
+        saved = calibration.ArchiveCalibration.load(path, fingerprint)
+        if (
+            saved is not None
+            and not refresh
+            and saved.scoring == scoring.to_json()
+            and reference is not None
+            and saved.method.get("reference", {}).get("impostor_pairs") == reference.impostor_pairs
+            and not saved.needs_update(n)
+        ):
+            return saved
+        if reference is None or n < calibration.MIN_ARCHIVE_FACES:
+            return calibration.for_archive(
+                np.zeros((n, 1), np.float32), [], reference, self._adjust(fingerprint, scoring)
+            )
+        ids = self.faces.ids(fingerprint)
+        vectors = self.faces.embedding_matrix(ids, self.faces.embedding_dim(fingerprint))
+        keys = self.faces.photo_keys(ids)
+        found = calibration.for_archive(
+            vectors, [keys[int(i)] for i in ids], reference, self._adjust(fingerprint, scoring, ids)
+        )
+        if isinstance(found, calibration.ArchiveCalibration):
+            found.save(path)
+        return found
+
+    def _adjust(self, fingerprint: Fingerprint, scoring: neighbours.Scoring, ids: np.ndarray | None = None):
+        """The per-face offsets a search takes off the cosine (None for plain cosine scores)."""
+        if not scoring.corrected:
+            return None
+        ids = self.faces.ids(fingerprint) if ids is None else ids
+        mean, _ = self.neighbours.hub_range(fingerprint, scoring.k)
+        return calibration.ScoreAdjustment(gallery=scoring.offsets(self.neighbours.hub(ids, scoring.k), mean))
 
     # -- summaries --------------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import images
 from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
 from .index import Index
+from .neighbours import Scoring
 from .records import import_file
 
 
@@ -218,8 +219,9 @@ def index_folder(
             if bar is not None:
                 bar.close()
         vectors = index.vectors(fp, engine.dim)
-        if not report.interrupted:
+        if not report.interrupted:  # else the next run, or the first search, brings these up to date
             index.update_neighbours(fp, vectors)
+            index.stranger_rates(fp, Scoring())
         if records_csv is not None:
             imported = import_file(index, Path(records_csv))
             report.records = imported.records

@@ -46,6 +46,18 @@ CALIBRATION_NOTE = (
     "these archives, and for photos taken years apart, strangers tend to score higher: the real number "
     "is likely larger."
 )
+ARCHIVE_CALIBRATION_NOTE = (
+    "Stranger counts come from this archive's own faces: how often two different faces in it score this "
+    "high (counted where the archive has enough pairs, and for rarer scores read off a table measured on "
+    "labelled photos, lined up with this archive), times the number of faces in it. So they follow the "
+    "archive's own population. They are still estimates: for photos taken years apart, and for the rarest "
+    "scores, strangers may score higher than this, and the real number may be larger."
+)
+
+
+def calibration_note(kind: str) -> str:
+    """Where the stranger counts shown come from, for the estimate in use (calibration.py's `kind`)."""
+    return ARCHIVE_CALIBRATION_NOTE if kind == "archive estimate" else CALIBRATION_NOTE
 
 
 def strangers(expected: float, upper_bound: bool = False) -> str:

@@ -24,10 +24,58 @@ from .vectors import FaceVectors, stored_vectors
 
 #: Neighbours averaged into r_g.
 K = 10
+#: Weight of the correction: score = cosine - ALPHA x (r_g - mean r). 1/2 is CSLS's own weight (its
+#: 2 cos - r_q - r_g, halved, without the query's r_q, which cannot change one search's order).
+ALPHA = 0.5
 #: The search asks for a few more than k, to skip faces of the same image.
 _SPARE = 6
 #: Faces searched per batch.
 BATCH = 2048
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a shown score is made from the cosine. Stranger-rate tables say which scoring they describe:
+    a table measured on plain cosines does not describe corrected scores, and the reverse."""
+
+    k: int = K
+    alpha: float = ALPHA
+
+    @property
+    def corrected(self) -> bool:
+        return self.alpha != 0
+
+    def to_json(self) -> dict:
+        return {"hubness_k": self.k, "hubness_alpha": self.alpha} if self.corrected else {}
+
+    def describe(self) -> str:
+        if not self.corrected:
+            return "plain cosine similarity"
+        return f"cosine similarity corrected for hubness (k={self.k}, weight {self.alpha:g})"
+
+    def offsets(self, hub: np.ndarray, mean: float) -> np.ndarray:
+        """Per archive face, what is taken off its cosine: alpha x (r_g - mean r); 0 for a face without r_g."""
+        return self.alpha * np.nan_to_num(np.asarray(hub, dtype=np.float64) - mean, nan=0.0)
+
+
+PLAIN = Scoring(alpha=0.0)
+
+
+def neighbour_means(vectors: np.ndarray, photo_keys: list | np.ndarray, k: int = K) -> np.ndarray:
+    """r_g of every row of a set of unit embeddings taken as an archive (faces of one image are not each
+    other's neighbours), the way update() keeps it in an index: for calibration and evaluation."""
+    import faiss
+
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    keys = np.asarray(photo_keys)
+    flat = faiss.IndexFlatIP(v.shape[1])
+    flat.add(v)
+    sims, rows = flat.search(v, min(len(v), k + _SPARE))
+    out = np.zeros(len(v), dtype=np.float32)
+    for i in range(len(v)):
+        keep = [s for s, j in zip(sims[i], rows[i], strict=True) if j >= 0 and j != i and keys[j] != keys[i]][:k]
+        out[i] = np.mean(keep) if keep else 0.0
+    return out
 
 
 @dataclass

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import calibration, images, neighbours
-from .calibration import Calibration
+from .calibration import ArchiveCalibration, Calibration
 from .engines import Face, FaceEngine, get_engine
 from .engines.base import normalise
 from .index import Index
@@ -60,9 +60,8 @@ class QueryPhoto:
         return self.faces[number - 1]
 
 
-#: Weight of the hubness correction: score = cosine - HUB_ALPHA x (r_g - mean r). 1/2 is CSLS's own
-#: weight (its 2 cos - r_q - r_g, halved, without the query's r_q, which cannot change one search's order).
-HUB_ALPHA = 0.5
+#: Weight of the hubness correction (neighbours.ALPHA): score = cosine - HUB_ALPHA x (r_g - mean r).
+HUB_ALPHA = neighbours.ALPHA
 
 
 @dataclass
@@ -103,16 +102,18 @@ class Searcher:
                     "index the photos again into a new folder."
                 )
             self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
-            self.alpha = float(hubness)
+            self.scoring = neighbours.Scoring(alpha=float(hubness))
+            self.alpha = self.scoring.alpha
             if self.alpha:  # lists missing after an interrupted run or from an older facematch are made now
                 self.index.update_neighbours(fp, self.vectors)
             self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, neighbours.K)
+            # How often strangers reach a score, for these weights and these scores: the archive's own
+            # estimate where it is large enough, else the shipped reference table, else None (uncalibrated).
+            self.calibration: Calibration | ArchiveCalibration | None = self.index.stranger_rates(fp, self.scoring)
         except BaseException:
             self.close()
             raise
         self._engine_lock = threading.Lock()
-        # Only a calibration made with exactly these weights says how strangers score (else None).
-        self.calibration: Calibration | None = calibration.for_engine(fp)
 
     def close(self) -> None:
         if self._owns_index:
