@@ -101,6 +101,16 @@ def strangers(expected: float, fpr: float | None = None, bound: bool = False, ga
     return f"a stranger this similar would turn up in fewer than 1 in {_one_in(one_in)} searches of {archive}"
 
 
+def candidate_strength(c: object, gallery: int | None = None, decided: bool = False) -> str:
+    """The strength line of a search candidate (search.Candidate), or the uncalibrated label: what the CLI,
+    the app and the report print for it."""
+    band, expected = getattr(c, "band", None), getattr(c, "expected_strangers", None)
+    if band is None or expected is None:
+        return UNCALIBRATED
+    return strength(band, expected, bool(getattr(c, "bound", False)), fpr=getattr(c, "fpr", None), gallery=gallery,
+                    decided=decided)  # fmt: skip
+
+
 def strength(
     band: str, expected: float, bound: bool = False, *, fpr: float | None = None, gallery: int | None = None,
     decided: bool = False,
@@ -140,7 +150,7 @@ def name_reason(reason: str) -> str:
 
 
 AGREES = "Agrees with what the family knows: "
-DIFFERS = "Does not agree with what the family knows (shown, costs nothing: records can be wrong): "
+DIFFERS = "Does not agree with what the family knows: "
 
 
 def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
@@ -160,7 +170,9 @@ def photo_records(n_faces: int) -> str:
 
 
 def photo_records_weighed(n_faces: int) -> str:
-    return f"record for this photo, which shows {plural(n_faces, 'face')} (compared with what the family knows, as asked)"
+    return (
+        f"record for this photo, which shows {plural(n_faces, 'face')} (compared with what the family knows, as asked)"
+    )
 
 
 def birth_year_agrees(recorded: int, known: int, margin: int) -> str:

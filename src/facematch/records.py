@@ -315,7 +315,7 @@ _FACE_SUFFIX = re.compile(r"^(.*\S)\s*#\s*(\d{1,3})$")
 
 
 def split_face(name: str) -> tuple[str, int | None]:
-    """"group.jpg#2" -> ("group.jpg", 2): the record is about face 2 of that photo, counting from the left
+    """ "group.jpg#2" -> ("group.jpg", 2): the record is about face 2 of that photo, counting from the left
     (as captions do, and as the app numbers an archive photo's faces); "group.jpg" -> ("group.jpg", None)."""
     m = _FACE_SUFFIX.match(name.strip())
     if m and int(m.group(2)) >= 1:
@@ -572,7 +572,9 @@ def record_lines(r: dict) -> list[tuple[str, str]]:
     if "columns" in r:  # imported by this version: the columns that are no field, as they were
         other = r.get("other", {})
     else:  # a legacy record: its columns are the record
-        other = {k: v for k, v in r.items() if k not in ("record_id", "name", "names", "photos", "photo", "photo_faces")}
+        other = {
+            k: v for k, v in r.items() if k not in ("record_id", "name", "names", "photos", "photo", "photo_faces")
+        }
     out += [(str(k), str(v)) for k, v in other.items() if v not in ("", None)]
     return out
 

@@ -99,6 +99,9 @@ class Review:
     def cases(self, include_closed: bool = False) -> list[Case]:
         return [Case(**row) for row in self._cases.list(include_closed)]
 
+    def has_case(self, case_id: int) -> bool:
+        return self._cases.get(case_id) is not None
+
     def case(self, case_id: int) -> Case:
         row = self._cases.get(case_id)
         if row is None:

@@ -252,7 +252,9 @@ class Faces:
 
     def in_photo(self, photo_id: int, engine: str) -> list[FaceRow]:
         """Every face of one photo (one engine), numbered from the left: index 0 is face 1."""
-        ids = [r[0] for r in self.db.execute("SELECT id FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))]
+        ids = [
+            r[0] for r in self.db.execute("SELECT id FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
+        ]
         numbers = face_numbers(self.db, [photo_id], engine)
         return sorted(self.by_id(ids).values(), key=lambda f: numbers[f.id][0])
 
