@@ -157,6 +157,7 @@ class CombinedResult:
     name_hits: list[NameHit]
     facts: Facts
     used_facts: bool
+    name_threshold: float = THRESHOLD
 
 
 # -- facts against one record ----------------------------------------------------------------------
@@ -312,7 +313,7 @@ def combine(
             no_face.append(annotate(item))
     items.sort(key=lambda it: -(it.order_score if use_facts else (it.similarity or 0.0)))
     no_face.sort(key=lambda it: (-(it.name_hit.score if it.name_hit else 0.0), -it.lift))
-    return CombinedResult(items, no_face, hits, facts, use_facts)
+    return CombinedResult(items, no_face, hits, facts, use_facts, name_threshold)
 
 
 def _photo_note(searcher: Searcher, hit: NameHit, have_query: bool) -> str:

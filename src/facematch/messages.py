@@ -157,7 +157,7 @@ def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
     shown = ", ".join(names)
     return (
         f"No archive record has a name close enough to {shown} (closeness {threshold:g} of 100). Try other "
-        "spellings (as a Chinese clerk may have written it, or in Uyghur script), or lower the closeness below."
+        "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names."
     )
 
 
