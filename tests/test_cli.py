@@ -61,7 +61,9 @@ def test_search_json_for_scripts(demo_run):
     assert doc["gallery_faces"] == 11 and doc["score"] == "uncalibrated similarity"
     assert [c["rank"] for c in doc["candidates"]] == [1, 2, 3]
     c = doc["candidates"][0]
-    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records"} | {
+    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records", "photo_records"} | {
+        "face_number",
+        "faces_in_photo",  # records per face (issue 13)
         "fpr",
         "expected_strangers",
         "band",

@@ -308,7 +308,7 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     chosen_ids = {id(face) for _, face in chosen}
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
-    return {
+    doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
         "score": messages.SCORE_LABEL,
@@ -347,12 +347,13 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
             }
             for c, it in zip(listed, items, strict=True)
         ],
-        "records_without_face": [
-            {"record": it.records[0], "note": it.note, "reasons": it.reason_lines()}
-            for it in (result.no_face if result is not None else [])
-        ],
         "calibration": _calibration_json(searcher),
     }
+    if result is not None:  # searched with what the family knows: records found by name with no face too
+        doc["records_without_face"] = [
+            {"record": it.records[0], "note": it.note, "reasons": it.reason_lines()} for it in result.no_face
+        ]
+    return doc
 
 
 def _facts_json(item) -> dict:

@@ -104,11 +104,15 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     if "pending_reviewer" in state:  # a name typed in the decision form (the sidebar is hidden on a phone)
         state["reviewer"] = state.pop("pending_reviewer")
     case_id = state.get("case_select")
-    if case_id is not None and not state.get("reviewer"):
-        state["reviewer"] = state["reviewer_from_case"] = rv.last_reviewer(case_id)
+    offered = state.setdefault("reviewer_offered", set())  # once per case and session: a name cleared stays cleared
+    if case_id is not None and case_id not in offered:
+        offered.add(case_id)
+        if not state.get("reviewer"):
+            state["reviewer"] = rv.last_reviewer(case_id)
+            state["reviewer_from_case"] = (case_id, state["reviewer"])
     reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
-    if reviewer and reviewer == state.get("reviewer_from_case"):
-        st.sidebar.caption("Filled in from this case's last decision: change it if you are someone else.")
+    if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
+        st.sidebar.caption("Filled in from this case (its last reviewer): change it if you are someone else.")
     show_closed = st.sidebar.toggle("Show closed cases", key="show_closed")
     cases = {c.id: c for c in rv.cases(include_closed=show_closed)}
     if case_id is not None and case_id not in cases:  # the open case stays listed even when closed
@@ -373,7 +377,7 @@ def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None
     """The photo, large, with numbered faces. In a group photo a click on a face chooses it."""
     picture = thumbs.draw_faces(q.rgb, boxes, chosen=st.session_state[face_key], max_side=PREVIEW_SIDE)
     if len(boxes) == 1:
-        st.image(picture, width=320)
+        st.image(picture, width=260)
         return
     click = streamlit_image_coordinates(picture, width="stretch", key=f"click_{key}", image_format="JPEG")
     st.caption("Click (or tap) the face of your relative, or choose its number.")
@@ -449,13 +453,13 @@ def compare_panel(
     with a:
         st.markdown(f"**Your photo:** {first.name}")
         st.image(thumbs.draw_faces(first.query.rgb, [first.query.in_rgb(first.face).box], chosen=1, max_side=800),
-                 width="stretch")  # fmt: skip
+                 width=420)  # fmt: skip
     with b:
         st.markdown(f"**Archive photo:** {cand.face.relpath}")
         full = thumbs.load_full(cand.face.path)
         others = rv.index.faces.in_photo(cand.face.photo_id, cand.face.engine)
         boxes = [f.box for f in others] or [cand.face.box]
-        st.image(thumbs.draw_faces(full, boxes, chosen=cand.face_number, max_side=800), width="stretch")
+        st.image(thumbs.draw_faces(full, boxes, chosen=cand.face_number, max_side=800), width=420)
         if note := face_number_note(cand):
             st.caption(f"This candidate is {note}.")
         st.caption(f"sha256 {cand.face.sha256[:16]}…")
@@ -665,9 +669,16 @@ def main() -> None:
     if not case.is_open:
         st.info("This case is closed. Reopen it (left) to record new decisions.")
     if not reviewer.strip():
-        st.warning("Enter your name on the left: every decision records who made it.")
+        st.warning(
+            "Enter your name in the side panel (» at the top left on a phone), or when you record a decision: "
+            "every decision records who made it."
+        )
     facts, name_threshold = facts_section(rv, case_id)
-    chosen = photos_section(s, rv, case_id, facts)
+    if st.session_state.get("compare") is not None:  # comparing: the photos fold away, the pair comes first
+        with st.expander("Photos of your relative (the search uses these)"):
+            chosen = photos_section(s, rv, case_id, facts)
+    else:
+        chosen = photos_section(s, rv, case_id, facts)
     for c in chosen:
         if note := combined.family_photo_note(facts, c.year, c.name):
             st.warning(note)
