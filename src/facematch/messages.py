@@ -8,8 +8,9 @@ photo, which is exactly where face recognition is known to be weakest.
 CAVEAT = (
     "These are candidates, not matches. Similar-looking strangers are common, and errors are much "
     "more likely when photos were taken years apart, are small or blurred, or show people from groups "
-    "under-represented in the models' training data (published: a top model's true-accept rate at "
-    "FAR 1e-6 falls from 97% overall to 75% on East Asian faces). The score is an uncalibrated "
+    "under-represented in the models' training data (published: a top model set to mistake a stranger for "
+    "the person only once in a million comparisons finds the right person 97% of the time overall, but 75% "
+    "on East Asian faces). The score is an uncalibrated "
     "similarity, not a probability. Only a person who compares the photos can confirm a match."
 )
 
