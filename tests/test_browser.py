@@ -174,6 +174,14 @@ def test_upload_pick_confirm_in_a_real_browser(running_app, browser, tmp_path):
     text_appears("Confirmed by Ayse")
     shot("4-confirmed")
 
+    # two more cases, the second created while the first of them is open: the case chooser is then set
+    # by the app, which once logged Streamlit's "default value but also set via the Session State API"
+    # warning with a stack trace (the server log is checked when the app stops)
+    for name in ("Second", "Third"):
+        type_into("Name or alias of the missing person", name)
+        click("//section[@data-testid='stSidebar']//button[.//p[text()='Create case']]")
+        text_appears(f"Case: {name}")
+
     con = sqlite3.connect(idx / DB_NAME)
     rows = con.execute("SELECT decision, reviewer, rank, note, photo_path FROM decisions").fetchall()
     assert rows == [("confirm", "Ayse", 1, "same ears", rows[0][4])]
