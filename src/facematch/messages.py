@@ -48,11 +48,10 @@ def round_number(x: float) -> str:
     return f"{int(float(f'{x:.2g}')):,}"
 
 
-def _one_in(x: float) -> str:
-    """1/x rounded *down* to 1, 2 or 5 times a power of ten, so "fewer than 1 in N" stays true."""
+def _nice_floor(x: float) -> float:
+    """x rounded *down* to 1, 2 or 5 times a power of ten, so "fewer than 1 in N" stays true."""
     k = 10 ** int(f"{x:e}".split("e")[1])
-    step = max(m for m in (1, 2, 5) if m * k <= x)
-    return round_number(step * k)
+    return max(m for m in (1, 2, 5) if m * k <= x) * k
 
 
 # -- calibrated strength (calibration.py) -------------------------------------------------------
@@ -83,13 +82,18 @@ def calibration_note(source: str | None = None) -> str:
 CALIBRATION_NOTE = calibration_note()
 
 
-def strangers(expected: float, fpr: float | None = None, bound: bool = False, gallery: int | None = None) -> str:
+def strangers(
+    expected: float, fpr: float | None = None, bound: bool = False, gallery: int | None = None,
+    upper_bound: bool = False,
+) -> str:  # fmt: skip
     """Strangers at least this similar, in words and rounded numbers (never "6.1e-06").
 
     `expected` = fpr x faces in the archive (`gallery`); `bound` says the score is above every stranger
-    measured, so the rate is an upper bound. Always names "strangers" and the archive; the caveat about
-    where the counts come from is calibration_note, shown once beside them.
+    measured, so the rate is an upper bound (`upper_bound`: the same, by its earlier name). Always names
+    "strangers" and the archive; the caveat about where the counts come from is calibration_note, shown
+    once beside them.
     """
+    bound = bound or upper_bound
     archive = f"this archive of {plural(gallery, 'face')}" if gallery else "this archive"
     lead = "at most about" if bound else "about"
     if expected >= 1.5:
@@ -99,7 +103,9 @@ def strangers(expected: float, fpr: float | None = None, bound: bool = False, ga
     one_in = 1.0 / max(expected, 1e-12)
     if one_in < 10:
         return f"a stranger this similar would turn up in about 1 in {round(one_in)} searches of {archive}"
-    return f"a stranger this similar would turn up in fewer than 1 in {_one_in(one_in)} searches of {archive}"
+    nice = _nice_floor(one_in)
+    how = "about" if not bound and nice >= one_in * 0.99 else "fewer than"  # 1 in 1,000 exactly: "about"
+    return f"a stranger this similar would turn up in {how} 1 in {round_number(nice)} searches of {archive}"
 
 
 def candidate_strength(c: object, gallery: int | None = None, decided: bool = False) -> str:
