@@ -77,7 +77,7 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
 
     decide(app, 2, "reject", "different nose")  # candidate #3 (Biden)
     assert len(candidate_buttons(app)) == 10  # rejected ones are hidden by default...
-    assert "1 rejected candidates hidden" in texts(app)
+    assert "1 rejected candidate hidden" in texts(app)
     next(t for t in app.toggle if "show_rejected" in (t.key or "")).set_value(True)
     app.run()
     assert len(candidate_buttons(app)) == 11  # ...and shown on request

@@ -81,8 +81,8 @@ def test_no_wording_calls_a_candidate_a_match():
         assert "match" not in text.lower()
     assert "person" in messages.BAND_TEXT["strong"]
     assert "about 120 strangers" in messages.strangers(120.2)
-    assert "1 of 1,000 searches" in messages.strangers(0.001)
-    assert messages.strangers(0.001, upper_bound=True).startswith("at most")
+    assert "about 1 in 1,000 searches" in messages.strangers(0.001)  # words, not 1e-03 (issue 13)
+    assert "fewer than 1 in 1,000" in messages.strangers(0.001, upper_bound=True)  # a bound: "fewer than"
 
 
 def test_search_fills_calibrated_fields(demo_index):
@@ -105,13 +105,13 @@ def test_search_fills_calibrated_fields(demo_index):
 def test_cli_says_how_many_strangers(demo_index, capsys):
     assert cli.main(["search", str(demo.query_photo()), "--index", str(demo_index), "-k", "5"]) == 0
     text = capsys.readouterr().out
-    assert "strangers in this archive would look this similar" in text
+    assert "a stranger this similar would turn up in fewer than 1 in" in text  # in words (issue 13)
     assert messages.BAND_TEXT["strong"] in text and "uncalibrated similarity" in text
     assert cli.main(["search", str(demo.query_photo()), "--index", str(demo_index), "-k", "3", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["calibration"]["engine"].startswith("sface@")
     first = doc["candidates"][0]
-    assert first["band"] == "strong" and "strangers" in first["strength"]
+    assert first["band"] == "strong" and "stranger" in first["strength"]
     assert {"fpr", "expected_strangers", "band", "strength"} <= set(first)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import package_image
-from facematch import demo
+from facematch import demo, messages
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -61,7 +61,9 @@ def test_search_json_for_scripts(demo_run):
     assert doc["gallery_faces"] == 11 and doc["score"] == "uncalibrated similarity"
     assert [c["rank"] for c in doc["candidates"]] == [1, 2, 3]
     c = doc["candidates"][0]
-    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records"} | {
+    assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records", "photo_records"} | {
+        "face_number",
+        "faces_in_photo",  # records per face (issue 13)
         "fpr",
         "expected_strangers",
         "band",
@@ -124,3 +126,31 @@ def test_info(demo_run):
     (engine,) = doc["engines"].values()
     assert engine["faces"] == 11 and engine["photos"] == {"ok": 6, "no_face": 2}
     assert engine["faiss_file"] == "in step"
+
+
+def test_search_with_what_the_family_knows_ranks_as_the_app(demo_run):
+    """`search --name/--born/--county/--photo-year` goes through combined.combine, as the app does."""
+    idx, _ = demo_run
+    out = run(
+        "search", str(demo.query_photo()), "--index", str(idx), "-k", "4", "--json",
+        "--name", "巴拉克·奥巴马", "--born", "1961", "--county", "Honolulu", "--photo-year", "2009",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    top = doc["candidates"][0]
+    assert Path(top["photo"]).name == "obama.jpg" and top["found_by"] == "photo and name" and top["lift"] == 0.2
+    assert top["reasons"][0] == (
+        "Agrees with what the family knows: name (巴拉克 → balake ≈ balake; 奥巴马 → aobama ≈ aobama); "
+        "same birth year (1961); same county"
+    )
+    assert (
+        "Your photo: about 2009 (age about 48); archive photo: about 2012 (age about 51); 3 years apart."
+        in (top["reasons"])
+    )
+    text = run("search", "--index", str(idx), "--name", "Joe Biden", "--name", "Tursun Memet")
+    assert text.returncode == 0, text.stderr
+    assert "Records found by name without a face to compare (2):" in text.stdout
+    assert "name (Joe ≈ joe; Biden ≈ biden)" in text.stdout and messages.NO_PHOTO in text.stdout
+    nothing = run("search", "--index", str(idx), "--name", "Zzyzx Qqqq")
+    assert nothing.returncode == 1 and messages.no_name_hits(["Zzyzx Qqqq"], 88) in nothing.stdout
+    assert run("search", "--index", str(idx)).returncode == 2  # neither a photo nor a name: a clear error

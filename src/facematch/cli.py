@@ -75,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     _index_type_args(s)
     s.set_defaults(func=cmd_retrain)
 
-    s = sub.add_parser("search", help="find candidate faces for the person in one or more photos")
-    s.add_argument("photos", type=Path, nargs="+", help="photos of the same person (several are fused into one query)")
+    s = sub.add_parser("search", help="find candidate faces for the person in one or more photos (and by name)")
+    s.add_argument("photos", type=Path, nargs="*", help="photos of the same person (several are fused into one query)")
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--engine", default=None, help="engine (default: the one the index was built with)")
     s.add_argument(
@@ -87,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-k", type=int, default=50, help="how many candidates (default 50)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    facts = s.add_argument_group(
+        "what the family knows", "archive records that agree lift a candidate a little and say why (as in the app)"
+    )
+    facts.add_argument("--name", action="append", default=[], help="a name, in any script or spelling; repeatable")
+    facts.add_argument("--born", default=None, help="birth year (about)")
+    facts.add_argument("--born-margin", type=int, default=2, help="years either side of --born (default 2)")
+    facts.add_argument("--county", default="", help="home county, in any script")
+    facts.add_argument(
+        "--photo-year", action="append", default=[], help="about when a photo was taken; once for all, or per photo"
+    )
+    facts.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("info", help="what is in an index")
@@ -238,29 +249,66 @@ def _print_index_report(report, index_dir: Path) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     from .search import Searcher
 
+    facts = _search_facts(args)
+    if not args.photos and not facts.names:
+        raise ValueError("give one or more photos, or a --name to search the records by")
     index_dir = args.index or _default_index()
     with Searcher(index_dir, args.engine) as searcher:
         queries = [searcher.detect_file(p) for p in args.photos]
         picks = args.face or []
         if len(picks) not in (0, 1, len(queries)):
             raise ValueError("give --face once for all photos, or once for each photo")
-        chosen = []
+        years = args.photo_year or []
+        if len(years) not in (0, 1, len(queries)):
+            raise ValueError("give --photo-year once for all photos, or once for each photo")
+        chosen, chosen_years = [], []
         for i, q in enumerate(queries):
             if q.error or not q.faces:
                 continue
             number = picks[0] if len(picks) == 1 else (picks[i] if picks else None)
             chosen.append((q, q.pick(number)))
+            chosen_years.append(_year(years[0] if len(years) == 1 else (years[i] if years else None)))
         candidates = searcher.search([face for _, face in chosen], k=args.k) if chosen else []
+        result = None
+        if not facts.empty:
+            from . import combined
+            from .names import THRESHOLD
+
+            result = combined.combine(
+                searcher, [f for _, f in chosen], candidates, facts, photo_years=chosen_years,
+                name_threshold=THRESHOLD if args.threshold is None else args.threshold,
+            )  # fmt: skip
         if args.json:
-            print(json.dumps(_search_json(searcher, queries, chosen, candidates), indent=1, ensure_ascii=False))
+            print(json.dumps(_search_json(searcher, queries, chosen, candidates, result), indent=1, ensure_ascii=False))
         else:
-            _print_search(searcher, queries, chosen, candidates)
-    return 0 if chosen else 1
+            _print_search(searcher, queries, chosen, candidates, result)
+    found = bool(chosen) or bool(result and (result.faces or result.no_face))
+    return 0 if found else 1
 
 
-def _search_json(searcher, queries, chosen, candidates) -> dict:
+def _year(text: str | None) -> int | None:
+    from .review import parse_year
+
+    return parse_year(text, "--photo-year")
+
+
+def _search_facts(args: argparse.Namespace):
+    from .combined import Facts
+    from .review import parse_year
+
+    return Facts(
+        names=tuple(n for n in args.name if n.strip()),
+        birth_year=parse_year(args.born, "--born"),
+        birth_year_margin=args.born_margin,
+        county=args.county or "",
+    )
+
+
+def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     chosen_ids = {id(face) for _, face in chosen}
-    return {
+    items = result.faces if result is not None else [None] * len(candidates)
+    listed = [it.candidate for it in result.faces] if result is not None else candidates
+    doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
         "score": messages.SCORE_LABEL,
@@ -291,16 +339,33 @@ def _search_json(searcher, queries, chosen, candidates) -> dict:
                 "sha256": c.face.sha256,
                 "box": [round(v, 1) for v in c.face.box],
                 "face_id": c.face.id,
+                "face_number": c.face_number,
+                "faces_in_photo": c.faces_in_photo,
                 "records": c.records,
+                "photo_records": c.photo_records,
                 **_strength_json(searcher, c),
+                **_facts_json(it),
             }
-            for c in candidates
+            for c, it in zip(listed, items, strict=True)
         ],
         "calibration": _calibration_json(searcher),
     }
+    if result is not None:  # searched with what the family knows: records found by name with no face too
+        doc["records_without_face"] = [
+            {"record": it.records[0], "note": it.note, "reasons": it.reason_lines()} for it in result.no_face
+        ]
+    return doc
 
 
-def _print_search(searcher, queries, chosen, candidates) -> None:
+def _facts_json(item) -> dict:
+    if item is None:
+        return {}
+    return {"found_by": item.found_by, "lift": round(item.lift, 2), "reasons": item.reason_lines()}
+
+
+def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
+    from .records import record_lines
+
     chosen_ids = {id(face) for _, face in chosen}
     for q in queries:
         if q.error:
@@ -309,39 +374,52 @@ def _print_search(searcher, queries, chosen, candidates) -> None:
         if not q.faces:
             print(f"{q.name}: {messages.NO_FACE_HINT}")
             continue
-        print(f"{q.name}: {len(q.faces)} face(s) found")
+        print(f"{q.name}: {messages.plural(len(q.faces), 'face')} found")
         for n, f in enumerate(q.faces, start=1):
             x1, y1, x2, y2 = (round(float(v)) for v in f.box)
             mark = "  <- used" if id(f) in chosen_ids else ""
             print(f"  face {n}: box ({x1},{y1})-({x2},{y2}), {round(f.size)} px, detector score {f.score:.2f}{mark}")
-    if not chosen:
+    if result is not None and result.facts.names and not result.name_hits:
+        print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
+    if chosen:
+        fused = " (the photos are combined into one query)" if len(chosen) > 1 else ""
+        lifted = ", lifted a little where records agree with what the family knows" if result is not None else ""
+        print(
+            f"\n{messages.plural(len(candidates), 'candidate')} from {messages.plural(searcher.gallery_size, 'face')} "
+            f"in the index{fused}{lifted}; score = {messages.SCORE_LABEL}, engine {searcher.engine.fingerprint}"
+        )
+        print(f"{'rank':>4}  {'similarity':>10}  photo / face box / record")
+    elif result is None:
         print("Nothing to search with.")
         return
-    fused = " (the photos are combined into one query)" if len(chosen) > 1 else ""
-    print(
-        f"\n{len(candidates)} candidates from {searcher.gallery_size} faces in the index{fused}; "
-        f"score = {messages.SCORE_LABEL}, engine {searcher.engine.fingerprint}"
-    )
-    print(f"{'rank':>4}  {'similarity':>10}  photo / face box / record")
-    for c in candidates:
+    items = result.faces if result is not None else [None] * len(candidates)
+    listed = [it.candidate for it in result.faces] if result is not None else candidates
+    for c, it in zip(listed, items, strict=True):
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
-        print(f"{c.rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
-        print(f"{'':>18}{_strength_text(searcher, c)}")
+        rank = str(c.rank) if c.rank else "name"
+        print(f"{rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
+        print(f"{'':>18}{messages.candidate_strength(c, searcher.gallery_size)}")
         for r in c.records:
-            from .records import record_lines
-
             shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
             print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
-    if searcher.calibration is not None:
+        for line in it.reason_lines() if it is not None else []:
+            print(f"{'':>18}{line}")
+    if result is not None and result.no_face:
+        print(f"\nRecords found by name without a face to compare ({len(result.no_face)}):")
+        for it in result.no_face:
+            print(f"  {it.records[0].get('record_id', '')}: {it.note}")
+            for line in it.reason_lines():
+                print(f"      {line}")
+    if searcher.calibration is not None and chosen:
         print("\n" + messages.calibration_note(searcher.calibration.kind))
+    if result is not None:
+        print("\n" + messages.FACTS_NOTE)
     print("\n" + messages.CAVEAT)
 
 
 # -- calibrated strength in search output (calibration.py) ---------------------------------------
 def _strength_text(searcher, c) -> str:
-    if c.band is None or c.expected_strangers is None:
-        return messages.UNCALIBRATED
-    return messages.strength(c.band, c.expected_strangers, c.bound)
+    return messages.candidate_strength(c, searcher.gallery_size)
 
 
 def _strength_json(searcher, c) -> dict:
@@ -676,7 +754,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_index_report(report, index_dir)
     print(f"\nDemo search with {demo.query_photo().name} (a photo that is not in the gallery):\n")
     return cmd_search(
-        argparse.Namespace(photos=[demo.query_photo()], index=index_dir, engine=None, face=None, k=10, json=False)
+        argparse.Namespace(
+            photos=[demo.query_photo()],
+            index=index_dir,
+            engine=None,
+            face=None,
+            k=10,
+            json=False,
+            name=[],
+            born=None,
+            born_margin=2,
+            county="",
+            photo_year=[],
+            threshold=None,
+        )
     )
 
 

@@ -63,34 +63,43 @@ class Facts:
 
 @dataclass(frozen=True)
 class AgeGap:
-    family_year: int | None
-    archive_year: int | None
-    birth_year: int | None
-    birth_from: str  # "record" or "family"
+    """The years (and ages) of the family's photos and of the archive photo, each age from its own side: the
+    family's photos with the family's birth year, the archive photo with its record's (never one birth
+    year for both, which made the family photo's age change from card to card)."""
+
+    family_years: tuple[int | None, ...]  # each family photo's year (None: not given)
+    family_birth: int | None  # the family's birth year
+    archive_year: int | None  # the record's photo date, else its detention date
+    archive_birth: int | None  # the record's birth year
 
     @property
     def years(self) -> int | None:
-        if self.family_year is None or self.archive_year is None:
+        """The largest gap between a family photo and the archive photo (None when a year is unknown)."""
+        known = [y for y in self.family_years if y is not None]
+        if not known or self.archive_year is None:
             return None
-        return self.archive_year - self.family_year
+        return max((self.archive_year - y for y in known), key=abs)
 
-    def age_at(self, year: int | None) -> int | None:
-        return None if year is None or self.birth_year is None else year - self.birth_year
+    @staticmethod
+    def _age(year: int | None, birth: int | None) -> int | None:
+        return None if year is None or birth is None else year - birth
+
+    @property
+    def family_ages(self) -> list[int | None]:
+        return [self._age(y, self.family_birth) for y in self.family_years]
+
+    @property
+    def archive_age(self) -> int | None:
+        return self._age(self.archive_year, self.archive_birth)
 
     @property
     def large(self) -> bool:
-        child = (a := self.age_at(self.family_year)) is not None and a < CHILD_AGE
+        child = any(a is not None and a < CHILD_AGE for a in self.family_ages)
         return (self.years is not None and abs(self.years) >= LARGE_GAP_YEARS) or child
 
     def text(self) -> str:
-        return messages.age_gap(
-            self.family_year,
-            self.age_at(self.family_year),
-            self.archive_year,
-            self.age_at(self.archive_year),
-            self.years,
-            self.large,
-        )
+        family = list(zip(self.family_years, self.family_ages, strict=True))
+        return messages.age_gap(family, self.archive_year, self.archive_age, self.years, self.large)
 
 
 @dataclass
@@ -98,7 +107,7 @@ class Combined:
     """One line of the combined list: a face candidate with its records, or a record without a usable face."""
 
     candidate: Candidate | None
-    records: list[dict]
+    records: list[dict]  # records about this face (weighed against the family's facts)
     found_by: str  # "photo", "name", "photo and name"
     agrees: list[str] = field(default_factory=list)  # reasons it rose
     differs: list[str] = field(default_factory=list)  # facts that do not agree (shown, cost nothing)
@@ -107,6 +116,8 @@ class Combined:
     age_gap: AgeGap | None = None
     note: str = ""  # why there is no face: "no photo in the archive", ...
     archive_faces: list = field(default_factory=list)  # FaceRows of its photos, to show when there is no query
+    photo_records: list[dict] = field(default_factory=list)  # records of its group photo, not said to be its own
+    photo_records_weighed: bool = False  # the person asked to weigh those too
 
     @property
     def similarity(self) -> float | None:
@@ -116,6 +127,28 @@ class Combined:
     def order_score(self) -> float:
         return (self.similarity or 0.0) + self.lift
 
+    def reason_lines(self) -> list[str]:
+        """What the screen says about this candidate beyond its face and record, one sentence per line: how
+        it was found, what agrees and what does not with the family's facts, and the photos' years. The same
+        lines go with a decision into the audit log and into the case report."""
+        lines = []
+        if self.found_by == "name" and self.candidate is not None:
+            c = self.candidate
+            lines.append(
+                f"found by name; photo rank {c.rank}" if c.rank else f"found by name; beyond the first "
+                f"{RANK_HORIZON} by photo"
+            )  # fmt: skip
+        if self.photo_records and self.candidate is not None:
+            n = self.candidate.faces_in_photo
+            lines.append(messages.photo_records_weighed(n) if self.photo_records_weighed else messages.photo_records(n))
+        if self.agrees:
+            lines.append(messages.AGREES + "; ".join(self.agrees))
+        if self.differs:
+            lines.append(messages.DIFFERS + "; ".join(self.differs))
+        if self.age_gap is not None:
+            lines.append(self.age_gap.text())
+        return lines
+
 
 @dataclass
 class CombinedResult:
@@ -124,6 +157,7 @@ class CombinedResult:
     name_hits: list[NameHit]
     facts: Facts
     used_facts: bool
+    name_threshold: float = THRESHOLD
 
 
 # -- facts against one record ----------------------------------------------------------------------
@@ -174,31 +208,46 @@ def judge(record: dict, facts: Facts) -> tuple[list[str], list[str], float]:
     return agrees, differs, lift
 
 
-def age_gap(records: list[dict], facts: Facts) -> AgeGap | None:
-    """Years between the family's photo and the archive photo (its date, or else the detention date);
-    None unless both years are known. Ages use the record's birth year, else the family's."""
+def age_gap(records: list[dict], facts: Facts, photo_years: list[int | None] | tuple = ()) -> AgeGap | None:
+    """The family's photos' years and ages (from the family's birth year) beside the archive photo's (its photo
+    date, else its detention date, and the record's birth year). None when no year at all is known; when
+    only one side is, the other is said to be unknown."""
+    years = tuple(photo_years) or ((facts.photo_year,) if facts.photo_year is not None else ())
     rec = next((r for r in records if r.get("photo_year") or r.get("detention_year")), None)
-    if rec is None or facts.photo_year is None:
+    archive_year = None if rec is None else rec.get("photo_year") or rec.get("detention_year")
+    if archive_year is None and all(y is None for y in years):
         return None
-    birth = rec.get("birth_year")
-    birth_from = "record" if birth else "family"
-    return AgeGap(
-        facts.photo_year, rec.get("photo_year") or rec.get("detention_year"), birth or facts.birth_year, birth_from
-    )
+    birth = _int(rec.get("birth_year")) if rec is not None else None
+    if birth is None:
+        birth = next((b for r in records if (b := _int(r.get("birth_year"))) is not None), None)
+    return AgeGap(years or (None,), facts.birth_year, archive_year, birth)
 
 
-def family_photo_note(facts: Facts) -> str | None:
+def _int(v: object) -> int | None:
+    if isinstance(v, int):
+        return v
+    return int(v) if isinstance(v, str) and v.isdigit() else None
+
+
+def family_photo_note(facts: Facts, photo_year: int | None = None, photo: str = "") -> str | None:
     """A warning when the family's photo shows a child (known birth year and photo year)."""
-    if facts.photo_year is None or facts.birth_year is None:
+    year = photo_year if photo_year is not None else facts.photo_year
+    if year is None or facts.birth_year is None:
         return None
-    age = facts.photo_year - facts.birth_year
-    return messages.child_photo(age) if age < CHILD_AGE else None
+    age = year - facts.birth_year
+    return messages.child_photo(age, photo) if age < CHILD_AGE else None
 
 
 # -- the combined list ----------------------------------------------------------------------------
-def _annotate(item: Combined, facts: Facts, hits: dict[str, NameHit], use_facts: bool) -> Combined:
+def _annotate(
+    item: Combined, facts: Facts, hits: dict[str, NameHit], use_facts: bool, photo_years: tuple, weigh_photo: bool
+) -> Combined:
+    """Judge the item's records against the facts: its own records always, its group photo's records only when
+    the person asked (they may be about someone else in the photo)."""
+    judged = item.records + (item.photo_records if weigh_photo else [])
+    item.photo_records_weighed = weigh_photo and bool(item.photo_records)
     best: tuple[list[str], list[str], float] = ([], [], 0.0)
-    for r in item.records:
+    for r in judged:
         verdict = judge(r, facts)
         hit = hits.get(r["record_id"])
         if hit is not None and (item.name_hit is None or hit.score > item.name_hit.score):
@@ -208,10 +257,10 @@ def _annotate(item: Combined, facts: Facts, hits: dict[str, NameHit], use_facts:
     item.agrees, item.differs = list(best[0]), list(best[1])
     lift = best[2]
     if item.name_hit is not None:
-        item.agrees.insert(0, messages.name_agrees(item.name_hit.reason))
+        item.agrees.insert(0, messages.name_reason(item.name_hit.reason))
         lift += NAME_LIFT
     item.lift = lift if use_facts else 0.0
-    item.age_gap = age_gap(item.records, facts)
+    item.age_gap = age_gap(judged, facts, photo_years)
     return item
 
 
@@ -222,17 +271,28 @@ def combine(
     facts: Facts,
     use_facts: bool = True,
     name_threshold: float = THRESHOLD,
+    photo_years: list[int | None] | tuple = (),
+    weigh_photo_records: bool = False,
 ) -> CombinedResult:
-    """Photo candidates and name hits as one list, with reasons; faces may be empty (search by name only)."""
+    """Photo candidates and name hits as one list, with reasons; faces may be empty (search by name only).
+
+    photo_years: the year of each family photo searched with (ages and gaps; else the case-wide year).
+    weigh_photo_records: also judge records of a group photo that do not say which face is theirs.
+    """
     index = searcher.index
+    years = tuple(photo_years)
     hits = namesearch.search(index, facts.names, threshold=name_threshold) if facts.names else []
     by_record = {h.record["record_id"]: h for h in hits}
-    items = [_annotate(Combined(c, c.records, "photo"), facts, by_record, use_facts) for c in candidates]
+
+    def annotate(item: Combined) -> Combined:
+        return _annotate(item, facts, by_record, use_facts, years, weigh_photo_records)
+
+    items = [annotate(Combined(c, c.records, "photo", photo_records=c.photo_records)) for c in candidates]
     for it in items:
         if it.name_hit is not None:
             it.found_by = "photo and name"
     shown_faces = {c.face.id for c in candidates}
-    seen_records = {r["record_id"] for c in candidates for r in c.records}
+    seen_records = {r["record_id"] for c in candidates for r in c.records + c.photo_records}
     no_face: list[Combined] = []
     pending = [h for h in hits if h.record["record_id"] not in seen_records]
     face_ids = index.records.face_ids((h.record["record_id"] for h in pending), searcher.fingerprint)
@@ -245,16 +305,15 @@ def combine(
             if best.face.id in shown_faces:
                 continue
             shown_faces.add(best.face.id)
-            item = Combined(best, best.records or [h.record], "name")
-            items.append(_annotate(item, facts, by_record, use_facts))
+            items.append(annotate(Combined(best, best.records, "name", photo_records=best.photo_records)))
         else:
             note = messages.NO_PHOTO if not h.has_photo else _photo_note(searcher, h, bool(faces))
             shown = list(index.faces.by_id(face_ids.get(rid, [])).values())
             item = Combined(None, [h.record], "name", note=note, archive_faces=shown)
-            no_face.append(_annotate(item, facts, by_record, use_facts))
+            no_face.append(annotate(item))
     items.sort(key=lambda it: -(it.order_score if use_facts else (it.similarity or 0.0)))
     no_face.sort(key=lambda it: (-(it.name_hit.score if it.name_hit else 0.0), -it.lift))
-    return CombinedResult(items, no_face, hits, facts, use_facts)
+    return CombinedResult(items, no_face, hits, facts, use_facts, name_threshold)
 
 
 def _photo_note(searcher: Searcher, hit: NameHit, have_query: bool) -> str:

@@ -8,8 +8,9 @@ photo, which is exactly where face recognition is known to be weakest.
 CAVEAT = (
     "These are candidates, not matches. Similar-looking strangers are common, and errors are much "
     "more likely when photos were taken years apart, are small or blurred, or show people from groups "
-    "under-represented in the models' training data (published: a top model's true-accept rate at "
-    "FAR 1e-6 falls from 97% overall to 75% on East Asian faces). The score is an uncalibrated "
+    "under-represented in the models' training data (published: a top model set to mistake a stranger for "
+    "the person only once in a million comparisons finds the right person 97% of the time overall, but 75% "
+    "on East Asian faces). The score is an uncalibrated "
     "similarity, not a probability. Only a person who compares the photos can confirm a match."
 )
 
@@ -30,6 +31,29 @@ def missing_model(engine: str, folder: str, what: str) -> str:
     )
 
 
+# -- counting ------------------------------------------------------------------------------------
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """ "1 candidate", "2 candidates", "1,204 searches": every count on every screen goes through here."""
+    if many is None:
+        many = one + ("es" if one.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def round_number(x: float) -> str:
+    """A count as people say it: 2 significant digits, words for millions ("1,600", "3.2 million")."""
+    if x >= 1e9:
+        return f"{float(f'{x / 1e9:.2g}'):g} billion"
+    if x >= 1e6:
+        return f"{float(f'{x / 1e6:.2g}'):g} million"
+    return f"{int(float(f'{x:.2g}')):,}"
+
+
+def _nice_floor(x: float) -> float:
+    """x rounded *down* to 1, 2 or 5 times a power of ten, so "fewer than 1 in N" stays true."""
+    k = 10 ** int(f"{x:e}".split("e")[1])
+    return max(m for m in (1, 2, 5) if m * k <= x) * k
+
+
 # -- calibrated strength (calibration.py) -------------------------------------------------------
 #: How each band is said. Even the strongest never says "match": a person compares the photos.
 BAND_TEXT = {
@@ -37,46 +61,87 @@ BAND_TEXT = {
     "possible": "possible resemblance — compare carefully; strangers this similar are not rare",
     "weak": "weak resemblance — no more similar than strangers in an archive this size",
 }
+#: The same once a person has decided on the candidate (the advice to compare is done).
+BAND_DECIDED = {"strong": "strong resemblance", "possible": "possible resemblance", "weak": "weak resemblance"}
 
 UNCALIBRATED = "uncalibrated similarity (no calibration for this engine's exact weights, so no stranger count)"
 
-CALIBRATION_NOTE = (
-    "Stranger counts come from how often unrelated people in LFW (mostly white adults, photos taken "
-    "without an age gap) score this high, times the number of faces in this archive. For the people in "
-    "these archives, and for photos taken years apart, strangers tend to score higher: the real number "
-    "is likely larger."
-)
+#: Where the counts come from, when the calibration does not say (the shipped tables: LFW).
+DEFAULT_SOURCE = "unrelated people in LFW (mostly white adults, photos taken without an age gap)"
 ARCHIVE_CALIBRATION_NOTE = (
-    "Stranger counts come from this archive's own faces: how often two different faces in it score this "
-    "high (counted where the archive has enough pairs, and for rarer scores read off a table measured on "
-    "labelled photos, lined up with this archive), times the number of faces in it. So they follow the "
-    "archive's own population. They are still estimates: for photos taken years apart, and for the rarest "
-    "scores, strangers may score higher than this, and the real number may be larger."
+    "How often a stranger looks this similar is estimated from this archive's own faces: how often two "
+    "different faces in it look this alike (counted where the archive has enough pairs; for rarer scores, "
+    "read off a table measured on labelled photos, lined up with this archive), scaled to the number of "
+    "faces in it. So the counts follow the archive's own people. They are still estimates: for photos "
+    "taken years apart, and for the rarest scores, strangers may look more alike than this, and the real "
+    "number may be larger."
 )
 
 
-def calibration_note(kind: str) -> str:
-    """Where the stranger counts shown come from, for the estimate in use (calibration.py's `kind`)."""
-    return ARCHIVE_CALIBRATION_NOTE if kind == "archive estimate" else CALIBRATION_NOTE
+def calibration_note(source: str | None = None) -> str:
+    """The caveat that goes with every stranger count: what they were measured on, and which way they err.
 
-
-def strangers(expected: float, upper_bound: bool = False) -> str:
-    """Expected strangers at least this similar, in words (always naming "strangers" and the archive)."""
-    lead = "at most about" if upper_bound else "about"
-    if expected >= 1.5:
-        return f"{lead} {expected:,.0f} strangers in this archive would look this similar"
-    if expected >= 0.5:
-        return f"{lead} 1 stranger in this archive would look this similar"
-    one_in = 1.0 / max(expected, 1e-12)
+    `source` is what the reference table was measured on, or the calibration's kind: "archive estimate"
+    gives the note for counts estimated from the archive itself (calibration.ArchiveCalibration).
+    """
+    if source == "archive estimate":
+        return ARCHIVE_CALIBRATION_NOTE
+    if source == "reference table":
+        source = None
     return (
-        f"{lead} {expected:.2g} strangers in this archive would look this similar "
-        f"(a stranger this similar turns up in about 1 of {one_in:,.0f} searches)"
+        f"How often a stranger looks this similar is counted on {source or DEFAULT_SOURCE}, scaled to the "
+        "number of faces in this archive. For the people in these archives, and for photos taken years apart, "
+        "strangers tend to look more alike: the real number is likely larger."
     )
 
 
-def strength(band: str, expected: float, upper_bound: bool = False) -> str:
-    """One line per candidate: the band's words, then the stranger count."""
-    return f"{BAND_TEXT[band]}; {strangers(expected, upper_bound)}"
+CALIBRATION_NOTE = calibration_note()
+
+
+def strangers(
+    expected: float, fpr: float | None = None, bound: bool = False, gallery: int | None = None,
+    upper_bound: bool = False,
+) -> str:  # fmt: skip
+    """Strangers at least this similar, in words and rounded numbers (never "6.1e-06").
+
+    `expected` = fpr x faces in the archive (`gallery`); `bound` says the score is above every stranger
+    measured, so the rate is an upper bound (`upper_bound`: the same, by its earlier name). Always names
+    "strangers" and the archive; the caveat about where the counts come from is calibration_note, shown
+    once beside them.
+    """
+    bound = bound or upper_bound
+    archive = f"this archive of {plural(gallery, 'face')}" if gallery else "this archive"
+    lead = "at most about" if bound else "about"
+    if expected >= 1.5:
+        return f"{lead} {round_number(expected)} strangers in {archive} would look this similar"
+    if expected >= 0.5:
+        return f"{lead} 1 stranger in {archive} would look this similar"
+    one_in = 1.0 / max(expected, 1e-12)
+    if one_in < 10:
+        return f"a stranger this similar would turn up in about 1 in {round(one_in)} searches of {archive}"
+    nice = _nice_floor(one_in)
+    how = "about" if not bound and nice >= one_in * 0.99 else "fewer than"  # 1 in 1,000 exactly: "about"
+    return f"a stranger this similar would turn up in {how} 1 in {round_number(nice)} searches of {archive}"
+
+
+def candidate_strength(c: object, gallery: int | None = None, decided: bool = False) -> str:
+    """The strength line of a search candidate (search.Candidate), or the uncalibrated label: what the CLI,
+    the app and the report print for it."""
+    band, expected = getattr(c, "band", None), getattr(c, "expected_strangers", None)
+    if band is None or expected is None:
+        return UNCALIBRATED
+    return strength(band, expected, bool(getattr(c, "bound", False)), fpr=getattr(c, "fpr", None), gallery=gallery,
+                    decided=decided)  # fmt: skip
+
+
+def strength(
+    band: str, expected: float, bound: bool = False, *, fpr: float | None = None, gallery: int | None = None,
+    decided: bool = False,
+) -> str:  # fmt: skip
+    """One line per candidate: the band's words, then the stranger count. Once a person has decided on the
+    candidate, the band says only how strong the resemblance is (no "still needs a person to compare")."""
+    words = (BAND_DECIDED if decided else BAND_TEXT)[band]
+    return f"{words}; {strangers(expected, fpr, bound, gallery)}"
 
 
 # -- records, names and facts (records.py, names.py, combined.py) ---------------------------------
@@ -102,6 +167,37 @@ def name_agrees(reason: str) -> str:
     return NAME_AGREES.format(reason=reason)
 
 
+def name_reason(reason: str) -> str:
+    """A name among other agreeing facts (the line already says "agrees")."""
+    return f"name ({reason})"
+
+
+AGREES = "Agrees with what the family knows: "
+DIFFERS = "Does not agree with what the family knows: "
+
+
+def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
+    shown = ", ".join(names)
+    return (
+        f"No archive record has a name close enough to {shown} (closeness {threshold:g} of 100). Try other "
+        "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names."
+    )
+
+
+def photo_records(n_faces: int) -> str:
+    """A record of a whole group photo that does not say which face is its person."""
+    return (
+        f"record for this photo, which shows {plural(n_faces, 'face')}: it may be about someone else in it, so "
+        "it is not compared with what the family knows"
+    )
+
+
+def photo_records_weighed(n_faces: int) -> str:
+    return (
+        f"record for this photo, which shows {plural(n_faces, 'face')} (compared with what the family knows, as asked)"
+    )
+
+
 def birth_year_agrees(recorded: int, known: int, margin: int) -> str:
     if recorded == known:
         return f"same birth year ({recorded})"
@@ -117,23 +213,35 @@ def county_differs(recorded: str, known: str) -> str:
 
 
 def age_gap(
-    family_year: int | None,
-    family_age: int | None,
+    family: list[tuple[int | None, int | None]],
     archive_year: int | None,
     archive_age: int | None,
     years: int | None,
     large: bool,
 ) -> str:
-    """The two photos' years (and ages, when a birth year is known), and a warning when they are far apart."""
+    """The photos' years and ages, each from its own side: the family's photos with the family's birth year,
+    the archive photo with its record's. Says what is unknown, and warns when the photos are far apart.
 
-    def when(year: int | None, age: int | None) -> str:
+    `family`: (year, age) of each family photo; `years`: the largest gap between a family photo and the
+    archive photo (None when a year is missing).
+    """
+
+    def when(year: int | None, age: int | None, whose: str) -> str:
         if year is None:
-            return "unknown"
-        return f"about {year}" + (f" (age about {age})" if age is not None else "")
+            return "year unknown"
+        if age is None:
+            return f"about {year} (age unknown: {whose} gives no birth year)"
+        return f"about {year} (age about {max(age, 0)})"
 
-    text = f"Your photo: {when(family_year, family_age)}; archive photo: {when(archive_year, archive_age)}"
+    if not family:
+        family = [(None, None)]
+    lead = "Your photo" if len(family) == 1 else "Your photos"
+    mine = ", ".join(when(y, a, "the family") for y, a in family)
+    if all(y is None for y, _ in family):
+        mine = "year unknown (add it beside the photo)"
+    text = f"{lead}: {mine}; archive photo: {when(archive_year, archive_age, 'the record')}"
     if years is not None:
-        text += f"; {abs(years)} years apart" if years else "; taken about the same year"
+        text += f"; {plural(abs(years), 'year')} apart" if years else "; taken about the same year"
     if large:
         text += (
             ". Faces change a lot over such a gap (and from childhood to adulthood): face similarity is much "
@@ -142,8 +250,9 @@ def age_gap(
     return text + "."
 
 
-def child_photo(age: int) -> str:
+def child_photo(age: int, photo: str = "") -> str:
+    which = f"Your photo {photo}" if photo else "Your photo"
     return (
-        f"Your photo shows them at about age {max(age, 0)}. A child's face changes a great deal: face similarity "
+        f"{which} shows them at about age {max(age, 0)}. A child's face changes a great deal: face similarity "
         "to an adult's archive photo is much less reliable, so look at every candidate the records point to."
     )

@@ -39,6 +39,14 @@ class NameHit:
         return bool(self.record.get("photos"))
 
 
+def _preferred(a: Agreement) -> tuple[float, bool, bool]:
+    """Which of a record's names to give as the reason: the best score, then the name written exactly as
+    searched, then one in the same script (a Chinese name that agrees exactly is not explained through the
+    record's Uyghur spelling)."""
+    written = "".join(a.record.written.split()).casefold() == "".join(a.query.written.split()).casefold()
+    return a.score, written, a.record.script == a.query.script
+
+
 def name_index(index: Index) -> NameIndex:
     """The index of every record name in this database (built once per import)."""
     records.ensure_current(index)
@@ -64,7 +72,7 @@ def search(index: Index, queries: str | Iterable[str], threshold: float = THRESH
     for form in forms:
         for ref, agreement in idx.search(form, threshold=threshold, limit=None):
             rid = str(ref)
-            if rid not in best or agreement.score > best[rid].score:
+            if rid not in best or _preferred(agreement) > _preferred(best[rid]):
                 best[rid] = agreement
     ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[0]))[:limit]
     recs = index.records.by_id(rid for rid, _ in ranked)

@@ -350,6 +350,18 @@ def _split_photos(value: str) -> list[str]:
     return [basename(p) for p in re.split(r"[;|\n]+|,\s*(?=\S+\.\w{2,5}\b)", str(value)) if p.strip()]
 
 
+_FACE_SUFFIX = re.compile(r"^(.*\S)\s*#\s*(\d{1,3})$")
+
+
+def split_face(name: str) -> tuple[str, int | None]:
+    """ "group.jpg#2" -> ("group.jpg", 2): the record is about face 2 of that photo, counting from the left
+    (as captions do, and as the app numbers an archive photo's faces); "group.jpg" -> ("group.jpg", None)."""
+    m = _FACE_SUFFIX.match(name.strip())
+    if m and int(m.group(2)) >= 1:
+        return m.group(1), int(m.group(2))
+    return name.strip(), None
+
+
 def basename(name: str) -> str:
     """File name from a path written on any system ("a\\b\\c.jpg" or "a/b/c.jpg")."""
     return PureWindowsPath(PurePosixPath(str(name).strip()).name).name
@@ -421,13 +433,15 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
                 Problem(d.row, f"the ID number says born {id_birth}, the birth date column {fields.get('birth_date')}")
             )
     names = [str(n).strip() for n in d.values.get("name", [])]
-    photos = list(dict.fromkeys(p for v in d.values.get("photo", []) for p in _split_photos(v)))
+    linked = [split_face(p) for v in d.values.get("photo", []) for p in _split_photos(v)]
+    photos = list(dict.fromkeys(f for f, _ in linked))
     return {
         "record_id": d.record_id,
         "data": d.data,
         "fields": {f: fields.get(f) for f in RECORD_FIELDS},
         "names": _name_rows(names),
         "photos": photos,
+        "photo_faces": {f: n for f, n in linked if n is not None},
         "kept": [h for h in kept if h in d.data],
         "source_file": source_file,
         "source_row": d.row,
@@ -593,11 +607,16 @@ def record_lines(r: dict) -> list[tuple[str, str]]:
             continue
         if key == "birth_date" and r.get("birth_source") == "id_number":
             v = f"{v} (from the ID number)"
+        if key == "photos" and r.get("photo_faces"):
+            faces = r["photo_faces"]
+            v = [f"{p} (face {faces[p]} from the left)" if p in faces else p for p in v]
         out.append((label, " · ".join(map(str, v)) if isinstance(v, list) else str(v)))
     if "columns" in r:  # imported by this version: the columns that are no field, as they were
         other = r.get("other", {})
     else:  # a legacy record: its columns are the record
-        other = {k: v for k, v in r.items() if k not in ("record_id", "name", "names", "photos", "photo")}
+        other = {
+            k: v for k, v in r.items() if k not in ("record_id", "name", "names", "photos", "photo", "photo_faces")
+        }
     out += [(str(k), str(v)) for k, v in other.items() if v not in ("", None)]
     return out
 

@@ -1,8 +1,10 @@
 """Case exports: an HTML report that prints well, and the audit log as CSV.
 
 A caseworker must be able to justify a decision months later, so the report carries everything
-needed to check it again: the photos side by side, scores and ranks, the engine fingerprint, the
-sha256 of every photo, who decided what and when, and the caveat.
+needed to check it again: what the family knows, their photos (the face chosen in each and its year),
+the photos side by side, scores and ranks, what the screen said beside each candidate when the person
+decided (strength, what agreed or differed, ages), the engine fingerprint, the sha256 of every photo,
+who decided what and when, and the caveat.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def audit_csv(review: Review, case_id: int | None = None) -> str:
             "similarity_uncalibrated",
             "rank",
             "note",
+            "shown_on_screen",
         ]
     )
     for d in review.log(case_id):
@@ -58,6 +61,7 @@ def audit_csv(review: Review, case_id: int | None = None) -> str:
                 f"{d.score:.4f}",
                 d.rank,
                 d.note,
+                " | ".join(d.shown),
             ]
         )
     return out.getvalue()
@@ -77,28 +81,61 @@ def _face_img(faces: Faces, d: Decision) -> str:
         return f'<div class="missing">cannot read the archive photo ({html.escape(str(e))})</div>'
 
 
+def _facts_html(review: Review, case: Case) -> str:
+    """What the family knows, as the case holds it (names in every script, birth year, county, notes)."""
+    facts = review.facts(case.id)
+    rows = []
+    if facts.names:
+        rows.append(("Names", " · ".join(facts.names)))
+    if facts.birth_year:
+        rows.append(("Born", f"about {facts.birth_year} (± {messages.plural(facts.birth_year_margin, 'year')})"))
+    if facts.county:
+        rows.append(("Home county", facts.county))
+    if case.notes.strip():
+        rows.append(("Notes", case.notes.strip()))
+    if not rows:
+        return "<p>Nothing recorded.</p>"
+    return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _kept_photo_html(kept) -> str:
+    """A kept family photo with the chosen face boxed, its year and its hash."""
+    rgb = thumbs.load_full(kept.path)
+    if kept.face_box is not None:
+        rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
+    year = f"taken about {kept.photo_year}" if kept.photo_year else "year not given"
+    chosen = "chosen face boxed" if kept.face_box is not None else "no face chosen yet (the largest is used)"
+    return (
+        f"<figure>{_img(thumbs.jpeg_bytes(rgb), alt=kept.original_name)}<figcaption>"
+        f"{html.escape(kept.original_name)}<br>{year}; {chosen}<br>"
+        f"<code>sha256 {html.escape(kept.sha256)}</code></figcaption></figure>"
+    )
+
+
 def case_html(review: Review, case_id: int) -> str:
-    """The case report: query photos, each decided candidate (latest decision), and the full log."""
+    """The case report: what the family knows, their photos, each decided candidate (latest decision, with
+    what the screen showed), and the full log."""
     faces = review.index.faces
     case: Case = review.case(case_id)
     latest = sorted(review.current(case_id).values(), key=lambda d: (d.decision != "confirm", d.rank))
     log = review.log(case_id)
     queries = []
-    for path, original in review.case_photos(case_id):
-        if path.exists():
-            data = thumbs.jpeg_bytes(thumbs.load_full(path))
-            queries.append(
-                f"<figure>{_img(data, alt=original)}<figcaption>{html.escape(original)}<br>"
-                f"<code>sha256 {html.escape(path.stem)}…</code></figcaption></figure>"
-            )
+    for kept in review.case_photos(case_id):
+        if kept.path.exists():
+            try:
+                queries.append(_kept_photo_html(kept))
+            except Exception as e:  # one unreadable kept photo must not stop the report
+                queries.append(f'<div class="missing">{html.escape(kept.original_name)}: cannot read ({e})</div>')
     if not queries:
         queries.append("<p>The family's photos were not kept in this case (they were used in memory only).</p>")
     rows = []
     for d in latest:
+        shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
         rows.append(
             f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{LABELS[d.decision]}</b><br>"
             f"by {html.escape(d.reviewer)} on {d.when()}<br>{html.escape(d.note)}</td>"
             f"<td>rank {d.rank}<br>{messages.SCORE_LABEL} {d.score:.3f}</td>"
+            f"<td class='shown'>{shown}</td>"
             f"<td>{html.escape(d.photo_path)}<br><code>{d.photo_sha256}</code><br>box {d.box}</td></tr>"
         )
     engines = sorted({d.engine for d in log})
@@ -115,7 +152,8 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 .caveat {{ border: 2px solid #b00; padding: .8em; background: #fff6f6; }}
 table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: .4em; vertical-align: top; font-size: 90%; }}
-img {{ max-width: 180px; }} figure {{ display: inline-block; margin: 0 1em 1em 0; }}
+img {{ max-width: 180px; }} figure img {{ max-width: 260px; }} th {{ text-align: left; }}
+td.shown {{ max-width: 28em; }} figure {{ display: inline-block; margin: 0 1em 1em 0; }}
 tr.confirm td:first-child {{ border-left: 6px solid #2a9d8f; }}
 tr.reject td:first-child {{ border-left: 6px solid #999; }}
 code {{ font-size: 80%; word-break: break-all; }}
@@ -125,12 +163,14 @@ code {{ font-size: 80%; word-break: break-all; }}
 <p>Reviewer: {html.escape(case.reviewer)} · opened {time.strftime("%Y-%m-%d", time.localtime(case.created_at))}
 {" · closed " + time.strftime("%Y-%m-%d", time.localtime(case.closed_at)) if case.closed_at else ""}
 · report written {time.strftime("%Y-%m-%d %H:%M")}</p>
-<p>{html.escape(case.notes)}</p>
 <p class="caveat">{html.escape(messages.CAVEAT)}</p>
+<h2>What the family knows</h2>{_facts_html(review, case)}
 <h2>Photos of the missing person</h2>{"".join(queries)}
 <h2>Decided candidates (latest decision for each)</h2>
-<table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>archive photo</th></tr>
-{"".join(rows) or "<tr><td colspan=4>No decisions yet.</td></tr>"}</table>
+<table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>what the screen showed when deciding</th>
+<th>archive photo</th></tr>
+{"".join(rows) or "<tr><td colspan=5>No decisions yet.</td></tr>"}</table>
+<p>{html.escape(messages.CALIBRATION_NOTE)}</p>
 <p>Engine(s): {", ".join(html.escape(e) for e in engines) or "none"}</p>
 <h2>Audit log (every decision, never edited)</h2>
 <table><tr><th>#</th><th>time</th><th>reviewer</th><th>decision</th><th>face</th><th>rank</th><th>score</th>

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import images
 from .combined import Facts
@@ -52,6 +53,7 @@ class Decision:
     rank: int
     note: str
     photo_path: str
+    shown: tuple[str, ...] = ()  # what the screen said beside the candidate when the person decided
 
     @property
     def key(self) -> tuple[str, tuple[float, float, float, float]]:
@@ -59,6 +61,19 @@ class Decision:
 
     def when(self) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.decided_at))
+
+
+class KeptPhoto(NamedTuple):
+    """A family photo kept in a case (a copy without EXIF), with the face chosen in it and its year."""
+
+    path: Path
+    original_name: str
+    sha256: str
+    face_box: tuple[float, float, float, float] | None = None  # None: not chosen yet (the largest is used)
+    photo_year: int | None = None
+
+
+_KEEP = object()  # "leave this as it is" for optional updates
 
 
 def face_key(c: Candidate) -> tuple[str, tuple[float, float, float, float]]:
@@ -83,6 +98,9 @@ class Review:
 
     def cases(self, include_closed: bool = False) -> list[Case]:
         return [Case(**row) for row in self._cases.list(include_closed)]
+
+    def has_case(self, case_id: int) -> bool:
+        return self._cases.get(case_id) is not None
 
     def case(self, case_id: int) -> Case:
         row = self._cases.get(case_id)
@@ -114,26 +132,39 @@ class Review:
 
     def set_facts(
         self, case_id: int, *, names: list[str], birth_year: int | str | None, birth_year_margin: int, county: str,
-        photo_year: int | str | None,
+        photo_year: int | str | None | object = _KEEP, notes: str | None = None,
     ) -> Facts:  # fmt: skip
-        """Keep what the family knows with the case; years may be typed text ("1979", or empty)."""
+        """Keep what the family knows with the case; years may be typed text ("1979", or empty).
+
+        The notes are the case's own notes (one place for everything the family knows). The case-wide
+        photo year is kept for indexes written before each photo had its own year; new screens give the
+        year per photo (keep_photo / choose_face), so by default it is left as it is.
+        """
+        old = self.facts(case_id) if photo_year is _KEEP else None
         self.case(case_id)
+        year = old.photo_year if old is not None else parse_year(photo_year, "Year of the family's photos")  # type: ignore[arg-type]
         self._cases.set_facts(
             case_id,
             names=[n.strip() for n in names if n.strip()],
             birth_year=parse_year(birth_year, "Birth year"),
             birth_year_margin=int(birth_year_margin),
             county=county.strip(),
-            photo_year=parse_year(photo_year, "Year of the family's photos"),
+            photo_year=year,
         )
+        if notes is not None:
+            self._cases.update(case_id, notes=notes.strip())
         return self.facts(case_id)
 
     # -- photos kept in a case --------------------------------------------------------------------
     def case_folder(self, case_id: int) -> Path:
         return self.index.folder / "cases" / str(case_id)
 
-    def keep_photo(self, case_id: int, data: bytes, name: str) -> Path:
-        """Store a query photo in the case, re-encoded without EXIF (GPS, camera serial, ...)."""
+    def keep_photo(
+        self, case_id: int, data: bytes, name: str, face_box: tuple | None = None, photo_year: int | str | None = None
+    ) -> KeptPhoto:
+        """Store a query photo in the case, re-encoded without EXIF (GPS, camera serial, ...), with the face
+        chosen in it and its year when known, so a family that comes back finds its search as it left it."""
+        year = parse_year(photo_year, "Year the photo was taken")
         clean = images.strip_metadata(data)
         sha = images.sha256_bytes(clean)
         folder = self.case_folder(case_id)
@@ -144,14 +175,39 @@ class Review:
             tmp.write_bytes(clean)
             tmp.replace(path)
         self._cases.add_photo(case_id, path.relative_to(self.index.folder).as_posix(), sha, Path(name).name)
-        return path
+        if face_box is not None or year is not None:
+            self._cases.set_photo_choice(case_id, sha, face_box, year)
+        return next(p for p in self.case_photos(case_id) if p.sha256 == sha)
 
-    def case_photos(self, case_id: int) -> list[tuple[Path, str]]:
-        """(stored path, original file name) of the photos kept in a case."""
-        return [(self.index.folder / p["path"], p["original_name"]) for p in self._cases.photos(case_id)]
+    def choose_face(self, case_id: int, sha256: str, face_box: tuple | None, photo_year: int | str | None) -> None:
+        """Remember which face of a kept photo is the missing person, and about when the photo was taken."""
+        self._cases.set_photo_choice(case_id, sha256, face_box, parse_year(photo_year, "Year the photo was taken"))
+
+    def remove_photo(self, case_id: int, sha256: str) -> None:
+        """Stop keeping a photo in a case (a wrong photo must not go on shaping the search); its file goes too,
+        unless another case keeps the same photo."""
+        rel = self._cases.remove_photo(case_id, sha256)
+        if rel is not None and not any(p["path"] == rel for p in self._cases.photos()):
+            (self.index.folder / rel).unlink(missing_ok=True)
+
+    def case_photos(self, case_id: int) -> list[KeptPhoto]:
+        """The photos kept in a case, oldest first, with the face chosen in each and its year."""
+        return [
+            KeptPhoto(self.index.folder / p["path"], p["original_name"], p["sha256"], p["face_box"], p["photo_year"])
+            for p in self._cases.photos(case_id)
+        ]
+
+    def last_reviewer(self, case_id: int) -> str:
+        """Who last decided in this case (else who opened it): the name to offer someone coming back."""
+        log = self._cases.decisions(case_id)
+        return log[-1]["reviewer"] if log else self.case(case_id).reviewer
 
     # -- decisions --------------------------------------------------------------------------------
-    def decide(self, case_id: int, candidate: Candidate, decision: str, reviewer: str, note: str = "") -> Decision:
+    def decide(
+        self, case_id: int, candidate: Candidate, decision: str, reviewer: str, note: str = "", shown: list[str] = ()
+    ) -> Decision:
+        """Append a person's decision; `shown` is what the screen said beside the candidate (strength, what
+        agrees or differs, ages), kept with the decision so a report months later shows what they saw."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
         if not reviewer.strip():
@@ -171,6 +227,7 @@ class Review:
             rank=candidate.rank,
             note=note.strip(),
             photo_path=candidate.face.relpath,
+            shown=list(shown),
         )
         return Decision(**row)
 

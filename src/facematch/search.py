@@ -71,13 +71,18 @@ class Candidate:
     rank: int  # 1 = most similar; 0 = beyond the ranks searched (a face reached by name, not by photo)
     similarity: float  # the score candidates are ranked by (cosine corrected for hubness)
     face: FaceRow
-    records: list[dict]
+    records: list[dict]  # records about this face: they name it, or its photo shows no other face
     cosine: float | None = None  # the plain cosine similarity of the two embeddings
     # Calibrated strength (calibration.py), None when this engine fingerprint has no calibration:
     fpr: float | None = None  # rate at which an unrelated face scores at least this similarity
     expected_strangers: float | None = None  # fpr x faces in the searched index
     band: str | None = None  # "strong" / "possible" / "weak", from expected_strangers
     bound: bool = False  # the score is above every stranger measured: the rate is an upper bound
+    # Records of the whole photo when it shows several faces and the record does not say which: they may
+    # be about someone else in the photo, so they are shown as such and not weighed against the family's facts.
+    photo_records: list[dict] = field(default_factory=list)
+    face_number: int = 1  # this face's number in its photo, from the left (records name faces that way)
+    faces_in_photo: int = 1
 
 
 def _bad_photo(name: str, reason: str) -> QueryPhoto:
@@ -229,6 +234,7 @@ class Searcher:
         """Rows of (score, cosine, face id) -> Candidates with their photo, records and stranger counts."""
         rows = self.index.faces.by_id({int(i) for row in ids for i in row if i >= 0})
         records = self.index.records.for_files({r.filename for r in rows.values()})
+        numbers = self.index.faces.numbers(rows.values())
         out = []
         for row in zip(scores, cos, ids, strict=True):
             cands: list[Candidate] = []
@@ -237,8 +243,11 @@ class Searcher:
                 if fid < 0 or face is None or not np.isfinite(score):
                     continue
                 rank = len(cands) + 1 if numbered else 0
-                found = Candidate(rank, float(score), face, records.get(face.filename, []), cosine=float(c))
-                cands.append(self.calibrated(found))
+                number, count = numbers.get(face.id, (1, 1))
+                own, photo = split_records(records.get(face.filename, []), face.filename, number, count)
+                cand = Candidate(rank, float(score), face, own, cosine=float(c), photo_records=photo)
+                cand.face_number, cand.faces_in_photo = number, count
+                cands.append(self.calibrated(cand))
             out.append(cands)
         return out
 
@@ -250,6 +259,20 @@ class Searcher:
             c.band = calibration.band(c.expected_strangers)
             c.bound = self.calibration.is_bound(c.similarity)
         return c
+
+
+def split_records(records: list[dict], filename: str, number: int, count: int) -> tuple[list[dict], list[dict]]:
+    """(records about this face, records of its whole group photo). A record is about a face when it names
+    that face ("photo.jpg#2") or names the photo and the photo shows no other face; a record naming
+    another face of the photo is left out, and one naming a photo of several faces is the photo's."""
+    own, photo = [], []
+    for r in records:
+        named = (r.get("photo_faces") or {}).get(filename)
+        if named == number or (named is None and count == 1):
+            own.append(r)
+        elif named is None:
+            photo.append(r)
+    return own, photo
 
 
 def archive_face(row: FaceRow) -> Face:

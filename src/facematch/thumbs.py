@@ -18,19 +18,25 @@ BOX_COLOURS = [(230, 57, 70), (29, 53, 87), (42, 157, 143), (233, 196, 106), (24
 
 
 def draw_faces(rgb: np.ndarray, boxes: list, chosen: int | None = None, max_side: int = 900) -> np.ndarray:
-    """The photo scaled to max_side with every face boxed and numbered from 1 (the chosen one thicker)."""
+    """The photo scaled to max_side with every face boxed and numbered from 1 (the chosen one thicker).
+
+    Numbers are sized to the picture, not only to the face: small faces in a group photo still get a
+    number that can be read (and tapped) when the picture is shown large.
+    """
     scale = min(1.0, max_side / max(rgb.shape[:2]))
     out = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))) if scale < 1 else rgb.copy()
+    side = max(out.shape[:2])
     for n, box in enumerate(boxes, start=1):
         x1, y1, x2, y2 = (int(round(float(v) * scale)) for v in box)
         colour = BOX_COLOURS[(n - 1) % len(BOX_COLOURS)]
-        thick = 4 if chosen == n else 2
+        thick = max(2, side // 250) * (2 if chosen == n else 1)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
         label = str(n)
-        size = max(0.6, (x2 - x1) / 120)
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, size, 2)
+        size = max(0.6, (x2 - x1) / 120, side / 700)
+        weight = max(2, round(size * 2))
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, size, weight)
         cv2.rectangle(out, (x1, max(0, y1 - th - 8)), (x1 + tw + 8, max(th + 8, y1)), colour, -1)
-        cv2.putText(out, label, (x1 + 4, max(th + 4, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), 2)
+        cv2.putText(out, label, (x1 + 4, max(th + 4, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), weight)
     return out
 
 
@@ -57,3 +63,19 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 88) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def face_at(boxes: list, x: float, y: float) -> int | None:
+    """The number (from 1) of the face a click at (x, y) points at: the box that holds it (the smallest if
+    several do), else the nearest box centre within a face's width; None when the click is nowhere near a face."""
+    inside = [(float(b[2] - b[0]) * float(b[3] - b[1]), n) for n, b in enumerate(boxes, start=1)
+              if b[0] <= x <= b[2] and b[1] <= y <= b[3]]  # fmt: skip
+    if inside:
+        return min(inside)[1]
+    best = None
+    for n, b in enumerate(boxes, start=1):
+        cx, cy, w = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, float(b[2] - b[0])
+        d = ((cx - x) ** 2 + (cy - y) ** 2) ** 0.5
+        if d <= w and (best is None or d < best[0]):
+            best = (d, n)
+    return None if best is None else best[1]

@@ -9,17 +9,20 @@ call into the facematch library.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit_image_coordinates import streamlit_image_coordinates
 
 from facematch import combined, demo, filters, images, messages, records, report, thumbs
 from facematch.combined import Combined, Facts
+from facematch.engines import Face
 from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.names import THRESHOLD
-from facematch.review import CONFIRM, REJECT, UNSURE, Review
-from facematch.search import Searcher
+from facematch.review import CONFIRM, REJECT, UNSURE, KeptPhoto, Review, iou, parse_year
+from facematch.search import QueryPhoto, Searcher
 
 DECISION_LABELS = {
     CONFIRM: "Confirm: this is the same person",
@@ -32,6 +35,33 @@ STATUS_TEXT = {
     UNSURE: "Marked unsure by {who} on {when}",
 }
 PAGE = 50
+#: Candidate cards per row, laid out row by row so a phone (where columns stack) keeps the rank order.
+PER_ROW = 4
+#: Largest side of the face-picking preview: large enough to see and tap small faces in a group photo.
+PREVIEW_SIDE = 1000
+#: On a narrow screen (a phone, 390 px): two candidate cards per row instead of one long column, the two
+#: aligned faces side by side, and the compare pair no wider than a printed photo on a wide screen.
+STYLE = """<style>
+.st-key-pair { max-width: 640px; }
+@media (max-width: 640px) {
+  .st-key-cards [data-testid="stHorizontalBlock"] { flex-wrap: wrap; gap: 0.75rem; }
+  .st-key-cards [data-testid="stColumn"] { flex: 1 1 calc(50% - 0.75rem) !important;
+                                           min-width: calc(50% - 0.75rem) !important; }
+  .st-key-pair [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+  .st-key-pair [data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
+  h1 { font-size: 1.8rem !important; }
+}
+</style>"""
+
+
+@dataclass
+class Chosen:
+    """A family photo in use for the search: the face chosen in it and about when it was taken."""
+
+    query: QueryPhoto
+    face: Face
+    year: int | None
+    name: str
 
 
 def index_dir() -> Path:
@@ -60,39 +90,51 @@ def face_thumb(path: str, box: tuple) -> bytes:
 
 
 def sidebar(rv: Review) -> tuple[int | None, str]:
+    """Who is deciding and which case is open. The open case is mirrored in the address (?case=N), so a
+    reload or a bookmark comes back to it; the name is offered from the case's last decision."""
     st.sidebar.title("facematch")
     st.sidebar.caption("The tool suggests candidates. People decide.")
+    state = st.session_state
+    if "case_select" not in state:  # a new browser session (a reload): the address says which case
+        wanted = st.query_params.get("case", "")
+        state["case_select"] = int(wanted) if wanted.isdigit() and rv.has_case(int(wanted)) else None
+    pending = state.pop("pending_case", None)
+    if pending is not None:  # a case created or opened on the last run becomes the selected one
+        state["case_select"] = pending
+    if "pending_reviewer" in state:  # a name typed in the decision form (the sidebar is hidden on a phone)
+        state["reviewer"] = state.pop("pending_reviewer")
+    case_id = state.get("case_select")
+    offered = state.setdefault("reviewer_offered", set())  # once per case and session: a name cleared stays cleared
+    if case_id is not None and case_id not in offered:
+        offered.add(case_id)
+        if not state.get("reviewer"):
+            state["reviewer"] = rv.last_reviewer(case_id)
+            state["reviewer_from_case"] = (case_id, state["reviewer"])
     reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
-    pending = st.session_state.pop("pending_case", None)
-    if pending is not None:  # a case created on the last run becomes the selected one
-        st.session_state["case_select"] = pending
-    cases = rv.cases(include_closed=st.sidebar.toggle("Show closed cases", key="show_closed"))
-    labels = {c.id: f"{c.name}" + ("" if c.is_open else " (closed)") for c in cases}
-    ids = list(labels)
-    current = st.session_state.get("case_id")
-    choice = st.sidebar.selectbox(
+    if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
+        st.sidebar.caption("Filled in from this case (its last reviewer): change it if you are someone else.")
+    show_closed = st.sidebar.toggle("Show closed cases", key="show_closed")
+    cases = {c.id: c for c in rv.cases(include_closed=show_closed)}
+    if case_id is not None and case_id not in cases:  # the open case stays listed even when closed
+        cases[case_id] = rv.case(case_id)
+    st.sidebar.selectbox(
         "Case (one missing person)",
-        ids,
-        index=ids.index(current) if current in ids else None,
-        format_func=lambda i: labels[i],
+        list(cases),
+        index=None,
+        format_func=lambda i: cases[i].name + ("" if cases[i].is_open else " (closed)"),
         placeholder="Choose a case",
         key="case_select",
     )
-    if choice != current:
-        st.session_state["case_id"] = choice
-        st.session_state.pop("compare", None)
-    with st.sidebar.form("new_case", clear_on_submit=True):
-        st.markdown("**New case**")
-        name = st.text_input("Name or alias of the missing person", key="new_case_name")
-        notes = st.text_area("Notes (what the family knows)", key="new_case_notes")
-        if st.form_submit_button("Create case"):
-            try:
-                case = rv.create_case(name, reviewer, notes)
-                st.session_state["pending_case"] = case.id
-                st.rerun()
-            except ValueError as e:
-                st.error(str(e))
-    case_id = st.session_state.get("case_id")
+    case_id = state.get("case_select")
+    if case_id != state.get("shown_case"):
+        state["shown_case"] = case_id
+        state.pop("compare", None)
+    if case_id is None:
+        st.query_params.pop("case", None)
+    else:
+        st.query_params["case"] = str(case_id)
+    with st.sidebar:
+        new_case_form(rv, reviewer, "sidebar")
     if case_id is not None:
         case = rv.case(case_id)
         with st.sidebar.expander("Rename or close this case"):
@@ -111,75 +153,263 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     return case_id, reviewer
 
 
-def query_photos(s: Searcher, rv: Review, case_id: int) -> list:
-    """Upload, detect, and let the person pick the face in each photo. Returns [(QueryPhoto, Face)]."""
+def open_case(case_id: int | None) -> None:
+    """Button callback (runs before the page, so it may set the case chooser): open a case, or None for the list."""
+    st.session_state["case_select"] = case_id
+
+
+def new_case_form(rv: Review, reviewer: str, where: str) -> None:
+    """A case needs only a name; what the family knows is added on the case's page, in one place."""
+    with st.form(f"new_case_{where}", clear_on_submit=True):
+        st.markdown("**New case**")
+        name = st.text_input(
+            "Name or alias of the missing person", key="new_case_name" if where == "sidebar" else f"new_case_{where}"
+        )
+        if st.form_submit_button("Create case"):
+            try:
+                case = rv.create_case(name, reviewer)
+                st.session_state["pending_case"] = case.id
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+
+
+def start_page(s: Searcher, rv: Review, reviewer: str) -> None:
+    """No case open: what this is, and (in the page itself, since a phone hides the sidebar) start or open one."""
+    st.title("Search an archive for a missing relative")
+    st.markdown(
+        f"This archive index holds **{messages.plural(s.gallery_size, 'face')}**. Create a case for the person "
+        "you are looking for, then upload a photo of them. facematch lists the most similar faces in the "
+        "archive; **you** compare them and decide."
+    )
+    a, b = st.columns(2)
+    with a:
+        new_case_form(rv, reviewer, "main")
+    with b:
+        cases = rv.cases()
+        if cases:
+            st.markdown("**Open a case**")
+            for c in cases:
+                st.button(c.name, key=f"open_{c.id}", on_click=open_case, args=(c.id,))
+    st.warning(messages.CAVEAT)
+
+
+# -- what the family knows ----------------------------------------------------------------------
+def facts_summary(facts: Facts, notes: str) -> str:
+    bits = []
+    if facts.names:
+        bits.append("**Names:** " + " · ".join(facts.names))
+    if facts.birth_year:
+        bits.append(f"**Born:** about {facts.birth_year} (± {messages.plural(facts.birth_year_margin, 'year')})")
+    if facts.county:
+        bits.append(f"**Home county:** {facts.county}")
+    if notes.strip():
+        bits.append(f"**Notes:** {notes.strip()}")
+    return "  \n".join(bits)
+
+
+def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
+    """Everything the family knows, in one place: shown, and editable in one form (notes included)."""
+    facts, case = rv.facts(case_id), rv.case(case_id)
+    st.subheader("What the family knows")
+    summary = facts_summary(facts, case.notes)
+    st.markdown(summary or "Nothing yet. Names (in any spelling), a birth year and a home county help find records.")
+    with st.expander("Add or change what the family knows", expanded=not summary):
+        with st.form(f"facts_{case_id}"):
+            names_text = st.text_area(
+                "Names, one per line, in any script or spelling (Uyghur, Chinese, Latin, Cyrillic…)",
+                value="\n".join(facts.names),
+                key=f"facts_names_{case_id}",
+            )
+            a, b, c = st.columns(3)
+            born = a.text_input("Birth year", value=str(facts.birth_year or ""), key=f"facts_born_{case_id}")
+            margin = b.number_input("± years", 0, 20, value=facts.birth_year_margin, key=f"facts_margin_{case_id}")
+            county = c.text_input("Home county", value=facts.county, key=f"facts_county_{case_id}")
+            notes = st.text_area(
+                "Notes (anything else the family knows)", value=case.notes, key=f"facts_notes_{case_id}"
+            )
+            if st.form_submit_button("Save what the family knows"):
+                try:
+                    rv.set_facts(
+                        case_id,
+                        names=names_text.splitlines(),
+                        birth_year=born,
+                        birth_year_margin=int(margin),
+                        county=county,
+                        notes=notes,
+                    )
+                    st.rerun()
+                except ValueError as e:
+                    st.error(str(e))
+        threshold = st.slider(
+            "How closely a name must agree (lower finds more spellings, and more other people)",
+            60,
+            100,
+            int(THRESHOLD),
+            key=f"name_threshold_{case_id}",
+        )
+        st.caption(messages.NAMES_CAVEAT)
+    return facts, float(threshold)
+
+
+# -- the family's photos ------------------------------------------------------------------------
+def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[Chosen]:
+    """The case's kept photos (there again when the family comes back) and new uploads; in each, the face
+    that is their relative and about when it was taken. Returns the photos usable for the search."""
+    st.subheader("Photos of your relative")
     files = st.file_uploader(
-        "Photos of your relative (one or more; JPEG, PNG, WebP, HEIC)",
+        "Add photos of your relative (one or more; JPEG, PNG, WebP, HEIC)",
         type=["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"],
         accept_multiple_files=True,
         key=f"upload_{case_id}",
     )
     keep = st.checkbox(
-        "Keep these photos in this case (stored on this computer without location or camera data)",
+        "Keep these photos in this case, so they are here when you come back "
+        "(stored on this computer without location or camera data)",
         key=f"keep_{case_id}",
     )
-    cache: dict = st.session_state.setdefault("queries", {})
-    chosen = []
-    if not files:
-        st.info("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
-        return chosen
-    cols = st.columns(max(3, min(4, len(files))))
-    first_name: dict[str, str] = {}  # sha256 -> the file name it was first uploaded under
-    for i, f in enumerate(files):
+    kept_from = st.session_state.setdefault("kept_from_upload", {})  # upload sha256 -> kept copy's sha256
+    uploads, first_name = [], {}
+    for f in files or []:
         data = f.getvalue()
         sha = images.sha256_bytes(data)
-        if sha not in cache:
-            cache[sha] = s.detect(data, f.name)
-        q = cache[sha]
-        with cols[i % len(cols)]:
-            st.markdown(f"**{f.name}**")
-            if sha in first_name:  # the same bytes twice would count one photo as two views of a person
-                st.caption(f"The same photo as {first_name[sha]}; used once.")
-                continue
-            first_name[sha] = f.name
-            if q.error:
-                st.error(f"This file cannot be used: {q.error}")
-                continue
-            if not q.faces:
-                st.image(thumbs.draw_faces(q.rgb, [], max_side=600), width=220)
-                st.warning(messages.NO_FACE_HINT)
-                continue
-            options = list(range(1, len(q.faces) + 1))
-            pick = st.radio(
-                "Which face is your relative?" if len(q.faces) > 1 else "Face found:",
-                options,
-                index=0,
-                horizontal=True,
-                key=f"face_{case_id}_{sha[:12]}",
-                format_func=lambda n: f"face {n}",
-            )
-            boxes = [q.in_rgb(face).box for face in q.faces]
-            st.image(thumbs.draw_faces(q.rgb, boxes, chosen=pick, max_side=600), width=220)
-            chosen.append((q, q.faces[pick - 1]))
-            if keep:
-                rv.keep_photo(case_id, data, f.name)
+        if sha in first_name:  # the same bytes twice would count one photo as two views of a person
+            st.caption(f"{f.name}: the same photo as {first_name[sha]}; used once.")
+            continue
+        first_name[sha] = f.name
+        if keep and sha not in kept_from and usable(detect(s, data, f.name)):
+            kept_from[sha] = rv.keep_photo(case_id, data, f.name).sha256
+        uploads.append((f.name, data, sha))
+    kept = rv.case_photos(case_id)
+    kept_shas = {k.sha256 for k in kept}
+    chosen: list[Chosen] = []
+    for k in kept:
+        try:
+            data = k.path.read_bytes()
+        except OSError as e:
+            st.error(f"The kept photo {k.original_name} cannot be read: {e}")
+            continue
+        pick = photo_block(s, rv, case_id, k.original_name, data, k, facts.photo_year)
+        chosen += [pick] if pick else []
+    for name, data, sha in uploads:
+        if kept_from.get(sha) in kept_shas:
+            continue  # shown above as kept
+        pick = photo_block(s, rv, case_id, name, data, None, facts.photo_year)
+        chosen += [pick] if pick else []
+    if not chosen and not uploads:
+        st.info("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
     return chosen
 
 
-def candidate_card(c, decision, key: str, item: Combined | None = None) -> None:
+def detect(s: Searcher, data: bytes, name: str) -> QueryPhoto:
+    """Faces in a photo, found once per browser session (a rerun must not detect again)."""
+    cache: dict = st.session_state.setdefault("queries", {})
+    sha = images.sha256_bytes(data)
+    if sha not in cache:
+        cache[sha] = s.detect(data, name)
+    return cache[sha]
+
+
+def usable(q: QueryPhoto) -> bool:
+    return q.error is None and bool(q.faces)
+
+
+def photo_block(
+    s: Searcher, rv: Review, case_id: int, name: str, data: bytes, kept: KeptPhoto | None, case_year: int | None
+) -> Chosen | None:
+    """One family photo: a large preview on which a click (or tap) picks a face, the same choice as numbers
+    (for the keyboard), the photo's year, and for a kept photo a way to stop using it."""
+    q = detect(s, data, name)
+    key = f"{case_id}_{images.sha256_bytes(data)[:12]}"
+    with st.container(border=True):
+        left, right = st.columns([3, 2])
+        right.markdown(f"**{name}**" + (" · kept in this case" if kept else ""))
+        if kept is not None and right.button("Remove this photo from the case", key=f"remove_{key}"):
+            rv.remove_photo(case_id, kept.sha256)
+            st.rerun()
+        if q.error:
+            right.error(f"This file cannot be used: {q.error}")
+            return None
+        if not q.faces:
+            left.image(thumbs.draw_faces(q.rgb, [], max_side=600), width=240)
+            right.warning(messages.NO_FACE_HINT)
+            return None
+        boxes = [q.in_rgb(f).box for f in q.faces]
+        face_key, year_key = f"face_{key}", f"year_{key}"
+        if face_key not in st.session_state:  # first shown: the face kept with the case, else the largest
+            st.session_state[face_key] = stored_face(q, kept) or 1
+        if year_key not in st.session_state:
+            year = kept.photo_year if kept is not None and kept.photo_year else case_year
+            st.session_state[year_key] = str(year or "")
+        with left:
+            pick_on_picture(q, boxes, face_key, key)
+        with right:
+            many = len(q.faces) > 1
+            n = st.radio(
+                "Which face is your relative?" if many else "Face found:",
+                list(range(1, len(q.faces) + 1)),
+                horizontal=True,
+                key=face_key,
+                format_func=lambda n: f"face {n}",
+            )
+            year_text = st.text_input("Year this photo was taken (about)", key=year_key)
+            try:
+                year = parse_year(year_text, "Year the photo was taken")
+            except ValueError as e:
+                st.error(str(e))
+                year = None
+    face = q.faces[n - 1]
+    if kept is not None and (kept.face_box is None or iou(kept.face_box, face.box) < 0.99 or kept.photo_year != year):
+        rv.choose_face(case_id, kept.sha256, tuple(float(v) for v in face.box), year)
+    return Chosen(q, face, year, name)
+
+
+def stored_face(q: QueryPhoto, kept: KeptPhoto | None) -> int | None:
+    """The number of the face chosen earlier in a kept photo (the detected face whose box overlaps it)."""
+    if kept is None or kept.face_box is None:
+        return None
+    overlap = [(iou(kept.face_box, tuple(float(v) for v in f.box)), n) for n, f in enumerate(q.faces, start=1)]
+    best = max(overlap)
+    return best[1] if best[0] >= 0.4 else None
+
+
+def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None:
+    """The photo, large, with numbered faces. In a group photo a click on a face chooses it."""
+    picture = thumbs.draw_faces(q.rgb, boxes, chosen=st.session_state[face_key], max_side=PREVIEW_SIDE)
+    if len(boxes) == 1:
+        st.image(picture, width=260)
+        return
+    click = streamlit_image_coordinates(picture, width="stretch", key=f"click_{key}", image_format="JPEG")
+    st.caption("Click (or tap) the face of your relative, or choose its number.")
+    if not click or click.get("unix_time") == st.session_state.get(f"clicked_{key}"):
+        return
+    st.session_state[f"clicked_{key}"] = click.get("unix_time")
+    to_rgb = picture.shape[1] / max(1, click["width"]) / min(1.0, PREVIEW_SIDE / max(q.rgb.shape[:2]))
+    n = thumbs.face_at(boxes, click["x"] * to_rgb, click["y"] * to_rgb)
+    if n is not None and n != st.session_state[face_key]:
+        st.session_state[face_key] = n
+        st.rerun()
+
+
+# -- candidates ---------------------------------------------------------------------------------
+def face_number_note(c) -> str:
+    return f"face {c.face_number} of {c.faces_in_photo} in this photo, from the left" if c.faces_in_photo > 1 else ""
+
+
+def candidate_card(s: Searcher, c, decision, key: str, item: Combined | None = None) -> None:
     try:
         st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
     except images.ImageError as e:
         st.error(f"archive photo unreadable: {e}")
     st.markdown(f"**Candidate #{c.rank}**" if c.rank else "**Candidate found by name**")
     st.caption(f"{messages.SCORE_LABEL}: {c.similarity:.3f}")
-    if c.band is not None and c.expected_strangers is not None:
-        st.caption(messages.strength(c.band, c.expected_strangers))
+    st.caption(messages.candidate_strength(c, s.gallery_size, decided=decision is not None))
     for r in c.records[:1]:
-        bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
-        st.caption(" · ".join(bits) if bits else f"record {r.get('record_id', '')}")
-    if not c.records:
+        st.caption(records.record_summary(r))
+    if not c.records and not c.photo_records:
         st.caption("no archive record")
+    if note := face_number_note(c):
+        st.caption(note)
     if item is not None:
         facts_reasons(item)
     if decision is not None:
@@ -190,31 +420,59 @@ def candidate_card(c, decision, key: str, item: Combined | None = None) -> None:
         st.rerun()
 
 
+def shown_lines(s: Searcher, item: Combined, decided: bool = False) -> list[str]:
+    """What the screen says beside a candidate, as kept with a decision (and printed in the case report)."""
+    c = item.candidate
+    lines = [f"{messages.SCORE_LABEL} {c.similarity:.3f}", messages.candidate_strength(c, s.gallery_size, decided)]
+    lines += [f"record: {records.record_summary(r)}" for r in c.records]
+    lines += [f"record of the photo: {records.record_summary(r)}" for r in c.photo_records]
+    return lines + item.reason_lines()
+
+
 def compare_panel(
-    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, cand, decision, item: Combined | None = None
+    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen: list[Chosen], item: Combined, decision
 ) -> None:
+    cand = item.candidate
     st.subheader(f"Compare: candidate #{cand.rank}" if cand.rank else "Compare: candidate found by name")
-    q, face = chosen[0]
-    qa, ca = s.aligned_pair(q, face, cand)
+    if st.button("Back to the candidates", key="back_top"):
+        st.session_state.pop("compare", None)
+        st.rerun()
+    first = chosen[0]
+    qa, ca = s.aligned_pair(first.query, first.face, cand)
+    with st.container(key="pair"):
+        a, b = st.columns(2)
+        a.markdown("**Your photo**")
+        a.image(qa, width="stretch")
+        b.markdown("**Archive face**")
+        b.image(ca, width="stretch")
+    st.markdown(f"{messages.SCORE_LABEL} **{cand.similarity:.3f}** · "
+                f"{messages.candidate_strength(cand, s.gallery_size, decided=decision is not None)}")  # fmt: skip
+    if s.calibration is not None:  # the calibration's own source text is for experts (--json); this says it plainly
+        st.caption(messages.calibration_note(s.calibration.kind))
     a, b = st.columns(2)
     with a:
-        st.markdown("**Your photo** (aligned)")
-        st.image(qa, width=280)
-        st.image(thumbs.draw_faces(q.rgb, [q.in_rgb(face).box], chosen=1, max_side=800), width=400)
+        st.markdown(f"**Your photo:** {first.name}")
+        st.image(thumbs.draw_faces(first.query.rgb, [first.query.in_rgb(first.face).box], chosen=1, max_side=800),
+                 width=420)  # fmt: skip
     with b:
-        st.markdown(f"**Archive face** (aligned) — {messages.SCORE_LABEL} {cand.similarity:.3f}")
-        st.image(ca, width=280)
+        st.markdown(f"**Archive photo:** {cand.face.relpath}")
         full = thumbs.load_full(cand.face.path)
-        st.image(thumbs.draw_faces(full, [cand.face.box], chosen=1, max_side=800), width=400)
-        if cand.band is not None and cand.expected_strangers is not None:
-            st.markdown(messages.strength(cand.band, cand.expected_strangers))
-        st.caption(f"{cand.face.relpath} · sha256 {cand.face.sha256[:16]}…")
+        others = rv.index.faces.in_photo(cand.face.photo_id, cand.face.engine)
+        boxes = [f.box for f in others] or [cand.face.box]
+        st.image(thumbs.draw_faces(full, boxes, chosen=cand.face_number, max_side=800), width=420)
+        if note := face_number_note(cand):
+            st.caption(f"This candidate is {note}.")
+        st.caption(f"sha256 {cand.face.sha256[:16]}…")
         for r in cand.records:
             st.markdown("**Archive record**  \n" + "  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
-        if not cand.records:
+        for r in cand.photo_records:
+            st.markdown(
+                f"**Archive record for this photo** ({messages.photo_records(cand.faces_in_photo)})  \n"
+                + "  \n".join(f"{k}: {v}" for k, v in records.record_lines(r))
+            )
+        if not cand.records and not cand.photo_records:
             st.caption("No archive record for this photo.")
-        if item is not None:
-            facts_reasons(item)
+        facts_reasons(item)
     st.warning(messages.CAVEAT)
     if decision is not None:
         st.write(STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when()))
@@ -223,11 +481,16 @@ def compare_panel(
             "Your decision", list(DECISION_LABELS), index=None, format_func=DECISION_LABELS.get, key="decision"
         )
         note = st.text_input("Note (why; optional)", key="decision_note")
+        who = reviewer
+        if not reviewer.strip():
+            who = st.text_input("Your name (saved with this decision)", key="decision_reviewer")
         if st.form_submit_button("Record decision"):
             try:
                 if choice is None:
                     raise ValueError("choose Confirm, Reject or Unsure first")
-                rv.decide(case_id, cand, choice, reviewer, note)
+                rv.decide(case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True))
+                if who != reviewer:
+                    st.session_state["pending_reviewer"] = who
                 st.session_state.pop("compare", None)
                 st.rerun()
             except ValueError as e:
@@ -238,28 +501,33 @@ def compare_panel(
 
 
 def candidates_section(
-    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen, facts: Facts, name_threshold: float
+    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen: list[Chosen], facts: Facts, name_threshold: float
 ) -> None:
     k = st.session_state.setdefault(f"k_{case_id}", PAGE)
-    query_faces = [f for _, f in chosen]
+    query_faces = [c.face for c in chosen]
     cands = s.search(query_faces, k=k)
     use_facts = False
     if not facts.empty:
         use_facts = st.toggle(
             "Let what the family knows reorder the candidates", value=True, key=f"use_facts_{case_id}"
         )
-    result = combined.combine(s, query_faces, cands, facts, use_facts=use_facts, name_threshold=name_threshold)
+    weigh_key = f"weigh_{case_id}"
+    result = combined.combine(
+        s, query_faces, cands, facts, use_facts=use_facts, name_threshold=name_threshold,
+        photo_years=[c.year for c in chosen], weigh_photo_records=bool(st.session_state.get(weigh_key)),
+    )  # fmt: skip
+    if facts.names and not result.name_hits:
+        st.info(messages.no_name_hits(facts.names, name_threshold))
     items = result.faces
     current = dict((c.face.id, d) for c, d in rv.annotate(case_id, [it.candidate for it in items]))
     compare_id = st.session_state.get("compare")
     selected = next((it for it in items if it.candidate.face.id == compare_id), None)
     if selected is not None:
-        cand = selected.candidate
-        compare_panel(s, rv, case_id, reviewer, chosen, cand, current[cand.face.id], selected)
+        compare_panel(s, rv, case_id, reviewer, chosen, selected, current[selected.candidate.face.id])
         return
     by_name = len(items) - len(cands)
     st.subheader(
-        f"Candidates: the {len(cands)} most similar faces among {s.gallery_size} in the archive"
+        f"Candidates: the {messages.plural(len(cands), 'most similar face')} among {s.gallery_size:,} in the archive"
         + (f", and {by_name} more found by name" if by_name else "")
     )
     st.caption(
@@ -268,8 +536,15 @@ def candidates_section(
         + "Similar is not the same: look at each face carefully. "
         f"The number shown is an {messages.SCORE_LABEL}, not a probability."
     )  # fmt: skip
+    if s.calibration is not None:
+        st.caption(messages.calibration_note(s.calibration.kind))
     if use_facts:
         st.caption(messages.FACTS_NOTE)
+    if any(it.photo_records for it in items) and not facts.empty:
+        st.toggle(
+            "Also compare what the family knows with records of group photos that do not say which face is theirs",
+            key=weigh_key,
+        )
     show_rejected = st.toggle("Show rejected candidates", key=f"show_rejected_{case_id}")
 
     def rejected(it: Combined) -> bool:
@@ -291,80 +566,26 @@ def candidates_section(
             kept_ids = {c.face.id for c in kept}
             visible = [it for it in visible if it.candidate.face.id in kept_ids]
             if hidden:
-                st.info(f"{hidden} candidates hidden by these filters.")
+                st.info(f"{messages.plural(hidden, 'candidate')} hidden by these filters.")
     if hidden_rejected:
-        st.caption(f"{hidden_rejected} rejected candidates hidden.")
-    cols = st.columns(5)
-    for i, it in enumerate(visible):
-        c = it.candidate
-        with cols[i % 5]:
-            candidate_card(c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it)
+        st.caption(f"{messages.plural(hidden_rejected, 'rejected candidate')} hidden.")
+    with st.container(key="cards"):
+        for start in range(0, len(visible), PER_ROW):
+            for col, it in zip(st.columns(PER_ROW), visible[start : start + PER_ROW], strict=False):
+                c = it.candidate
+                with col:
+                    candidate_card(s, c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it)
     if len(cands) == k and k < s.gallery_size and st.button(f"Show {PAGE} more", key="more"):
         st.session_state[f"k_{case_id}"] = k + PAGE
         st.rerun()
     records_without_face(result.no_face)
 
 
-# -- what the family knows, and records found by name ---------------------------------------------
-def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
-    """The family's facts for this case (stored with the case) and how strictly names are compared."""
-    facts = rv.facts(case_id)
-    with st.expander("What the family knows: names, birth year, home county", expanded=facts.empty):
-        with st.form(f"facts_{case_id}"):
-            names_text = st.text_area(
-                "Names, one per line, in any script or spelling (Uyghur, Chinese, Latin, Cyrillic…)",
-                value="\n".join(facts.names),
-                key=f"facts_names_{case_id}",
-            )
-            a, b, c, d = st.columns(4)
-            born = a.text_input("Birth year", value=str(facts.birth_year or ""), key=f"facts_born_{case_id}")
-            margin = b.number_input("± years", 0, 20, value=facts.birth_year_margin, key=f"facts_margin_{case_id}")
-            county = c.text_input("Home county", value=facts.county, key=f"facts_county_{case_id}")
-            photo_year = d.text_input(
-                "Year your photos were taken (about)",
-                value=str(facts.photo_year or ""),
-                key=f"facts_photo_year_{case_id}",
-            )
-            if st.form_submit_button("Save what the family knows"):
-                try:
-                    rv.set_facts(
-                        case_id,
-                        names=names_text.splitlines(),
-                        birth_year=born,
-                        birth_year_margin=int(margin),
-                        county=county,
-                        photo_year=photo_year,
-                    )
-                    st.rerun()
-                except ValueError as e:
-                    st.error(str(e))
-        threshold = st.slider(
-            "How closely a name must agree (lower finds more spellings, and more other people)",
-            60,
-            100,
-            int(THRESHOLD),
-            key=f"name_threshold_{case_id}",
-        )
-        st.caption(messages.NAMES_CAVEAT)
-    if note := combined.family_photo_note(facts):
-        st.warning(note)
-    return facts, float(threshold)
-
-
 def facts_reasons(item: Combined) -> None:
     """Why a candidate rose, what does not agree, and how far apart the photos are in years."""
-    if item.found_by == "name" and item.candidate is not None:
-        c = item.candidate
-        st.caption(
-            f"found by name; photo rank {c.rank}" if c.rank else
-            f"found by name; beyond the first {combined.RANK_HORIZON} by photo"
-        )  # fmt: skip
-    for reason in item.agrees:
-        st.caption(f"agrees: {reason}")
-    for reason in item.differs:
-        st.caption(f"differs: {reason}")
-    if item.age_gap is not None:
-        (st.warning if item.age_gap.large else st.caption)(item.age_gap.text())
+    for line in item.reason_lines():
+        (st.warning if item.age_gap is not None and item.age_gap.large and line == item.age_gap.text()
+         else st.caption)(line)  # fmt: skip
 
 
 def records_without_face(items: list[Combined]) -> None:
@@ -384,6 +605,26 @@ def records_without_face(items: list[Combined]) -> None:
                     st.error(f"archive photo unreadable: {e}")
             facts_reasons(it)
             st.caption("  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
+
+
+def decisions_section(rv: Review, case_id: int) -> None:
+    """Every face decided in this case (latest decision each), shown at once, with or without a photo."""
+    latest = sorted(rv.current(case_id).values(), key=lambda d: (d.decision != CONFIRM, -d.decided_at))
+    if not latest:
+        return
+    st.subheader(f"Decisions in this case ({messages.plural(len(latest), 'face')})")
+    with st.container(key="decided"):
+        for start in range(0, len(latest), PER_ROW):
+            for col, d in zip(st.columns(PER_ROW), latest[start : start + PER_ROW], strict=False):
+                with col:
+                    path = rv.index.faces.photo_path_by_sha(d.photo_sha256)
+                    try:
+                        st.image(face_thumb(str(path), tuple(d.box)), width=160)
+                    except (images.ImageError, TypeError, OSError):
+                        st.caption("archive photo not found on this computer")
+                    text = STATUS_TEXT[d.decision].format(who=d.reviewer, when=d.when())
+                    (st.success if d.decision == CONFIRM else st.info)(text)
+                    st.caption(f"{d.photo_path} · rank {d.rank}" + (f" · note: {d.note}" if d.note else ""))
 
 
 def export_section(rv: Review, case_id: int) -> None:
@@ -408,6 +649,7 @@ def export_section(rv: Review, case_id: int) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="facematch", page_icon="🔎", layout="wide")
+    st.html(STYLE)
     folder = index_dir()
     if "FACEMATCH_INDEX" not in os.environ and not Index.exists(folder):
         ensure_demo(str(folder))
@@ -419,28 +661,37 @@ def main() -> None:
     rv = Review(s.index)
     case_id, reviewer = sidebar(rv)
     if case_id is None:
-        st.title("Search an archive for a missing relative")
-        st.markdown(
-            f"This archive index holds **{s.gallery_size} faces**. Create a case for the person you are looking "
-            "for (left), then upload a photo of them. facematch lists the most similar faces in the archive; "
-            "**you** compare them and decide."
-        )
-        st.warning(messages.CAVEAT)
+        start_page(s, rv, reviewer)
         return
     case = rv.case(case_id)
     st.title(f"Case: {case.name}")
+    st.button("← All cases", key="all_cases", on_click=open_case, args=(None,))
     if not case.is_open:
         st.info("This case is closed. Reopen it (left) to record new decisions.")
     if not reviewer.strip():
-        st.warning("Enter your name on the left: every decision records who made it.")
+        st.warning(
+            "Enter your name in the side panel (» at the top left on a phone), or when you record a decision: "
+            "every decision records who made it."
+        )
     facts, name_threshold = facts_section(rv, case_id)
-    chosen = query_photos(s, rv, case_id)
+    if st.session_state.get("compare") is not None:  # comparing: the photos fold away, the pair comes first
+        with st.expander("Photos of your relative (the search uses these)"):
+            chosen = photos_section(s, rv, case_id, facts)
+    else:
+        chosen = photos_section(s, rv, case_id, facts)
+    for c in chosen:
+        if note := combined.family_photo_note(facts, c.year, c.name):
+            st.warning(note)
     if chosen:
         if len(chosen) > 1:
             st.caption(f"The {len(chosen)} photos are combined into one search.")
         candidates_section(s, rv, case_id, reviewer, chosen, facts, name_threshold)
     elif facts.names:
-        records_without_face(combined.combine(s, [], [], facts, name_threshold=name_threshold).no_face)
+        result = combined.combine(s, [], [], facts, name_threshold=name_threshold)
+        if not result.name_hits:
+            st.info(messages.no_name_hits(facts.names, name_threshold))
+        records_without_face(result.no_face)
+    decisions_section(rv, case_id)
     export_section(rv, case_id)
 
 

@@ -24,13 +24,17 @@ __all__ = ["DEFAULT_ENGINE", "ENGINES", "Face", "FaceEngine", "get_engine", "mod
 
 
 def models_dir() -> Path:
-    """Where model files live: $FACEMATCH_MODELS, else the project's models/ folder, else ./models."""
+    """Where model files live: $FACEMATCH_MODELS, else the project's models/ folder, else the copy installed
+    with the package (sface only), else ./models."""
     env = os.environ.get("FACEMATCH_MODELS")
     if env:
         return Path(env).expanduser()
     project = Path(__file__).resolve().parents[3] / "models"
     if project.is_dir():
         return project
+    packaged = Path(__file__).resolve().parents[1] / "models"  # a plain `pip install .` ships models/sface here
+    if packaged.is_dir():
+        return packaged
     return Path.cwd() / "models"
 
 

@@ -14,7 +14,8 @@ from .db import Database
 
 _CASE_COLUMNS = "id, name, notes, reviewer, created_at, closed_at"
 _DECISION_COLUMNS = (
-    "id, case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at, engine, score, rank, note, photo_path"
+    "id, case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at, engine, score, rank, note, photo_path, "
+    "shown"
 )
 
 
@@ -103,13 +104,39 @@ class Cases:
                 (case_id, path, sha256, original_name, time.time()),
             )
 
+    def set_photo_choice(self, case_id: int, sha256: str, face_box: tuple | None, photo_year: int | None) -> None:
+        """The face a person chose in a kept photo (its box) and about when the photo was taken."""
+        box = None if face_box is None else json.dumps([round(float(v), 1) for v in face_box])
+        with self.db.write() as c:
+            c.execute(
+                "UPDATE case_photos SET face_box = ?, photo_year = ? WHERE case_id = ? AND sha256 = ?",
+                (box, photo_year, case_id, sha256),
+            )
+
+    def remove_photo(self, case_id: int, sha256: str) -> str | None:
+        """Forget a kept photo; returns its stored path (relative to the index folder) to delete the file."""
+        with self.db.write() as c:
+            row = c.execute(
+                "SELECT path FROM case_photos WHERE case_id = ? AND sha256 = ?", (case_id, sha256)
+            ).fetchone()
+            c.execute("DELETE FROM case_photos WHERE case_id = ? AND sha256 = ?", (case_id, sha256))
+        return None if row is None else row[0]
+
     def photos(self, case_id: int | None = None) -> list[dict]:
-        """Kept photos (path relative to the index folder, sha256, original name), of one case or all."""
+        """Kept photos (path relative to the index folder, sha256, original name, chosen face box or None,
+        photo year or None), of one case or all, oldest first."""
         where, args = ("WHERE case_id = ?", (case_id,)) if case_id is not None else ("", ())
         rows = self.db.execute(
-            f"SELECT case_id, path, sha256, original_name FROM case_photos {where} ORDER BY added_at", args
+            f"""SELECT case_id, path, sha256, original_name, face_box, photo_year FROM case_photos {where}
+                ORDER BY added_at""",
+            args,
         )
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["face_box"] = None if d["face_box"] is None else tuple(json.loads(d["face_box"]))
+            out.append(d)
+        return out
 
     # -- the decision log -------------------------------------------------------------------------
     def append_decision(
@@ -125,14 +152,16 @@ class Cases:
         rank: int,
         note: str,
         photo_path: str,
+        shown: list[str] | tuple[str, ...] = (),
     ) -> dict:
         """One INSERT in its own durable transaction: a kill leaves the whole decision or none of it."""
         row = (case_id, photo_sha256, *box, decision, reviewer, time.time(), engine, score, rank, note, photo_path)
+        row += ("\n".join(shown),)
         with self.db.write(durable=True) as c:
             decision_id = c.execute(
                 """INSERT INTO decisions(case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at,
-                                         engine, score, rank, note, photo_path)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         engine, score, rank, note, photo_path, shown)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 row,
             ).lastrowid
         return self.decisions(decision_id=decision_id)[0]
@@ -152,6 +181,7 @@ class Cases:
         for r in self.db.execute(sql + " ORDER BY id", args):
             d = dict(r)
             d["box"] = (d.pop("x1"), d.pop("y1"), d.pop("x2"), d.pop("y2"))
+            d["shown"] = tuple(line for line in (d.get("shown") or "").split("\n") if line)
             out.append(d)
         return out
 

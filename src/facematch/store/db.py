@@ -22,7 +22,9 @@ from pathlib import Path
 
 DB_NAME = "facematch.sqlite"
 #: 1: photos, faces, records, cases, decisions. 2: typed archive records, record names, record photos,
-#: case facts. 3: each face's nearest other faces (hubness correction), and a log of deleted faces.
+#: case facts. 3: the face chosen in each kept case photo and the year it was taken, the face a record
+#: names in a group photo, what the screen showed beside a candidate when a person decided; each face's
+#: nearest other faces (hubness correction) and a log of deleted faces (tables in SCHEMA).
 SCHEMA_VERSION = 3
 
 SCHEMA = """
@@ -183,18 +185,18 @@ def migrate(conn: sqlite3.Connection) -> None:
     if version > SCHEMA_VERSION:
         raise RuntimeError(f"this index was written by a newer facematch (schema {version}); update facematch")
     _upgrade_to_v2(conn)
-    # Schema 3 only adds tables (created above, IF NOT EXISTS): record that this file has them.
-    conn.execute(
-        "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
-        (str(SCHEMA_VERSION), SCHEMA_VERSION),
-    )
+    _upgrade_to_v3(conn)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 
 
 def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
     """Add the typed record columns and the v2 tables; link legacy records to their photo."""
     have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
     missing = [c for c in _RECORD_EXTRA_COLUMNS if c not in have]
-    if not missing and int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) >= 2:
+    if not missing and _version(conn) >= 2:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -212,6 +214,35 @@ def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
                SELECT record_id, photo_file FROM records WHERE photo_file IS NOT NULL AND photo_file != ''"""
         )
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+#: Columns schema 3 adds (ALTER TABLE, so a schema-2 index is upgraded in place and keeps every row).
+_V3_COLUMNS = {
+    "case_photos": (("face_box", "TEXT"), ("photo_year", "INTEGER")),  # the chosen face (JSON box), photo's year
+    "record_photos": (("face", "INTEGER"),),  # which face of the photo the record names (NULL: the photo)
+    "decisions": (("shown", "TEXT NOT NULL DEFAULT ''"),),  # the reasons on screen when the person decided
+}
+
+
+def _upgrade_to_v3(conn: sqlite3.Connection) -> None:
+    """Add the schema-3 columns. Adding a column is no UPDATE, so the append-only triggers do not object."""
+    todo = [
+        (table, column, kind)
+        for table, columns in _V3_COLUMNS.items()
+        for column, kind in columns
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    ]
+    if not todo and _version(conn) >= 3:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, kind in todo:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '3')")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -60,6 +60,25 @@ def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def face_numbers(db: Database, photo_ids: Iterable[int], engine: str) -> dict[int, tuple[int, int]]:
+    """face id -> (its number in its photo, faces in that photo), numbered from the left as a caption
+    reads a group photo ("from left: ..."): records name a face that way (records.py, "photo.jpg#2"), and
+    the app draws the same numbers. Ties (one face above another) go top first."""
+    by_photo: dict[int, list[tuple[float, float, int]]] = {}
+    for part in chunks(sorted({int(p) for p in photo_ids})):
+        marks = ",".join("?" * len(part))
+        for r in db.execute(
+            f"SELECT id, photo_id, x1, y1, x2, y2 FROM faces WHERE engine = ? AND photo_id IN ({marks})",
+            (engine, *part),
+        ):
+            by_photo.setdefault(r["photo_id"], []).append(((r["x1"] + r["x2"]) / 2, (r["y1"] + r["y2"]) / 2, r["id"]))
+    out: dict[int, tuple[int, int]] = {}
+    for faces in by_photo.values():
+        for n, (_, _, fid) in enumerate(sorted(faces), start=1):
+            out[fid] = (n, len(faces))
+    return out
+
+
 class Faces:
     """The photos, scans and faces tables of one index."""
 
@@ -222,6 +241,22 @@ class Faces:
                     height=row["height"],
                 )
         return out
+
+    def numbers(self, rows: Iterable[FaceRow]) -> dict[int, tuple[int, int]]:
+        """(number from the left, faces in the photo) of each face (see face_numbers)."""
+        rows = list(rows)
+        out: dict[int, tuple[int, int]] = {}
+        for engine in {r.engine for r in rows}:
+            out.update(face_numbers(self.db, (r.photo_id for r in rows if r.engine == engine), engine))
+        return out
+
+    def in_photo(self, photo_id: int, engine: str) -> list[FaceRow]:
+        """Every face of one photo (one engine), numbered from the left: index 0 is face 1."""
+        ids = [
+            r[0] for r in self.db.execute("SELECT id FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
+        ]
+        numbers = face_numbers(self.db, [photo_id], engine)
+        return sorted(self.by_id(ids).values(), key=lambda f: numbers[f.id][0])
 
     def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """Stored float32 embeddings by face id: the exact vectors every shown score is computed from."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 
 from .db import RECORD_FIELDS, Database
-from .faces import chunks
+from .faces import chunks, face_numbers
 
 
 class Records:
@@ -30,7 +30,8 @@ class Records:
         """Insert or replace whole records by id, with their names and photo links; (new, updated).
 
         Each item: record_id, data (the columns as read), fields (RECORD_FIELDS), names (dicts with
-        name, script, latin, plain, keys), photos (file names), kept (the columns that are no field,
+        name, script, latin, plain, keys), photos (file names), photo_faces (file name -> the number of
+        the face the record names in it, from the left; absent: the whole photo), kept (the columns that are no field,
         shown as they are), source_file, source_row. One transaction: an import is all there or not at
         all. The latest import of a record id wins.
         """
@@ -72,8 +73,10 @@ class Records:
                         for pos, n in enumerate(it.get("names", []))
                     ],
                 )
+                faces = it.get("photo_faces") or {}
                 c.executemany(
-                    "INSERT INTO record_photos(record_id, photo_file) VALUES (?, ?)", [(rid, p) for p in photos]
+                    "INSERT INTO record_photos(record_id, photo_file, face) VALUES (?, ?, ?)",
+                    [(rid, p, faces.get(p)) for p in photos],
                 )
                 updated += exists
                 new += not exists
@@ -113,12 +116,17 @@ class Records:
             ):
                 names.setdefault(r["record_id"], []).append(r["name"])
             photos: dict[str, list[str]] = {}
+            faces: dict[str, dict[str, int]] = {}
             for r in self.db.execute(
-                f"SELECT record_id, photo_file FROM record_photos WHERE record_id IN ({marks}) ORDER BY rowid", part
+                f"SELECT record_id, photo_file, face FROM record_photos WHERE record_id IN ({marks}) ORDER BY rowid",
+                part,
             ):
                 photos.setdefault(r["record_id"], []).append(r["photo_file"])
+                if r["face"] is not None:
+                    faces.setdefault(r["record_id"], {})[r["photo_file"]] = r["face"]
             for r in self.db.execute(f"SELECT * FROM records WHERE record_id IN ({marks})", part):
-                out[r["record_id"]] = _record_dict(r, names.get(r["record_id"], []), photos.get(r["record_id"], []))
+                rid = r["record_id"]
+                out[rid] = _record_dict(r, names.get(rid, []), photos.get(rid, []), faces.get(rid, {}))
         return {i: out[i] for i in ids if i in out}
 
     def for_files(self, filenames: Iterable[str]) -> dict[str, list[dict]]:
@@ -138,31 +146,41 @@ class Records:
         return out
 
     def face_ids(self, record_ids: Iterable[str], engine: str) -> dict[str, list[int]]:
-        """Face ids (of one engine) in the photos linked to each record."""
-        out: dict[str, list[int]] = {}
+        """Face ids (of one engine) in the photos linked to each record: only the named face where the
+        record names one ("photo.jpg#2"), every face of the photo where it does not."""
+        rows = []
         for part in chunks(list(dict.fromkeys(record_ids)), 500):
             marks = ",".join("?" * len(part))
-            for r in self.db.execute(
-                f"""SELECT rp.record_id, f.id FROM record_photos rp JOIN photos p ON p.filename = rp.photo_file
+            rows += self.db.execute(
+                f"""SELECT rp.record_id, rp.face, f.id, f.photo_id FROM record_photos rp
+                    JOIN photos p ON p.filename = rp.photo_file
                     JOIN faces f ON f.photo_id = p.id AND f.engine = ? WHERE rp.record_id IN ({marks})
                     ORDER BY f.id""",
                 (engine, *part),
-            ):
+            ).fetchall()
+        named = [r for r in rows if r["face"] is not None]
+        numbers = face_numbers(self.db, (r["photo_id"] for r in named), engine) if named else {}
+        out: dict[str, list[int]] = {}
+        for r in rows:
+            if r["face"] is None or numbers.get(r["id"], (0, 0))[0] == r["face"]:
                 out.setdefault(r["record_id"], []).append(r["id"])
         return out
 
 
-def _record_dict(row: sqlite3.Row, names: list[str], photos: list[str]) -> dict:
-    """A record for display and JSON. Legacy (unmapped) records show their columns as they were."""
+def _record_dict(row: sqlite3.Row, names: list[str], photos: list[str], faces: dict[str, int]) -> dict:
+    """A record for display and JSON. Legacy (unmapped) records show their columns as they were.
+    photo_faces: file name -> the face the record names in it (numbered from the left)."""
     data = json.loads(row["data"])
     if row["mapped_at"] is None:
         d = {"record_id": row["record_id"], **data}
         d.setdefault("names", [n for n in [data.get("name")] if n] or names)
         d["photos"] = photos
+        d["photo_faces"] = faces
         return d
     d = {"record_id": row["record_id"], "names": names, "name": names[0] if names else ""}
     d.update({f: row[f] for f in RECORD_FIELDS if row[f] not in (None, "")})
     d["photos"] = photos
+    d["photo_faces"] = faces
     d["columns"] = data
     kept = json.loads(row["kept_columns"] or "[]")
     d["other"] = {k: data[k] for k in kept if k in data}

@@ -1,0 +1,88 @@
+"""A plain (not editable) install runs the app from any folder: the workbench and the sface model ship inside
+the package, and nothing is looked up relative to the project folder.
+
+The wheel is built from this checkout and installed with `pip install --no-deps --target` into a temporary
+folder (the dependencies are those of this environment), then used from another temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("install")
+    source = work / "source"  # a copy, so building leaves nothing (build/, *.egg-info) in the checkout
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", ".venv", "index", "build")
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / part, source / part)
+    for part in ("src", "models"):
+        shutil.copytree(ROOT / part, source / part, symlinks=True, ignore=skip)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(source), "-w", str(work / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if built.returncode != 0:  # building needs setuptools from the package index (build isolation)
+        pytest.skip(f"cannot build a wheel here: {built.stderr.strip()[-300:]}")
+    wheel = next((work / "dist").glob("facematch-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "facematch/workbench.py" in names and "facematch/models/sface/LICENSE.sface" in names
+    target = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return target
+
+
+def run_installed(target: Path, cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("FACEMATCH_INDEX", "FACEMATCH_MODELS")}
+    env["PYTHONPATH"] = str(target)  # the installed copy, not this checkout (which pytest has on its path)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_installed_app_starts_and_runs_from_another_folder(installed, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = run_installed(installed, elsewhere, "-c", "import facematch, sys; print(facematch.__file__)")
+    assert where.stdout.strip().startswith(str(installed)), where.stderr
+    port = free_port()
+    check = run_installed(installed, elsewhere, "-m", "facematch.cli", "app", "--check", "--port", str(port))
+    assert check.returncode == 0 and "answered" in check.stdout, check.stdout + check.stderr
+    # --check only sees the server answer; the page itself: the workbench script, run as the server runs it
+    # (first start: the demo archive is indexed into ./index/demo of this folder, with the packaged model)
+    page = run_installed(
+        installed,
+        elsewhere,
+        "-c",
+        "from streamlit.testing.v1 import AppTest; from facematch import serve; "
+        "at = AppTest.from_file(str(serve.APP), default_timeout=300); at.run(); "
+        "assert not at.exception, [e.value for e in at.exception]; "
+        "print(serve.APP); print([m.value for m in at.markdown][0])",
+    )
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert page.stdout.splitlines()[0].startswith(str(installed))
+    assert "This archive index holds **11 faces**" in page.stdout
+    assert (elsewhere / "index" / "demo" / "facematch.sqlite").is_file()
