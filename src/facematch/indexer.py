@@ -7,13 +7,12 @@ FAISS file is brought in line with the database at the end (and on any later ope
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from . import images
@@ -21,6 +20,7 @@ from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
 from .records import import_file
 from .store import Store
 from .vectors import sync
+from .workers import Pool
 
 
 @dataclass
@@ -54,6 +54,7 @@ _ENGINE: FaceEngine | None = None
 
 
 def _init_worker(engine_name: str, models: str | None, threads: int | None) -> None:
+    """Load the engine once per worker process (also run by cluster.py's Ray actors)."""
     global _ENGINE
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us cleanly
     import cv2
@@ -107,8 +108,28 @@ def scan_photo(path: str, known_sha256: str | None = None, engine: FaceEngine | 
     return {**out, "status": "ok", "reason": None}
 
 
-def _scan_in_worker(args: tuple[str, str | None]) -> dict:
-    return scan_photo(*args)
+def _scan_in_worker(path: str, known_sha256: str | None) -> dict:
+    return scan_photo(path, known_sha256)
+
+
+def crashed_result(item: tuple[Path, str | None], how: str, deaths: int) -> dict:
+    """The result for a photo the worker pool gave up on: an error the index keeps, so no rerun retries it.
+
+    Its size and modification time are stored (that is what makes a rerun skip it) but no sha256, so
+    touching the file (a new modification time) is enough to have the next run try it again.
+    """
+    out: dict = {"sha256": None, "size": None, "mtime_ns": None, "width": None, "height": None, "faces": []}
+    with contextlib.suppress(OSError):
+        st = item[0].stat()
+        out["size"], out["mtime_ns"] = st.st_size, st.st_mtime_ns
+    if deaths:
+        reason = (
+            f"the face engine crashed on this photo {'twice' if deaths == 2 else f'{deaths} times'} (worker {how}); "
+            "it is skipped from now on: `touch` the file, then index again, to retry it"
+        )
+    else:
+        reason = f"face detection failed ({how})"
+    return {**out, "status": "error", "reason": reason}
 
 
 # -- walking ------------------------------------------------------------------------------------
@@ -240,58 +261,48 @@ def _check_engine_consistency(store: Store, engine: FaceEngine) -> None:
             )
 
 
-def scan_all(
-    todo: list[tuple[Path, str | None]], engine: FaceEngine, engine_name: str, workers: int, models: Path | None
-) -> Iterator[tuple[tuple[Path, str | None], dict]]:
-    """Yield (item, scan_photo result) as photos finish; in-process for one worker, else a process pool.
+def start_pool(
+    engine_name: str, models: Path | None, workers: int, task: Callable[..., dict] = _scan_in_worker
+) -> Pool:
+    """Start worker processes now (they import and load the engine in the background) for scan_all(pool=...)."""
+    return Pool(
+        workers,
+        task,
+        on_failure=crashed_result,
+        initializer=_init_worker,
+        initargs=(engine_name, str(models) if models else None, 1),
+    ).start()
 
-    Shared by indexing and evaluation, so both read, decode and embed photos the same way.
+
+def scan_all(
+    todo: list[tuple[Path, str | None]],
+    engine: FaceEngine,
+    engine_name: str,
+    workers: int,
+    models: Path | None,
+    *,
+    task: Callable[..., dict] = _scan_in_worker,
+    pool: Pool | None = None,
+) -> Iterator[tuple[tuple[Path, str | None], dict]]:
+    """Yield (item, scan_photo result) as photos finish; in-process for one worker, else a worker pool.
+
+    Shared by indexing and evaluation, so both read, decode and embed photos the same way. The pool
+    survives a worker that dies (workers.Pool): a photo that killed two workers comes back as an
+    error result (crashed_result); the photos beside it are retried and come back as usual. `pool`
+    is one already started (start_pool), kept open for the caller; `task` replaces scan_photo in the
+    workers (tests use it to kill a worker on a chosen photo).
     """
-    if workers == 1 or len(todo) <= 1:
+    if pool is None and (workers == 1 or len(todo) <= 1) and task is _scan_in_worker:
         for item in todo:
             yield item, scan_photo(str(item[0]), item[1], engine)
         return
-    ctx = get_context("spawn")  # fork after onnxruntime/OpenCV threads start can deadlock
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(engine_name, str(models) if models else None, 1),
-    )
-    pending: dict[Future, tuple[Path, str | None]] = {}
-    items = iter(todo)
-    window = workers * 4
+    own = pool is None
+    pool = pool or start_pool(engine_name, models, workers, task)
     try:
-        while True:
-            while len(pending) < window:
-                item = next(items, None)
-                if item is None:
-                    break
-                pending[pool.submit(_scan_in_worker, (str(item[0]), item[1]))] = item
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                item = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as e:  # a worker died (e.g. out of memory on one photo)
-                    result = {
-                        "sha256": None,
-                        "size": None,
-                        "mtime_ns": None,
-                        "width": None,
-                        "height": None,
-                        "faces": [],
-                        "status": "error",
-                        "transient": True,
-                        "reason": f"worker failed ({type(e).__name__}: {e}); it will be retried next run",
-                    }
-                yield item, result
+        yield from pool.run(todo, lambda item: (str(item[0]), item[1]))
     finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.close()
 
 
 def progress_bar(total: int, enabled: bool, desc: str = "Indexing"):
