@@ -64,11 +64,24 @@ def _init_worker(engine_name: str, models: str | None, threads: int | None) -> N
 
 
 def scan_photo(path: str, known_sha256: str | None = None, engine: FaceEngine | None = None) -> dict:
-    """Everything the database needs about one photo. Never raises for a bad photo: says why instead."""
+    """Everything the database needs about one photo. Never raises for a bad photo: says why instead.
+
+    `seconds` says where this photo's time went (read+hash, decode, detect+embed): bench/index_speed.py
+    adds them up into its profile; the database ignores them.
+    """
     engine = engine or _ENGINE
     assert engine is not None
     p = Path(path)
     out: dict = {"sha256": None, "size": None, "mtime_ns": None, "width": None, "height": None, "faces": []}
+    seconds = out["seconds"] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = now - clock
+        clock = now
+
     try:
         before = p.stat()
         out["size"], out["mtime_ns"] = before.st_size, before.st_mtime_ns
@@ -82,11 +95,14 @@ def scan_photo(path: str, known_sha256: str | None = None, engine: FaceEngine | 
                 "reason": "the file changed while it was being read; it will be read again next run",
             }
         out["sha256"] = images.sha256_bytes(data)
+        lap("read")
         if known_sha256 is not None and out["sha256"] == known_sha256:
             return {**out, "status": "unchanged"}
         dec = images.decode(data)
         out["width"], out["height"] = dec.width, dec.height
+        lap("decode")
         faces = engine.analyze(dec.rgb)
+        lap("faces")
     except images.ImageError as e:
         return {**out, "status": "error", "reason": str(e)}
     except OSError as e:
