@@ -8,6 +8,7 @@ FAISS file is brought in line with the database at the end (and on any later ope
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -191,10 +192,17 @@ def index_folder(
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder not found: {folder}")
     workers = max(1, workers or os.cpu_count() or 1)
-    engine = get_engine(engine_name, models=models)
-    fp = engine.fingerprint
-    report = IndexReport(engine=fp)
-    store = Store(Path(index_dir))
+    # Workers start first: they import and load their engine while this process loads its own and walks.
+    pool = start_pool(engine_name, models, workers) if scan is None and workers > 1 else None
+    try:
+        engine = get_engine(engine_name, models=models)
+        fp = engine.fingerprint
+        report = IndexReport(engine=fp)
+        store = Store(Path(index_dir))
+    except BaseException:
+        if pool is not None:
+            pool.close(abort=True)
+        raise
     try:
         _check_engine_consistency(store, engine)
         root_id = store.root_id(folder)
@@ -218,7 +226,9 @@ def index_folder(
 
         bar = progress_bar(len(todo), progress)
         try:
-            for (p, _), result in (scan or scan_all)(todo, engine, engine_name, workers, models):
+            for (p, _), result in (scan or functools.partial(scan_all, pool=pool))(
+                todo, engine, engine_name, workers, models
+            ):
                 rel = p.relative_to(folder).as_posix()
                 status = result["status"]
                 if status == "unchanged":
@@ -263,6 +273,8 @@ def index_folder(
             report.record_problems = [str(p) for p in imported.problems + imported.warnings]
     finally:
         store.close()
+        if pool is not None:
+            pool.close()
     report.seconds = time.monotonic() - start
     return report
 

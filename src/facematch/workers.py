@@ -209,15 +209,21 @@ class Pool:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def close(self, abort: bool = False) -> None:
-        """Stop the workers: politely when idle, at once when aborting (Ctrl-C, an error)."""
+        """Stop the workers: politely when idle, at once when aborting (Ctrl-C, an error).
+
+        A worker still starting holds no work: it is killed rather than waited for (a rerun with
+        nothing new to read must not wait for workers to load a model they will not use).
+        """
         workers, self._workers = self._workers, []
         for w in workers:
-            if abort:
+            if not abort:
+                self._note_ready(w)
+            if abort or not w.ready:
                 w.process.kill()
             else:
                 with contextlib.suppress(OSError, ValueError):
                     w.conn.send(None)
-        deadline = time.monotonic() + (0 if abort else CLOSE_GRACE_S)
+        deadline = time.monotonic() + CLOSE_GRACE_S
         for w in workers:
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
@@ -226,6 +232,14 @@ class Pool:
             w.conn.close()
             with contextlib.suppress(ValueError):
                 w.process.close()
+
+    @staticmethod
+    def _note_ready(w: _Worker) -> None:
+        """Read a 'ready' the parent has not seen yet (close() runs after the last result, or before any)."""
+        with contextlib.suppress(Exception):
+            while not w.ready and w.conn.poll():
+                if w.conn.recv()[0] == "ready":
+                    w.ready = True
 
     # running
     def run(self, items: Iterable[Any], args_of: Callable[[Any], tuple]) -> Iterator[tuple[Any, Any]]:
