@@ -171,6 +171,41 @@ def test_workers_exit_when_facematch_index_is_killed(tmp_path):
 
 
 @needs_proc
+def test_ctrl_c_stops_indexing_at_once_keeps_what_is_done_and_leaves_no_worker(tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: workers ignore it, the parent stops them."""
+    photos = tmp_path / "photos"
+    variants(photos, 80)
+    idx = tmp_path / "index"
+    proc = subprocess.Popen(
+        index_cmd(photos, idx), start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    family: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and scanned(idx) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        family = _children(proc.pid)
+        assert proc.poll() is None and len(family) >= 2, "indexing ended or stalled before Ctrl-C"
+        os.killpg(proc.pid, signal.SIGINT)
+        t = time.monotonic()
+        out, _ = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - t
+        done = scanned(idx)
+        print(f"\nCtrl-C after {done} photos: stopped in {stopped_in:.1f} s, exit code {proc.returncode}")
+        assert proc.returncode == 0 and "Interrupted: what was finished is saved" in out, out
+        assert stopped_in < 10  # measured about 1 s: the workers are killed, not waited for
+        assert _wait_gone(family, 5.0) == []
+        assert 2 <= done < 80
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for pid in family:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@needs_proc
 def test_the_watching_thread_alone_ends_a_worker_whose_parent_died(tmp_path):
     """The fallback for systems without PR_SET_PDEATHSIG: a parent (not facematch) spawns a process
     that only runs workers.watch_parent, then is SIGKILLed; the process must follow it."""
