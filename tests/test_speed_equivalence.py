@@ -1,5 +1,7 @@
 """Speed changes that must not change results: each fast path against the slow one, on real photos.
 
+- The indexer's main process takes the engine's fingerprint from engine_info (its weight files
+  hashed, no model loaded): it must be the loaded engine's, or embeddings would be filed wrongly.
 - SFace's int8 weights are folded into float weights once at load (onnxruntime's
   session.disable_quant_qdq) instead of being dequantized on every call: the embeddings must stay
   those of the file as onnxruntime runs it by default.
@@ -9,10 +11,27 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 from conftest import variants
 from facematch import images
+from facematch.engines import engine_info, get_engine
 from facematch.engines.base import normalise
+
+
+@pytest.mark.parametrize("name", ["sface", "dlib"])
+def test_engine_info_is_the_loaded_engines_fingerprint_and_size(name, request):
+    engine = request.getfixturevalue("dlib_engine" if name == "dlib" else name)
+    info = engine_info(name)
+    assert (info.name, info.fingerprint, info.dim) == (engine.name, engine.fingerprint, engine.dim)
+
+
+def test_engine_info_fails_like_get_engine_without_the_model_files(tmp_path):
+    with pytest.raises(FileNotFoundError) as loading:
+        get_engine("sface", models=tmp_path)
+    with pytest.raises(FileNotFoundError) as hashing:
+        engine_info("sface", models=tmp_path)
+    assert str(hashing.value) == str(loading.value)
 
 
 def test_sface_folded_weights_give_the_embeddings_of_the_plain_session(sface, tmp_path, t1_path):

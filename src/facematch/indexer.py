@@ -7,21 +7,22 @@ FAISS file is brought in line with the database at the end (and on any later ope
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import images
-from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
+from .engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
 from .records import import_file
+from .scan import _init_worker, _scan_in_worker, crashed_result, scan_photo
 from .store import Store
 from .vectors import sync
 from .workers import Pool
+
+__all__ = ["IndexReport", "Skipped", "index_folder", "scan_all", "scan_photo", "start_pool", "walk_photos"]
 
 
 @dataclass
@@ -48,105 +49,6 @@ class IndexReport:
     @property
     def skipped(self) -> int:
         return len(self.no_face) + len(self.errors)
-
-
-# -- the per-photo work, run in a worker process ------------------------------------------------
-_ENGINE: FaceEngine | None = None
-
-
-def _init_worker(engine_name: str, models: str | None, threads: int | None) -> None:
-    """Load the engine once per worker process (also run by cluster.py's Ray actors)."""
-    global _ENGINE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us cleanly
-    import cv2
-
-    cv2.setNumThreads(threads or 0)
-    _ENGINE = get_engine(engine_name, threads=threads, models=Path(models) if models else None)
-
-
-def scan_photo(path: str, known_sha256: str | None = None, engine: FaceEngine | None = None) -> dict:
-    """Everything the database needs about one photo. Never raises for a bad photo: says why instead.
-
-    `seconds` says where this photo's time went (read+hash, decode, detect+embed): bench/index_speed.py
-    adds them up into its profile; the database ignores them.
-    """
-    engine = engine or _ENGINE
-    assert engine is not None
-    p = Path(path)
-    out: dict = {"sha256": None, "size": None, "mtime_ns": None, "width": None, "height": None, "faces": []}
-    seconds = out["seconds"] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = now - clock
-        clock = now
-
-    try:
-        before = p.stat()
-        out["size"], out["mtime_ns"] = before.st_size, before.st_mtime_ns
-        data = images.read_file(p)
-        after = p.stat()
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
-            return {
-                **out,
-                "status": "error",
-                "transient": True,
-                "reason": "the file changed while it was being read; it will be read again next run",
-            }
-        out["sha256"] = images.sha256_bytes(data)
-        lap("read")
-        if known_sha256 is not None and out["sha256"] == known_sha256:
-            return {**out, "status": "unchanged"}
-        dec = images.decode(data)
-        out["width"], out["height"] = dec.width, dec.height
-        lap("decode")
-        faces = engine.analyze(dec.rgb)
-        lap("faces")
-    except images.ImageError as e:
-        return {**out, "status": "error", "reason": str(e)}
-    except OSError as e:
-        return {**out, "status": "error", "reason": f"cannot read the file ({e.strerror or e})"}
-    except Exception as e:  # a model failure on one odd photo must not stop a batch of thousands
-        return {**out, "status": "error", "reason": f"face detection failed ({type(e).__name__}: {e})"}
-    if not faces:
-        return {**out, "status": "no_face", "reason": "no face found"}
-    out["faces"] = [
-        {
-            "box": (f.box / dec.scale).tolist(),
-            "landmarks": (f.landmarks / dec.scale).tolist(),
-            "score": f.score,
-            "quality": f.quality,
-            "embedding": f.embedding,
-        }
-        for f in faces
-    ]
-    return {**out, "status": "ok", "reason": None}
-
-
-def _scan_in_worker(path: str, known_sha256: str | None) -> dict:
-    return scan_photo(path, known_sha256)
-
-
-def crashed_result(item: tuple[Path, str | None], how: str, deaths: int) -> dict:
-    """The result for a photo the worker pool gave up on: an error the index keeps, so no rerun retries it.
-
-    Its size and modification time are stored (that is what makes a rerun skip it) but no sha256, so
-    touching the file (a new modification time) is enough to have the next run try it again.
-    """
-    out: dict = {"sha256": None, "size": None, "mtime_ns": None, "width": None, "height": None, "faces": []}
-    with contextlib.suppress(OSError):
-        st = item[0].stat()
-        out["size"], out["mtime_ns"] = st.st_size, st.st_mtime_ns
-    if deaths:
-        reason = (
-            f"the face engine crashed on this photo {'twice' if deaths == 2 else f'{deaths} times'} (worker {how}); "
-            "it is skipped from now on: `touch` the file, then index again, to retry it"
-        )
-    else:
-        reason = f"face detection failed ({how})"
-    return {**out, "status": "error", "reason": reason}
 
 
 # -- walking ------------------------------------------------------------------------------------
@@ -192,10 +94,10 @@ def index_folder(
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder not found: {folder}")
     workers = max(1, workers or os.cpu_count() or 1)
-    # Workers start first: they import and load their engine while this process loads its own and walks.
+    # Workers start first: they import and load the engine while this process hashes its files and walks.
     pool = start_pool(engine_name, models, workers) if scan is None and workers > 1 else None
     try:
-        engine = get_engine(engine_name, models=models)
+        engine = engine_info(engine_name, models)  # the fingerprint without loading the models: workers do that
         fp = engine.fingerprint
         report = IndexReport(engine=fp)
         store = Store(Path(index_dir))
@@ -279,7 +181,7 @@ def index_folder(
     return report
 
 
-def _check_engine_consistency(store: Store, engine: FaceEngine) -> None:
+def _check_engine_consistency(store: Store, engine: FaceEngine | EngineInfo) -> None:
     """Same engine name with other weights in this index: refuse rather than mix embeddings."""
     for fp in store.engines():
         if fp.split("@", 1)[0] == engine.name and fp != engine.fingerprint:
@@ -304,7 +206,7 @@ def start_pool(
 
 def scan_all(
     todo: list[tuple[Path, str | None]],
-    engine: FaceEngine,
+    engine: FaceEngine | EngineInfo,
     engine_name: str,
     workers: int,
     models: Path | None,
@@ -321,13 +223,20 @@ def scan_all(
     workers (tests use it to kill a worker on a chosen photo).
     """
     if pool is None and (workers == 1 or len(todo) <= 1) and task is _scan_in_worker:
+        if todo and not isinstance(engine, FaceEngine):
+            engine = get_engine(engine_name, models=models)
         for item in todo:
             yield item, scan_photo(str(item[0]), item[1], engine)
         return
     own = pool is None
     pool = pool or start_pool(engine_name, models, workers, task)
     try:
-        yield from pool.run(todo, lambda item: (str(item[0]), item[1]))
+        for item, result in pool.run(todo, lambda item: (str(item[0]), item[1])):
+            if result.get("engine", engine.fingerprint) != engine.fingerprint:  # engine_info and the model disagree
+                raise RuntimeError(
+                    f"the workers loaded {result['engine']} but this index is written for {engine.fingerprint}"
+                )
+            yield item, result
     finally:
         if own:
             pool.close()

@@ -28,11 +28,7 @@ class SFaceEngine(FaceEngine):
     def __init__(self, folder: Path, score_threshold: float = 0.7, threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        det, rec = folder / DETECTOR_FILE, folder / RECOGNIZER_FILE
-        missing = [p.name for p in (det, rec) if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(messages.missing_model("sface", str(folder), f"Missing: {', '.join(missing)}."))
-        self._files = [det, rec]
+        det, rec = self._files = self.files_in(folder)
         self._detector = cv2.FaceDetectorYN.create(str(det), "", (320, 320), score_threshold, 0.3, 5000)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
@@ -45,6 +41,15 @@ class SFaceEngine(FaceEngine):
             opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(rec), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
+
+    @staticmethod
+    def files_in(folder: Path) -> list[Path]:
+        """The detector and recognizer files, or the one clear error when one is missing (no model loaded)."""
+        det, rec = folder / DETECTOR_FILE, folder / RECOGNIZER_FILE
+        missing = [p.name for p in (det, rec) if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(messages.missing_model("sface", str(folder), f"Missing: {', '.join(missing)}."))
+        return [det, rec]
 
     def weight_files(self) -> list[Path]:
         return self._files
