@@ -199,36 +199,42 @@ def run_baseline(paths: list[Path]) -> Run:
 #: Rows of the facematch run's breakdown: (Profile attribute, label). Wall seconds of the main process,
 #: except the worker rows, which add up CPU-bound time inside the workers over all photos.
 BREAKDOWN = [
-    ("engine_load_s", "main: load the engine (for its fingerprint)"),
+    ("spawn_s", "main: spawn the worker processes"),
+    ("engine_load_s", "main: engine fingerprint (model loaded, or files hashed)"),
     ("walk_s", "main: walk the folder, stat, compare"),
-    ("first_result_s", "main: from the start to the first result"),
-    ("workers_ready_s", "  of which: from spawning workers to the first ready"),
+    ("first_wait_s", "main: waiting for the first result"),
     ("wait_s", "main: waiting for results after the first"),
     ("write_s", "main: SQLite writes (save_scan)"),
     ("sync_s", "main: FAISS sync"),
     ("close_s", "main: stopping the workers"),
     ("other_s", "main: everything else"),
     ("total_s", "total wall"),
+    ("ready_at_s", "  (first worker ready, from the start)"),
+    ("first_result_at_s", "  (first result, from the start)"),
     ("w_read_s", "workers: read + sha256 (sum)"),
     ("w_decode_s", "workers: decode (sum)"),
     ("w_faces_s", "workers: detect + align + embed (sum)"),
 ]
+#: Rows that add up to the total wall time.
+SUMMED = ("spawn_s", "engine_load_s", "walk_s", "first_wait_s", "wait_s", "write_s", "sync_s", "close_s")
 
 
 @dataclass
 class Profile:
     """Where one facematch run's time went, measured by wrapping the indexer's parts from outside."""
 
+    spawn_s: float = 0.0
     engine_load_s: float = 0.0
     walk_s: float = 0.0
-    first_result_s: float | None = None
-    workers_ready_s: float | None = None
+    first_wait_s: float = 0.0
     wait_s: float = 0.0
     write_s: float = 0.0
     sync_s: float = 0.0
     close_s: float = 0.0
     other_s: float = 0.0
     total_s: float = 0.0
+    ready_at_s: float | None = None
+    first_result_at_s: float | None = None
     w_read_s: float | None = None
     w_decode_s: float | None = None
     w_faces_s: float | None = None
@@ -276,6 +282,7 @@ class _Instrument:
         for name in ("get_engine", "engine_info"):
             self._patch(ix, name, self._timed("engine_load_s"))
         self._patch(ix, "sync", self._timed("sync_s"))
+        self._patch(ix, "start_pool", self._timed("spawn_s"))
         self._patch(Store, "save_scan", self._timed("write_s"))
         self._patch(Store, "touch_photo", self._timed("write_s"))
 
@@ -302,8 +309,9 @@ class _Instrument:
                 t = time.perf_counter()
                 for item, result in gen:
                     now = time.perf_counter()
-                    if prof.first_result_s is None:
-                        prof.first_result_s = now - t0
+                    if prof.first_result_at_s is None:
+                        prof.first_result_at_s = now - t0
+                        prof.first_wait_s += now - t
                     else:
                         prof.wait_s += now - t
                     for stage, sec in (result.get("seconds") or {}).items():
@@ -339,11 +347,9 @@ class _Instrument:
             setattr(owner, name, orig)
         p = self.prof
         p.total_s = time.perf_counter() - self.t0
-        ready = [pool.first_ready_at - pool.started_at for pool in self._pools if pool.first_ready_at]
-        p.workers_ready_s = ready[0] if ready else None
-        p.other_s = p.total_s - sum(
-            v or 0.0 for v in (p.engine_load_s, p.walk_s, p.first_result_s, p.wait_s, p.write_s, p.sync_s, p.close_s)
-        )
+        ready = [pool.first_ready_at - self.t0 for pool in self._pools if pool.first_ready_at]
+        p.ready_at_s = ready[0] if ready else None
+        p.other_s = p.total_s - sum(getattr(p, attr) for attr in SUMMED)
 
 
 def stage_profile(paths: list[Path], engine_name: str, n: int = 60) -> dict[str, dict[str, float]]:
@@ -418,7 +424,7 @@ def print_breakdown(profiles: list[Profile], n_photos: int) -> None:
             print(f"  {label:52s} {'n/a':>8s}")
             continue
         v = statistics.median(values)
-        share = f"{100 * v / total:5.1f}%" if not attr.startswith("w_") else f"{1000 * v / n_photos:6.1f} ms/photo"
+        share = f"{1000 * v / n_photos:6.1f} ms/photo" if attr.startswith("w_") else f"{100 * v / total:5.1f}%"
         print(f"  {label:52s} {v:8.2f} s  {share}")
 
 

@@ -2,6 +2,8 @@
 
 - The indexer's main process takes the engine's fingerprint from engine_info (its weight files
   hashed, no model loaded): it must be the loaded engine's, or embeddings would be filed wrongly.
+- sface aligns faces with engines/align.norm_crop instead of importing insightface for it: the
+  chips must be insightface's, pixel for pixel.
 - SFace's int8 weights are folded into float weights once at load (onnxruntime's
   session.disable_quant_qdq) instead of being dequantized on every call: the embeddings must stay
   those of the file as onnxruntime runs it by default.
@@ -51,3 +53,15 @@ def test_sface_folded_weights_give_the_embeddings_of_the_plain_session(sface, tm
     )
     # Measured on 196 LFW faces: at most 1.3e-6 apart (float rounding of the folded weights), cosine 0.9999999.
     np.testing.assert_allclose(fast, slow, atol=1e-5)
+
+
+def test_sface_chips_are_insightfaces_norm_crop_pixel_for_pixel(sface, tmp_path, t1_path):
+    from insightface.utils import face_align
+
+    n = 0
+    for path in [t1_path, *variants(tmp_path / "photos", 8)]:
+        rgb = images.decode(images.read_file(path)).rgb
+        for face in sface.detect(rgb):
+            np.testing.assert_array_equal(sface.align(rgb, face), face_align.norm_crop(rgb, face.landmarks, 112))
+            n += 1
+    assert n >= 14

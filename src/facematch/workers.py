@@ -107,7 +107,7 @@ def _worker_main(
         with contextlib.suppress(OSError):
             conn.send(("init_failed", f"{type(e).__name__}: {e}"))
         return
-    conn.send(("ready", os.getpid()))
+    conn.send(("ready", os.getpid(), time.time()))
     while True:
         try:
             batch = conn.recv()
@@ -238,8 +238,7 @@ class Pool:
         """Read a 'ready' the parent has not seen yet (close() runs after the last result, or before any)."""
         with contextlib.suppress(Exception):
             while not w.ready and w.conn.poll():
-                if w.conn.recv()[0] == "ready":
-                    w.ready = True
+                w.ready = w.conn.recv()[0] == "ready"
 
     # running
     def run(self, items: Iterable[Any], args_of: Callable[[Any], tuple]) -> Iterator[tuple[Any, Any]]:
@@ -304,8 +303,8 @@ class Pool:
             kind = msg[0]
             if kind == "ready":
                 w.ready = True
-                if self.first_ready_at is None:
-                    self.first_ready_at = time.perf_counter()
+                at = time.perf_counter() - max(0.0, time.time() - msg[2])  # when it was ready, not when we read it
+                self.first_ready_at = at if self.first_ready_at is None else min(self.first_ready_at, at)
             elif kind == "init_failed":
                 raise WorkerStartError(f"a worker process could not start: {msg[1]}")
             else:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .. import messages
+from .align import norm_crop
 from .base import Face, FaceEngine
 
 DETECTOR_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -71,9 +72,7 @@ class SFaceEngine(FaceEngine):
         return faces
 
     def align(self, rgb: np.ndarray, face: Face) -> np.ndarray:
-        from insightface.utils import face_align
-
-        return face_align.norm_crop(rgb, face.landmarks, 112)
+        return norm_crop(rgb, face.landmarks, 112)
 
     def _embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         out = []
