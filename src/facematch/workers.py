@@ -17,6 +17,9 @@ blocked on their pipe for good). Each worker asks Linux to SIGKILL it when its p
 goes; the parent's end of the pipe closing ends an idle worker too.
 
 Processes are started with "spawn": forking after onnxruntime/OpenCV threads start can deadlock.
+Linux sends the PDEATHSIG when the *thread* that started a worker ends, not only the process: start,
+use and close a Pool in one thread that lives as long as the pool (index_folder does, in its caller's
+thread); a pool kept across a web framework's per-request threads would lose its workers.
 """
 
 from __future__ import annotations
