@@ -103,6 +103,14 @@ def wait_until_quiet(max_wait_s: float, threshold_cpus: float = 0.25, window_s: 
             return used
 
 
+def _autogroup() -> bool:
+    """Is Linux's per-session CPU sharing on (sched_autogroup)?"""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 # -- photos ---------------------------------------------------------------------------------------
 def _image_suffixes() -> set[str]:
     from facematch import images
@@ -597,6 +605,12 @@ def main(argv: list[str] | None = None) -> int:
             f"warning: other work used up to {others_max:.2f} of {os.cpu_count()} CPUs during a run; a multi-process "
             "indexer loses more to that than a one-process loop, so rerun on an idle machine before trusting the ratio."
         )
+        if _autogroup():
+            print(
+                "  (Linux shares CPU time between sessions here (sched_autogroup), not between processes: while "
+                "other sessions are busy, this run's workers together get about what one process would, so the "
+                "ratio tends to the CPU-per-photo ratio and says nothing about the pool.)"
+            )
     print_breakdown([Profile(**r.extra["profile"]) for r in fm], n)
     if args.engine != "dlib":
         print(f"note: facematch used '{args.engine}' but the baseline is the dlib loop; faces found differ by model.")
