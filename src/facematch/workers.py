@@ -106,7 +106,7 @@ def _worker_main(
     try:
         if initializer is not None:
             initializer(*initargs)
-    except BaseException as e:  # noqa: BLE001 - any failure to start is reported, then we exit
+    except BaseException as e:  # any failure to start is reported, then we exit
         with contextlib.suppress(OSError):
             conn.send(("init_failed", f"{type(e).__name__}: {e}"))
         return
