@@ -7,20 +7,22 @@ FAISS file is brought in line with the database at the end (and on any later ope
 
 from __future__ import annotations
 
+import functools
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from . import images
-from .engines import DEFAULT_ENGINE, FaceEngine, get_engine
+from .engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
 from .index import Index
 from .neighbours import Scoring
 from .records import import_file
+from .scan import _init_worker, _scan_in_worker, crashed_result, scan_photo
+from .workers import Pool
+
+__all__ = ["IndexReport", "Skipped", "index_folder", "scan_all", "scan_photo", "start_pool", "walk_photos"]
 
 
 @dataclass
@@ -47,68 +49,6 @@ class IndexReport:
     @property
     def skipped(self) -> int:
         return len(self.no_face) + len(self.errors)
-
-
-# -- the per-photo work, run in a worker process ------------------------------------------------
-_ENGINE: FaceEngine | None = None
-
-
-def _init_worker(engine_name: str, models: str | None, threads: int | None) -> None:
-    global _ENGINE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us cleanly
-    import cv2
-
-    cv2.setNumThreads(threads or 0)
-    _ENGINE = get_engine(engine_name, threads=threads, models=Path(models) if models else None)
-
-
-def scan_photo(path: str, known_sha256: str | None = None, engine: FaceEngine | None = None) -> dict:
-    """Everything the database needs about one photo. Never raises for a bad photo: says why instead."""
-    engine = engine or _ENGINE
-    assert engine is not None
-    p = Path(path)
-    out: dict = {"sha256": None, "size": None, "mtime_ns": None, "width": None, "height": None, "faces": []}
-    try:
-        before = p.stat()
-        out["size"], out["mtime_ns"] = before.st_size, before.st_mtime_ns
-        data = images.read_file(p)
-        after = p.stat()
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
-            return {
-                **out,
-                "status": "error",
-                "transient": True,
-                "reason": "the file changed while it was being read; it will be read again next run",
-            }
-        out["sha256"] = images.sha256_bytes(data)
-        if known_sha256 is not None and out["sha256"] == known_sha256:
-            return {**out, "status": "unchanged"}
-        dec = images.decode(data)
-        out["width"], out["height"] = dec.width, dec.height
-        faces = engine.analyze(dec.rgb)
-    except images.ImageError as e:
-        return {**out, "status": "error", "reason": str(e)}
-    except OSError as e:
-        return {**out, "status": "error", "reason": f"cannot read the file ({e.strerror or e})"}
-    except Exception as e:  # a model failure on one odd photo must not stop a batch of thousands
-        return {**out, "status": "error", "reason": f"face detection failed ({type(e).__name__}: {e})"}
-    if not faces:
-        return {**out, "status": "no_face", "reason": "no face found"}
-    out["faces"] = [
-        {
-            "box": (f.box / dec.scale).tolist(),
-            "landmarks": (f.landmarks / dec.scale).tolist(),
-            "score": f.score,
-            "quality": f.quality,
-            "embedding": f.embedding,
-        }
-        for f in faces
-    ]
-    return {**out, "status": "ok", "reason": None}
-
-
-def _scan_in_worker(args: tuple[str, str | None]) -> dict:
-    return scan_photo(*args)
 
 
 # -- walking ------------------------------------------------------------------------------------
@@ -154,10 +94,18 @@ def index_folder(
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder not found: {folder}")
     workers = max(1, workers or os.cpu_count() or 1)
-    engine = get_engine(engine_name, models=models)
-    fp = engine.fingerprint
-    report = IndexReport(engine=fp)
-    with Index.open(Path(index_dir), create=True) as index:
+    # Workers start first: they import and load the engine while this process hashes its files and walks.
+    pool = start_pool(engine_name, models, workers) if scan is None and workers > 1 else None
+    try:
+        engine = engine_info(engine_name, models)  # the fingerprint without loading the models: workers do that
+        fp = engine.fingerprint
+        report = IndexReport(engine=fp)
+        index = Index.open(Path(index_dir), create=True)
+    except BaseException:
+        if pool is not None:
+            pool.close(abort=True)
+        raise
+    try:
         index.refuse_other_weights(fp)
         root_id = index.faces.root_id(folder)
         known = index.faces.known_photos(root_id, fp)
@@ -180,7 +128,9 @@ def index_folder(
 
         bar = progress_bar(len(todo), progress)
         try:
-            for (p, _), result in (scan or scan_all)(todo, engine, engine_name, workers, models):
+            for (p, _), result in (scan or functools.partial(scan_all, pool=pool))(
+                todo, engine, engine_name, workers, models
+            ):
                 rel = p.relative_to(folder).as_posix()
                 status = result["status"]
                 if status == "unchanged":
@@ -226,62 +176,63 @@ def index_folder(
             imported = import_file(index, Path(records_csv))
             report.records = imported.records
             report.record_problems = [str(p) for p in imported.problems + imported.warnings]
+    finally:
+        index.close()
+        if pool is not None:
+            pool.close()
     report.seconds = time.monotonic() - start
     return report
 
 
-def scan_all(
-    todo: list[tuple[Path, str | None]], engine: FaceEngine, engine_name: str, workers: int, models: Path | None
-) -> Iterator[tuple[tuple[Path, str | None], dict]]:
-    """Yield (item, scan_photo result) as photos finish; in-process for one worker, else a process pool.
+def start_pool(
+    engine_name: str, models: Path | None, workers: int, task: Callable[..., dict] = _scan_in_worker
+) -> Pool:
+    """Start worker processes now (they import and load the engine in the background) for scan_all(pool=...)."""
+    return Pool(
+        workers,
+        task,
+        on_failure=crashed_result,
+        initializer=_init_worker,
+        initargs=(engine_name, str(models) if models else None, 1),
+    ).start()
 
-    Shared by indexing and evaluation, so both read, decode and embed photos the same way.
+
+def scan_all(
+    todo: list[tuple[Path, str | None]],
+    engine: FaceEngine | EngineInfo,
+    engine_name: str,
+    workers: int,
+    models: Path | None,
+    *,
+    task: Callable[..., dict] = _scan_in_worker,
+    pool: Pool | None = None,
+) -> Iterator[tuple[tuple[Path, str | None], dict]]:
+    """Yield (item, scan_photo result) as photos finish; in-process for one worker, else a worker pool.
+
+    Shared by indexing and evaluation, so both read, decode and embed photos the same way. The pool
+    survives a worker that dies (workers.Pool): a photo that killed two workers comes back as an
+    error result (crashed_result); the photos beside it are retried and come back as usual. `pool`
+    is one already started (start_pool), kept open for the caller; `task` replaces scan_photo in the
+    workers (tests use it to kill a worker on a chosen photo).
     """
-    if workers == 1 or len(todo) <= 1:
+    if pool is None and (workers == 1 or len(todo) <= 1) and task is _scan_in_worker:
+        if todo and not isinstance(engine, FaceEngine):
+            engine = get_engine(engine_name, models=models)
         for item in todo:
             yield item, scan_photo(str(item[0]), item[1], engine)
         return
-    ctx = get_context("spawn")  # fork after onnxruntime/OpenCV threads start can deadlock
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(engine_name, str(models) if models else None, 1),
-    )
-    pending: dict[Future, tuple[Path, str | None]] = {}
-    items = iter(todo)
-    window = workers * 4
+    own = pool is None
+    pool = pool or start_pool(engine_name, models, workers, task)
     try:
-        while True:
-            while len(pending) < window:
-                item = next(items, None)
-                if item is None:
-                    break
-                pending[pool.submit(_scan_in_worker, (str(item[0]), item[1]))] = item
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                item = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as e:  # a worker died (e.g. out of memory on one photo)
-                    result = {
-                        "sha256": None,
-                        "size": None,
-                        "mtime_ns": None,
-                        "width": None,
-                        "height": None,
-                        "faces": [],
-                        "status": "error",
-                        "transient": True,
-                        "reason": f"worker failed ({type(e).__name__}: {e}); it will be retried next run",
-                    }
-                yield item, result
+        for item, result in pool.run(todo, lambda item: (str(item[0]), item[1])):
+            if result.get("engine", engine.fingerprint) != engine.fingerprint:  # engine_info and the model disagree
+                raise RuntimeError(
+                    f"the workers loaded {result['engine']} but this index is written for {engine.fingerprint}"
+                )
+            yield item, result
     finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.close()
 
 
 def progress_bar(total: int, enabled: bool, desc: str = "Indexing"):

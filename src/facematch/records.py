@@ -451,7 +451,7 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
 def map_rows(
     rows: list[list], source: str, maps: dict[str, str] | None = None, id_prefix: str | None = None
 ) -> tuple[list[dict], ImportReport]:
-    """Rows (the first non-empty one is the header) -> records ready for Store.save_records, and a report."""
+    """Rows (the first non-empty one is the header) -> records ready for Records.save, and a report."""
     report = ImportReport(file=source)
     maps = dict(maps or {})
     start = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)

@@ -7,9 +7,11 @@ this package imports dlib, onnxruntime or insightface's model code.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Face, FaceEngine
+from ..fingerprint import Fingerprint
+from .base import Face, FaceEngine, fingerprint_of
 
 #: The engine used when none is named: the best measured on age-gap and East Asian photos.
 DEFAULT_ENGINE = "sface"
@@ -20,7 +22,7 @@ ENGINES = {
     "insightface:<pack>": "an insightface model pack in models/<pack>/ (non-commercial research licence)",
 }
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Face", "FaceEngine", "get_engine", "models_dir"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "EngineInfo", "Face", "FaceEngine", "engine_info", "get_engine", "models_dir"]
 
 
 def models_dir() -> Path:
@@ -54,3 +56,33 @@ def get_engine(name: str = DEFAULT_ENGINE, threads: int | None = None, models: P
 
         return InsightFaceEngine(name.split(":", 1)[1], folder, threads=threads)
     raise ValueError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the indexer's main process needs of an engine: its name, fingerprint and embedding size."""
+
+    name: str
+    fingerprint: Fingerprint
+    dim: int
+
+
+def engine_info(name: str = DEFAULT_ENGINE, models: Path | None = None) -> EngineInfo:
+    """An engine's EngineInfo, without loading its models where its weight files are known beforehand.
+
+    The indexer's main process only needs the fingerprint; loading dlib's models for it cost about a
+    second of CPU at start-up, taken from the workers loading theirs (bench/index_speed.py). Same
+    errors as get_engine for a missing model or an unknown name.
+    """
+    folder = models or models_dir()
+    if name == "sface":
+        from .sface import SFaceEngine
+
+        return EngineInfo(name, fingerprint_of(name, SFaceEngine.files_in(folder / "sface")), SFaceEngine.dim)
+    if name == "dlib":
+        from .dlib_engine import DlibEngine
+
+        return EngineInfo(name, fingerprint_of(name, DlibEngine.files()), DlibEngine.dim)
+    engine = get_engine(name, models=models)  # insightface packs: the files and size come from the pack
+    return EngineInfo(engine.name, engine.fingerprint, engine.dim)
+

@@ -47,6 +47,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def fingerprint_of(name: str, weight_files: list[Path]) -> Fingerprint:
+    """Engine name + a hash of its weight files' names and bytes: what every stored embedding carries.
+
+    A function of the files alone, so engines.engine_info can compute it without loading the models.
+    """
+    h = hashlib.sha256()
+    for p in sorted(weight_files, key=lambda p: p.name):
+        h.update(p.name.encode())
+        h.update(sha256_file(p).encode())
+    return Fingerprint.of(name, h.hexdigest()[:16])
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
@@ -91,11 +103,7 @@ class FaceEngine(ABC):
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
-        h = hashlib.sha256()
-        for p in sorted(self.weight_files(), key=lambda p: p.name):
-            h.update(p.name.encode())
-            h.update(sha256_file(p).encode())
-        return Fingerprint.of(self.name, h.hexdigest()[:16])
+        return fingerprint_of(self.name, self.weight_files())
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces sorted largest first; retries on a padded copy if the first pass finds none."""

@@ -22,17 +22,20 @@ class DlibEngine(FaceEngine):
 
     def __init__(self, upsample: int = 1) -> None:
         import dlib
-        import face_recognition_models as frm
 
         self._dlib = dlib
-        self._files = [
-            Path(frm.pose_predictor_five_point_model_location()),
-            Path(frm.face_recognition_model_location()),
-        ]
+        self._files = self.files()
         self.upsample = upsample
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(self._files[0]))
         self._rec = dlib.face_recognition_model_v1(str(self._files[1]))
+
+    @staticmethod
+    def files() -> list[Path]:
+        """The shape predictor and ResNet weights shipped in face_recognition_models (nothing loaded)."""
+        import face_recognition_models as frm
+
+        return [Path(frm.pose_predictor_five_point_model_location()), Path(frm.face_recognition_model_location())]
 
     def weight_files(self) -> list[Path]:
         return self._files
