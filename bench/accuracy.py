@@ -65,8 +65,12 @@ SFACE_VARIANTS: dict[str, dict[str, object]] = {
     "up=mean border=both flip": {"upscale": "mean", "border": "both", "flip": True},
     "up=face border=edge flip": {"upscale": "face", "border": "edge", "flip": True},
     "up=none border=both flip": {"upscale": "none", "border": "both", "flip": True},
+    "up=both border=auto flip": {"upscale": "both", "border": "auto", "flip": True},
+    "up=mean border=auto flip": {"upscale": "mean", "border": "auto", "flip": True},
 }
 REFERENCES = ("ref-A dlib", "ref-B zoo")
+#: The variant that became the engine's default (hubness and fusion are also measured on it).
+DEFAULT_VARIANT = "up=both border=auto flip"
 
 
 class _Memo:
@@ -289,6 +293,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--distractors", type=int, default=0, help="LFW gallery photos of people not searched for (0: all)")
+    ap.add_argument("--pipelines", nargs="*", help="only these pipelines (default: all)")
+    ap.add_argument("--embed-only", action="store_true", help="fill the embedding cache, no table")
     ap.add_argument("--timing", type=int, default=150, help="photos timed for the old vs new default (0: skip)")
     args = ap.parse_args()
     if not devsets.LFW.is_dir() or not devsets.EAST_ASIAN.is_dir():
@@ -302,7 +308,7 @@ def main() -> int:
         keep = [p for p in ds.galleries["lfw"] if p.identity in wanted]
         rest = [p for p in ds.galleries["lfw"] if p.identity not in wanted]
         ds.galleries["lfw"] = keep + rest[:: max(1, len(rest) // distractors)][:distractors]
-    pipelines = [*REFERENCES, *SFACE_VARIANTS, *insightface_packs()]
+    pipelines = args.pipelines or [*REFERENCES, *SFACE_VARIANTS, *insightface_packs()]
     photos = sorted({p.path for v in [*ds.galleries.values(), *ds.queries.values()] for p in v})
     print(f"{len(photos)} photos, {len(pipelines)} pipelines; building sets took {time.monotonic() - t0:.0f} s")
     shas = {p: file_sha(p) for p in photos}
@@ -331,6 +337,8 @@ def main() -> int:
         for p in needed:
             save_cache(p, tags[p], caches[p])
     embed_seconds = time.monotonic() - t1
+    if args.embed_only:
+        return 0
     results = evaluate(ds, pipelines, caches, shas, args.seed)
     timing = time_defaults(ds, args.timing) if args.timing else {}
     write_outputs(ds, results, timing, embed_seconds, len(photos), args)
@@ -343,7 +351,7 @@ def evaluate(ds: devsets.DevSets, pipelines: list[str], caches: dict, shas: dict
     vec = {p: (lambda path, p=p: caches[p].get(shas[path])) for p in pipelines}
     dims = {p: next(len(v) for v in caches[p].values() if v is not None) for p in pipelines}
     sets = ds.sets()
-    hub_of = ["facematch (old)", "ref-B zoo", "flip", "up=mean border=both flip", "up=both border=both flip"]
+    hub_of = ["facematch (old)", "ref-B zoo", "flip", DEFAULT_VARIANT]
     for p in pipelines:
         results[p] = {}
         euclid = p == "ref-A dlib"
@@ -373,7 +381,9 @@ def _half(identity: str, seed: int) -> int:
 def fusion(ds: devsets.DevSets, caches: dict, shas: dict, dims: dict, seed: int) -> dict[str, dict]:
     """dlib + sface, each z-scored on its gallery-gallery (stranger) scores; weight chosen on half A, shown on B."""
     out: dict[str, dict] = {}
-    for sf in ("facematch (old)", "up=mean border=both flip"):
+    if "ref-A dlib" not in caches:
+        return out
+    for sf in [p for p in ("facematch (old)", DEFAULT_VARIANT) if p in caches]:
         per_w: dict[float, dict[str, dict]] = {}
         for sname, (gnames, qname) in ds.sets().items():
             gallery = [ph for g in gnames for ph in ds.galleries[g]]
@@ -507,7 +517,8 @@ def plot(results: dict, sets: list[str], prefix: Path) -> None:
                 continue
             style = "-" if p in REFERENCES or p == "facematch (old)" else ("--" if i % 2 else ":")
             width = 2.5 if p in REFERENCES or p == "facematch (old)" else 1
-            ax.plot(range(1, CMC_MAX + 1), results[p][s]["cmc"], style, lw=width, label=p)
+            color = plt.get_cmap("tab20")(i % 20)
+            ax.plot(range(1, CMC_MAX + 1), results[p][s]["cmc"], style, lw=width, label=p, color=color)
         ax.set_xscale("log")
         ax.set_xlabel("rank")
         ax.set_ylabel("share of searches with the right person at or above this rank")

@@ -10,6 +10,8 @@ and they are treated differently:
   `tight100`  a fixed central box (LFW photos are centred by the Viola-Jones detector that made the set:
               the face is about 110 px around (125, 130)): 120 px square = face plus about 10% margin,
               resized to 100x100. The box is independent of every pipeline under test.
+  `tight64`   the same box at 64x64 (a face cut from a small print).
+  `tight-scan` the tight100 crop as a scanned print (see `scan`): an old photo cut to the face and scanned.
   `small64`   the whole photo scaled to 64 px, so the face is about 30 px: a face cut from an old
               snapshot or a group photo, context included (what "small" means in a family's photo).
   `jpeg`      the whole photo re-saved at JPEG quality 10 (a photo forwarded through messengers).
@@ -42,7 +44,7 @@ SHARED = ROOT.parent / "shared" / "data"
 LFW = SHARED / "lfw" / "images"
 EAST_ASIAN = SHARED / "east-asian-dev"
 OUT = ROOT / "bench" / "out" / "devsets"
-LFW_FORMS = ("tight100", "small64", "jpeg", "scan")
+LFW_FORMS = ("tight100", "tight64", "tight-scan", "small64", "jpeg", "scan")
 #: LFW's central face box used for tight crops: centre and side in the 250x250 originals.
 LFW_CENTRE, LFW_SIDE = (125, 130), 120
 TIGHT_SIZE, SMALL_SIDE, MARGIN = 100, 64, 0.10
@@ -135,6 +137,10 @@ def lfw_form(rgb: np.ndarray, form: str, seed: int) -> tuple[str, np.ndarray | b
     """(suffix, pixels or encoded bytes) of one LFW photo in one query form."""
     if form == "tight100":
         return ".png", crop_square(rgb, *LFW_CENTRE, LFW_SIDE, TIGHT_SIZE)
+    if form == "tight64":
+        return ".png", crop_square(rgb, *LFW_CENTRE, LFW_SIDE, 64)
+    if form == "tight-scan":
+        return ".jpg", scan(crop_square(rgb, *LFW_CENTRE, LFW_SIDE, TIGHT_SIZE), seed)
     if form == "small64":
         h, w = rgb.shape[:2]
         f = SMALL_SIDE / max(h, w)
@@ -209,13 +215,13 @@ def build(lfw_people_n: int = 600, seed: int = 16, out: Path = OUT, ea_queries: 
     queries["ea-tight100"] = []
     no_box = []
     for q in ea_q:
-        rgb = _load(Path(q.path))
-        box = hog_box(rgb)
-        if box is None:
-            no_box.append(q.path)
-            continue
         dest = out / "ea-tight100" / f"{Path(q.path).stem}.png"
-        if not dest.is_file():
+        if not dest.is_file():  # built before: the box was found then (HOG is deterministic)
+            rgb = _load(Path(q.path))
+            box = hog_box(rgb)
+            if box is None:
+                no_box.append(q.path)
+                continue
             _write_png(dest, crop_square(rgb, *_square(box, MARGIN), TIGHT_SIZE))
         queries["ea-tight100"].append(Photo(q.identity, str(dest)))
     notes = {

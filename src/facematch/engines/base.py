@@ -70,7 +70,7 @@ class FaceEngine(ABC):
     dim: int
     #: Fraction of the image size added on each side when the border policy pads a photo.
     pad_ratio: float = 0.3
-    #: Border policy, see `detect`: "miss", "edge" or "both".
+    #: Border policy, see `detect`: "miss", "edge", "both" or "auto".
     border: str = "miss"
     #: Average the embeddings of each chip and its mirror image (see `embed`).
     flip: bool = False
@@ -114,11 +114,14 @@ class FaceEngine(ABC):
 
         Detectors need some context around a face: a tight crop (the face filling the photo, as in a
         cut-out from a family album) is often missed or badly landmarked. "miss" retries on a padded copy
-        only when nothing was found; "edge" also when the largest face touches the photo's edge; "both"
-        always detects with and without the border and keeps, face by face, the higher-scored detection.
+        only when nothing was found; "edge" also when the largest face touches the photo's edge, and then
+        takes the padded detection; "both" always detects with and without the border and keeps, face by
+        face, the higher-scored detection; "auto" does that only when the largest face touches the edge
+        (a tight crop), so photos with room around the face cost no second detection.
         """
         faces = self._detect(rgb)
-        if self.border == "both" or not faces or (self.border == "edge" and touches_edge(faces, rgb.shape)):
+        edge = self.border in ("edge", "auto") and bool(faces) and touches_edge(faces, rgb.shape)
+        if self.border == "both" or not faces or edge:
             padded = self._detect_padded(rgb)
             faces = merge_faces(faces, padded, how="second" if self.border == "edge" else "score") if faces else padded
         h, w = rgb.shape[:2]

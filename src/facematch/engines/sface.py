@@ -21,7 +21,7 @@ DETECTOR_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 RECOGNIZER_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 #: Up-scaling policies before YuNet, see SFaceEngine._detect.
 UPSCALE_POLICIES = ("640", "none", "face", "both", "mean")
-BORDER_POLICIES = ("miss", "edge", "both")
+BORDER_POLICIES = ("miss", "edge", "both", "auto")
 
 
 class SFaceEngine(FaceEngine):
@@ -40,9 +40,9 @@ class SFaceEngine(FaceEngine):
         score_threshold: float = 0.7,
         threads: int | None = None,
         *,
-        upscale: str = "640",
-        border: str = "miss",
-        flip: bool = False,
+        upscale: str = "both",
+        border: str = "auto",
+        flip: bool = True,
     ) -> None:
         det, rec = folder / DETECTOR_FILE, folder / RECOGNIZER_FILE
         missing = [p.name for p in (det, rec) if not p.is_file()]
@@ -62,6 +62,9 @@ class SFaceEngine(FaceEngine):
         return self._files
 
     def preprocessing(self) -> str:
+        """The default (up=both, border=auto, flip) since issue 16: chosen on every dev set in
+        bench/accuracy.py (see README, "Accuracy on photos like families'"); the old policy is
+        SFaceEngine(folder, upscale="640", border="miss", flip=False), fingerprint without a suffix."""
         pre = super().preprocessing()
         if self.upscale == "640":
             return pre
