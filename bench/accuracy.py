@@ -50,27 +50,34 @@ RANKS = (1, 20, 50)
 CMC_MAX = 50
 
 #: sface pre-processing variants: name -> engine options. "facematch (old)" is the shipped policy.
+OLD = {"upscale": "640", "border": "miss", "flip": False}
+NEW = {"upscale": "both", "border": "auto", "flip": True}
+#: sface pre-processing variants: name -> engine options (always all three: the engine's defaults moved).
+#: "old + X" changes one lever of the old policy; "default, X" changes one lever of the new default.
 SFACE_VARIANTS: dict[str, dict[str, object]] = {
-    "facematch (old)": {"upscale": "640", "border": "miss", "flip": False},
-    "up=none": {"upscale": "none"},
-    "up=face": {"upscale": "face"},
-    "up=both": {"upscale": "both"},
-    "up=mean": {"upscale": "mean"},
-    "border=edge": {"border": "edge"},
-    "border=both": {"border": "both"},
-    "flip": {"flip": True},
-    "up=none border=both": {"upscale": "none", "border": "both"},
-    "up=mean flip": {"upscale": "mean", "flip": True},
-    "up=both border=both flip": {"upscale": "both", "border": "both", "flip": True},
-    "up=mean border=both flip": {"upscale": "mean", "border": "both", "flip": True},
-    "up=face border=edge flip": {"upscale": "face", "border": "edge", "flip": True},
+    "facematch (old)": OLD,
+    "old + up=none": {**OLD, "upscale": "none"},
+    "old + up=face": {**OLD, "upscale": "face"},
+    "old + up=both": {**OLD, "upscale": "both"},
+    "old + up=mean": {**OLD, "upscale": "mean"},
+    "old + border=edge": {**OLD, "border": "edge"},
+    "old + border=both": {**OLD, "border": "both"},
+    "old + flip": {**OLD, "flip": True},
+    "default (up=both border=auto flip)": NEW,
+    "default, up=none": {**NEW, "upscale": "none"},
+    "default, up=face": {**NEW, "upscale": "face"},
+    "default, up=mean": {**NEW, "upscale": "mean"},
+    "default, border=miss": {**NEW, "border": "miss"},
+    "default, border=edge": {**NEW, "border": "edge"},
+    "default, border=both": {**NEW, "border": "both"},
+    "default, no flip": {**NEW, "flip": False},
     "up=none border=both flip": {"upscale": "none", "border": "both", "flip": True},
-    "up=both border=auto flip": {"upscale": "both", "border": "auto", "flip": True},
-    "up=mean border=auto flip": {"upscale": "mean", "border": "auto", "flip": True},
+    "up=face border=edge flip": {"upscale": "face", "border": "edge", "flip": True},
+    "up=mean border=both flip": {"upscale": "mean", "border": "both", "flip": True},
 }
 REFERENCES = ("ref-A dlib", "ref-B zoo")
 #: The variant that became the engine's default (hubness and fusion are also measured on it).
-DEFAULT_VARIANT = "up=both border=auto flip"
+DEFAULT_VARIANT = "default (up=both border=auto flip)"
 
 
 class _Memo:
@@ -206,7 +213,7 @@ def file_sha(path: str) -> str:
 
 
 def _cache_path(pipeline: str, tag: str) -> Path:
-    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{pipeline}-{tag}")
+    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in tag)  # by what made the vectors, not the label
     return OUT / "accuracy-cache" / f"{slug}.npz"
 
 
@@ -294,6 +301,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--distractors", type=int, default=0, help="LFW gallery photos of people not searched for (0: all)")
     ap.add_argument("--pipelines", nargs="*", help="only these pipelines (default: all)")
+    ap.add_argument("--cached-only", action="store_true", help="embed nothing: table of the pipelines fully cached")
     ap.add_argument("--embed-only", action="store_true", help="fill the embedding cache, no table")
     ap.add_argument("--timing", type=int, default=150, help="photos timed for the old vs new default (0: skip)")
     args = ap.parse_args()
@@ -319,6 +327,11 @@ def main() -> int:
         todo = [p for p in pipelines if shas[path] not in caches[p]]
         if todo:
             tasks.append((path, todo))
+    if args.cached_only:
+        incomplete = {p for _, todo in tasks for p in todo}
+        print(f"not measured (embeddings missing from the cache): {', '.join(sorted(incomplete)) or 'none'}")
+        pipelines = [p for p in pipelines if p not in incomplete]
+        tasks = []
     t1 = time.monotonic()
     if tasks:
         from tqdm import tqdm
@@ -339,6 +352,7 @@ def main() -> int:
     embed_seconds = time.monotonic() - t1
     if args.embed_only:
         return 0
+    caches = {p: caches[p] for p in pipelines}
     results = evaluate(ds, pipelines, caches, shas, args.seed)
     timing = time_defaults(ds, args.timing) if args.timing else {}
     write_outputs(ds, results, timing, embed_seconds, len(photos), args)
@@ -351,7 +365,7 @@ def evaluate(ds: devsets.DevSets, pipelines: list[str], caches: dict, shas: dict
     vec = {p: (lambda path, p=p: caches[p].get(shas[path])) for p in pipelines}
     dims = {p: next(len(v) for v in caches[p].values() if v is not None) for p in pipelines}
     sets = ds.sets()
-    hub_of = ["facematch (old)", "ref-B zoo", "flip", DEFAULT_VARIANT]
+    hub_of = ["facematch (old)", "ref-B zoo", "old + flip", DEFAULT_VARIANT]
     for p in pipelines:
         results[p] = {}
         euclid = p == "ref-A dlib"
@@ -515,8 +529,8 @@ def plot(results: dict, sets: list[str], prefix: Path) -> None:
         for i, p in enumerate(shown):
             if s not in results[p]:
                 continue
-            style = "-" if p in REFERENCES or p == "facematch (old)" else ("--" if i % 2 else ":")
-            width = 2.5 if p in REFERENCES or p == "facematch (old)" else 1
+            style = "-" if p in (*REFERENCES, "facematch (old)", DEFAULT_VARIANT) else ("--" if i % 2 else ":")
+            width = 2.5 if p in (*REFERENCES, "facematch (old)", DEFAULT_VARIANT) else 1
             color = plt.get_cmap("tab20")(i % 20)
             ax.plot(range(1, CMC_MAX + 1), results[p][s]["cmc"], style, lw=width, label=p, color=color)
         ax.set_xscale("log")
