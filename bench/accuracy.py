@@ -51,7 +51,7 @@ CMC_MAX = 50
 
 #: sface pre-processing variants: name -> engine options. "facematch (old)" is the shipped policy.
 OLD = {"upscale": "640", "border": "miss", "flip": False}
-NEW = {"upscale": "both", "border": "auto", "flip": True}
+NEW = {"upscale": "both", "border": "edge", "flip": True}
 #: sface pre-processing variants: name -> engine options (always all three: the engine's defaults moved).
 #: "old + X" changes one lever of the old policy; "default, X" changes one lever of the new default.
 SFACE_VARIANTS: dict[str, dict[str, object]] = {
@@ -63,12 +63,12 @@ SFACE_VARIANTS: dict[str, dict[str, object]] = {
     "old + border=edge": {**OLD, "border": "edge"},
     "old + border=both": {**OLD, "border": "both"},
     "old + flip": {**OLD, "flip": True},
-    "default (up=both border=auto flip)": NEW,
+    "default (up=both border=edge flip)": NEW,
     "default, up=none": {**NEW, "upscale": "none"},
     "default, up=face": {**NEW, "upscale": "face"},
     "default, up=mean": {**NEW, "upscale": "mean"},
     "default, border=miss": {**NEW, "border": "miss"},
-    "default, border=edge": {**NEW, "border": "edge"},
+    "default, border=auto": {**NEW, "border": "auto"},
     "default, border=both": {**NEW, "border": "both"},
     "default, no flip": {**NEW, "flip": False},
     "up=none border=both flip": {"upscale": "none", "border": "both", "flip": True},
@@ -77,7 +77,7 @@ SFACE_VARIANTS: dict[str, dict[str, object]] = {
 }
 REFERENCES = ("ref-A dlib", "ref-B zoo")
 #: The variant that became the engine's default (hubness and fusion are also measured on it).
-DEFAULT_VARIANT = "default (up=both border=auto flip)"
+DEFAULT_VARIANT = "default (up=both border=edge flip)"
 
 
 class _Memo:

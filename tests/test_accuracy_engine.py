@@ -27,7 +27,7 @@ PHOTOS = {
     "astronaut": Path(str(resources.files("skimage").joinpath("data/astronaut.png"))),
 }
 #: Cosine between the face in the whole photo and in its tight 100x100 crop, measured with the default
-#: engine (up=both, border=auto, flip); a test fails when a change loses more than 0.02 of it. The old
+#: engine (up=both, border=edge, flip); a test fails when a change loses more than 0.02 of it. The old
 #: default (up=640, border on a miss, no flip) measured 0.957 / 0.927 / 0.946.
 TIGHT_SIM = {"obama": 0.956, "biden": 0.915, "astronaut": 0.980}
 #: The same for the face shrunk to 28 px and pasted into a 1280x960 photo (old default: 0.856 / 0.884 / 0.785).

@@ -22,7 +22,7 @@ sys.path.insert(0, str(BENCH))
 import devsets  # noqa: E402
 
 PEOPLE, DISTRACTORS = 60, 240
-#: Measured with the default engine (up=both, border=auto, flip) on this sample: 60 of 60 searches.
+#: Measured with the default engine (up=both, border=edge, flip) on this sample: 60 of 60 searches.
 RANK1_HITS = 60
 #: Two binomial standard errors of a rank-1 of 0.98 (the default's on 150 such searches against a
 #: 1,000-face gallery in bench/accuracy.py) on 60 searches: about 2 searches.

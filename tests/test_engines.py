@@ -114,7 +114,7 @@ def test_fingerprint_names_engine_and_weights(sface):
     # name @ 16 hex of the weights' sha256, + the pre-processing when it is not the original policy
     weights, _, pre = sface.fingerprint.partition("+")
     assert weights.startswith("sface@") and len(weights) == len("sface@") + 16
-    assert pre == "up=both+border=auto+flip"
+    assert pre == "up=both+border=edge+flip"
     old = get_engine("sface", upscale="640", border="miss", flip=False)
     assert old.fingerprint == weights
 

@@ -41,7 +41,7 @@ class SFaceEngine(FaceEngine):
         threads: int | None = None,
         *,
         upscale: str = "both",
-        border: str = "auto",
+        border: str = "edge",
         flip: bool = True,
     ) -> None:
         det, rec = folder / DETECTOR_FILE, folder / RECOGNIZER_FILE
@@ -62,7 +62,7 @@ class SFaceEngine(FaceEngine):
         return self._files
 
     def preprocessing(self) -> str:
-        """The default (up=both, border=auto, flip) since issue 16: chosen on every dev set in
+        """The default (up=both, border=edge, flip) since issue 16: chosen on every dev set in
         bench/accuracy.py (see README, "Accuracy on photos like families'"); the old policy is
         SFaceEngine(folder, upscale="640", border="miss", flip=False), fingerprint without a suffix."""
         pre = super().preprocessing()
