@@ -61,20 +61,29 @@ class Scoring:
 PLAIN = Scoring(alpha=0.0)
 
 
-def neighbour_means(vectors: np.ndarray, photo_keys: list | np.ndarray, k: int = K) -> np.ndarray:
-    """r_g of every row of a set of unit embeddings taken as an archive (faces of one image are not each
-    other's neighbours), the way update() keeps it in an index: for calibration and evaluation."""
+def neighbour_means(
+    vectors: np.ndarray, photo_keys: list | np.ndarray | None = None, k: int = K, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """r_g of every row of a set of unit embeddings taken as an archive, the way update() keeps it in an
+    index, for calibration, evaluation and the accuracy bench: the mean similarity to its k nearest other
+    rows. Rows with the same photo key (faces of one image) are not each other's neighbours (without keys,
+    every row is its own image); invalid rows (no face) are neither neighbours nor given a value (0)."""
     import faiss
 
     v = np.ascontiguousarray(vectors, dtype=np.float32)
-    keys = np.asarray(photo_keys)
+    n = len(v)
+    rows = np.flatnonzero(np.ones(n, bool) if valid is None else np.asarray(valid, bool))
+    keys = np.arange(n) if photo_keys is None else np.asarray(photo_keys)
+    out = np.zeros(n, dtype=np.float32)
+    if len(rows) < 2:
+        return out
     flat = faiss.IndexFlatIP(v.shape[1])
-    flat.add(v)
-    sims, rows = flat.search(v, min(len(v), k + _SPARE))
-    out = np.zeros(len(v), dtype=np.float32)
-    for i in range(len(v)):
-        keep = [s for s, j in zip(sims[i], rows[i], strict=True) if j >= 0 and j != i and keys[j] != keys[i]][:k]
-        out[i] = np.mean(keep) if keep else 0.0
+    flat.add(v[rows])
+    sims, found = flat.search(v[rows], min(len(rows), k + 1 + _SPARE))
+    for i, row in enumerate(rows):
+        keep = [s for s, j in zip(sims[i], found[i], strict=True)
+                if j >= 0 and rows[j] != row and keys[rows[j]] != keys[row]][:k]  # fmt: skip
+        out[row] = np.mean(keep) if keep else 0.0
     return out
 
 

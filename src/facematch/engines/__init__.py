@@ -40,13 +40,21 @@ def models_dir() -> Path:
     return Path.cwd() / "models"
 
 
-def get_engine(name: str = DEFAULT_ENGINE, threads: int | None = None, models: Path | None = None) -> FaceEngine:
-    """Load an engine by name. Raises FileNotFoundError with one clear message if its files are missing."""
+def get_engine(
+    name: str = DEFAULT_ENGINE, threads: int | None = None, models: Path | None = None, **options: object
+) -> FaceEngine:
+    """Load an engine by name. Raises FileNotFoundError with one clear message if its files are missing.
+
+    `options` are pre-processing settings of the sface engine (upscale, border, flip), for benchmarks
+    that compare them; the defaults are the measured best.
+    """
     folder = models or models_dir()
     if name == "sface":
         from .sface import SFaceEngine
 
-        return SFaceEngine(folder / "sface", threads=threads)
+        return SFaceEngine(folder / "sface", threads=threads, **options)  # type: ignore[arg-type]
+    if options:
+        raise ValueError(f"engine '{name}' takes no pre-processing options ({', '.join(options)})")
     if name == "dlib":
         from .dlib_engine import DlibEngine
 
@@ -78,11 +86,11 @@ def engine_info(name: str = DEFAULT_ENGINE, models: Path | None = None) -> Engin
     if name == "sface":
         from .sface import SFaceEngine
 
-        return EngineInfo(name, fingerprint_of(name, SFaceEngine.files_in(folder / "sface")), SFaceEngine.dim)
+        pre = SFaceEngine.preprocessing_of(**SFaceEngine.DEFAULTS)
+        return EngineInfo(name, fingerprint_of(name, SFaceEngine.files_in(folder / "sface"), pre), SFaceEngine.dim)
     if name == "dlib":
         from .dlib_engine import DlibEngine
 
         return EngineInfo(name, fingerprint_of(name, DlibEngine.files()), DlibEngine.dim)
     engine = get_engine(name, models=models)  # insightface packs: the files and size come from the pack
     return EngineInfo(engine.name, engine.fingerprint, engine.dim)
-
