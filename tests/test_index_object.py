@@ -111,3 +111,27 @@ def test_in_step_is_one_answer_for_open_info_and_check(demo_index, tmp_path, cap
         assert "will be brought in step on next use" in capsys.readouterr().out
         assert index.vectors(fp).count == gone.faces  # rebuilt from the database
         assert index.vectors_state(fp).in_step
+
+
+def test_a_deleted_faces_id_never_comes_back(demo_index, tmp_path):
+    """The photo holding the highest face id changes: its new faces get new ids, and the FAISS file (which
+    adds by id) holds the new vectors, not the old ones under a reused id."""
+    import shutil
+
+    idx = tmp_path / "copy"
+    shutil.copytree(demo_index, idx)
+    with Index.open(idx) as index, index.db.write() as c:  # the photos moved with the copy
+        c.execute("UPDATE roots SET path = ?", (str((idx / "photos").resolve()),))
+    with Index.open(idx) as index:
+        (fp,) = index.engines()
+        top = index.faces.max_id(fp)
+        victim = index.faces.by_id([top])[top]
+    donor = next(
+        p for p in (idx / "photos").iterdir() if p.name not in (victim.filename, "t1.jpg") and p.suffix == ".jpg"
+    )
+    victim.path.write_bytes(donor.read_bytes())
+    index_folder(idx / "photos", idx, "sface", workers=1, progress=False)
+    with Index.open(idx) as index:
+        new = [i for i in index.faces.ids(fp).tolist() if index.faces.by_id([i])[i].filename == victim.filename]
+        assert new and min(new) > top
+        assert index.vectors_state(fp, thorough=True).in_step

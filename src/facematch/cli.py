@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--records", type=Path, help="CSV of archive records, joined to photos by file name")
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "--reindex",
+        action="store_true",
+        help="replace faces this engine made with other weights or pre-processing (an index from an older "
+        "facematch); cases, decisions and records are kept",
+    )
     _index_type_args(s)
     s.add_argument(
         "--ray",
@@ -143,7 +149,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         from .cluster import index_folder_on_ray
 
         report = index_folder_on_ray(
-            args.photo_dir, index_dir, args.engine, args.ray, args.workers, args.records, progress=not args.quiet
+            args.photo_dir,
+            index_dir,
+            args.engine,
+            args.ray,
+            args.workers,
+            args.records,
+            progress=not args.quiet,
+            reindex=args.reindex,
         )
     else:
         report = index_folder(
@@ -153,6 +166,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             workers=args.workers,
             records_csv=args.records,
             progress=not args.quiet,
+            reindex=args.reindex,
         )
     _print_index_report(report, index_dir)
     _print_vectors(index_dir, report.engine)
@@ -225,6 +239,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def _print_index_report(report, index_dir: Path) -> None:
     print(f"\nIndex: {index_dir}  (engine {report.engine})")
+    for fp in getattr(report, "replaced", []):
+        print(f"  Replaced the faces made by {fp}: cases, decisions and records are kept.")
     print(
         f"  {report.seen} photo files seen: {report.scanned} read now, "
         f"{report.unchanged} unchanged since the last run; "

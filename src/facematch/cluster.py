@@ -148,6 +148,7 @@ def index_folder_on_ray(
     records_csv: Path | None = None,
     progress: bool = True,
     models: Path | None = None,
+    reindex: bool = False,
 ) -> IndexReport:
     """index_folder with the per-photo work spread over a Ray cluster (see the module docstring)."""
     already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
@@ -161,6 +162,7 @@ def index_folder_on_ray(
             progress=progress,
             models=models,
             scan=ray_scanner(address, num_cpus),
+            reindex=reindex,
         )
     finally:
         if not already_up:

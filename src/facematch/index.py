@@ -97,13 +97,32 @@ class Index:
         return by_name[name]
 
     def refuse_other_weights(self, fingerprint: Fingerprint) -> None:
-        """Same engine name with other weights already in this index: refuse rather than mix embeddings."""
+        """Same engine name with other weights or pre-processing in this index: refuse rather than mix embeddings."""
         for fp in self.engines():
             if fp.name == fingerprint.name and fp != fingerprint:
                 raise EngineMismatch(
-                    f"this index holds '{fp.name}' faces made with other model weights ({fp}); the "
-                    f"loaded weights are {fingerprint}. Use a new --index folder for the new weights."
+                    f"this index holds '{fp.name}' faces made with other model weights or pre-processing ({fp}); "
+                    f"this facematch makes {fingerprint}. Scores between the two mean nothing. Add --reindex to "
+                    f"index the photos again into this index (its cases, decisions and records are kept), or "
+                    f"use a new --index folder."
                 )
+
+    def drop_other_weights(self, fingerprint: Fingerprint) -> list[Fingerprint]:
+        """Remove the faces and scans an engine made with other weights or pre-processing, and their FAISS file
+        and stranger estimate, before indexing again (`facematch index --reindex`).
+
+        Cases, decisions and records stay: a decision points at a photo's sha256 and a face box, not at a
+        face id, so it finds its face again in the new scan (review.annotate, by box overlap).
+        """
+        dropped = [fp for fp in self.engines() if fp.name == fingerprint.name and fp != fingerprint]
+        for fp in dropped:
+            with self.db.write() as c:
+                c.execute("DELETE FROM faces WHERE engine = ?", (fp,))
+                c.execute("DELETE FROM scans WHERE engine = ?", (fp,))
+                c.execute("DELETE FROM faces_gone WHERE engine = ?", (fp,))
+            for path in (*FaceVectors.paths(self.folder, fp), self.folder / f"strangers-{fp.slug}.json"):
+                path.unlink(missing_ok=True)
+        return dropped
 
     # -- the FAISS side ---------------------------------------------------------------------------
     def vectors_state(self, fingerprint: str, thorough: bool = False) -> VectorsState:

@@ -45,6 +45,7 @@ class IndexReport:
     record_problems: list[str] = field(default_factory=list)  # rows of the records file not read as they were
     interrupted: bool = False
     seconds: float = 0.0
+    replaced: list[str] = field(default_factory=list)  # fingerprints whose faces --reindex removed
 
     @property
     def skipped(self) -> int:
@@ -83,8 +84,13 @@ def index_folder(
     progress: bool = True,
     models: Path | None = None,
     scan: Callable[..., Iterator[tuple[tuple[Path, str | None], dict]]] | None = None,
+    reindex: bool = False,
 ) -> IndexReport:
     """Index every face under folder into index_dir. Safe to interrupt and rerun.
+
+    `reindex` first removes what this engine made with other weights or pre-processing (an index built
+    by an older facematch): without it such an index is refused, since the two kinds of vectors cannot
+    be compared.
 
     `scan` replaces the local worker pool (scan_all) with another way of running scan_photo over
     the photos, e.g. cluster.ray_scanner; everything else, and so the result, stays the same.
@@ -106,6 +112,8 @@ def index_folder(
             pool.close(abort=True)
         raise
     try:
+        if reindex:
+            report.replaced = index.drop_other_weights(fp)
         index.refuse_other_weights(fp)
         root_id = index.faces.root_id(folder)
         known = index.faces.known_photos(root_id, fp)

@@ -45,10 +45,13 @@ class SFaceEngine(FaceEngine):
         score_threshold: float = 0.7,
         threads: int | None = None,
         *,
-        upscale: str = DEFAULTS["upscale"],
-        border: str = DEFAULTS["border"],
-        flip: bool = DEFAULTS["flip"],
+        upscale: str | None = None,
+        border: str | None = None,
+        flip: bool | None = None,
     ) -> None:
+        upscale = self.DEFAULTS["upscale"] if upscale is None else upscale
+        border = self.DEFAULTS["border"] if border is None else border
+        flip = self.DEFAULTS["flip"] if flip is None else flip
         if upscale not in UPSCALE_POLICIES or border not in BORDER_POLICIES:
             raise ValueError(f"upscale must be one of {UPSCALE_POLICIES}, border one of {BORDER_POLICIES}")
         det, rec = self._files = self.files_in(folder)

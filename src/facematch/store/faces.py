@@ -55,6 +55,16 @@ class StoredPhoto:
     mtime_ns: int | None
 
 
+def _next_face_id(c) -> int:
+    """The next face id, never one used before: a deleted face's id (its photo changed, an engine was
+    re-indexed) must not come back for another face, or a FAISS file, a neighbour list or a screen still
+    holding the old id would take one face for another. (SQLite alone reuses the highest id once it is
+    deleted; the highest id ever given is kept in meta.)"""
+    high = c.execute("SELECT value FROM meta WHERE key = 'face_id_high'").fetchone()
+    top = c.execute("SELECT COALESCE(MAX(id), 0) FROM faces").fetchone()[0]
+    return max(int(high[0]) if high else 0, int(top)) + 1
+
+
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -143,12 +153,14 @@ class Faces:
                 )
             c.execute("DELETE FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
             ids = []
+            next_id = _next_face_id(c)
             for f in faces:
                 ids.append(
                     c.execute(
-                        """INSERT INTO faces(photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
-                                             embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        """INSERT INTO faces(id, photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
+                                             embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (
+                            next_id + len(ids),
                             photo_id,
                             engine,
                             *[round(float(v), 1) for v in f["box"]],
@@ -164,6 +176,8 @@ class Faces:
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 (photo_id, engine, status, reason, len(ids), time.time()),
             )
+            if ids:
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('face_id_high', ?)", (str(ids[-1]),))
         return ids
 
     def touch_photo(self, root_id: int, relpath: str, size: int, mtime_ns: int) -> None:
