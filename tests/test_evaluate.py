@@ -54,6 +54,7 @@ VERIFICATION_KEYS = {
 }
 SEARCH_KEYS = {
     "ranking",
+    "scores",
     "gallery_faces",
     "schema",
     "kind",

@@ -579,6 +579,9 @@ def _evaluate_parser(sub) -> None:
     e = esub.add_parser("search", help="open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors")
     common(e, "search")
     e.add_argument("--people", type=int, default=None, help="use only the first N people (sorted by name)")
+    e.add_argument(
+        "--plain-cosine", action="store_true", help="rank by plain cosine (default: hubness-corrected, as search)"
+    )
     e.set_defaults(func=cmd_evaluate_search)
 
     e = esub.add_parser(
@@ -648,6 +651,7 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_search(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_search
+    from .neighbours import PLAIN
 
     r = evaluate_search(
         args.images,
@@ -657,9 +661,10 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
         args.workers,
         not args.quiet,
         args.people,
+        scoring=PLAIN if args.plain_cosine else None,
     )
     print(
-        f"\nOpen-set search, {r['engine']}: gallery of {r['gallery_size']} faces "
+        f"\nOpen-set search, {r['engine']} ({r['scores']}): gallery of {r['gallery_size']} faces "
         f"({r['gallery_people_with_queries']} people searched for + {r['distractors']} distractors), "
         f"{r['queries']} searches ({r['queries_without_face']} query photos without a face count as misses)"
     )

@@ -657,6 +657,7 @@ def evaluate_search(
     progress: bool = True,
     max_people: int | None = None,
     models: Path | None = None,
+    scoring=None,
 ) -> dict:
     """Open-set identification on a folder with one subfolder per person (see search_split).
 
@@ -679,7 +680,10 @@ def evaluate_search(
     labelled = gallery_index(out_dir / "gallery-index", images_dir, split.gallery, emb)
     face_of_person = {person: labelled[p] for p, person in zip(split.gallery, split.gallery_people, strict=True)}
     qi = [where[p] for p in split.queries]
-    with Searcher(out_dir / "gallery-index", models=models) as searcher:
+    from .neighbours import Scoring
+
+    scoring = scoring or Scoring()
+    with Searcher(out_dir / "gallery-index", models=models, hubness=scoring.alpha) as searcher:
         gallery_faces = searcher.gallery_size
         ranks, mate, nonmate = rank_mates(
             searcher, emb.vectors[qi], emb.found[qi], [face_of_person.get(p) for p in split.query_people]
@@ -702,6 +706,7 @@ def evaluate_search(
         "missing_face_rule": "a query with no face is a miss at every rank",
         "ranking": "the gallery is indexed (every face of each photo) and searched through Searcher.rank, "
         "as `facematch search` does",
+        "scores": scoring.describe(),
         "rank_hit_rate": cmc,
         "fnir_at_fpir": fnir_at_fpir(ranks, mate, nonmate),
         "embedded_now": emb.computed,
