@@ -56,6 +56,9 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
     upload(app, ("obama2.jpg", demo.query_photo().read_bytes()))
     t = texts(app)
     assert "Candidate #1" in t and "uncalibrated similarity" in t
+    assert (
+        "Faces compared with sface" in t and "facematch models fetch buffalo_l" in t
+    )  # which model, and a stronger one
     assert len(candidate_buttons(app)) == 11
     assert "match" not in t.replace("not matches", "").replace("confirm a match", "").lower().replace("facematch", "")
 

@@ -67,7 +67,9 @@ def served_zip(tmp_path):
     server.shutdown()
 
 
-def test_fetch_pack_with_insightfaces_downloader_then_load_it(served_zip, tmp_path, monkeypatch, sface, demo_dir):
+def test_fetch_pack_with_insightfaces_downloader_then_load_it(
+    served_zip, tmp_path, monkeypatch, sface, demo_dir, capsys
+):
     from insightface.utils import storage
 
     url, hits = served_zip
@@ -81,6 +83,9 @@ def test_fetch_pack_with_insightfaces_downloader_then_load_it(served_zip, tmp_pa
 
     assert cli.main(["models", "fetch", "testpack"]) == 0
     assert hits == ["/testpack.zip"]
+    out = capsys.readouterr().out  # the way on to a calibrated, evaluated index
+    assert "evaluate calibrate LFW_DIR --engine insightface:testpack --install" in out
+    assert "index PHOTO_DIR --engine insightface:testpack" in out
     assert sorted(p.name for p in (models / "testpack").glob("*.onnx")) == ["det_tiny.onnx", "w_sface.onnx"]
     assert cli.main(["models", "fetch", "testpack"]) == 0
     assert hits == ["/testpack.zip"]  # already there: no second download

@@ -828,7 +828,14 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     from .engines.insightface_engine import fetch_pack
 
     path = fetch_pack(args.pack, models_dir())
-    print(f"insightface pack '{args.pack}' is in {path}. Use it with --engine insightface:{args.pack}")
+    name = f"insightface:{args.pack}"
+    print(
+        f"insightface pack '{args.pack}' is in {path} (non-commercial research licence).\n"
+        "Next, so that its scores come with stranger counts and its accuracy is known:\n"
+        f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # its stranger-rate table\n"
+        f"  facematch evaluate search LFW_DIR --engine {name}                # its accuracy, beside sface's\n"
+        f"  facematch index PHOTO_DIR --engine {name}                        # its faces, beside the others"
+    )
     return 0
 
 

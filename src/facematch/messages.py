@@ -98,6 +98,37 @@ def calibration_note(source: str | None = None) -> str:
 CALIBRATION_NOTE = calibration_note()
 
 
+#: What each engine is, in a family's words (the app shows it beside the scores).
+ENGINE_WORDS = {
+    "sface": "sface (YuNet + SFace: free models that come with facematch)",
+    "dlib": "dlib (an older, free model; less accurate than sface on East Asian faces and across years)",
+}
+STRONGER_PACK = "buffalo_l"
+
+
+def engine_note(engine: str, calibrated: bool = True) -> str:
+    """Which model compared the faces, and how a stronger one is added.
+
+    Why: accuracy depends on the model more than on anything else; a caseworker justifying a decision
+    must be able to say which one produced the scores, and an organisation should know a stronger
+    model exists, what it takes (internet once, a non-commercial licence) and the three commands.
+    """
+    name = engine.split("@", 1)[0]
+    if name.startswith("insightface:"):
+        words = f"insightface {name.split(':', 1)[1]} (ArcFace; non-commercial research licence)"
+        stronger = ""
+    else:
+        words = ENGINE_WORDS.get(name, name)
+        p = STRONGER_PACK
+        stronger = (
+            f" A stronger model (insightface {p}, non-commercial licence) can be added by someone with "
+            f"internet once: `facematch models fetch {p}`, then `facematch evaluate calibrate LFW_DIR "
+            f"--engine insightface:{p} --install`, then `facematch index PHOTO_DIR --engine insightface:{p}`."
+        )
+    uncal = "" if calibrated else " This model has no stranger counts yet, so no strengths are shown."
+    return f"Faces compared with {words}.{uncal}{stronger}"
+
+
 def strangers(
     expected: float, fpr: float | None = None, bound: bool = False, gallery: int | None = None,
     upper_bound: bool = False,

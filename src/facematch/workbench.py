@@ -538,6 +538,7 @@ def candidates_section(
     )  # fmt: skip
     if s.calibration is not None:
         st.caption(messages.calibration_note(s.calibration.kind))
+    st.caption(messages.engine_note(s.fingerprint, s.calibration is not None))
     if use_facts:
         st.caption(messages.FACTS_NOTE)
     if any(it.photo_records for it in items) and not facts.empty:
