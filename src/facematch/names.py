@@ -641,7 +641,7 @@ def query_readings(query: NameForm, readings: bool = True) -> list[list[Reading]
 
 
 #: At most this many combinations of word readings are compared as a whole name (cheapest first).
-MAX_COMBOS = 8
+MAX_COMBOS = 4
 
 
 def _combos(per_word: list[list[Reading]]) -> list[tuple[Reading, ...]]:

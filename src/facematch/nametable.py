@@ -90,7 +90,10 @@ class Reading:
 
     @property
     def ident(self) -> tuple[str, str, bool | None, bool]:
-        return (self.token.key, self.token.coarse, self.chinese, self.han_records_only)
+        """Two readings with the same ident score every name alike (compared once). A Chinese writing is
+        compared by its consonant skeleton only: 买买提 and 麦麦提 are one comparison."""
+        key = "" if self.chinese else self.token.key
+        return (key, self.token.coarse, self.chinese, self.han_records_only)
 
 
 class NameTable:
