@@ -113,12 +113,12 @@ def test_recall_and_precision_on_the_variant_set(variants, scores):
     # any change is a change in the rules, the table or the dictionary: the README's table changes with it.
     # At the default 88: dev recall 0.999, precision 1.000; held-out recall 1.000, precision 1.000.
     measured = {
-        ("dev", 80): (804, 804, 873),
+        ("dev", 80): (804, 804, 838),
         ("dev", 85): (803, 804, 803),
         ("dev", 88): (803, 804, 803),
         ("dev", 90): (792, 804, 792),
         ("dev", 95): (722, 804, 722),
-        ("held-out", 80): (918, 918, 976),
+        ("held-out", 80): (918, 918, 948),
         ("held-out", 85): (918, 918, 918),
         ("held-out", 88): (918, 918, 918),
         ("held-out", 90): (918, 918, 918),

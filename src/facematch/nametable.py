@@ -106,6 +106,7 @@ class NameTable:
         self.by_han: dict[str, list[GivenName]] = {}
         self.by_pinyin: dict[str, list[GivenName]] = {}
         self.by_key: dict[str, list[GivenName]] = {}
+        self.by_plain: dict[str, list[GivenName]] = {}
         self._ids = {id(r): i for i, r in enumerate(self.rows)}
         by_uly = {r.uly: i for i, r in enumerate(self.rows)}
         #: row id of a name formed with an ending -> row id of the name without it (Alimjan -> Alim)
@@ -119,6 +120,7 @@ class NameTable:
             for spelling in row.spellings:
                 plain = names.fold_latin(spelling)
                 if plain:
+                    _add(self.by_plain, plain, row)
                     _add(self.by_key, names.phonetic_key(plain), row)
 
     def __len__(self) -> int:
@@ -130,7 +132,12 @@ class NameTable:
             return self.by_han.get(token.written, [])
         if token.script == "pinyin":
             return self.by_pinyin.get(token.plain, [])
-        return self.by_key.get(token.key, [])
+        return self._latin(token.key, token.plain)
+
+    def _latin(self, key: str, plain: str) -> list[GivenName]:
+        """A spelling the table lists is that row only ("Hesen" is not "Yaseen", though their sound keys
+        agree once h and y are dropped); a spelling it does not list, the rows of its sound key."""
+        return self.by_plain.get(plain) or self.by_key.get(key, [])
 
     def knows(self, token: names.Token) -> bool:
         return bool(self.lookup(token))
@@ -145,7 +152,7 @@ class NameTable:
     def row_ids_of(self, key: str, plain: str, chinese: bool) -> list[int]:
         """Rows of a record word as stored (its phonetic key, plain letters, and whether it went through
         Chinese): pinyin is looked up as such, other words by their key."""
-        found = self.by_pinyin.get(plain, []) if chinese else self.by_key.get(key, [])
+        found = self.by_pinyin.get(plain, []) if chinese else self._latin(key, plain)
         return [self._ids[id(r)] for r in found]
 
 
