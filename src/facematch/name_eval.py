@@ -164,10 +164,14 @@ def archive_records(variants: list[Variant]) -> dict[str, str]:
     return {v.person: v.name for v in variants if v.how == "Chinese characters"}
 
 
-def distractors(variants: list[Variant], n: int = 2000, seed: int = 7) -> list[str]:
-    """n Chinese-script names of other people, common given names of the name table paired at random
-    (given name, father's name), as an archive is full of. A pair that names one of the set's people
-    (the same two names, or one with -jan added) is left out: no name search can tell namesakes apart.
+def distractors(variants: list[Variant], n: int = 10_000, seed: int = 7) -> list[str]:
+    """n Chinese-script names of other people (given name, father's name), as an archive is full of.
+
+    Half are common names of the name table paired at random; the other half are names the table does
+    not know, each word spliced from two of its transcriptions (the start of one, the end of another:
+    阿力 + 尔逊), so that the table's knowledge of which names differ does not make the archive easy.
+    A pair that names one of the set's people (the same two names, or one with -jan added) is left
+    out: no name search can tell namesakes apart.
     """
     from .nametable import table
 
@@ -178,11 +182,20 @@ def distractors(variants: list[Variant], n: int = 2000, seed: int = 7) -> list[s
         found = table().by_han.get(zh)
         return found[0].uly.removesuffix("jan") if found else zh
 
+    def unknown() -> str:
+        while True:
+            a, b = rng.choice(rng.choice(rows).chinese), rng.choice(rng.choice(rows).chinese)
+            word = a[: rng.randint(1, max(1, len(a) - 1))] + b[rng.randint(1, max(1, len(b) - 1)) :]
+            if len(word) >= 2 and word not in table().by_han:
+                return word
+
     taken = {tuple(ident(w) for w in name.split("·")) for name in archive_records(variants).values()}
     out: list[str] = []
     while len(out) < n:
-        a, b = rng.choice(rows), rng.choice(rows)
-        za, zb = rng.choice(a.chinese), rng.choice(b.chinese)
+        if len(out) % 2:
+            za, zb = unknown(), unknown()
+        else:
+            za, zb = rng.choice(rng.choice(rows).chinese), rng.choice(rng.choice(rows).chinese)
         if (ident(za), ident(zb)) not in taken:
             out.append(f"{za}·{zb}")
     return out
@@ -193,7 +206,8 @@ def evaluate_archive(
     subset: str | None = None,
     threshold: float = THRESHOLD,
     readings: bool = True,
-    n_distractors: int = 2000,
+    n_distractors: int = 10_000,
+    seed: int = 7,
 ) -> dict[str, KindResult]:
     """Per kind of family-side spelling: how often the right record is the first hit and within the first
     10, and the precision of the hits shown.
@@ -205,7 +219,7 @@ def evaluate_archive(
     """
     records = archive_records(variants)
     names = [(pid, rec) for pid, rec in records.items()]
-    names += [(f"D{i}", rec) for i, rec in enumerate(distractors(variants, n_distractors))]
+    names += [(f"D{i}", rec) for i, rec in enumerate(distractors(variants, n_distractors, seed))]
     index = NameIndex((i, normalise(rec)) for i, (_, rec) in enumerate(names))
     owners = np.array([pid for pid, _ in names])
     counts: dict[str, list[int]] = {}

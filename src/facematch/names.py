@@ -675,12 +675,19 @@ class _Parts:
         self.other_at = np.flatnonzero(~chinese)
         self.all_coarse = _Distinct(coarse)
         self.chinese_coarse = _Distinct([coarse[i] for i in self.chinese_at])
+        self._chinese_fine_keys = [fine[i] for i in self.chinese_at]
+        self._chinese_fine: _Distinct | None = None
         self.other_fine = _Distinct([fine[i] for i in self.other_at])
 
     def ratio(self, fine: str, coarse: str, chinese_query: bool, cutoff: float, han_only: bool = False) -> np.ndarray:
-        if han_only:  # only names that went through Chinese (a table's Chinese writing of the query)
+        if han_only:
+            # A table's Chinese writing of the query, against names that went through Chinese only, pinyin
+            # to pinyin with vowels: the same writing reads the same (买买提, 麦麦提), while a short
+            # writing's skeleton (依力亚: "VL") would agree with every short name (瓦热).
+            if self._chinese_fine is None:
+                self._chinese_fine = _Distinct(self._chinese_fine_keys)
             out = np.zeros(self.n, np.float32)
-            out[self.chinese_at] = self.chinese_coarse.ratio(coarse, cutoff)
+            out[self.chinese_at] = self._chinese_fine.ratio(fine, cutoff)
             return out
         if chinese_query:  # r and l, and vowels, are unreliable on the query's side: coarse for all
             return self.all_coarse.ratio(coarse, cutoff)

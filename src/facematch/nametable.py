@@ -202,17 +202,17 @@ def _table_readings(token: names.Token, cost: float, why: str, shown: str = "") 
         else:
             targets = [(zh, True) for zh in row.chinese]
         for text, chinese in targets:
-            # A table writing is compared as a name heard in Chinese (consonant skeletons): "Memet" for the
-            # record's 买买提 must not be held to vowels Chinese never had. A Chinese writing tried for a
-            # family's Latin or Arabic spelling is compared with Chinese names only: its skeleton against
-            # another Latin name would merge names that differ only in vowels (Osman, Hesen).
+            # A table's Latin spelling (for a Chinese query) is compared as a name heard in Chinese
+            # (consonant skeletons): "Memet" for the record's 买买提 must not be held to vowels Chinese
+            # never had. A table's Chinese writing is compared with Chinese names only, pinyin to pinyin
+            # (NameIndex): its skeleton against a Latin name would merge names that differ only in vowels
+            # (Osman, Hesen), and a short writing's skeleton agrees with every short name.
             t = _token(text)
             if t is None:
                 continue
             zh = text if chinese else token.written
             note = f"{why}name table: {zh} is a usual Chinese writing of {row.uly}"
-            han_only = chinese and token.script not in ("han", "pinyin")
-            out.append(Reading(t, cost, note, True, shown or token.written, han_only))
+            out.append(Reading(t, cost, note, True, shown or token.written, chinese))
     return out
 
 
