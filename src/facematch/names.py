@@ -516,7 +516,7 @@ class NameIndex:
             self._tok_names = (known, pt, pr)
         return self._tok_names
 
-    def _table_says(self, rows: frozenset[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _table_says(self, rows: frozenset[int]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray] | None:
         """What the name table says of each record word against a query word that is the table's rows:
         (same name, the same name with an ending the query lacks, another name). None when rows is
         empty: the query word is not a name of the table, so the table says nothing about it."""
@@ -532,6 +532,29 @@ class NameIndex:
         if longer:
             ending[pt[np.isin(pr, np.fromiter(longer, dtype=np.int64))]] = True
         return same, ending & ~same, known & ~same & ~ending
+
+    def _table_adjust(self, sr: np.ndarray, r: Reading) -> np.ndarray:
+        """A reading's word scores, corrected by what the name table knows of both words: the same name
+        (Gafur and Ghopur, Muhammad and Memet: as if spelled alike), the same name with an ending the query
+        lacks (阿力木江 for Alim: ENDING_COST), or different names, whose sounding alike is chance (Osman and
+        艾山 Hesen: OTHER_NAME_COST). A word the table does not know whose stem it knows (Gülnisaxan) is
+        only told apart from other names, never made the stem's equal."""
+        if r.rows:
+            said = self._table_says(r.rows)
+        elif r.stem_rows:
+            said = self._table_says(r.stem_rows)
+            if said is not None:
+                said = (None, None, said[2])
+        else:
+            return sr
+        if said is None:
+            return sr
+        same, ending, other = said
+        if same is not None:
+            sr = np.where(same, np.maximum(sr, 100.0 - r.cost), sr)
+        if ending is not None:
+            sr = np.where(ending, np.maximum(sr, 100.0 - r.cost - ENDING_COST), sr)
+        return np.where(other, sr - OTHER_NAME_COST, sr)
 
     def scores(self, query: NameForm, threshold: float = 0.0, readings: bool = True) -> np.ndarray:
         """Score (0-100) of every name in the index against the query.
@@ -574,18 +597,8 @@ class NameIndex:
                 sr = self.tok_parts.ratio(r.token.key, r.token.coarse, chinese, cutoff, r.han_records_only)
                 if r.cost:
                     sr = sr - r.cost
-                said = self._table_says(r.rows) if readings else None
-                if said is None and readings and r.stem_rows:
-                    said = self._table_says(r.stem_rows)
-                    said = (said[0] & False, said[1] & False, said[2]) if said is not None else None
-                if said is not None:
-                    same, ending, other = said
-                    # the table knows both words: as one name (Gafur and Ghopur, Muhammad and Memet), as one
-                    # name with an ending (阿力木江 for Alim), or as different names, whose sounding
-                    # alike is chance (Osman and 艾山 Hesen)
-                    sr = np.where(same, np.maximum(sr, 100.0 - r.cost), sr)
-                    sr = np.where(ending, np.maximum(sr, 100.0 - r.cost - ENDING_COST), sr)
-                    sr = np.where(other, sr - OTHER_NAME_COST, sr)
+                if readings:
+                    sr = self._table_adjust(sr, r)
                 s[:-1] = np.maximum(s[:-1], sr)
             m = s[self.word_matrix]
             best.append(m.max(axis=1))
