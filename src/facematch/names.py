@@ -482,7 +482,7 @@ class NameIndex:
         self.full_parts = _Parts(full, full_coarse, self.chinese)
         self.tok_parts = _Parts(tok, tok_coarse, np.array(tok_chinese, dtype=bool))
         self._tok = (tok, tok_plain, tok_chinese)
-        self._tok_names: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._tok_names: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.n_words = np.array([k for _, k in slots], dtype=np.int64)
         # words of name i are tokens slot[i] (padded with the index of an extra always-0 score)
         width = max((k for _, k in slots), default=1)
@@ -493,27 +493,36 @@ class NameIndex:
     def __len__(self) -> int:
         return len(self.refs)
 
-    def _table_names(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(known, token, row): which record words are names of the name table, and which rows (a word
-        can be several: homophones). Made on the first search that uses the table, once per index."""
+    def _table_names(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(known, token, row, ending token, ending row): which record words are names of the name table
+        and which rows (a word can be several: homophones), and which are a table name with -jan added
+        by the rule (阿力木江: Alim). Made on the first search that uses the table, once per index."""
         if self._tok_names is None:
             from .nametable import table
 
             known_table = table()
-            cache: dict[tuple[str, str, bool], list[int]] = {}
-            pairs_tok, pairs_row = [], []
+            cache: dict[tuple[str, str, bool], tuple[list[int], list[int]]] = {}
+            pairs_tok, pairs_row, end_tok, end_row = [], [], [], []
             tok, tok_plain, tok_chinese = self._tok
             for i, (key, plain, ch) in enumerate(zip(tok, tok_plain, tok_chinese, strict=True)):
                 ck = (key, plain, ch)
-                rows = cache.get(ck)
-                if rows is None:
-                    rows = cache[ck] = known_table.row_ids_of(key, plain, ch)
+                found = cache.get(ck)
+                if found is None:
+                    found = cache[ck] = (
+                        known_table.row_ids_of(key, plain, ch),
+                        known_table.jan_stem_ids_of(key, plain, ch),
+                    )
+                rows, stems = found
                 pairs_tok.extend([i] * len(rows))
                 pairs_row.extend(rows)
+                end_tok.extend([i] * len(stems))
+                end_row.extend(stems)
             known = np.zeros(len(tok), dtype=bool)
             pt, pr = np.array(pairs_tok, dtype=np.int64), np.array(pairs_row, dtype=np.int64)
+            et, er = np.array(end_tok, dtype=np.int64), np.array(end_row, dtype=np.int64)
             known[pt] = True
-            self._tok_names = (known, pt, pr)
+            known[et] = True
+            self._tok_names = (known, pt, pr, et, er)
         return self._tok_names
 
     def _table_says(self, rows: frozenset[int]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray] | None:
@@ -524,12 +533,14 @@ class NameIndex:
             return None
         from .nametable import table
 
-        known, pt, pr = self._table_names()
+        known, pt, pr, et, er = self._table_names()
+        wanted = np.fromiter(rows, dtype=np.int64)
         same = np.zeros(len(known), dtype=bool)
-        same[pt[np.isin(pr, np.fromiter(rows, dtype=np.int64))]] = True
+        same[pt[np.isin(pr, wanted)]] = True
         ending = np.zeros(len(known), dtype=bool)
+        ending[et[np.isin(er, wanted)]] = True  # the name with -jan, by the rule
         longer = table().with_endings(rows)
-        if longer:
+        if longer:  # the name with an ending, as the table lists it
             ending[pt[np.isin(pr, np.fromiter(longer, dtype=np.int64))]] = True
         return same, ending & ~same, known & ~same & ~ending
 
@@ -727,6 +738,30 @@ def _blend(per_word: list[np.ndarray]) -> np.ndarray:
     return (1 - MIN_WEIGHT) * stacked.mean(axis=0) + MIN_WEIGHT * stacked.min(axis=0)
 
 
+def _table_agrees(reading: Reading, rt: Token) -> tuple[float, str]:
+    """How the name table makes a record word agree with a query reading (as NameIndex scores it), and the
+    words that say so; (0, "") when it does not."""
+    if not reading.rows:
+        return 0.0, ""
+    from .nametable import table
+
+    t = table()
+    rows = t.row_ids(rt)
+    if reading.rows & rows:
+        name = t.rows[min(reading.rows & rows)].uly
+        if fold_latin(rt.latin) == fold_latin(reading.token.latin):
+            return 100.0, ""
+        if rt.script in ("han", "pinyin") and reading.token.script not in ("han", "pinyin"):
+            return 100.0, f"name table: {rt.written} is a usual Chinese writing of {name}"
+        return 100.0, f"name table: {rt.written} and {reading.token.written} are spellings of {name}"
+    stems = set(t.jan_stem_ids_of(rt.key, rt.plain, rt.script in ("han", "pinyin")))
+    stems |= {t.base_of[i] for i in rows if i in t.base_of}
+    if reading.rows & stems:
+        name = t.rows[min(reading.rows & stems)].uly
+        return 100.0 - ENDING_COST, f"the record's name is {name} with the affectionate ending '-jan'"
+    return 0.0, ""
+
+
 def _pairs(
     q: NameForm, r: NameForm, per_word: list[list[Reading]] | None = None
 ) -> tuple[tuple[tuple[Token, Token], ...], tuple[str, ...]]:
@@ -743,9 +778,14 @@ def _pairs(
             if reading.shown:  # a table writing: the reason names the word the family wrote
                 qt = Token(reading.shown, qt.script, reading.shown, qt.plain, qt.key)
             for rt in r.tokens:
-                score = (fuzz.ratio(qt.coarse, rt.coarse) - reading.cost, n == 0, fuzz.ratio(qt.key, rt.key))
+                agree, why = _table_agrees(reading, rt)
+                coarse = max(fuzz.ratio(qt.coarse, rt.coarse), agree)
+                score = (coarse - reading.cost, n == 0, fuzz.ratio(qt.key, rt.key))
                 if score > best_score:
-                    best, best_score, note = (rt, qt), score, reading.note
+                    note = "; ".join(
+                        x for x in (reading.note, why if agree > fuzz.ratio(qt.coarse, rt.coarse) else "") if x
+                    )
+                    best, best_score = (rt, qt), score
         if best is not None and best not in pairs:
             pairs.append(best)
             notes.append(note)

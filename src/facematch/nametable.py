@@ -149,6 +149,21 @@ class NameTable:
         """Rows of the names formed from these with an ending (Alim -> Alimjan)."""
         return frozenset(i for i, b in self.base_of.items() if b in rows)
 
+    def jan_stem_ids_of(self, key: str, plain: str, chinese: bool) -> list[int]:
+        """Rows of the name a record word is with -jan added (阿力木江, Alimjan: Alim), by the rule, for
+        names the table does not list with the ending."""
+        if chinese:
+            stem = plain[:-5] if plain.endswith("jiang") and len(plain) >= 8 else ""
+            found = self.by_pinyin.get(stem, []) if stem else []
+        else:
+            found = []
+            for end in ("jan", "can", "zhan", "jon"):
+                if plain.endswith(end) and len(plain) - len(end) >= 3:
+                    stem = plain[: -len(end)]
+                    found = self._latin(names.phonetic_key(stem), stem)
+                    break
+        return [self._ids[id(r)] for r in found]
+
     def row_ids_of(self, key: str, plain: str, chinese: bool) -> list[int]:
         """Rows of a record word as stored (its phonetic key, plain letters, and whether it went through
         Chinese): pinyin is looked up as such, other words by their key."""
