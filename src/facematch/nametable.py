@@ -166,7 +166,7 @@ class NameTable:
 
     def row_ids_of(self, key: str, plain: str, chinese: bool) -> list[int]:
         """Rows of a record word as stored (its phonetic key, plain letters, and whether it went through
-        Chinese): pinyin is looked up as such, other words by their key."""
+        Chinese): pinyin is looked up as such, other words by their spelling, else their sound key."""
         found = self.by_pinyin.get(plain, []) if chinese else self._latin(key, plain)
         return [self._ids[id(r)] for r in found]
 
@@ -200,12 +200,10 @@ def table() -> NameTable:
 
 
 # -- readings of a query word -----------------------------------------------------------------------
-def _token(text: str, pinyin: bool = False) -> names.Token | None:
+def _token(text: str) -> names.Token | None:
+    """One word as a token (None if the text is not one readable word)."""
     form = names.normalise(text)
-    if len(form.tokens) != 1:
-        return None
-    t = form.tokens[0]
-    return names.Token(t.written, "pinyin", t.latin, t.plain, names.phonetic_key(t.plain, pinyin=True)) if pinyin else t
+    return form.tokens[0] if len(form.tokens) == 1 else None
 
 
 def _table_readings(token: names.Token, cost: float, why: str, shown: str = "") -> list[Reading]:
