@@ -501,25 +501,19 @@ class NameIndex:
             from .nametable import table
 
             known_table = table()
-            cache: dict[tuple[str, str, bool], tuple[list[int], list[int]]] = {}
-            pairs_tok, pairs_row, end_tok, end_row = [], [], [], []
             tok, tok_plain, tok_chinese = self._tok
-            for i, (key, plain, ch) in enumerate(zip(tok, tok_plain, tok_chinese, strict=True)):
-                ck = (key, plain, ch)
-                found = cache.get(ck)
-                if found is None:
-                    found = cache[ck] = (
-                        known_table.row_ids_of(key, plain, ch),
-                        known_table.jan_stem_ids_of(key, plain, ch),
-                    )
-                rows, stems = found
-                pairs_tok.extend([i] * len(rows))
-                pairs_row.extend(rows)
-                end_tok.extend([i] * len(stems))
-                end_row.extend(stems)
+            # each distinct word is looked up once (archives repeat names), then spread to every word
+            distinct: dict[tuple[str, str, bool], int] = {}
+            uid = np.fromiter(
+                (distinct.setdefault(k, len(distinct)) for k in zip(tok, tok_plain, tok_chinese, strict=True)),
+                dtype=np.int64,
+                count=len(tok),
+            )
+            rows = [known_table.row_ids_of(*k) for k in distinct]
+            stems = [known_table.jan_stem_ids_of(*k) for k in distinct]
+            pt, pr = _spread(uid, rows)
+            et, er = _spread(uid, stems)
             known = np.zeros(len(tok), dtype=bool)
-            pt, pr = np.array(pairs_tok, dtype=np.int64), np.array(pairs_row, dtype=np.int64)
-            et, er = np.array(end_tok, dtype=np.int64), np.array(end_row, dtype=np.int64)
             known[pt] = True
             known[et] = True
             self._tok_names = (known, pt, pr, et, er)
@@ -678,6 +672,20 @@ def _combos(per_word: list[list[Reading]]) -> list[tuple[Reading, ...]]:
 
 def _combo_chinese(combo: Sequence[Reading], chinese_query: bool) -> bool:
     return chinese_query or any(bool(r.chinese) for r in combo)
+
+
+def _spread(uid: np.ndarray, lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(item, value) pairs for items whose distinct key uid[item] has the values lists[uid[item]]."""
+    counts = np.array([len(x) for x in lists], dtype=np.int64)
+    flat = np.array([v for x in lists for v in x], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else np.zeros(0, np.int64)
+    per_item = counts[uid] if len(uid) else np.zeros(0, np.int64)
+    items = np.repeat(np.arange(len(uid), dtype=np.int64), per_item)
+    if not len(items):
+        return items, np.zeros(0, np.int64)
+    starts = np.repeat(offsets[uid], per_item)
+    within = np.arange(len(items), dtype=np.int64) - np.repeat(np.cumsum(per_item) - per_item, per_item)
+    return items, flat[starts + within]
 
 
 def _ratio(query: str, choices: Sequence[str], cutoff: float = 0.0) -> np.ndarray:
