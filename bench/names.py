@@ -6,6 +6,10 @@
    several scripts and spellings; every variant searched among all the others), per threshold, for
    the development half (odd person numbers, used to choose the rules and the threshold) and the
    held-out half.
+1b. The way families search: each family-side spelling against the people's Chinese-script records
+   among 10,000 distractor records (half common names of the name table, half names it does not
+   know); recall@1, recall@10 and precision per kind of spelling, before (no name table, no endings:
+   facematch before issue 15) and after, on each half, and the spread over other distractor draws.
 2. Speed: synthetic archives of N names (first and second words of the variant set, paired at random,
    so every script is present), loaded from their stored forms as `facematch records search` does;
    query time against a baseline measured in the same run: a plain Python loop that calls
@@ -52,6 +56,31 @@ def quality() -> None:
     print("other people found at the default:")
     for q, e, s in worst.false_hits[:8]:
         print(f"  {q} -> {e}: {s:.1f}")
+
+
+def per_kind() -> None:
+    v = name_eval.load_variants(VARIANTS)
+    for subset in ("held-out", "dev"):
+        before = name_eval.evaluate_archive(v, subset, readings=False)
+        after = name_eval.evaluate_archive(v, subset)
+        print(f"\nFamily spellings against Chinese records + 10,000 distractors, {subset} half, threshold 88")
+        print("kind | queries | before r@1 | r@10 | precision | after r@1 | r@10 | precision")
+        for k, a in after.items():
+            b = before[k]
+            print(
+                f"{k} | {a.queries} | {b.recall1:.3f} | {b.recall10:.3f} | {b.precision:.3f} "
+                f"| {a.recall1:.3f} | {a.recall10:.3f} | {a.precision:.3f}"
+            )
+        for seed in (1, 2):  # other draws of the distractors: how much precision depends on the draw
+            b = name_eval.evaluate_archive(v, subset, readings=False, seed=seed)
+            a = name_eval.evaluate_archive(v, subset, seed=seed)
+            worst = min(a.values(), key=lambda r: (r.precision, r.recall10))
+            print(
+                f"  distractor draw {seed}: all before r@10 {b['all'].recall10:.3f} "
+                f"precision {b['all'].precision:.3f}; "
+                f"after r@10 {a['all'].recall10:.3f} precision {a['all'].precision:.3f}; "
+                f"lowest kind after: {worst.kind} r@10 {worst.recall10:.3f} precision {worst.precision:.3f}"
+            )
 
 
 def synthetic_rows(n: int, seed: int = 1, pool: int = 40_000) -> list[tuple[str, str, str, str, str]]:
@@ -111,12 +140,22 @@ def speed(sizes: list[int], n_queries: int) -> None:
         t = time.perf_counter()
         idx = names.NameIndex.from_stored(rows)
         load = time.perf_counter() - t
+        t = time.perf_counter()
+        idx.search(queries[0])  # the first search also finds which archive words are names of the table
+        first = time.perf_counter() - t
+        old = []
+        for q in queries:  # without the name table and endings (before issue 15)
+            t = time.perf_counter()
+            idx.search(q, readings=False)
+            old.append(time.perf_counter() - t)
         times = []
         for q in queries:
             t = time.perf_counter()
             idx.search(q)
             times.append(time.perf_counter() - t)
         med, p95 = statistics.median(times) * 1e3, sorted(times)[int(0.95 * (len(times) - 1))] * 1e3
+        old_med = statistics.median(old) * 1e3
+        print(f"   (first search {first:.2f} s; median without the table and endings {old_med:.0f} ms)")
         # baseline: the obvious loop, one key comparison per name in Python (less work than the index does)
         sample = rows[: min(n, 100_000)]
         t = time.perf_counter()
@@ -157,6 +196,7 @@ def main() -> None:
     p.add_argument("--import-rows", type=int, default=20_000)
     a = p.parse_args()
     quality()
+    per_kind()
     speed([int(x) for x in a.sizes.split(",")], a.queries)
     import_speed(a.import_rows)
 

@@ -179,7 +179,8 @@ def county_agrees(known: str, recorded: str) -> str | None:
         return None
     if a.casefold() == b.casefold():
         return messages.SAME_COUNTY
-    agreement = NameIndex([(0, normalise(b))]).search(normalise(a), threshold=THRESHOLD, limit=1)
+    # places are not given names: no name table, no endings set aside ("Turpan" is no Tur + -pan)
+    agreement = NameIndex([(0, normalise(b))]).search(normalise(a), threshold=THRESHOLD, limit=1, readings=False)
     if agreement:
         return f"{messages.SAME_COUNTY} ({agreement[0][1].reason()})"
     return None
