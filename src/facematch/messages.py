@@ -3,9 +3,20 @@
 The caveat is shown wherever a similarity score is shown: the people searched for in these
 archives are Uyghurs and other Turkic minorities, often photographed years after the family's
 photo, which is exactly where face recognition is known to be weakest.
+
+Every sentence here goes through the message catalog (i18n.py, locale/*/LC_MESSAGES/facematch.po) in the
+active language (i18n.set_language / i18n.language). The module-level constants keep their English text
+(other modules read them at import time, and English output must not change); each has a function of the
+same name in lower case that returns it in the active language: ``CAVEAT`` -> ``caveat()``. The functions
+that build sentences (strength, strangers, age_gap, ...) speak the active language directly.
 """
 
-CAVEAT = (
+from __future__ import annotations
+
+from . import i18n
+from .i18n import N_, Nn_, _, ngettext, pgettext
+
+CAVEAT = N_(
     "These are candidates, not matches. Similar-looking strangers are common, and errors are much "
     "more likely when photos were taken years apart, are small or blurred, or show people from groups "
     "under-represented in the models' training data (published: a top model set to mistake a stranger for "
@@ -14,33 +25,83 @@ CAVEAT = (
     "similarity, not a probability. Only a person who compares the photos can confirm a match."
 )
 
-SCORE_LABEL = "uncalibrated similarity"
+SCORE_LABEL = N_("uncalibrated similarity")
 
-NO_FACE_HINT = (
+NO_FACE_HINT = N_(
     "No face was found. A larger, sharper photo where the face looks at the camera helps; "
     "crop loosely around the head rather than tightly around the face."
 )
 
 
+def caveat() -> str:
+    """CAVEAT in the active language: shown wherever a score is shown."""
+    return _(CAVEAT)
+
+
+def score_label() -> str:
+    """SCORE_LABEL in the active language."""
+    return _(SCORE_LABEL)
+
+
+def no_face_hint() -> str:
+    """NO_FACE_HINT in the active language."""
+    return _(NO_FACE_HINT)
+
+
 def missing_model(engine: str, folder: str, what: str) -> str:
     """The one message for a model that is not where facematch looks for it."""
-    return (
-        f"The model files for engine '{engine}' were not found in {folder}. {what} "
-        f"Put the files there (or set FACEMATCH_MODELS to the folder that holds them); "
-        f"see models/README.md. facematch never downloads models while it runs."
+    return _(
+        "The model files for engine '{engine}' were not found in {folder}. {what} "
+        "Put the files there (or set FACEMATCH_MODELS to the folder that holds them); "
+        "see models/README.md. facematch never downloads models while it runs.",
+        engine=engine,
+        folder=folder,
+        what=what,
     )
 
 
 # -- counting ------------------------------------------------------------------------------------
+#: Nouns that are counted on screens, with their catalog entries (the plural forms are the language's).
+_COUNTED: dict[str, tuple[str, str]] = {
+    "face": Nn_("{n} face", "{n} faces"),
+    "candidate": Nn_("{n} candidate", "{n} candidates"),
+    "year": Nn_("{n} year", "{n} years"),
+    "rejected candidate": Nn_("{n} rejected candidate", "{n} rejected candidates"),
+    "search": Nn_("{n} search", "{n} searches"),
+}
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 face" / "2 faces" in the active language, for a noun in the catalog (see _COUNTED)."""
+    one, many = _COUNTED[noun]
+    return ngettext(one, many, n)
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
-    """ "1 candidate", "2 candidates", "1,204 searches": every count on every screen goes through here."""
+    """ "1 candidate", "2 candidates", "1,204 searches": every count on every screen goes through here.
+
+    A noun the catalog knows (face, candidate, year, search, rejected candidate) is said in the active
+    language with its plural rule; any other noun is English, as before (translate it by adding it to
+    _COUNTED and the catalogs)."""
+    if one in _COUNTED and (many is None or many == _COUNTED[one][1].removeprefix("{n} ")):
+        return count(n, one)
     if many is None:
         many = one + ("es" if one.endswith(("s", "sh", "ch", "x")) else "s")
     return f"{n:,} {one if n == 1 else many}"
 
 
 def round_number(x: float) -> str:
-    """A count as people say it: 2 significant digits, words for millions ("1,600", "3.2 million")."""
+    """A count as people say it: 2 significant digits, words for millions ("1,600", "3.2 million";
+    "1.600", "3,2 milyon"; "1,600", "320万")."""
+    lang = i18n.current()
+    if lang != i18n.SOURCE:
+        from babel.numbers import format_compact_decimal, format_decimal
+
+        two = float(f"{x:.2g}")
+        big = 1e4 if lang.startswith("zh") else 1e6  # Chinese counts in 万 (ten thousand) and 亿
+        if two >= big:
+            return format_compact_decimal(two, format_type="long", fraction_digits=1, locale=i18n.locale())
+        return format_decimal(int(two), locale=i18n.locale())
     if x >= 1e9:
         return f"{float(f'{x / 1e9:.2g}'):g} billion"
     if x >= 1e6:
@@ -57,18 +118,34 @@ def _nice_floor(x: float) -> float:
 # -- calibrated strength (calibration.py) -------------------------------------------------------
 #: How each band is said. Even the strongest never says "match": a person compares the photos.
 BAND_TEXT = {
-    "strong": "strong resemblance — still needs a person to compare",
-    "possible": "possible resemblance — compare carefully; strangers this similar are not rare",
-    "weak": "weak resemblance — no more similar than strangers in an archive this size",
+    "strong": N_("strong resemblance — still needs a person to compare"),
+    "possible": N_("possible resemblance — compare carefully; strangers this similar are not rare"),
+    "weak": N_("weak resemblance — no more similar than strangers in an archive this size"),
 }
 #: The same once a person has decided on the candidate (the advice to compare is done).
-BAND_DECIDED = {"strong": "strong resemblance", "possible": "possible resemblance", "weak": "weak resemblance"}
+BAND_DECIDED = {
+    "strong": N_("strong resemblance"),
+    "possible": N_("possible resemblance"),
+    "weak": N_("weak resemblance"),
+}
 
-UNCALIBRATED = "uncalibrated similarity (no calibration for this engine's exact weights, so no stranger count)"
+
+def band_text(band: str, decided: bool = False) -> str:
+    """A band's words in the active language (BAND_TEXT, or BAND_DECIDED once a person has decided)."""
+    return _((BAND_DECIDED if decided else BAND_TEXT)[band])
+
+
+UNCALIBRATED = N_("uncalibrated similarity (no calibration for this engine's exact weights, so no stranger count)")
+
+
+def uncalibrated() -> str:
+    """UNCALIBRATED in the active language."""
+    return _(UNCALIBRATED)
+
 
 #: Where the counts come from, when the calibration does not say (the shipped tables: LFW).
-DEFAULT_SOURCE = "unrelated people in LFW (mostly white adults, photos taken without an age gap)"
-ARCHIVE_CALIBRATION_NOTE = (
+DEFAULT_SOURCE = N_("unrelated people in LFW (mostly white adults, photos taken without an age gap)")
+ARCHIVE_CALIBRATION_NOTE = N_(
     "How often a stranger looks this similar is estimated from this archive's own faces: how often two "
     "different faces in it look this alike (counted where the archive has enough pairs; for rarer scores, "
     "read off a table measured on labelled photos, lined up with this archive), scaled to the number of "
@@ -82,26 +159,28 @@ def calibration_note(source: str | None = None) -> str:
     """The caveat that goes with every stranger count: what they were measured on, and which way they err.
 
     `source` is what the reference table was measured on, or the calibration's kind: "archive estimate"
-    gives the note for counts estimated from the archive itself (calibration.ArchiveCalibration).
+    gives the note for counts estimated from the archive itself (calibration.ArchiveCalibration). A source
+    other than the default is shown as given (it comes from the calibration file, in English).
     """
     if source == "archive estimate":
-        return ARCHIVE_CALIBRATION_NOTE
+        return _(ARCHIVE_CALIBRATION_NOTE)
     if source == "reference table":
         source = None
-    return (
-        f"How often a stranger looks this similar is counted on {source or DEFAULT_SOURCE}, scaled to the "
+    return _(
+        "How often a stranger looks this similar is counted on {source}, scaled to the "
         "number of faces in this archive. For the people in these archives, and for photos taken years apart, "
-        "strangers tend to look more alike: the real number is likely larger."
+        "strangers tend to look more alike: the real number is likely larger.",
+        source=source or _(DEFAULT_SOURCE),
     )
 
 
-CALIBRATION_NOTE = calibration_note()
+CALIBRATION_NOTE = calibration_note()  # English: computed at import, before any language is chosen
 
 
 #: What each engine is, in a family's words (the app shows it beside the scores).
 ENGINE_WORDS = {
-    "sface": "sface (YuNet + SFace: free models that come with facematch)",
-    "dlib": "dlib (an older, free model; less accurate than sface on East Asian faces and across years)",
+    "sface": N_("sface (YuNet + SFace: free models that come with facematch)"),
+    "dlib": N_("dlib (an older, free model; less accurate than sface on East Asian faces and across years)"),
 }
 STRONGER_PACK = "buffalo_l"
 
@@ -115,18 +194,19 @@ def engine_note(engine: str, calibrated: bool = True) -> str:
     """
     name = engine.split("@", 1)[0]
     if name.startswith("insightface:"):
-        words = f"insightface {name.split(':', 1)[1]} (ArcFace; non-commercial research licence)"
+        words = _("insightface {pack} (ArcFace; non-commercial research licence)", pack=name.split(":", 1)[1])
         stronger = ""
     else:
-        words = ENGINE_WORDS.get(name, name)
+        words = _(ENGINE_WORDS[name]) if name in ENGINE_WORDS else name
         p = STRONGER_PACK
-        stronger = (
-            f" A stronger model (insightface {p}, non-commercial licence) can be added by someone with "
-            f"internet once: `facematch models fetch {p}`, then `facematch evaluate calibrate LFW_DIR "
-            f"--engine insightface:{p} --install`, then `facematch index PHOTO_DIR --engine insightface:{p}`."
+        stronger = " " + _(
+            "A stronger model (insightface {pack}, non-commercial licence) can be added by someone with "
+            "internet once: `facematch models fetch {pack}`, then `facematch evaluate calibrate LFW_DIR "
+            "--engine insightface:{pack} --install`, then `facematch index PHOTO_DIR --engine insightface:{pack}`.",
+            pack=p,
         )
-    uncal = "" if calibrated else " This model has no stranger counts yet, so no strengths are shown."
-    return f"Faces compared with {words}.{uncal}{stronger}"
+    uncal = "" if calibrated else " " + _("This model has no stranger counts yet, so no strengths are shown.")
+    return _("Faces compared with {words}.", words=words) + uncal + stronger
 
 
 def strangers(
@@ -139,20 +219,42 @@ def strangers(
     measured, so the rate is an upper bound (`upper_bound`: the same, by its earlier name). Always names
     "strangers" and the archive; the caveat about where the counts come from is calibration_note, shown
     once beside them.
+
+    Whole sentences are in the catalog (not pieces glued in English order), and "this archive" has two
+    entries by where it stands ("in ..." and "searches of ..."), because Turkish and Uyghur mark that
+    with a case ending.
     """
     bound = bound or upper_bound
-    archive = f"this archive of {plural(gallery, 'face')}" if gallery else "this archive"
-    lead = "at most about" if bound else "about"
+    faces = count(gallery, "face") if gallery else ""
+
+    def archive(where: str) -> str:  # literal contexts, so that pybabel extracts them
+        if where == "in":
+            return pgettext("in", "this archive of {faces}", faces=faces) if gallery else pgettext("in", "this archive")
+        return pgettext("of", "this archive of {faces}", faces=faces) if gallery else pgettext("of", "this archive")
+
     if expected >= 1.5:
-        return f"{lead} {round_number(expected)} strangers in {archive} would look this similar"
+        n = round_number(expected)
+        if bound:
+            return _("at most about {n} strangers in {archive} would look this similar", n=n, archive=archive("in"))
+        return _("about {n} strangers in {archive} would look this similar", n=n, archive=archive("in"))
     if expected >= 0.5:
-        return f"{lead} 1 stranger in {archive} would look this similar"
+        if bound:
+            return _("at most about 1 stranger in {archive} would look this similar", archive=archive("in"))
+        return _("about 1 stranger in {archive} would look this similar", archive=archive("in"))
     one_in = 1.0 / max(expected, 1e-12)
     if one_in < 10:
-        return f"a stranger this similar would turn up in about 1 in {round(one_in)} searches of {archive}"
+        return _(
+            "a stranger this similar would turn up in about 1 in {n} searches of {archive}",
+            n=i18n.format_number(round(one_in)),
+            archive=archive("of"),
+        )
     nice = _nice_floor(one_in)
-    how = "about" if not bound and nice >= one_in * 0.99 else "fewer than"  # 1 in 1,000 exactly: "about"
-    return f"a stranger this similar would turn up in {how} 1 in {round_number(nice)} searches of {archive}"
+    n = round_number(nice)
+    if not bound and nice >= one_in * 0.99:  # 1 in 1,000 exactly: "about"
+        return _("a stranger this similar would turn up in about 1 in {n} searches of {archive}", n=n,
+                 archive=archive("of"))  # fmt: skip
+    return _("a stranger this similar would turn up in fewer than 1 in {n} searches of {archive}", n=n,
+             archive=archive("of"))  # fmt: skip
 
 
 def candidate_strength(c: object, gallery: int | None = None, decided: bool = False) -> str:
@@ -160,7 +262,7 @@ def candidate_strength(c: object, gallery: int | None = None, decided: bool = Fa
     the app and the report print for it."""
     band, expected = getattr(c, "band", None), getattr(c, "expected_strangers", None)
     if band is None or expected is None:
-        return UNCALIBRATED
+        return uncalibrated()
     return strength(band, expected, bool(getattr(c, "bound", False)), fpr=getattr(c, "fpr", None), gallery=gallery,
                     decided=decided)  # fmt: skip
 
@@ -171,76 +273,134 @@ def strength(
 ) -> str:  # fmt: skip
     """One line per candidate: the band's words, then the stranger count. Once a person has decided on the
     candidate, the band says only how strong the resemblance is (no "still needs a person to compare")."""
-    words = (BAND_DECIDED if decided else BAND_TEXT)[band]
-    return f"{words}; {strangers(expected, fpr, bound, gallery)}"
+    return _("{band}; {strangers}", band=band_text(band, decided), strangers=strangers(expected, fpr, bound, gallery))
 
 
 # -- records, names and facts (records.py, names.py, combined.py) ---------------------------------
 #: A name that agrees is a reason to look, never a "match".
-NAME_AGREES = "name agrees: {reason}"
-NO_PHOTO = "no photo in the archive"
-PHOTO_NOT_INDEXED = "the archive names a photo for this record, but that photo is not in this index"
-PHOTO_NO_QUERY = "has a photo in the archive: upload a photo of your relative to compare the faces"
-PHOTO_NO_FACE = "no face was found in this record's archive photo"
-SAME_COUNTY = "same county"
-FACTS_NOTE = (
+NAME_AGREES = N_("name agrees: {reason}")
+NO_PHOTO = N_("no photo in the archive")
+PHOTO_NOT_INDEXED = N_("the archive names a photo for this record, but that photo is not in this index")
+PHOTO_NO_QUERY = N_("has a photo in the archive: upload a photo of your relative to compare the faces")
+PHOTO_NO_FACE = N_("no face was found in this record's archive photo")
+SAME_COUNTY = N_("same county")
+FACTS_NOTE = N_(
     "What the family knows lifts a candidate a little (0.10 for a name that agrees, 0.05 for the same county "
     "or a birth year within the margin) and says why. It never hides a candidate, never changes a decision, "
     "and is no substitute for comparing the faces: archive records can be wrong, and many people share a name."
 )
-NAMES_CAVEAT = (
+NAMES_CAVEAT = N_(
     "Names are compared by how they sound across scripts and spellings. Many people share a name, and a "
     "Chinese transcription can fit several Uyghur names: a name that agrees is a reason to look, not an answer."
 )
 
 
+def no_photo() -> str:
+    """NO_PHOTO in the active language."""
+    return _(NO_PHOTO)
+
+
+def photo_not_indexed() -> str:
+    """PHOTO_NOT_INDEXED in the active language."""
+    return _(PHOTO_NOT_INDEXED)
+
+
+def photo_no_query() -> str:
+    """PHOTO_NO_QUERY in the active language."""
+    return _(PHOTO_NO_QUERY)
+
+
+def photo_no_face() -> str:
+    """PHOTO_NO_FACE in the active language."""
+    return _(PHOTO_NO_FACE)
+
+
+def same_county() -> str:
+    """SAME_COUNTY in the active language."""
+    return _(SAME_COUNTY)
+
+
+def facts_note() -> str:
+    """FACTS_NOTE in the active language."""
+    return _(FACTS_NOTE)
+
+
+def names_caveat() -> str:
+    """NAMES_CAVEAT in the active language."""
+    return _(NAMES_CAVEAT)
+
+
 def name_agrees(reason: str) -> str:
-    return NAME_AGREES.format(reason=reason)
+    return _(NAME_AGREES, reason=reason)
 
 
 def name_reason(reason: str) -> str:
     """A name among other agreeing facts (the line already says "agrees")."""
-    return f"name ({reason})"
+    return _("name ({reason})", reason=reason)
 
 
-AGREES = "Agrees with what the family knows: "
-DIFFERS = "Does not agree with what the family knows: "
+AGREES = N_("Agrees with what the family knows: ")
+DIFFERS = N_("Does not agree with what the family knows: ")
+
+
+def agrees() -> str:
+    """AGREES in the active language (a lead-in: the facts follow it)."""
+    return _(AGREES)
+
+
+def differs() -> str:
+    """DIFFERS in the active language (a lead-in: the facts follow it)."""
+    return _(DIFFERS)
 
 
 def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
     shown = ", ".join(names)
-    return (
-        f"No archive record has a name close enough to {shown} (closeness {threshold:g} of 100). Try other "
-        "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names."
+    return _(
+        "No archive record has a name close enough to {names} (closeness {threshold} of 100). Try other "
+        "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names.",
+        names=shown,
+        threshold=f"{threshold:g}",
     )
 
 
 def photo_records(n_faces: int) -> str:
     """A record of a whole group photo that does not say which face is its person."""
-    return (
-        f"record for this photo, which shows {plural(n_faces, 'face')}: it may be about someone else in it, so "
-        "it is not compared with what the family knows"
+    return _(
+        "record for this photo, which shows {faces}: it may be about someone else in it, so "
+        "it is not compared with what the family knows",
+        faces=count(n_faces, "face"),
     )
 
 
 def photo_records_weighed(n_faces: int) -> str:
-    return (
-        f"record for this photo, which shows {plural(n_faces, 'face')} (compared with what the family knows, as asked)"
+    return _(
+        "record for this photo, which shows {faces} (compared with what the family knows, as asked)",
+        faces=count(n_faces, "face"),
     )
 
 
 def birth_year_agrees(recorded: int, known: int, margin: int) -> str:
     if recorded == known:
-        return f"same birth year ({recorded})"
-    return f"birth year within {margin} years (record {recorded}, family {known})"
+        return _("same birth year ({year})", year=recorded)
+    return _(
+        "birth year within {margin} years (record {recorded}, family {known})",
+        margin=margin,
+        recorded=recorded,
+        known=known,
+    )
 
 
 def birth_year_differs(recorded: int, known: int) -> str:
-    return f"record says born {recorded}, {abs(recorded - known)} years from the family's {known}"
+    return _(
+        "record says born {recorded}, {years} years from the family's {known}",
+        recorded=recorded,
+        years=abs(recorded - known),
+        known=known,
+    )
 
 
 def county_differs(recorded: str, known: str) -> str:
-    return f"record county {recorded}, the family's {known}"
+    return _("record county {recorded}, the family's {known}", recorded=recorded, known=known)
 
 
 def age_gap(
@@ -257,33 +417,51 @@ def age_gap(
     archive photo (None when a year is missing).
     """
 
-    def when(year: int | None, age: int | None, whose: str) -> str:
+    def when(year: int | None, age: int | None, family_side: bool) -> str:
         if year is None:
-            return "year unknown"
+            return _("year unknown")
         if age is None:
-            return f"about {year} (age unknown: {whose} gives no birth year)"
-        return f"about {year} (age about {max(age, 0)})"
+            if family_side:
+                return _("about {year} (age unknown: the family gives no birth year)", year=year)
+            return _("about {year} (age unknown: the record gives no birth year)", year=year)
+        return _("about {year} (age about {age})", year=year, age=max(age, 0))
 
     if not family:
         family = [(None, None)]
-    lead = "Your photo" if len(family) == 1 else "Your photos"
-    mine = ", ".join(when(y, a, "the family") for y, a in family)
-    if all(y is None for y, _ in family):
-        mine = "year unknown (add it beside the photo)"
-    text = f"{lead}: {mine}; archive photo: {when(archive_year, archive_age, 'the record')}"
+    sep = _(", ")
+    mine = sep.join(when(y, a, True) for y, a in family)
+    if all(y is None for y, _y in family):
+        mine = _("year unknown (add it beside the photo)")
+    archive = when(archive_year, archive_age, False)
+    if len(family) == 1:
+        text = _("Your photo: {mine}; archive photo: {archive}", mine=mine, archive=archive)
+    else:
+        text = _("Your photos: {mine}; archive photo: {archive}", mine=mine, archive=archive)
     if years is not None:
-        text += f"; {plural(abs(years), 'year')} apart" if years else "; taken about the same year"
+        if years:
+            text += _("; {years} apart", years=count(abs(years), "year"))
+        else:
+            text += _("; taken about the same year")
     if large:
-        text += (
+        text += _(
             ". Faces change a lot over such a gap (and from childhood to adulthood): face similarity is much "
             "less reliable here, so a low score does not rule this person out"
         )
-    return text + "."
+    return text + _(".")
 
 
 def child_photo(age: int, photo: str = "") -> str:
-    which = f"Your photo {photo}" if photo else "Your photo"
-    return (
-        f"{which} shows them at about age {max(age, 0)}. A child's face changes a great deal: face similarity "
-        "to an adult's archive photo is much less reliable, so look at every candidate the records point to."
+    if photo:
+        return _(
+            "Your photo {photo} shows them at about age {age}. A child's face changes a great deal: face "
+            "similarity to an adult's archive photo is much less reliable, so look at every candidate the "
+            "records point to.",
+            photo=photo,
+            age=max(age, 0),
+        )
+    return _(
+        "Your photo shows them at about age {age}. A child's face changes a great deal: face "
+        "similarity to an adult's archive photo is much less reliable, so look at every candidate the "
+        "records point to.",
+        age=max(age, 0),
     )

@@ -15,11 +15,12 @@ import html
 import io
 import time
 
-from . import messages, thumbs
+from . import i18n, messages, thumbs
 from .review import Case, Decision, Review
 from .store import Faces
 
-LABELS = {"confirm": "Confirmed by a person", "reject": "Rejected", "unsure": "Unsure"}
+#: English, as other modules read it; the report shows i18n._(LABELS[...]) in the active language.
+LABELS = {"confirm": i18n.N_("Confirmed by a person"), "reject": i18n.N_("Rejected"), "unsure": i18n.N_("Unsure")}
 
 
 def audit_csv(review: Review, case_id: int | None = None) -> str:
@@ -132,9 +133,9 @@ def case_html(review: Review, case_id: int) -> str:
     for d in latest:
         shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
         rows.append(
-            f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{LABELS[d.decision]}</b><br>"
+            f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{i18n._(LABELS[d.decision])}</b><br>"
             f"by {html.escape(d.reviewer)} on {d.when()}<br>{html.escape(d.note)}</td>"
-            f"<td>rank {d.rank}<br>{messages.SCORE_LABEL} {d.score:.3f}</td>"
+            f"<td>rank {d.rank}<br>{messages.score_label()} {d.score:.3f}</td>"
             f"<td class='shown'>{shown}</td>"
             f"<td>{html.escape(d.photo_path)}<br><code>{d.photo_sha256}</code><br>box {d.box}</td></tr>"
         )
@@ -146,7 +147,8 @@ def case_html(review: Review, case_id: int) -> str:
         for d in log
     )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>facematch case: {html.escape(case.name)}</title>
+<html lang="{i18n.html_lang()}" dir="{i18n.direction()}">
+<head><meta charset="utf-8"><title>facematch case: {html.escape(case.name)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 .caveat {{ border: 2px solid #b00; padding: .8em; background: #fff6f6; }}
@@ -163,14 +165,14 @@ code {{ font-size: 80%; word-break: break-all; }}
 <p>Reviewer: {html.escape(case.reviewer)} · opened {time.strftime("%Y-%m-%d", time.localtime(case.created_at))}
 {" · closed " + time.strftime("%Y-%m-%d", time.localtime(case.closed_at)) if case.closed_at else ""}
 · report written {time.strftime("%Y-%m-%d %H:%M")}</p>
-<p class="caveat">{html.escape(messages.CAVEAT)}</p>
+<p class="caveat">{html.escape(messages.caveat())}</p>
 <h2>What the family knows</h2>{_facts_html(review, case)}
 <h2>Photos of the missing person</h2>{"".join(queries)}
 <h2>Decided candidates (latest decision for each)</h2>
 <table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>what the screen showed when deciding</th>
 <th>archive photo</th></tr>
 {"".join(rows) or "<tr><td colspan=5>No decisions yet.</td></tr>"}</table>
-<p>{html.escape(messages.CALIBRATION_NOTE)}</p>
+<p>{html.escape(messages.calibration_note())}</p>
 <p>Engine(s): {", ".join(html.escape(e) for e in engines) or "none"}</p>
 <h2>Audit log (every decision, never edited)</h2>
 <table><tr><th>#</th><th>time</th><th>reviewer</th><th>decision</th><th>face</th><th>rank</th><th>score</th>
