@@ -110,9 +110,13 @@ def round_number(x: float) -> str:
 
 
 def _nice_floor(x: float) -> float:
-    """x rounded *down* to 1, 2 or 5 times a power of ten, so "fewer than 1 in N" stays true."""
-    k = 10 ** int(f"{x:e}".split("e")[1])
-    return max(m for m in (1, 2, 5) if m * k <= x) * k
+    """x rounded *down* to 1, 2 or 5 times a power of ten, so "fewer than 1 in N" stays true.
+
+    A relative tolerance of 1e-9 keeps a float just under a power of ten (1 / 1e-5 = 99999.99999999999,
+    which "{:e}" rounds up to 1e5) from finding no step at all."""
+    y = x * (1 + 1e-9)
+    k = 10 ** int(f"{y:e}".split("e")[1])
+    return max(m for m in (1, 2, 5) if m * k <= y) * k
 
 
 # -- calibrated strength (calibration.py) -------------------------------------------------------
@@ -359,7 +363,7 @@ def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
         "No archive record has a name close enough to {names} (closeness {threshold} of 100). Try other "
         "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names.",
         names=shown,
-        threshold=f"{threshold:g}",
+        threshold=f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
     )
 
 
