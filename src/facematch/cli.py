@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, messages
+from . import __version__, i18n, messages
 from .engines import DEFAULT_ENGINE, ENGINES
 
 DEFAULT_INDEX = Path("index")
@@ -24,6 +24,15 @@ def _default_index() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        lang = i18n.choose(args.lang)  # --lang, else LC_ALL / LC_MESSAGES / LANG, else English
+    except ValueError as e:
+        parser.error(str(e))
+    with i18n.language(lang):  # restored afterwards: main() is also called in-process (tests)
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -46,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "The tool suggests; people decide.",
     )
     p.add_argument("--version", action="version", version=f"facematch {__version__}")
+    p.add_argument(
+        "--lang",
+        default=None,
+        metavar="CODE",
+        help=f"language of the messages: {', '.join(i18n.LANGUAGES)} (default: LC_ALL / LC_MESSAGES / LANG, else en)",
+    )
     sub = p.add_subparsers(title="commands")
 
     s = sub.add_parser("index", help="index every face in a folder of photos (resumable, incremental)")
@@ -327,8 +342,8 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
-        "score": messages.SCORE_LABEL,
-        "caveat": messages.CAVEAT,
+        "score": messages.score_label(),
+        "caveat": messages.caveat(),
         "queries": [
             {
                 "photo": q.name,
@@ -388,9 +403,9 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
             print(f"{q.name}: cannot use this photo: {q.error}")
             continue
         if not q.faces:
-            print(f"{q.name}: {messages.NO_FACE_HINT}")
+            print(f"{q.name}: {messages.no_face_hint()}")
             continue
-        print(f"{q.name}: {messages.plural(len(q.faces), 'face')} found")
+        print(messages.faces_found(q.name, len(q.faces)))
         for n, f in enumerate(q.faces, start=1):
             x1, y1, x2, y2 = (round(float(v)) for v in f.box)
             mark = "  <- used" if id(f) in chosen_ids else ""
@@ -398,12 +413,8 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     if result is not None and result.facts.names and not result.name_hits:
         print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
     if chosen:
-        fused = " (the photos are combined into one query)" if len(chosen) > 1 else ""
-        lifted = ", lifted a little where records agree with what the family knows" if result is not None else ""
-        print(
-            f"\n{messages.plural(len(candidates), 'candidate')} from {messages.plural(searcher.gallery_size, 'face')} "
-            f"in the index{fused}{lifted}; score = {messages.SCORE_LABEL}, engine {searcher.engine.fingerprint}"
-        )
+        print("\n" + messages.search_summary(len(candidates), searcher.gallery_size, searcher.engine.fingerprint,
+                                            fused=len(chosen) > 1, lifted=result is not None))  # fmt: skip
         print(f"{'rank':>4}  {'similarity':>10}  photo / face box / record")
     elif result is None:
         print("Nothing to search with.")
@@ -429,8 +440,8 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     if searcher.calibration is not None and chosen:
         print("\n" + messages.calibration_note(searcher.calibration.kind))
     if result is not None:
-        print("\n" + messages.FACTS_NOTE)
-    print("\n" + messages.CAVEAT)
+        print("\n" + messages.facts_note())
+    print("\n" + messages.caveat())
 
 
 # -- calibrated strength in search output (calibration.py) ---------------------------------------
@@ -539,7 +550,7 @@ def cmd_records_search(args: argparse.Namespace) -> int:
         doc = {
             "names": args.names,
             "threshold": threshold,
-            "caveat": messages.NAMES_CAVEAT,
+            "caveat": messages.names_caveat(),
             "hits": [
                 {"score": round(h.score, 1), "reason": messages.name_agrees(h.reason), "record": h.record} for h in hits
             ],
@@ -552,8 +563,8 @@ def cmd_records_search(args: argparse.Namespace) -> int:
         for label, text in record_lines(h.record):
             print(f"       {label}: {text}")
         if not h.has_photo:
-            print(f"       ({messages.NO_PHOTO})")
-    print("\n" + messages.NAMES_CAVEAT)
+            print(f"       ({messages.no_photo()})")
+    print("\n" + messages.names_caveat())
     return 0 if hits else 1
 
 

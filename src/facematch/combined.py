@@ -142,9 +142,9 @@ class Combined:
             n = self.candidate.faces_in_photo
             lines.append(messages.photo_records_weighed(n) if self.photo_records_weighed else messages.photo_records(n))
         if self.agrees:
-            lines.append(messages.AGREES + "; ".join(self.agrees))
+            lines.append(messages.agrees() + "; ".join(self.agrees))
         if self.differs:
-            lines.append(messages.DIFFERS + "; ".join(self.differs))
+            lines.append(messages.differs() + "; ".join(self.differs))
         if self.age_gap is not None:
             lines.append(self.age_gap.text())
         return lines
@@ -178,11 +178,11 @@ def county_agrees(known: str, recorded: str) -> str | None:
     if not a or not b:
         return None
     if a.casefold() == b.casefold():
-        return messages.SAME_COUNTY
+        return messages.same_county()
     # places are not given names: no name table, no endings set aside ("Turpan" is no Tur + -pan)
     agreement = NameIndex([(0, normalise(b))]).search(normalise(a), threshold=THRESHOLD, limit=1, readings=False)
     if agreement:
-        return f"{messages.SAME_COUNTY} ({agreement[0][1].reason()})"
+        return f"{messages.same_county()} ({agreement[0][1].reason()})"
     return None
 
 
@@ -308,7 +308,7 @@ def combine(
             shown_faces.add(best.face.id)
             items.append(annotate(Combined(best, best.records, "name", photo_records=best.photo_records)))
         else:
-            note = messages.NO_PHOTO if not h.has_photo else _photo_note(searcher, h, bool(faces))
+            note = messages.no_photo() if not h.has_photo else _photo_note(searcher, h, bool(faces))
             shown = list(index.faces.by_id(face_ids.get(rid, [])).values())
             item = Combined(None, [h.record], "name", note=note, archive_faces=shown)
             no_face.append(annotate(item))
@@ -320,10 +320,10 @@ def combine(
 def _photo_note(searcher: Searcher, hit: NameHit, have_query: bool) -> str:
     indexed = searcher.index.faces.indexed_filenames(hit.record.get("photos", []))
     if not indexed:
-        return messages.PHOTO_NOT_INDEXED
+        return messages.photo_not_indexed()
     if not searcher.index.records.face_ids([hit.record["record_id"]], searcher.fingerprint):
-        return messages.PHOTO_NO_FACE
-    return messages.PHOTO_NO_QUERY if not have_query else messages.PHOTO_NO_FACE
+        return messages.photo_no_face()
+    return messages.photo_no_query() if not have_query else messages.photo_no_face()
 
 
 def _face_candidates(searcher: Searcher, faces: list[Face], face_ids: set[int]) -> dict[int, Candidate]:

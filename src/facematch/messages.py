@@ -119,6 +119,25 @@ def _nice_floor(x: float) -> float:
     return max(m for m in (1, 2, 5) if m * k <= y) * k
 
 
+# -- search output (cli.py) ------------------------------------------------------------------------
+def faces_found(photo: str, n: int) -> str:
+    """ "family.jpg: 2 faces found" (one sentence, so the count's grammar is the language's)."""
+    return _("{photo}: {faces} found", photo=photo, faces=count(n, "face"))
+
+
+def search_summary(candidates: int, gallery: int, engine: str, fused: bool = False, lifted: bool = False) -> str:
+    """The line above the candidate list: how many, from how many faces, how, and what the score is."""
+    return _(
+        "{candidates} from {faces} in the index{fused}{lifted}; score = {score}, engine {engine}",
+        candidates=count(candidates, "candidate"),
+        faces=count(gallery, "face"),
+        fused=_(" (the photos are combined into one query)") if fused else "",
+        lifted=_(", lifted a little where records agree with what the family knows") if lifted else "",
+        score=score_label(),
+        engine=engine,
+    )
+
+
 # -- calibrated strength (calibration.py) -------------------------------------------------------
 #: How each band is said. Even the strongest never says "match": a person compares the photos.
 BAND_TEXT = {
