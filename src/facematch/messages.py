@@ -378,11 +378,12 @@ def differs() -> str:
 
 def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
     shown = ", ".join(names)
+    closeness = f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold)
     return _(
         "No archive record has a name close enough to {names} (closeness {threshold} of 100). Try other "
         "spellings (as a Chinese clerk may have written it, or in Uyghur script), or ask for less close names.",
         names=shown,
-        threshold=f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
+        threshold=closeness,
     )
 
 

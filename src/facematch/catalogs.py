@@ -1,0 +1,140 @@
+"""Keep the message catalogs in step with the code: ``python -m facematch.catalogs update|check``.
+
+Why a module and not only ``pybabel`` commands: the extraction needs facematch's own keywords (``N_``,
+``Nn_:1,2``, ``pgettext:1c,2``) every time, and Babel flags any message with a ``%`` in it as
+``python-format`` (the caveat's "97% of the time" reads as a ``% o`` conversion), after which
+``pybabel compile`` rejects every translation that writes "%97". facematch never formats messages with
+``%``, so this drops that flag. The result is what ``pybabel extract`` + ``pybabel update`` give, with
+those two fixes; README "Languages" shows both ways.
+
+- ``update``: extract the strings from the package into ``locale/facematch.pot`` and merge it into every
+  ``locale/<code>/LC_MESSAGES/facematch.po`` (new strings empty, changed ones fuzzy, gone ones dropped).
+- ``check``: what ``pybabel compile`` would check (placeholders, plural forms), plus how many entries each
+  language has translated; exit 1 if anything is missing or fuzzy.
+- ``init CODE``: start a catalog for a new language.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from . import i18n
+
+PACKAGE = Path(__file__).resolve().parent
+POT = i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot"
+KEYWORDS: dict[str, object] = {"_": None, "N_": None, "Nn_": (1, 2), "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+WIDTH = 100
+
+
+def extract() -> Catalog:
+    """Every marked string in the package, with flags fixed (no python-format: facematch uses {names})."""
+    from . import __version__
+
+    pot = Catalog(project="facematch", version=__version__, copyright_holder="the facematch authors", fuzzy=False)
+    for _file, _line, message, comments, context in extract_from_dir(
+        str(PACKAGE), method_map=[("**.py", "python")], keywords=KEYWORDS
+    ):
+        pot.add(message, None, auto_comments=comments, context=context)
+    for m in pot:
+        if m.id:
+            m.flags.discard("python-format")
+    return pot
+
+
+def _write(path: Path, catalog: Catalog) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        write_po(f, catalog, width=WIDTH, no_location=True, sort_output=True, ignore_obsolete=True)
+
+
+def _read(path: Path, code: str | None = None) -> Catalog:
+    with path.open("rb") as f:
+        return read_po(f, locale=code, domain=i18n.DOMAIN)
+
+
+def update() -> None:
+    """Re-extract the template and merge it into every language's catalog."""
+    pot = extract()
+    _write(POT, pot)
+    for code in i18n.LANGUAGES:
+        path = i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+        if code == i18n.SOURCE or not path.exists():
+            continue
+        po = _read(path, code)
+        po.update(pot, no_fuzzy_matching=False)
+        for m in po:
+            if m.id:
+                m.flags.discard("python-format")
+        _write(path, po)
+        print(f"{code}: {path}")
+
+
+def init(code: str) -> Path:
+    """A new, empty catalog for ``code`` (plural forms from Babel's CLDR data)."""
+    path = i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    if path.exists():
+        raise SystemExit(f"{path} exists; use update")
+    pot = _read(POT)
+    po = Catalog(locale=code, domain=i18n.DOMAIN, project="facematch", copyright_holder="the facematch authors")
+    po.language_team = f"{code} (machine-assisted, needs review by a native speaker)"
+    po.update(pot)
+    _write(path, po)
+    return path
+
+
+def check() -> list[str]:
+    """Problems that would show a family English or a broken sentence; empty when every catalog is whole."""
+    problems: list[str] = []
+    template = {(m.context, m.id) for m in _read(POT) if m.id}
+    for code in i18n.LANGUAGES:
+        path = i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+        if code == i18n.SOURCE or not path.exists():
+            continue
+        po = _read(path, code)
+        done = 0
+        for m in po:
+            if not m.id:
+                continue
+            strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+            if m.fuzzy:
+                problems.append(f"{code}: fuzzy: {m.id!r}")
+            elif not all(strings):
+                problems.append(f"{code}: untranslated: {m.id!r}")
+            else:
+                done += 1
+        for m in po:
+            if m.id:
+                m.flags.discard("python-format")  # read_po adds it back from the "%" in "97%"
+                problems += [f"{code}: {m.id!r}: {e}" for e in m.check(po)]
+        missing = template - {(m.context, m.id) for m in po if m.id}
+        problems += [f"{code}: missing (run update): {mid!r}" for _ctx, mid in missing]
+        print(f"{code}: {done} of {len(template)} translated")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m facematch.catalogs", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("update", help="extract the strings and merge them into every catalog")
+    sub.add_parser("check", help="every catalog complete, placeholders and plural forms right")
+    i = sub.add_parser("init", help="start a catalog for a new language")
+    i.add_argument("code")
+    args = p.parse_args(argv)
+    if args.cmd == "update":
+        update()
+    elif args.cmd == "init":
+        print(init(args.code))
+    problems = check()
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems and args.cmd == "check" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
