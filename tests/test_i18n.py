@@ -1,0 +1,276 @@
+"""The message catalogs: complete, consistent, and saying what the English says where it matters.
+
+Why these tests: a family reads the caveat and the resemblance bands in their own language, and a
+missing placeholder, an empty entry or a caveat that lost "a person decides" fails silently on screen.
+Fast (a few seconds plus one small demo run): the catalogs are parsed with Babel, as i18n.py does.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
+
+from facematch import catalogs, i18n, messages
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALE = ROOT / "src" / "facematch" / "locale"
+TRANSLATED = ("ug", "tr", "zh_Hans")
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def _po(code: str) -> Catalog:
+    with (LOCALE / code / "LC_MESSAGES" / "facematch.po").open("rb") as f:
+        return read_po(f, locale=code)
+
+
+def _pot() -> Catalog:
+    with (LOCALE / "facematch.pot").open("rb") as f:
+        return read_po(f)
+
+
+def _key(m) -> tuple:
+    return (m.context, m.id)
+
+
+def _placeholders(text: str | tuple | list) -> set[str]:
+    texts = [text] if isinstance(text, str) else list(text)
+    return {p for t in texts for p in PLACEHOLDER.findall(t or "")}
+
+
+def test_template_is_up_to_date_with_the_source():
+    """Every string marked in the code is in facematch.pot, and no stale one is left."""
+    found = set()
+    for _file, _line, msg, _comments, ctx in extract_from_dir(
+        str(ROOT / "src" / "facematch"), keywords=catalogs.KEYWORDS, method_map=[("**.py", "python")]
+    ):
+        found.add((ctx, msg))
+    pot = {_key(m) for m in _pot() if m.id}
+    assert found - pot == set(), "in the code but not in facematch.pot: run python -m facematch.catalogs update"
+    assert pot - found == set(), "in facematch.pot but no longer in the code: run python -m facematch.catalogs update"
+
+
+def test_catalogs_pass_babels_checks():
+    """What `pybabel compile` checks (placeholders, number of plural forms), without the false alarm on "97%"."""
+    assert catalogs.check() == []
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_every_message_is_in_every_catalog_with_the_same_placeholders(code):
+    pot = {_key(m): m for m in _pot() if m.id}
+    po = {_key(m): m for m in _po(code) if m.id}
+    missing, stale = set(pot) - set(po), set(po) - set(pot)
+    assert not missing and not stale, f"{code}: run python -m facematch.catalogs update ({missing=}, {stale=})"
+    for m in po.values():
+        want = _placeholders(m.id)
+        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        for s in strings:
+            assert _placeholders(s) == want, f"{code}: {m.id!r} -> {s!r} changes the placeholders"
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_no_entry_is_empty_fuzzy_or_left_in_english(code):
+    """Identical to English is allowed only for entries with no words (punctuation, placeholders)."""
+    for m in _po(code):
+        if not m.id:
+            continue
+        assert "fuzzy" not in m.flags, f"{code}: fuzzy (shown in English): {m.id!r}"
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        for s in strings:
+            assert s and s.strip(), f"{code}: untranslated {m.id!r}"
+            words = re.sub(r"[^\w]", "", PLACEHOLDER.sub("", ids[0]))
+            if words:
+                assert s not in ids, f"{code}: left in English: {m.id!r}"
+
+
+@pytest.mark.parametrize(
+    ("code", "nplurals"),
+    [("ug", 2), ("tr", 2), ("zh_Hans", 1)],
+)
+def test_plural_forms_follow_cldr(code, nplurals):
+    po = _po(code)
+    assert po.num_plurals == nplurals == get_plural(code).num_plurals
+    for m in po:
+        if m.id and isinstance(m.id, tuple):
+            assert len(m.string) == nplurals, f"{code}: {m.id!r} needs {nplurals} forms"
+
+
+def test_counts_in_each_language():
+    assert messages.plural(1, "face") == "1 face" and messages.plural(1204, "face") == "1,204 faces"
+    with i18n.language("tr"):
+        assert messages.plural(1, "face") == "1 yüz" and messages.plural(1204, "face") == "1.204 yüz"
+        assert messages.plural(2, "candidate") == "2 aday"
+        assert messages.round_number(3_200_000) == "3,2 milyon"
+    with i18n.language("zh_Hans"):
+        assert messages.plural(1204, "face") == "1,204张人脸"
+        assert messages.round_number(3_200_000) == "320万"
+    with i18n.language("ug"):
+        assert messages.plural(3, "candidate") == "3 نامزات"
+    # A noun the catalog does not know stays English, as before.
+    with i18n.language("tr"):
+        assert messages.plural(2, "box") == "2 boxes"
+
+
+#: Per language, the glossary's words (docs/glossary.md) that carry each key part of the caveat.
+CAVEAT_PARTS = {
+    "en": {
+        "candidates, not matches": ["candidates", "not matches"],
+        "a person decides": ["Only a person", "confirm a match"],
+        "years apart": ["years apart"],
+        "groups": ["groups", "East Asian"],
+        "not a probability": ["not a probability"],
+    },
+    "tr": {
+        "candidates, not matches": ["aday", "eşleşme değildir", "kimlik tespiti değildir"],
+        "a person decides": ["yalnızca fotoğrafları karşılaştıran bir kişi", "onaylayabilir"],
+        "years apart": ["yıllar"],
+        "groups": ["gruplardan", "Doğu Asyalı"],
+        "not a probability": ["olasılık değildir"],
+    },
+    "ug": {
+        "candidates, not matches": ["نامزات", "ماس كېلىش ئەمەس", "تونۇپ بېكىتىلگەن كىشى ئەمەس"],
+        "a person decides": ["سۈرەتلەرنى ئۆزى سېلىشتۇرغان ئادەملا", "جەزملەشتۈرەلەيدۇ"],
+        "years apart": ["يىل ئارىلىقتا"],
+        "groups": ["توپلاردىكى", "شەرقىي ئاسىيالىقلارنىڭ"],
+        "not a probability": ["ئېھتىماللىق ئەمەس"],
+    },
+    "zh_Hans": {
+        "candidates, not matches": ["候选", "不是匹配", "不等于认定身份"],
+        "a person decides": ["只有亲自比对照片的人", "确认"],
+        "years apart": ["相隔多年"],
+        "groups": ["群体", "东亚"],
+        "not a probability": ["不是概率"],
+    },
+}
+
+
+@pytest.mark.parametrize("code", list(CAVEAT_PARTS))
+def test_the_caveat_keeps_its_meaning_in_every_language(code):
+    with i18n.language(code):
+        text = messages.caveat()
+    for part, words in CAVEAT_PARTS[code].items():
+        for w in words:
+            assert w in text, f"{code}: the caveat lost '{part}' ({w!r})"
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_no_band_or_candidate_line_calls_it_a_match(code):
+    """The bands use the glossary's resemblance words, never the word for a confirmed match."""
+    match_word = {"tr": "eşleş", "ug": "ماس كېلىش", "zh_Hans": "匹配"}[code]
+    with i18n.language(code):
+        for band in ("strong", "possible", "weak"):
+            for decided in (False, True):
+                line = messages.strength(band, 0.3, gallery=1204, decided=decided)
+                assert match_word not in line, line
+
+
+def test_glossary_names_every_term_in_every_language():
+    glossary = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    for term in ("candidate", "match", "confirm", "reject", "unsure", "strong resemblance", "stranger"):
+        assert term in glossary.lower()
+    for code in TRANSLATED:
+        with i18n.language(code):
+            for word in (messages.band_text("strong", True), messages.plural(1, "candidate").split(" ", 1)[-1]):
+                assert word.removeprefix("1") in glossary, f"{code}: {word!r} is not in docs/glossary.md"
+
+
+def test_english_is_unchanged_and_constants_stay_english():
+    assert messages.caveat() == messages.CAVEAT and messages.CAVEAT.startswith("These are candidates, not matches")
+    with i18n.language("tr"):
+        assert messages.caveat() != messages.CAVEAT
+        assert messages.CAVEAT.startswith("These are candidates")  # what other modules imported stays English
+        assert messages.CALIBRATION_NOTE.startswith("How often a stranger looks this similar is counted on unrelated")
+        assert "LFW" in messages.calibration_note()
+    assert i18n.current() == "en"
+
+
+def test_rtl_and_html_attributes():
+    assert i18n.is_rtl("ug") and i18n.direction("ug") == "rtl"
+    assert not any(i18n.is_rtl(c) for c in ("tr", "zh_Hans", "en"))
+    assert i18n.html_lang("zh_Hans") == "zh-Hans"
+    assert set(i18n.available()) == {"ug", "tr", "zh_Hans", "en"}
+    assert i18n.display_name("ug") == "ئۇيغۇرچە" and i18n.display_name("tr") == "Türkçe"
+
+
+def test_language_is_per_thread_and_restored():
+    """A Streamlit session runs in its own thread: one session's language must not leak into another."""
+    seen: list[str] = []
+    with i18n.language("ug"):
+        t = threading.Thread(target=lambda: seen.append(messages.score_label()))
+        t.start()
+        t.join()
+        assert messages.score_label() == "ئۆلچەملەشتۈرۈلمىگەن ئوخشاشلىق"
+    assert seen == ["uncalibrated similarity"]
+    assert i18n.current() == "en"
+    with pytest.raises(ValueError, match="unknown language"):
+        i18n.set_language("xx")
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({"LANG": "tr_TR.UTF-8"}, "tr"),
+        ({"LANG": "tr_TR.UTF-8", "LC_MESSAGES": "ug_CN.UTF-8"}, "ug"),
+        ({"LANG": "tr_TR.UTF-8", "LC_ALL": "zh_CN.UTF-8"}, "zh_Hans"),
+        ({"LANG": "zh_TW.UTF-8"}, "en"),  # Traditional Chinese: not Simplified
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({"LC_ALL": "de_DE.UTF-8", "LANG": "tr_TR.UTF-8"}, "en"),  # LC_ALL overrides
+        ({}, "en"),
+    ],
+)
+def test_language_from_the_environment(env, want):
+    assert i18n.from_environment(env) == want
+    assert i18n.choose("ug", env) == "ug"  # --lang wins
+
+
+def _facematch() -> list[str]:
+    beside = Path(sys.executable).parent / "facematch"
+    exe = str(beside) if beside.exists() else shutil.which("facematch")
+    return [exe] if exe else [sys.executable, "-m", "facematch.cli"]
+
+
+@pytest.fixture(scope="module")
+def turkish_demo(tmp_path_factory):
+    idx = tmp_path_factory.mktemp("i18n") / "demo"
+    out = subprocess.run(
+        [*_facematch(), "--lang", "tr", "demo", "--index", str(idx)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    return idx, out.stdout
+
+
+def test_cli_demo_speaks_turkish(turkish_demo):
+    _idx, stdout = turkish_demo
+    with i18n.language("tr"):
+        assert messages.caveat() in stdout
+        assert messages.search_summary(10, 11, "x").split(" ")[0] in stdout  # "dizindeki"
+    assert "These are candidates" not in stdout and "strong resemblance" not in stdout
+    assert "güçlü benzerlik" in stdout and "10 aday" in stdout
+
+
+def test_cli_follows_lang_from_the_environment(turkish_demo):
+    idx, _ = turkish_demo
+    query = str(Path(i18n.__file__).parent / "demo_photos" / "query" / "obama2.jpg")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in i18n.ENV_VARS}
+    out = subprocess.run(
+        [*_facematch(), "search", query, "--index", str(idx), "-k", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "LANG": "zh_CN.UTF-8"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "只有亲自比对照片的人才能确认匹配" in out.stdout and "These are candidates" not in out.stdout
+    bad = subprocess.run([*_facematch(), "--lang", "xx", "info"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown language" in bad.stderr
