@@ -7,6 +7,7 @@ Fast (a few seconds plus one small demo run): the catalogs are parsed with Babel
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -274,3 +275,28 @@ def test_cli_follows_lang_from_the_environment(turkish_demo):
     assert "只有亲自比对照片的人才能确认匹配" in out.stdout and "These are candidates" not in out.stdout
     bad = subprocess.run([*_facematch(), "--lang", "xx", "info"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown language" in bad.stderr
+
+
+def test_case_report_in_uyghur_is_right_to_left(turkish_demo):
+    """The report is written in the active language: caveat, labels, lang and dir (the headings: later)."""
+    from facematch import report
+    from facematch.index import Index
+    from facematch.review import Review
+    from facematch.search import Searcher
+
+    idx, _ = turkish_demo
+    with Searcher(idx) as s:
+        best = s.search(
+            [s.detect_file(Path(i18n.__file__).parent / "demo_photos" / "query" / "obama2.jpg").pick()], k=1
+        )
+    rv = Review(Index.open(idx))
+    case = rv.create_case("Abdulla", "Ayse")
+    rv.decide(case.id, best[0], "confirm", "Ayse")
+    english = report.case_html(rv, case.id)
+    with i18n.language("ug"):
+        uyghur = report.case_html(rv, case.id)
+        caveat = messages.caveat()
+    assert '<html lang="en" dir="ltr">' in english and html.escape(messages.CAVEAT) in english
+    assert '<html lang="ug" dir="rtl">' in uyghur and html.escape(caveat) in uyghur
+    assert "These are candidates" not in uyghur
+    assert "بىر كىشى جەزملەشتۈردى" in uyghur  # "Confirmed by a person"
