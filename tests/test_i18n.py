@@ -195,6 +195,37 @@ def test_english_is_unchanged_and_constants_stay_english():
     assert i18n.current() == "en"
 
 
+def test_each_constant_and_its_function_say_the_same_in_english():
+    """Constants stay English for the modules that import them; the functions are what is translated."""
+    pairs = {
+        "CAVEAT": messages.caveat,
+        "SCORE_LABEL": messages.score_label,
+        "NO_FACE_HINT": messages.no_face_hint,
+        "UNCALIBRATED": messages.uncalibrated,
+        "NO_PHOTO": messages.no_photo,
+        "PHOTO_NOT_INDEXED": messages.photo_not_indexed,
+        "PHOTO_NO_QUERY": messages.photo_no_query,
+        "PHOTO_NO_FACE": messages.photo_no_face,
+        "SAME_COUNTY": messages.same_county,
+        "FACTS_NOTE": messages.facts_note,
+        "NAMES_CAVEAT": messages.names_caveat,
+        "AGREES": messages.agrees,
+        "DIFFERS": messages.differs,
+        "CALIBRATION_NOTE": messages.calibration_note,
+    }
+    for name, function in pairs.items():
+        assert function() == getattr(messages, name), name
+        with i18n.language("tr"):
+            assert function() != getattr(messages, name), f"{name} is not translated"
+    for band in ("strong", "possible", "weak"):
+        assert messages.band_text(band) == messages.BAND_TEXT[band]
+        assert messages.band_text(band, decided=True) == messages.BAND_DECIDED[band]
+    from facematch import report
+
+    for decision, label in report.LABELS.items():
+        assert messages.decision_label(decision) == label
+
+
 def test_rtl_and_html_attributes():
     assert i18n.is_rtl("ug") and i18n.direction("ug") == "rtl"
     assert not any(i18n.is_rtl(c) for c in ("tr", "zh_Hans", "en"))

@@ -61,6 +61,10 @@ def _read(path: Path, code: str | None = None) -> Catalog:
 def update() -> None:
     """Re-extract the template and merge it into every language's catalog."""
     pot = extract()
+    if POT.exists():
+        old = _read(POT)
+        if {(m.context, m.id) for m in old if m.id} == {(m.context, m.id) for m in pot if m.id}:
+            pot.creation_date = old.creation_date  # no new messages: no date-only churn (and merge conflicts)
     _write(POT, pot)
     for code in i18n.LANGUAGES:
         path = i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"

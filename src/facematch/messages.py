@@ -27,7 +27,7 @@ CAVEAT = N_(
 
 SCORE_LABEL = N_("uncalibrated similarity")
 
-NO_FACE_HINT = N_(
+NO_FACE_HINT = (
     "No face was found. A larger, sharper photo where the face looks at the camera helps; "
     "crop loosely around the head rather than tightly around the face."
 )
@@ -44,8 +44,12 @@ def score_label() -> str:
 
 
 def no_face_hint() -> str:
-    """NO_FACE_HINT in the active language."""
-    return _(NO_FACE_HINT)
+    """NO_FACE_HINT in the active language (the msgid is written out here, not N_() on the constant, only to
+    keep the constant's lines as they were while other branches insert beside them; a test keeps both equal)."""
+    return _(
+        "No face was found. A larger, sharper photo where the face looks at the camera helps; "
+        "crop loosely around the head rather than tightly around the face."
+    )
 
 
 def missing_model(engine: str, folder: str, what: str) -> str:
@@ -117,6 +121,22 @@ def _nice_floor(x: float) -> float:
     y = x * (1 + 1e-9)
     k = 10 ** int(f"{y:e}".split("e")[1])
     return max(m for m in (1, 2, 5) if m * k <= y) * k
+
+
+# -- decisions and documents (report.py) -----------------------------------------------------------
+#: A person's decision on a candidate, as the report labels it (report.LABELS keeps the English).
+DECISION_LABELS = {"confirm": N_("Confirmed by a person"), "reject": N_("Rejected"), "unsure": N_("Unsure")}
+
+
+def decision_label(decision: str) -> str:
+    """ "Confirmed by a person" / "Rejected" / "Unsure" in the active language."""
+    return _(DECISION_LABELS[decision])
+
+
+def html_lang_dir() -> str:
+    """``lang="ug" dir="rtl"`` for a document's <html> element in the active language, so that browsers lay
+    Uyghur out right to left and pick fonts by language (zh-Hans forms, not Japanese ones)."""
+    return f'lang="{i18n.html_lang()}" dir="{i18n.direction()}"'
 
 
 # -- search output (cli.py) ------------------------------------------------------------------------

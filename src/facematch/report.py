@@ -15,12 +15,11 @@ import html
 import io
 import time
 
-from . import i18n, messages, thumbs
+from . import messages, thumbs
 from .review import Case, Decision, Review
 from .store import Faces
 
-#: English, as other modules read it; the report shows i18n._(LABELS[...]) in the active language.
-LABELS = {"confirm": i18n.N_("Confirmed by a person"), "reject": i18n.N_("Rejected"), "unsure": i18n.N_("Unsure")}
+LABELS = {"confirm": "Confirmed by a person", "reject": "Rejected", "unsure": "Unsure"}
 
 
 def audit_csv(review: Review, case_id: int | None = None) -> str:
@@ -133,7 +132,8 @@ def case_html(review: Review, case_id: int) -> str:
     for d in latest:
         shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
         rows.append(
-            f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{i18n._(LABELS[d.decision])}</b><br>"
+            f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td>"
+            f"<td><b>{messages.decision_label(d.decision)}</b><br>"
             f"by {html.escape(d.reviewer)} on {d.when()}<br>{html.escape(d.note)}</td>"
             f"<td>rank {d.rank}<br>{messages.score_label()} {d.score:.3f}</td>"
             f"<td class='shown'>{shown}</td>"
@@ -147,7 +147,7 @@ def case_html(review: Review, case_id: int) -> str:
         for d in log
     )
     return f"""<!doctype html>
-<html lang="{i18n.html_lang()}" dir="{i18n.direction()}">
+<html {messages.html_lang_dir()}>
 <head><meta charset="utf-8"><title>facematch case: {html.escape(case.name)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
