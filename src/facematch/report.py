@@ -112,6 +112,30 @@ def _kept_photo_html(kept) -> str:
     )
 
 
+def _verdict_rows(review: Review, case: Case, faces: Faces) -> list[str]:
+    """A two-reviewer case: one row per decided face with where it stands and every reviewer's latest decision
+    (as far as the reader may see them: a face only others decided says so and shows nothing of theirs)."""
+    rows = []
+    for v in review.verdicts(case.id):
+        if not v.decisions:
+            rows.append(f"<tr><td colspan=5>{html.escape(v.text())}</td></tr>")
+            continue
+        first = v.decisions[0]
+        each = "<br>".join(
+            f"{LABELS[d.decision]} by {html.escape(d.reviewer)} on {d.when()}"
+            + (f": {html.escape(d.note)}" if d.note else "")
+            for d in v.decisions
+        )
+        shown = "<br>".join(html.escape(line) for line in first.shown) or "(not kept)"
+        css = "confirm" if v.state == "confirmed" else "reject" if v.state == "rejected" else ""
+        rows.append(
+            f"<tr class='{css}'><td>{_face_img(faces, first)}</td><td><b>{html.escape(v.text())}</b><br>{each}</td>"
+            f"<td>rank {first.rank}<br>{messages.SCORE_LABEL} {first.score:.3f}</td><td class='shown'>{shown}</td>"
+            f"<td>{html.escape(first.photo_path)}<br><code>{first.photo_sha256}</code><br>box {first.box}</td></tr>"
+        )
+    return rows
+
+
 def case_html(review: Review, case_id: int) -> str:
     """The case report: what the family knows, their photos, each decided candidate (latest decision, with
     what the screen showed), and the full log."""
@@ -128,8 +152,8 @@ def case_html(review: Review, case_id: int) -> str:
                 queries.append(f'<div class="missing">{html.escape(kept.original_name)}: cannot read ({e})</div>')
     if not queries:
         queries.append("<p>The family's photos were not kept in this case (they were used in memory only).</p>")
-    rows = []
-    for d in latest:
+    rows = _verdict_rows(review, case, faces) if case.two_reviewers else []
+    for d in [] if case.two_reviewers else latest:
         shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
         rows.append(
             f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td><td><b>{LABELS[d.decision]}</b><br>"
@@ -166,7 +190,11 @@ code {{ font-size: 80%; word-break: break-all; }}
 <p class="caveat">{html.escape(messages.CAVEAT)}</p>
 <h2>What the family knows</h2>{_facts_html(review, case)}
 <h2>Photos of the missing person</h2>{"".join(queries)}
-<h2>Decided candidates (latest decision for each)</h2>
+<h2>Decided candidates ({
+        "each reviewer's latest decision; two reviewers must confirm"
+        if case.two_reviewers
+        else "latest decision for each"
+    })</h2>
 <table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>what the screen showed when deciding</th>
 <th>archive photo</th></tr>
 {"".join(rows) or "<tr><td colspan=5>No decisions yet.</td></tr>"}</table>

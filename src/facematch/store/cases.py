@@ -8,14 +8,16 @@ each decision is committed durably (synchronous=FULL) in its own transaction.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from collections.abc import Callable
 
 from .db import Database
 
-_CASE_COLUMNS = "id, name, notes, reviewer, created_at, closed_at"
+_CASE_COLUMNS = "id, name, notes, reviewer, created_at, closed_at, created_by, two_reviewers"
 _DECISION_COLUMNS = (
     "id, case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at, engine, score, rank, note, photo_path, "
-    "shown"
+    "shown, account_id"
 )
 
 
@@ -26,11 +28,14 @@ class Cases:
         self.db = db
 
     # -- cases ------------------------------------------------------------------------------------
-    def create(self, name: str, reviewer: str, notes: str) -> dict:
+    def create(
+        self, name: str, reviewer: str, notes: str, created_by: int | None = None, two_reviewers: bool = False
+    ) -> dict:
         with self.db.write() as c:
             case_id = c.execute(
-                "INSERT INTO cases(name, notes, reviewer, created_at) VALUES (?, ?, ?, ?)",
-                (name, notes, reviewer, time.time()),
+                """INSERT INTO cases(name, notes, reviewer, created_at, created_by, two_reviewers)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (name, notes, reviewer, time.time(), created_by, int(two_reviewers)),
             ).lastrowid
         return self.get(case_id)  # type: ignore[return-value]
 
@@ -51,9 +56,13 @@ class Cases:
         reviewer: str | None = None,
         closed_at: float | None = None,
         reopen: bool = False,
+        two_reviewers: bool | None = None,
     ) -> None:
         sets, args = [], []
-        for column, value in (("name", name), ("notes", notes), ("reviewer", reviewer), ("closed_at", closed_at)):
+        two = None if two_reviewers is None else int(two_reviewers)
+        for column, value in (
+            ("name", name), ("notes", notes), ("reviewer", reviewer), ("closed_at", closed_at), ("two_reviewers", two)
+        ):  # fmt: skip
             if value is not None:
                 sets.append(f"{column} = ?")
                 args.append(value)
@@ -153,15 +162,24 @@ class Cases:
         note: str,
         photo_path: str,
         shown: list[str] | tuple[str, ...] = (),
+        account_id: int | None = None,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> dict:
-        """One INSERT in its own durable transaction: a kill leaves the whole decision or none of it."""
+        """One INSERT in its own durable transaction: a kill leaves the whole decision or none of it.
+
+        `guard` runs inside the same transaction before the INSERT (it may raise to refuse): a rule that
+        depends on earlier decisions (one account cannot confirm twice) then holds even when two sessions
+        decide at the same moment, since the write lock and BEGIN IMMEDIATE serialise them.
+        """
         row = (case_id, photo_sha256, *box, decision, reviewer, time.time(), engine, score, rank, note, photo_path)
-        row += ("\n".join(shown),)
+        row += ("\n".join(shown), account_id)
         with self.db.write(durable=True) as c:
+            if guard is not None:
+                guard(c)
             decision_id = c.execute(
                 """INSERT INTO decisions(case_id, photo_sha256, x1, y1, x2, y2, decision, reviewer, decided_at,
-                                         engine, score, rank, note, photo_path, shown)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         engine, score, rank, note, photo_path, shown, account_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 row,
             ).lastrowid
         return self.decisions(decision_id=decision_id)[0]
