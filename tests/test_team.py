@@ -229,3 +229,18 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
     con = sqlite3.connect(idx / DB_NAME)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
     assert Session(1, 0.0).account_id == 1
+
+
+def test_uploads_over_the_limit_are_refused_in_the_library_too(team_index):
+    from facematch import images, serve
+
+    big = demo.query_photo().read_bytes() + b"\0" * (images.MAX_UPLOAD_BYTES + 1)
+    assert serve.SETTINGS["server.maxUploadSize"] == str(images.MAX_UPLOAD_MB)
+    with Searcher(team_index) as s:
+        q = s.detect(big, "huge.jpg")
+        assert q.error and f"up to {images.MAX_UPLOAD_MB} MB" in q.error and not q.faces
+        rv = as_(s.index, "worker")
+        case = rv.create_case("limit")
+        with pytest.raises(images.ImageError, match="can be uploaded"):
+            rv.keep_photo(case.id, big, "huge.jpg")
+        assert rv.case_photos(case.id) == []

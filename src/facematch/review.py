@@ -258,6 +258,7 @@ class Review:
         chosen in it and its year when known, so a family that comes back finds its search as it left it.
         The file is named by its content, never by `name` (which only shows), so no upload name reaches the disk."""
         self._guard(case_id)
+        images.check_upload(data)
         year = parse_year(photo_year, "Year the photo was taken")
         clean = images.strip_metadata(data)
         sha = images.sha256_bytes(clean)

@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from . import images
+
 #: The workbench script, inside the package: it is there after any `pip install`, editable or not.
 APP = Path(__file__).resolve().parent / "workbench.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
@@ -23,7 +25,7 @@ SETTINGS = {
     "browser.gatherUsageStats": "false",
     "server.headless": "true",
     "server.enableXsrfProtection": "true",
-    "server.maxUploadSize": "50",  # MB per photo: far above any photo, far below what fills a disk
+    "server.maxUploadSize": str(images.MAX_UPLOAD_MB),  # per photo; the library checks the same (images.py)
     "global.developmentMode": "false",
     "server.fileWatcherType": "none",  # watching the folder (.venv included) costs thousands of inotify watches
     "server.runOnSave": "false",
