@@ -30,6 +30,7 @@ def team_app_index(app_index):
 def team_app(index, monkeypatch, query: dict | None = None) -> AppTest:
     monkeypatch.setenv("FACEMATCH_INDEX", str(index))
     monkeypatch.setenv("FACEMATCH_TEAM", "1")
+    monkeypatch.setenv("FACEMATCH_PASSPHRASE", "families' data passphrase")  # read once per server process
     at = AppTest.from_file(str(serve.APP), default_timeout=180)
     for k, v in (query or {}).items():
         at.query_params[k] = v
@@ -70,6 +71,8 @@ def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
     at.run()
     assert "Confirmed by amina" in texts(at) and "second reviewer must confirm" in texts(at)
     with Index.open(team_app_index) as index:
+        assert index.encrypted and b"Amina" not in (team_app_index / "facematch.sqlite").read_bytes()
+        index.unlock("families' data passphrase")
         (case,) = [c for c in Review(index).cases() if c.name == "Amina's brother"]
         (d,) = Review(index).log(case.id)
         assert d.reviewer == "amina" and d.account_id == Accounts(index.db).get("amina").id
@@ -94,6 +97,7 @@ def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
 
 def test_two_reviewer_states_on_screen(team_app_index, monkeypatch):
     with Index.open(team_app_index) as index:
+        index.unlock("families' data passphrase")
         admin = Review(index, Accounts(index.db).get("boss"))
         case = admin.create_case("Two-reviewer case")
         admin.give_case(case.id, "cw1")

@@ -244,3 +244,50 @@ def test_uploads_over_the_limit_are_refused_in_the_library_too(team_index):
         with pytest.raises(images.ImageError, match="can be uploaded"):
             rv.keep_photo(case.id, big, "huge.jpg")
         assert rv.case_photos(case.id) == []
+
+
+def test_families_data_encrypted_at_rest_wrong_passphrase_changes_nothing_backups_stay_encrypted(tmp_path):
+    from facematch.backup import backup
+    from facematch.vault import FILE_MAGIC, VaultError
+
+    idx = tmp_path / "enc"
+    index_folder(demo.build_gallery(idx / "photos"), idx, "sface", workers=1, progress=False)
+    photo = demo.query_photo().read_bytes()
+    with Index.open(idx) as index:  # written in single-user mode first, then the team server starts
+        rv = Review(index)
+        case = rv.create_case("Secret Name Qurban", "Ayse", "Notes: last seen Urumqi 2017")
+        rv.set_facts(case.id, names=["Qurbanjan Tursun"], birth_year="1979", birth_year_margin=2, county="Kashgar")
+        rv.keep_photo(case.id, photo, "grandfather.jpg")
+        assert index.unlock("a long enough passphrase") is True  # first unlock: existing data sealed in place
+        later = rv.keep_photo(case.id, (demo.DEMO_DIR / "gallery" / "biden.jpg").read_bytes(), "second.jpg")
+        assert later.path.suffix == ".fmenc" and later.sha256[:16] not in later.path.name
+    secrets = [b"Secret Name", b"Urumqi", b"Qurbanjan", b"Kashgar", b"grandfather", b"second.jpg"]
+
+    def plain_on_disk(folder: Path) -> list[bytes]:
+        blobs = [p.read_bytes() for p in folder.glob(f"{DB_NAME}*")]
+        return [s for s in secrets if any(s in b for b in blobs)]
+
+    assert plain_on_disk(idx) == []
+    files = list((idx / "cases").rglob("*.*"))
+    assert len(files) == 2 and all(f.read_bytes().startswith(FILE_MAGIC) for f in files)
+    with Index.open(idx) as index:
+        before = index.db.one("SELECT value FROM meta WHERE key = 'vault'")
+        with pytest.raises(VaultError, match="encrypted"):  # no passphrase: a clear message, not ciphertext
+            Review(index).case(case.id)
+        with pytest.raises(VaultError, match="wrong passphrase"):
+            index.unlock("not the passphrase at all")
+        assert index.db.one("SELECT value FROM meta WHERE key = 'vault'") == before
+        assert index.unlock("a long enough passphrase") is False
+        rv = Review(index)
+        assert rv.case(case.id).notes == "Notes: last seen Urumqi 2017"
+        facts = rv.facts(case.id)
+        assert list(facts.names) == ["Qurbanjan Tursun"] and facts.birth_year == 1979 and facts.county == "Kashgar"
+        kept = rv.case_photos(case.id)
+        assert [k.original_name for k in kept] == ["grandfather.jpg", "second.jpg"]
+        assert rv.photo_bytes(case.id, kept[0].sha256).startswith(b"\xff\xd8")  # a JPEG again
+        assert "Qurbanjan" in report.case_html(rv, case.id)
+    result = backup(idx, tmp_path / "backup")
+    assert result.case_photos == 2 and plain_on_disk(tmp_path / "backup") == []
+    with Index.open(tmp_path / "backup") as copy:
+        copy.unlock("a long enough passphrase")
+        assert Review(copy).case(case.id).name == "Secret Name Qurban"

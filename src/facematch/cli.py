@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             "\nStopped. Everything finished so far is saved; run the same command again to continue.", file=sys.stderr
         )
         return 130
-    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as e:  # VaultError is a RuntimeError
         print(f"facematch: {e}", file=sys.stderr)
         return 2
 
@@ -831,6 +831,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 def _team_preflight(index_dir: Path) -> str | None:
     """Before a team server starts: the index exists and has an enabled admin; returns the passphrase for the
     families' data (item of README 'Team server'), checked here so a wrong one stops before anything starts."""
+    import getpass
+
     from .access import ADMIN, Accounts
     from .index import Index
 
@@ -839,7 +841,22 @@ def _team_preflight(index_dir: Path) -> str | None:
             raise ValueError(
                 f"a team server needs an admin account first: facematch users add NAME --role admin --index {index_dir}"
             )
-    return None
+        passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
+        if passphrase is None:
+            if not sys.stdin.isatty():
+                raise ValueError("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)")
+            first_time = not index.encrypted
+            passphrase = getpass.getpass(
+                "Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+                "without it they cannot be read, keep it safe): "
+                if first_time
+                else "Passphrase of the families' data: "
+            )
+            if first_time and getpass.getpass("Again: ") != passphrase:
+                raise ValueError("the two passphrases differ; nothing was changed")
+        if index.unlock(passphrase):
+            print("The families' data of this index is now encrypted (case names, notes, facts, kept photos).")
+    return passphrase
 
 
 # -- accounts (team mode) ------------------------------------------------------------------------------

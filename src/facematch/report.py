@@ -15,7 +15,7 @@ import html
 import io
 import time
 
-from . import messages, thumbs
+from . import images, messages, thumbs
 from .review import Case, Decision, Review
 from .store import Faces
 
@@ -98,9 +98,10 @@ def _facts_html(review: Review, case: Case) -> str:
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _kept_photo_html(kept) -> str:
-    """A kept family photo with the chosen face boxed, its year and its hash."""
-    rgb = thumbs.load_full(kept.path)
+def _kept_photo_html(review: Review, case_id: int, kept) -> str:
+    """A kept family photo with the chosen face boxed, its year and its hash (read through the Review: access
+    checked, decrypted in team mode)."""
+    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000).rgb
     if kept.face_box is not None:
         rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
     year = f"taken about {kept.photo_year}" if kept.photo_year else "year not given"
@@ -147,7 +148,7 @@ def case_html(review: Review, case_id: int) -> str:
     for kept in review.case_photos(case_id):
         if kept.path.exists():
             try:
-                queries.append(_kept_photo_html(kept))
+                queries.append(_kept_photo_html(review, case_id, kept))
             except Exception as e:  # one unreadable kept photo must not stop the report
                 queries.append(f'<div class="missing">{html.escape(kept.original_name)}: cannot read ({e})</div>')
     if not queries:

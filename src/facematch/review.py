@@ -28,6 +28,7 @@ from .access import AccessDenied, Account, Accounts
 from .combined import Facts
 from .index import Index
 from .search import Candidate
+from .vault import FILE_MAGIC, VaultError
 
 CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
 DECISIONS = (CONFIRM, REJECT, UNSURE)
@@ -264,10 +265,11 @@ class Review:
         sha = images.sha256_bytes(clean)
         folder = self.case_folder(case_id)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{sha[:16]}.jpg"
-        if not path.exists():
+        vault = self._cases.vault
+        path = folder / (f"{sha[:16]}.jpg" if vault is None else vault.file_name(sha))
+        if not path.exists():  # encrypted (team mode): under a keyed name that does not reveal the hash
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(clean)
+            tmp.write_bytes(clean if vault is None else vault.seal_bytes(clean, f"photo:{sha}"))
             tmp.replace(path)
         self._cases.add_photo(case_id, path.relative_to(self.index.folder).as_posix(), sha, Path(name).name)
         if face_box is not None or year is not None:
@@ -294,6 +296,19 @@ class Review:
             KeptPhoto(self.index.folder / p["path"], p["original_name"], p["sha256"], p["face_box"], p["photo_year"])
             for p in self._cases.photos(case_id)
         ]
+
+    def photo_bytes(self, case_id: int, sha256: str) -> bytes:
+        """The bytes of a photo kept in a case (decrypted in team mode): the only way the app reads one, so
+        access is checked here and no kept photo is ever served from its path."""
+        kept = next((k for k in self.case_photos(case_id) if k.sha256 == sha256), None)
+        if kept is None:
+            raise AccessDenied(f"you have no such photo in case {case_id}")
+        data = kept.path.read_bytes()
+        if data.startswith(FILE_MAGIC):
+            if self._cases.vault is None:
+                raise VaultError("this kept photo is encrypted: start the team server with its passphrase")
+            return self._cases.vault.open_bytes(data, f"photo:{sha256}")
+        return data
 
     def last_reviewer(self, case_id: int) -> str:
         """Who last decided in this case (else who opened it): the name to offer someone coming back."""

@@ -24,6 +24,7 @@ from facematch.indexer import index_folder
 from facematch.names import THRESHOLD
 from facematch.review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, iou, parse_year
 from facematch.search import QueryPhoto, Searcher
+from facematch.vault import VaultError
 
 DECISION_LABELS = {
     CONFIRM: "Confirm: this is the same person",
@@ -122,8 +123,18 @@ def ensure_demo(folder: str) -> None:
 @st.cache_resource(show_spinner="Loading the face model and the archive index…")
 def searcher(folder: str) -> Searcher:
     """One open index and engine for every browser session: the Searcher is safe to share between threads
-    (a read connection per thread, one write path, the engine used by one thread at a time)."""
-    return Searcher(Path(folder))
+    (a read connection per thread, one write path, the engine used by one thread at a time).
+
+    A team server unlocks the families' data here, once, with the passphrase `facematch app --team` asked for
+    (and checked) before it started this process; it is then removed from this process's environment."""
+    s = Searcher(Path(folder))
+    if team_mode():
+        try:
+            s.index.unlock(os.environ.pop("FACEMATCH_PASSPHRASE", None))
+        except VaultError:
+            s.close()
+            raise
+    return s
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
@@ -370,8 +381,8 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
     chosen: list[Chosen] = []
     for k in kept:
         try:
-            data = k.path.read_bytes()
-        except OSError as e:
+            data = rv.photo_bytes(case_id, k.sha256)
+        except (OSError, VaultError) as e:
             st.error(f"The kept photo {k.original_name} cannot be read: {e}")
             continue
         pick = photo_block(s, rv, case_id, k.original_name, data, k, facts.photo_year)
@@ -789,7 +800,7 @@ def main() -> None:
         ensure_demo(str(folder))
     try:
         s = searcher(str(folder))
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, VaultError) as e:
         st.error(f"The archive index cannot be opened: {e}")
         st.stop()
     account = login(s) if team_mode() else None

@@ -208,6 +208,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # What is deleted or overwritten is zeroed, not left in free pages: a family's name replaced by its
+    # encrypted form (team mode) or a removed case photo's record must not linger in the file.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
