@@ -30,7 +30,12 @@ def free_port() -> int:
 
 
 def start_team_server(index: Path, port: int, log: Path) -> subprocess.Popen:
-    """`facematch app --team` as the CLI starts it (serve.command + environment), output kept in `log`."""
+    """`facematch app --team` as the CLI starts it (serve.command + environment), output kept in `log`; the
+    families' data is unlocked first, as the CLI does before it starts the server."""
+    from facematch.index import Index
+
+    with Index.open(index) as opened:
+        opened.unlock(PASSPHRASE)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             serve.command("127.0.0.1", port),
@@ -183,10 +188,12 @@ class TeamBrowser:
     def upload(self, photo: Path) -> float:
         """Upload a photo and wait for the candidates; returns the seconds from upload to candidates shown."""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
 
-        self.settle()
+        self.settle()  # on a crowded server the uploader renders a moment after the case's title
+        field = self.wait.until(ec.presence_of_element_located((By.XPATH, "//input[@type='file']")))
         start = time.monotonic()
-        self.d.find_element(By.XPATH, "//input[@type='file']").send_keys(str(photo))
+        field.send_keys(str(photo))
         self.text_appears("Candidate #1")
         return time.monotonic() - start
 
@@ -197,6 +204,8 @@ class TeamBrowser:
         if note:
             self.type_into("Note (why; optional)", note)
         self.click("//button[.//p[text()='Record decision']]")
+        # recorded: the compare panel closes (a refusal would keep it open with its message)
+        self.wait.until(lambda d: "Compare: candidate" not in self.body())
         self.text_appears("Decisions in this case")
 
     def remove_uploads(self) -> None:
@@ -205,7 +214,7 @@ class TeamBrowser:
 
         for _ in range(5):
             self.settle()
-            buttons = self.d.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploaderDeleteBtn'] button")
+            buttons = self.d.find_elements(By.CSS_SELECTOR, "[data-testid='stFileChipDeleteBtn'] button")
             if not buttons:
                 return
             try:

@@ -19,11 +19,23 @@ from facematch import demo
 from facematch.access import Accounts
 from facematch.index import Index
 from facematch.indexer import index_folder
+from facematch.review import Review
 from facematch.store import DB_NAME
 from facematch.vault import FILE_MAGIC
-from team_driver import CADDY, CHROMEDRIVER, CHROMIUM, TeamBrowser, chrome, free_port, start_caddy, start_team_server
+from team_driver import (
+    CADDY,
+    CHROMEDRIVER,
+    CHROMIUM,
+    PASSPHRASE,
+    TeamBrowser,
+    chrome,
+    free_port,
+    start_caddy,
+    start_team_server,
+)
 
 PW = "correct horse battery"
+HOSTILE = "Sister <script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'><b>bold</b>"
 
 
 @pytest.fixture
@@ -42,6 +54,8 @@ def behind_caddy(tmp_path):
         accounts = Accounts(index.db)
         for name, role in [("boss", "admin"), ("amina", "family"), ("bilal", "family")]:
             accounts.add(name, role, PW)
+        index.unlock(PASSPHRASE)
+        Review(index, accounts.get("amina")).create_case(HOSTILE)
     port, https_port = free_port(), free_port()
     log = tmp_path / "server.log"
     server = start_team_server(idx, port, log)
@@ -60,6 +74,8 @@ def behind_caddy(tmp_path):
 
 
 def test_login_and_search_over_https_behind_caddy(behind_caddy, tmp_path):
+    from selenium.webdriver.common.by import By
+
     url, idx, root = behind_caddy
     ctx = ssl.create_default_context(cafile=str(root))  # the certificate checks out against Caddy's local CA
     with urllib.request.urlopen(url + "/_stcore/health", context=ctx, timeout=10) as r:
@@ -69,6 +85,9 @@ def test_login_and_search_over_https_behind_caddy(behind_caddy, tmp_path):
     try:
         b = TeamBrowser(d, url)
         b.login("amina", PW)
+        b.settle()  # a case name with HTML in it is shown as text, never run or rendered as HTML
+        assert d.execute_script("return window.pwned") is None
+        assert not d.find_elements(By.XPATH, "//section[@data-testid='stMain']//b[text()='bold']")
         b.create_case("Brother over https")
         b.click("//label[.//p[contains(text(), 'Keep these photos')]]")
         assert b.upload(demo.query_photo()) < 120

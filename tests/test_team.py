@@ -6,6 +6,8 @@ Real index (the demo archive indexed with sface), real SQLite, real searches; no
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -47,6 +49,12 @@ def team_index(tmp_path_factory) -> Path:
 def candidates(team_index):
     with Searcher(team_index) as s:
         return s.search([s.detect_file(demo.query_photo()).pick()], k=11)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def as_(index: Index, name: str) -> Review:
@@ -132,6 +140,8 @@ def test_a_family_cannot_reach_another_familys_case_by_any_path(team_index, cand
         assert case.id in {c.id for c in admin.cases()}
         with pytest.raises(AccessDenied, match="only an admin"):
             a.give_case(case.id, "worker")
+        with pytest.raises(AccessDenied, match="two-reviewer rule"):  # a family cannot waive the second reviewer
+            a.set_two_reviewers(case.id, False)
         admin.give_case(case.id, "worker")
         assert as_(index, "worker").case(case.id).name.startswith("<script>")
         html = report.case_html(as_(index, "worker"), case.id)
@@ -226,6 +236,20 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
         Accounts(index.db).authenticate("boss", "another long password")
     refused = subprocess.run([*cli, "app", "--address", "0.0.0.0", "--index", str(idx)], capture_output=True, text=True)
     assert refused.returncode == 2 and "without --team" in refused.stderr
+
+    def app(passphrase: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "FACEMATCH_PASSPHRASE": passphrase}
+        port = str(free_port())
+        args = [*cli, "app", "--team", "--check", "--index", str(idx), "--port", port]
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+
+    no_admin = app("the families' passphrase")  # boss is disabled: no enabled admin
+    assert no_admin.returncode == 2 and "admin account first" in no_admin.stderr
+    assert run("users", "enable", "boss").returncode == 0
+    first = app("the families' passphrase")
+    assert first.returncode == 0 and "now encrypted" in first.stdout and "answered" in first.stdout, first.stderr
+    wrong = app("not the families' passphrase")
+    assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
     con = sqlite3.connect(idx / DB_NAME)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
     assert Session(1, 0.0).account_id == 1

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import images
-from .access import AccessDenied, Account, Accounts
+from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
 from .combined import Facts
 from .index import Index
 from .search import Candidate
@@ -110,7 +110,8 @@ class Verdict:
         by = {d.decision: [x for x in self.decisions if x.decision == d.decision] for d in self.decisions}
         names = " and ".join(f"{d.reviewer} ({d.when()})" for d in by.get(CONFIRM, []))
         if self.state == CONFIRMED:
-            return f"Confirmed by two reviewers: {names}"
+            n = len(by.get(CONFIRM, []))
+            return f"Confirmed by {'two' if n == 2 else n} reviewers: {names}"
         if self.state == NEEDS_SECOND:
             return f"Confirmed by {names}; a second reviewer must confirm independently before it counts"
         if self.state == DISAGREE:
@@ -197,8 +198,11 @@ class Review:
         return self.case(case_id)
 
     def set_two_reviewers(self, case_id: int, on: bool) -> Case:
-        """Whether "confirmed" needs two different accounts in this case (team mode turns it on by default)."""
+        """Whether "confirmed" needs two different accounts in this case (team mode turns it on by default); in
+        team mode only an admin or a caseworker may change it (a family cannot waive the second reviewer)."""
         self._guard(case_id)
+        if self.account is not None and self.account.role not in (ADMIN, CASEWORKER):
+            raise AccessDenied("only an admin or a caseworker can change the two-reviewer rule of a case")
         self._cases.update(case_id, two_reviewers=bool(on))
         return self.case(case_id)
 

@@ -162,11 +162,7 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     if rv.account is not None:
         reviewer = rv.account.name
         st.sidebar.markdown(f"Logged in as **{reviewer}** ({rv.account.role})")
-        if st.sidebar.button("Log out", key="logout"):
-            for key in list(state.keys()):
-                del state[key]
-            st.query_params.clear()
-            st.rerun()
+        st.sidebar.button("Log out", key="logout", on_click=log_out)
     else:
         reviewer = local_reviewer(rv, case_id)
     show_closed = st.sidebar.toggle("Show closed cases", key="show_closed")
@@ -209,6 +205,20 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     st.sidebar.divider()
     st.sidebar.caption(messages.CAVEAT)
     return case_id, reviewer
+
+
+def log_out() -> None:
+    """Button callback: forget everything of this session (login, case, photos, widgets) and the address."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.query_params.clear()
+
+
+def who_bar(rv: Review) -> None:
+    """Team mode, in the page itself (a phone hides the side panel): who is logged in, and a way out."""
+    a, b = st.columns([5, 1], vertical_alignment="center")
+    a.caption(f"Logged in as **{rv.account.name}** ({rv.account.role})")
+    b.button("Log out", key="logout_main", on_click=log_out)
 
 
 def local_reviewer(rv: Review, case_id: int | None) -> str:
@@ -816,6 +826,8 @@ def main() -> None:
 def page(s: Searcher, rv: Review) -> None:
     """The page for this run: the start page, or the open case (every call below checks access in Review)."""
     case_id, reviewer = sidebar(rv)
+    if rv.account is not None:
+        who_bar(rv)
     if case_id is None:
         start_page(s, rv, reviewer)
         return
