@@ -29,7 +29,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_team_server(index: Path, port: int, log: Path) -> subprocess.Popen:
+def start_team_server(
+    index: Path, port: int, log: Path, cwd: Path | None = None, oidc: bool = False
+) -> subprocess.Popen:
     """`facematch app --team` as the CLI starts it (serve.command + environment), output kept in `log`; the
     families' data is unlocked first, as the CLI does before it starts the server."""
     from facematch.index import Index
@@ -39,9 +41,10 @@ def start_team_server(index: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             serve.command("127.0.0.1", port),
-            env=serve.environment(index, team=True, passphrase=PASSPHRASE),
+            env=serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc),
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
     if not serve.wait_until_up(port, proc=proc):
         proc.terminate()

@@ -206,6 +206,17 @@ class Accounts:
                 c.execute("UPDATE accounts SET pw_hash = ? WHERE id = ?", (_hasher.hash(password), row["id"]))
         return self.by_id(row["id"])  # type: ignore[return-value]
 
+    def login_verified(self, name: str, now: float | None = None) -> Session:
+        """A session for someone an identity provider has already verified (OpenID Connect, `st.login`): the
+        facematch account of that name (the provider's email claim) must exist and be enabled; it still
+        carries the role and the cases given. No account, no session: the provider says who, not what."""
+        account = self.get(name) if name.strip() else None
+        if account is None:
+            raise LoginRefused(f"{name or 'This identity'} has no facematch account. Ask an admin to create one.")
+        if account.disabled:
+            raise LoginRefused("This account is disabled. Ask an admin.")
+        return Session(account.id, time.time() if now is None else now)
+
     def login(self, name: str, password: str, now: float | None = None) -> Session:
         account = self.authenticate(name, password, now)
         return Session(account.id, time.time() if now is None else now)

@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--team", action="store_true", help="team server: a login page, accounts (facematch users), access per case"
     )
+    s.add_argument(
+        "--oidc",
+        action="store_true",
+        help="with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
+        ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)",
+    )
     s.add_argument("--check", action="store_true", help="start, check the app answers, stop (for CI)")
     s.set_defaults(func=cmd_app)
     _users_parser(sub)
@@ -812,7 +818,11 @@ def cmd_app(args: argparse.Namespace) -> int:
         index = args.index or _default_index()
         passphrase = _team_preflight(Path(index))
         args.index = index
-    proc = serve.start(args.index, args.address, args.port, team=args.team, passphrase=passphrase)
+    if args.oidc and not args.team:
+        raise ValueError("--oidc is a way to log in to a team server: add --team")
+    proc = serve.start(
+        args.index, args.address, args.port, cwd=Path.cwd(), team=args.team, passphrase=passphrase, oidc=args.oidc
+    )
     try:
         if args.check:
             up = serve.wait_until_up(args.port, proc=proc)

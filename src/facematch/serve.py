@@ -41,7 +41,9 @@ def command(address: str = "localhost", port: int = 8501) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
 
 
-def environment(index: Path | None, team: bool = False, passphrase: str | None = None) -> dict[str, str]:
+def environment(
+    index: Path | None, team: bool = False, passphrase: str | None = None, oidc: bool = False
+) -> dict[str, str]:
     """The server's environment. Team mode and the families' data passphrase reach the Streamlit process here
     (its environment is readable only by the same user), never on a command line (readable by everyone)."""
     env = dict(os.environ)
@@ -49,8 +51,11 @@ def environment(index: Path | None, team: bool = False, passphrase: str | None =
         env["FACEMATCH_INDEX"] = str(Path(index).resolve())
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
     env.pop("FACEMATCH_TEAM", None)
+    env.pop("FACEMATCH_OIDC", None)
     if team:
         env["FACEMATCH_TEAM"] = "1"
+    if team and oidc:
+        env["FACEMATCH_OIDC"] = "1"
     if passphrase is not None:
         env["FACEMATCH_PASSPHRASE"] = passphrase
     return env
@@ -63,9 +68,11 @@ def start(
     cwd: Path | None = None,
     team: bool = False,
     passphrase: str | None = None,
+    oidc: bool = False,
 ):
-    """Start the app in a child process (the caller waits on or stops it)."""
-    return subprocess.Popen(command(address, port), env=environment(index, team, passphrase), cwd=cwd)
+    """Start the app in a child process (the caller waits on or stops it). With oidc, Streamlit reads the
+    provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit)."""
+    return subprocess.Popen(command(address, port), env=environment(index, team, passphrase, oidc), cwd=cwd)
 
 
 def wait_until_up(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> bool:

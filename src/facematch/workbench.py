@@ -75,6 +75,12 @@ def team_mode() -> bool:
     return os.environ.get("FACEMATCH_TEAM") == "1"
 
 
+def oidc_mode() -> bool:
+    """FACEMATCH_OIDC=1 (with an [auth] table in .streamlit/secrets.toml): log in through the organisation's
+    OpenID Connect provider with Streamlit's st.login instead of a facematch password (README, Team server)."""
+    return os.environ.get("FACEMATCH_OIDC") == "1"
+
+
 def login(s: Searcher) -> Account:
     """Team mode: the account of this browser session, or the login page (and nothing else) until there is one.
 
@@ -90,6 +96,8 @@ def login(s: Searcher) -> Account:
         except AccessDenied as e:
             for key in list(state.keys()):  # nothing of the old session survives it: cases, photos, widgets
                 del state[key]
+            if oidc_mode() and st.user.is_logged_in:
+                st.logout()  # else the provider's cookie would log an idle session straight back in
             state["login_message"] = str(e)
     st.title("facematch: log in")
     st.markdown(
@@ -98,6 +106,9 @@ def login(s: Searcher) -> Account:
     )
     if message := state.pop("login_message", None):
         st.warning(message)
+    if oidc_mode():
+        oidc_login(accounts)
+        st.stop()
     with st.form("login", clear_on_submit=True):
         name = st.text_input("Account name", key="login_name", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
@@ -207,11 +218,29 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     return case_id, reviewer
 
 
+def oidc_login(accounts: Accounts) -> None:
+    """The organisation's login: st.login sends the person to the identity provider; back here, st.user holds
+    the provider's claims, and the facematch account named by the email claim gives the role and the cases."""
+    if not st.user.is_logged_in:
+        st.button("Log in with your organisation", key="oidc_login", on_click=st.login)
+        return
+    who = str(st.user.get("email") or "")
+    try:
+        st.session_state["login_session"] = accounts.login_verified(who)
+    except LoginRefused as e:
+        st.error(str(e))
+        st.button("Log out of the organisation's login", key="oidc_logout", on_click=st.logout)
+        return
+    st.rerun()
+
+
 def log_out() -> None:
     """Button callback: forget everything of this session (login, case, photos, widgets) and the address."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.query_params.clear()
+    if oidc_mode() and st.user.is_logged_in:
+        st.logout()
 
 
 def who_bar(rv: Review) -> None:
