@@ -43,7 +43,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             "\nStopped. Everything finished so far is saved; run the same command again to continue.", file=sys.stderr
         )
         return 130
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as e:  # VaultError is a RuntimeError
         print(f"facematch: {e}", file=sys.stderr)
         return 2
 
@@ -136,10 +136,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=Path, default=None, help="index folder (default: the demo index)")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument(
-        "--address", default="localhost", help="serve on another address: anyone who can reach it sees the photos"
+        "--address", default="localhost", help="serve on another address (needs --team: accounts and a login)"
+    )
+    s.add_argument(
+        "--team", action="store_true", help="team server: a login page, accounts (facematch users), access per case"
+    )
+    s.add_argument(
+        "--oidc",
+        action="store_true",
+        help="with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
+        ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)",
     )
     s.add_argument("--check", action="store_true", help="start, check the app answers, stop (for CI)")
     s.set_defaults(func=cmd_app)
+    _users_parser(sub)
 
     _evaluate_parser(sub)
     _records_parser(sub)
@@ -806,23 +816,175 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     from . import serve
 
-    if args.address not in serve.LOCAL:
+    if args.address not in serve.LOCAL and not args.team:
         print(
-            f"WARNING: serving on {args.address}: anyone who can reach this address can see the photos and cases.",
+            f"facematch: refusing to serve on {args.address} without --team. Beyond this computer anyone who can "
+            "reach the address would see every case, every family's photos and every decision. Create accounts "
+            "(facematch users add NAME --role admin) and start with --team, which asks everyone to log in.",
             file=sys.stderr,
         )
-    proc = serve.start(args.index, args.address, args.port)
+        return 2
+    passphrase = None
+    if args.team:
+        index = args.index or _default_index()
+        passphrase = _team_preflight(Path(index))
+        args.index = index
+    if args.oidc and not args.team:
+        raise ValueError("--oidc is a way to log in to a team server: add --team")
+    proc = serve.start(
+        args.index, args.address, args.port, cwd=Path.cwd(), team=args.team, passphrase=passphrase, oidc=args.oidc
+    )
     try:
         if args.check:
             up = serve.wait_until_up(args.port, proc=proc)
             print("facematch app answered on localhost." if up else "facematch app did not start.")
             return 0 if up else 1
         print(f"facematch is open at http://{args.address}:{args.port} (Ctrl-C to stop).")
+        if args.team:
+            print("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server').")
         return proc.wait()
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def _team_preflight(index_dir: Path) -> str | None:
+    """Before a team server starts: the index exists and has an enabled admin; returns the passphrase for the
+    families' data (item of README 'Team server'), checked here so a wrong one stops before anything starts."""
+    import getpass
+
+    from .access import ADMIN, Accounts
+    from .index import Index
+
+    with Index.open(index_dir) as index:
+        if not Accounts(index.db).count(ADMIN):
+            raise ValueError(
+                f"a team server needs an admin account first: facematch users add NAME --role admin --index {index_dir}"
+            )
+        passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
+        if passphrase is None:
+            if not sys.stdin.isatty():
+                raise ValueError("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)")
+            first_time = not index.encrypted
+            passphrase = getpass.getpass(
+                "Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+                "without it they cannot be read, keep it safe): "
+                if first_time
+                else "Passphrase of the families' data: "
+            )
+            if first_time and getpass.getpass("Again: ") != passphrase:
+                raise ValueError("the two passphrases differ; nothing was changed")
+        if index.unlock(passphrase):
+            print("The families' data of this index is now encrypted (case names, notes, facts, kept photos).")
+    return passphrase
+
+
+# -- accounts (team mode) ------------------------------------------------------------------------------
+def _users_parser(sub) -> None:
+    from .access import ROLES
+
+    s = sub.add_parser("users", help="accounts of the team server (facematch app --team)")
+    usub = s.add_subparsers(title="users commands")
+    u = usub.add_parser("add", help="create an account; the password is asked (or read from stdin), never an argument")
+    u.add_argument("name")
+    u.add_argument("--role", required=True, choices=ROLES)
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_add)
+    u = usub.add_parser("list", help="every account, its role and whether it is disabled")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_list)
+    u = usub.add_parser("disable", help="refuse an account's logins (its open sessions end at their next click)")
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_disable)
+    u = usub.add_parser("enable", help="allow a disabled account again")
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_enable)
+    u = usub.add_parser("reset-password", help="a new password (asked, or read from stdin); lifts a login lock")
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_reset)
+    u = usub.add_parser("give", help="give a case to an account (it may then open the case)")
+    u.add_argument("name")
+    u.add_argument("case", type=int)
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_give)
+
+
+def _accounts(args: argparse.Namespace):
+    from .access import Accounts
+    from .index import Index
+
+    index = Index.open(args.index or _default_index())
+    return index, Accounts(index.db)
+
+
+def _read_password(prompt: str) -> str:
+    """A password from the terminal (asked twice, not echoed) or one line of stdin (scripts): never argv,
+    which other users of the machine can read in the process list."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise ValueError("the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    index, accounts = _accounts(args)
+    with index:
+        account = accounts.add(args.name, args.role, _read_password(f"Password for {args.name}: "))
+    print(f"Account {account.name} ({account.role}) created.")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from .access import ROLE_TEXT
+
+    index, accounts = _accounts(args)
+    with index:
+        rows = accounts.list()
+    if not rows:
+        print("No accounts yet. Create an admin: facematch users add NAME --role admin")
+    for a in rows:
+        print(f"{a.name:<24} {a.role:<11} {'DISABLED' if a.disabled else 'enabled':<9} {ROLE_TEXT[a.role]}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    index, accounts = _accounts(args)
+    with index:
+        accounts.disable(args.name)
+    print(f"Account {args.name} is disabled: it cannot log in, and its open sessions end at their next click.")
+    return 0
+
+
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    index, accounts = _accounts(args)
+    with index:
+        accounts.enable(args.name)
+    print(f"Account {args.name} is enabled.")
+    return 0
+
+
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    index, accounts = _accounts(args)
+    with index:
+        accounts.reset_password(args.name, _read_password(f"New password for {args.name}: "))
+    print(f"New password set for {args.name} (any login lock on the name is lifted).")
+    return 0
+
+
+def cmd_users_give(args: argparse.Namespace) -> int:
+    index, accounts = _accounts(args)
+    with index:
+        accounts.grant(args.case, args.name, by=None)
+    print(f"Case {args.case} given to {args.name}.")
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -26,6 +26,11 @@ MAX_PIXELS = 100_000_000
 MAX_SIDE = 2000
 #: Files larger than this are refused without being read.
 MAX_FILE_BYTES = 200 * 1024 * 1024
+#: A photo uploaded by a person (the app, the team server) may be at most this large: far above any phone
+#: photo, far below what fills a disk or a server's memory when several people upload at once. The same
+#: number is Streamlit's server.maxUploadSize (serve.SETTINGS), so the browser refuses first.
+MAX_UPLOAD_MB = 50
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 
@@ -166,6 +171,16 @@ def _register_heif() -> None:
         register_heif_opener()
     except ImportError:
         pass
+
+
+def check_upload(data: bytes) -> None:
+    """Refuse an uploaded photo over MAX_UPLOAD_BYTES with a message a person can act on (checked in the library
+    too, not only by Streamlit: a script or another front end reaches the same functions)."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(
+            f"this file is {len(data) / 1e6:.0f} MB; photos up to {MAX_UPLOAD_MB} MB can be uploaded "
+            "(save it again as JPEG, or send a smaller copy)"
+        )
 
 
 def strip_metadata(data: bytes) -> bytes:

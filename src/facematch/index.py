@@ -58,6 +58,29 @@ class Index:
     def close(self) -> None:
         self.db.close()
 
+    # -- the families' data (team mode) -----------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        """Are this index's families' data encrypted (a team server has unlocked it at least once)?"""
+        return self.db.get_meta("vault") is not None
+
+    def unlock(self, passphrase: str | None) -> bool:
+        """Open (or, the first time, create) the key of the families' data; returns True when it was created.
+
+        A wrong passphrase raises vault.VaultError and changes nothing. The first time, what was written
+        before (single-user mode) is encrypted in place.
+        """
+        from .vault import Vault
+
+        vault, created = Vault.unlock(self.db.get_meta, self.db.set_meta, passphrase)
+        self.cases.vault = vault
+        if created:
+            self.cases.seal_existing(self.folder)
+            with self.db.write():  # the plaintext pages the WAL still holds go into the (zeroed) main file now
+                pass
+            self.db._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return created
+
     def __enter__(self) -> Index:
         return self
 

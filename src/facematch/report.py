@@ -15,7 +15,7 @@ import html
 import io
 import time
 
-from . import messages, thumbs
+from . import images, messages, thumbs
 from .review import Case, Decision, Review
 from .store import Faces
 
@@ -98,9 +98,10 @@ def _facts_html(review: Review, case: Case) -> str:
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _kept_photo_html(kept) -> str:
-    """A kept family photo with the chosen face boxed, its year and its hash."""
-    rgb = thumbs.load_full(kept.path)
+def _kept_photo_html(review: Review, case_id: int, kept) -> str:
+    """A kept family photo with the chosen face boxed, its year and its hash (read through the Review: access
+    checked, decrypted in team mode)."""
+    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000).rgb
     if kept.face_box is not None:
         rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
     year = f"taken about {kept.photo_year}" if kept.photo_year else "year not given"
@@ -110,6 +111,30 @@ def _kept_photo_html(kept) -> str:
         f"{html.escape(kept.original_name)}<br>{year}; {chosen}<br>"
         f"<code>sha256 {html.escape(kept.sha256)}</code></figcaption></figure>"
     )
+
+
+def _verdict_rows(review: Review, case: Case, faces: Faces) -> list[str]:
+    """A two-reviewer case: one row per decided face with where it stands and every reviewer's latest decision
+    (as far as the reader may see them: a face only others decided says so and shows nothing of theirs)."""
+    rows = []
+    for v in review.verdicts(case.id):
+        if not v.decisions:
+            rows.append(f"<tr><td colspan=5>{html.escape(v.text())}</td></tr>")
+            continue
+        first = v.decisions[0]
+        each = "<br>".join(
+            f"{LABELS[d.decision]} by {html.escape(d.reviewer)} on {d.when()}"
+            + (f": {html.escape(d.note)}" if d.note else "")
+            for d in v.decisions
+        )
+        shown = "<br>".join(html.escape(line) for line in first.shown) or "(not kept)"
+        css = "confirm" if v.state == "confirmed" else "reject" if v.state == "rejected" else ""
+        rows.append(
+            f"<tr class='{css}'><td>{_face_img(faces, first)}</td><td><b>{html.escape(v.text())}</b><br>{each}</td>"
+            f"<td>rank {first.rank}<br>{messages.SCORE_LABEL} {first.score:.3f}</td><td class='shown'>{shown}</td>"
+            f"<td>{html.escape(first.photo_path)}<br><code>{first.photo_sha256}</code><br>box {first.box}</td></tr>"
+        )
+    return rows
 
 
 def case_html(review: Review, case_id: int) -> str:
@@ -123,13 +148,13 @@ def case_html(review: Review, case_id: int) -> str:
     for kept in review.case_photos(case_id):
         if kept.path.exists():
             try:
-                queries.append(_kept_photo_html(kept))
+                queries.append(_kept_photo_html(review, case_id, kept))
             except Exception as e:  # one unreadable kept photo must not stop the report
                 queries.append(f'<div class="missing">{html.escape(kept.original_name)}: cannot read ({e})</div>')
     if not queries:
         queries.append("<p>The family's photos were not kept in this case (they were used in memory only).</p>")
-    rows = []
-    for d in latest:
+    rows = _verdict_rows(review, case, faces) if case.two_reviewers else []
+    for d in [] if case.two_reviewers else latest:
         shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
         rows.append(
             f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td>"
@@ -168,7 +193,11 @@ code {{ font-size: 80%; word-break: break-all; }}
 <p class="caveat">{html.escape(messages.caveat())}</p>
 <h2>What the family knows</h2>{_facts_html(review, case)}
 <h2>Photos of the missing person</h2>{"".join(queries)}
-<h2>Decided candidates (latest decision for each)</h2>
+<h2>Decided candidates ({
+        "each reviewer's latest decision; two reviewers must confirm"
+        if case.two_reviewers
+        else "latest decision for each"
+    })</h2>
 <table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>what the screen showed when deciding</th>
 <th>archive photo</th></tr>
 {"".join(rows) or "<tr><td colspan=5>No decisions yet.</td></tr>"}</table>

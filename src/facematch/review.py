@@ -7,19 +7,28 @@ at a face id, so they survive re-indexing and a change of engine.
 
 Only a person's "confirm" makes a candidate confirmed; nothing here or in any screen calls a
 candidate a match before that.
+
+In team mode a Review is bound to one logged-in account (access.py): every case method first checks
+that the account may open the case (AccessDenied otherwise, with no hint whether the case exists), the
+reviewer of a decision is the account, and a case may need two reviewers: a candidate is "confirmed" only
+when two different accounts confirmed it, each without seeing the other's decision first (the log a
+reviewer reads hides other reviewers' decisions on a face until they have decided on it themselves).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from . import images
+from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
 from .combined import Facts
 from .index import Index
 from .search import Candidate
+from .vault import FILE_MAGIC, VaultError
 
 CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
 DECISIONS = (CONFIRM, REJECT, UNSURE)
@@ -33,6 +42,8 @@ class Case:
     reviewer: str
     created_at: float
     closed_at: float | None
+    created_by: int | None = None  # the account that opened it (team mode)
+    two_reviewers: bool = False  # "confirmed" needs two different accounts' confirmations
 
     @property
     def is_open(self) -> bool:
@@ -54,6 +65,12 @@ class Decision:
     note: str
     photo_path: str
     shown: tuple[str, ...] = ()  # what the screen said beside the candidate when the person decided
+    account_id: int | None = None  # team mode: the logged-in account (None: a typed name, single-user mode)
+
+    @property
+    def who(self) -> str:
+        """The identity two-reviewer rules count: the account, else the typed name."""
+        return f"#{self.account_id}" if self.account_id is not None else self.reviewer.strip().casefold()
 
     @property
     def key(self) -> tuple[str, tuple[float, float, float, float]]:
@@ -81,53 +98,132 @@ def face_key(c: Candidate) -> tuple[str, tuple[float, float, float, float]]:
     return c.face.sha256, tuple(round(float(v), 1) for v in c.face.box)  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Where a candidate face stands in a case that needs two reviewers, as this reviewer may see it."""
+
+    state: str  # one of the states below
+    decisions: tuple[Decision, ...]  # each reviewer's latest decision, as far as this reviewer may see them
+    keys: tuple[tuple[str, tuple], ...] = ()  # the face (photo sha256, box) of every decision on it, to find it
+
+    def text(self) -> str:
+        by = {d.decision: [x for x in self.decisions if x.decision == d.decision] for d in self.decisions}
+        names = " and ".join(f"{d.reviewer} ({d.when()})" for d in by.get(CONFIRM, []))
+        if self.state == CONFIRMED:
+            n = len(by.get(CONFIRM, []))
+            return f"Confirmed by {'two' if n == 2 else n} reviewers: {names}"
+        if self.state == NEEDS_SECOND:
+            return f"Confirmed by {names}; a second reviewer must confirm independently before it counts"
+        if self.state == DISAGREE:
+            each = ", ".join(f"{d.reviewer}: {d.decision}" for d in self.decisions)
+            return f"Reviewers disagree ({each}): a third reviewer should decide"
+        if self.state == WAITING:
+            return "Another reviewer has decided on this face; you see their decision after you record yours"
+        return "; ".join(f"{LABEL[d.decision]} by {d.reviewer} on {d.when()}" for d in self.decisions)
+
+
+CONFIRMED, NEEDS_SECOND, DISAGREE, WAITING, REJECTED, UNSURE_STATE = (
+    "confirmed", "needs_second", "disagree", "waiting", "rejected", "unsure",
+)  # fmt: skip
+LABEL = {CONFIRM: "Confirmed", REJECT: "Rejected", UNSURE: "Marked unsure"}
+
+
 class Review:
     """Cases and the append-only decision log, in the index's own database: every case rule lives here,
-    so the app and the CLI only ask and show."""
+    so the app and the CLI only ask and show.
 
-    def __init__(self, index: Index) -> None:
+    With an `account` (team mode) every case method checks access first; without one (single-user mode
+    on a person's own computer) every case is theirs, as before.
+    """
+
+    def __init__(self, index: Index, account: Account | None = None) -> None:
         self.index = index
         self._cases = index.cases
+        self.account = account
+        self.accounts = Accounts(index.db)
+
+    @property
+    def team(self) -> bool:
+        return self.account is not None
+
+    def _guard(self, case_id: int) -> None:
+        """Refuse a case this account may not open, with the same words whether or not it exists."""
+        if self.account is not None and not self.accounts.may_open(self.account, int(case_id)):
+            raise AccessDenied(f"you have no case {case_id} to open")
 
     # -- cases ----------------------------------------------------------------------------------
-    def create_case(self, name: str, reviewer: str, notes: str = "") -> Case:
+    def create_case(self, name: str, reviewer: str = "", notes: str = "", two_reviewers: bool | None = None) -> Case:
+        """A new case; in team mode it belongs to the account that opened it and needs two reviewers unless
+        asked otherwise."""
         name = name.strip()
         if not name:
             raise ValueError("a case needs a name (or an alias)")
-        return Case(**self._cases.create(name, reviewer.strip(), notes))
+        if self.account is not None:
+            reviewer = self.account.name
+        two = self.team if two_reviewers is None else bool(two_reviewers)
+        row = self._cases.create(
+            name, reviewer.strip(), notes, created_by=self.account.id if self.account else None, two_reviewers=two
+        )
+        return Case(**row)
 
     def cases(self, include_closed: bool = False) -> list[Case]:
-        return [Case(**row) for row in self._cases.list(include_closed)]
+        rows = self._cases.list(include_closed)
+        if self.account is not None:
+            allowed = self.accounts.case_ids(self.account)
+            rows = [r for r in rows if r["id"] in allowed]
+        return [Case(**row) for row in rows]
 
     def has_case(self, case_id: int) -> bool:
+        if self.account is not None:
+            return self.accounts.may_open(self.account, int(case_id))
         return self._cases.get(case_id) is not None
 
     def case(self, case_id: int) -> Case:
+        self._guard(case_id)
         row = self._cases.get(case_id)
         if row is None:
             raise ValueError(f"there is no case {case_id}")
         return Case(**row)
 
     def rename_case(self, case_id: int, name: str) -> Case:
+        self._guard(case_id)
         if not name.strip():
             raise ValueError("a case needs a name (or an alias)")
         self._cases.update(case_id, name=name.strip())
         return self.case(case_id)
 
     def update_case(self, case_id: int, *, notes: str | None = None, reviewer: str | None = None) -> Case:
+        self._guard(case_id)
         self._cases.update(case_id, notes=notes, reviewer=reviewer)
         return self.case(case_id)
 
+    def set_two_reviewers(self, case_id: int, on: bool) -> Case:
+        """Whether "confirmed" needs two different accounts in this case (team mode turns it on by default); in
+        team mode only an admin or a caseworker may change it (a family cannot waive the second reviewer)."""
+        self._guard(case_id)
+        if self.account is not None and self.account.role not in (ADMIN, CASEWORKER):
+            raise AccessDenied("only an admin or a caseworker can change the two-reviewer rule of a case")
+        self._cases.update(case_id, two_reviewers=bool(on))
+        return self.case(case_id)
+
     def close_case(self, case_id: int) -> Case:
+        self._guard(case_id)
         self._cases.update(case_id, closed_at=time.time())
         return self.case(case_id)
 
     def reopen_case(self, case_id: int) -> Case:
+        self._guard(case_id)
         self._cases.update(case_id, closed_at=None, reopen=True)
         return self.case(case_id)
 
+    def give_case(self, case_id: int, account_name: str) -> None:
+        """Give a case to another account (admin only, checked in access.py)."""
+        self._guard(case_id)
+        self.accounts.grant(case_id, account_name, self.account)
+
     # -- what the family knows ------------------------------------------------------------------
     def facts(self, case_id: int) -> Facts:
+        self._guard(case_id)
         return Facts.from_dict(self._cases.facts(case_id))
 
     def set_facts(
@@ -140,6 +236,7 @@ class Review:
         photo year is kept for indexes written before each photo had its own year; new screens give the
         year per photo (keep_photo / choose_face), so by default it is left as it is.
         """
+        self._guard(case_id)
         old = self.facts(case_id) if photo_year is _KEEP else None
         self.case(case_id)
         year = old.photo_year if old is not None else parse_year(photo_year, "Year of the family's photos")  # type: ignore[arg-type]
@@ -163,16 +260,20 @@ class Review:
         self, case_id: int, data: bytes, name: str, face_box: tuple | None = None, photo_year: int | str | None = None
     ) -> KeptPhoto:
         """Store a query photo in the case, re-encoded without EXIF (GPS, camera serial, ...), with the face
-        chosen in it and its year when known, so a family that comes back finds its search as it left it."""
+        chosen in it and its year when known, so a family that comes back finds its search as it left it.
+        The file is named by its content, never by `name` (which only shows), so no upload name reaches the disk."""
+        self._guard(case_id)
+        images.check_upload(data)
         year = parse_year(photo_year, "Year the photo was taken")
         clean = images.strip_metadata(data)
         sha = images.sha256_bytes(clean)
         folder = self.case_folder(case_id)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{sha[:16]}.jpg"
-        if not path.exists():
+        vault = self._cases.vault
+        path = folder / (f"{sha[:16]}.jpg" if vault is None else vault.file_name(sha))
+        if not path.exists():  # encrypted (team mode): under a keyed name that does not reveal the hash
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(clean)
+            tmp.write_bytes(clean if vault is None else vault.seal_bytes(clean, f"photo:{sha}"))
             tmp.replace(path)
         self._cases.add_photo(case_id, path.relative_to(self.index.folder).as_posix(), sha, Path(name).name)
         if face_box is not None or year is not None:
@@ -181,26 +282,44 @@ class Review:
 
     def choose_face(self, case_id: int, sha256: str, face_box: tuple | None, photo_year: int | str | None) -> None:
         """Remember which face of a kept photo is the missing person, and about when the photo was taken."""
+        self._guard(case_id)
         self._cases.set_photo_choice(case_id, sha256, face_box, parse_year(photo_year, "Year the photo was taken"))
 
     def remove_photo(self, case_id: int, sha256: str) -> None:
         """Stop keeping a photo in a case (a wrong photo must not go on shaping the search); its file goes too,
         unless another case keeps the same photo."""
+        self._guard(case_id)
         rel = self._cases.remove_photo(case_id, sha256)
         if rel is not None and not any(p["path"] == rel for p in self._cases.photos()):
             (self.index.folder / rel).unlink(missing_ok=True)
 
     def case_photos(self, case_id: int) -> list[KeptPhoto]:
         """The photos kept in a case, oldest first, with the face chosen in each and its year."""
+        self._guard(case_id)
         return [
             KeptPhoto(self.index.folder / p["path"], p["original_name"], p["sha256"], p["face_box"], p["photo_year"])
             for p in self._cases.photos(case_id)
         ]
 
+    def photo_bytes(self, case_id: int, sha256: str) -> bytes:
+        """The bytes of a photo kept in a case (decrypted in team mode): the only way the app reads one, so
+        access is checked here and no kept photo is ever served from its path."""
+        kept = next((k for k in self.case_photos(case_id) if k.sha256 == sha256), None)
+        if kept is None:
+            raise AccessDenied(f"you have no such photo in case {case_id}")
+        data = kept.path.read_bytes()
+        if data.startswith(FILE_MAGIC):
+            if self._cases.vault is None:
+                raise VaultError("this kept photo is encrypted: start the team server with its passphrase")
+            return self._cases.vault.open_bytes(data, f"photo:{sha256}")
+        return data
+
     def last_reviewer(self, case_id: int) -> str:
         """Who last decided in this case (else who opened it): the name to offer someone coming back."""
-        log = self._cases.decisions(case_id)
-        return log[-1]["reviewer"] if log else self.case(case_id).reviewer
+        if self.account is not None:
+            return self.account.name
+        log = self.log(case_id)
+        return log[-1].reviewer if log else self.case(case_id).reviewer
 
     # -- decisions --------------------------------------------------------------------------------
     def decide(
@@ -210,12 +329,37 @@ class Review:
         agrees or differs, ages), kept with the decision so a report months later shows what they saw."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+        self._guard(case_id)
+        if self.account is not None:  # team mode: the logged-in account decides, whatever name was typed
+            reviewer = self.account.name
         if not reviewer.strip():
             raise ValueError("say who is deciding: every decision records its reviewer")
         case = self.case(case_id)
         if not case.is_open:
             raise ValueError(f"case '{case.name}' is closed; reopen it to record decisions")
         sha, box = face_key(candidate)
+        account_id = self.account.id if self.account is not None else None
+
+        def once_per_reviewer(c: sqlite3.Connection) -> None:
+            """In a two-reviewer case one reviewer cannot confirm twice: checked inside the write transaction."""
+            if not case.two_reviewers or decision != CONFIRM:
+                return
+            me = f"#{account_id}" if account_id is not None else reviewer.strip().casefold()
+            rows = c.execute(
+                "SELECT x1, y1, x2, y2, decision, reviewer, account_id FROM decisions "
+                "WHERE case_id = ? AND photo_sha256 = ? ORDER BY id",
+                (case_id, sha),
+            ).fetchall()
+            mine = [
+                r[4] for r in rows
+                if (f"#{r[6]}" if r[6] is not None else str(r[5]).strip().casefold()) == me
+                and iou(tuple(r[:4]), box) >= 0.4
+            ]  # fmt: skip
+            if mine and mine[-1] == CONFIRM:
+                raise ValueError(
+                    "you have already confirmed this candidate; a second, different reviewer must confirm it"
+                )
+
         row = self._cases.append_decision(
             case_id=case_id,
             photo_sha256=sha,
@@ -228,12 +372,76 @@ class Review:
             note=note.strip(),
             photo_path=candidate.face.relpath,
             shown=list(shown),
+            account_id=account_id,
+            guard=once_per_reviewer,
         )
         return Decision(**row)
 
+    def _me(self, reviewer: str = "") -> str | None:
+        return f"#{self.account.id}" if self.account is not None else None
+
     def log(self, case_id: int | None = None) -> list[Decision]:
-        """Every decision, oldest first: the audit log."""
-        return [Decision(**row) for row in self._cases.decisions(case_id)]
+        """Every decision this reader may see, oldest first: the audit log.
+
+        In team mode: only the cases the account may open, and in a two-reviewer case another reviewer's
+        decisions on a face only once this account has decided on that face itself (independent review).
+        """
+        if case_id is not None:
+            self._guard(case_id)
+        log = [Decision(**row) for row in self._cases.decisions(case_id)]
+        if self.account is None:
+            return log
+        allowed = self.accounts.case_ids(self.account)
+        blind = {c.id for c in self.cases(include_closed=True) if c.two_reviewers}
+        me = self._me()
+        mine = [d for d in log if d.who == me]
+
+        def visible(d: Decision) -> bool:
+            if d.case_id not in allowed:
+                return False
+            own = [m for m in mine if m.case_id == d.case_id]
+            return d.case_id not in blind or d.who == me or _same_face_any(d, own)
+
+        return [d for d in log if visible(d)]
+
+    def verdicts(self, case_id: int) -> list[Verdict]:
+        """Per decided face, where it stands under the two-reviewer rule, as this reader may see it.
+
+        Each reviewer's latest decision counts. Two different reviewers confirming (and more confirming than
+        rejecting) make CONFIRMED; one confirmation is NEEDS_SECOND; confirm against reject is DISAGREE (a
+        third should decide). A face another reviewer decided that this reader has not is WAITING, and their
+        decision is not shown.
+        """
+        case = self.case(case_id)
+        full = [Decision(**row) for row in self._cases.decisions(case_id)]
+        me = self._me()
+        faces: list[list[Decision]] = []
+        for d in full:
+            group = next((g for g in faces if _same_face_any(d, g)), None)
+            if group is None:
+                faces.append([d])
+            else:
+                group.append(d)
+        out = []
+        for group in faces:
+            latest: dict[str, Decision] = {}
+            for d in group:
+                latest[d.who] = d
+            decided = list(latest.values())
+            keys = tuple(d.key for d in group)
+            if case.two_reviewers and self.account is not None and me not in latest:
+                out.append(Verdict(WAITING, (), keys))
+                continue
+            out.append(Verdict(_state(decided, case.two_reviewers), tuple(decided), keys))
+        return out
+
+    def verdict_for(self, case_id: int, candidate: Candidate, verdicts: list[Verdict] | None = None) -> Verdict | None:
+        """The verdict on this candidate's face (None: nobody decided on it)."""
+        sha, box = face_key(candidate)
+        for v in self.verdicts(case_id) if verdicts is None else verdicts:
+            if any(k_sha == sha and iou(k_box, box) >= 0.4 for k_sha, k_box in v.keys):
+                return v
+        return None
 
     def current(self, case_id: int) -> dict[tuple, Decision]:
         """The latest decision per candidate face: what the person decided last."""
@@ -258,6 +466,27 @@ class Review:
             same = [d for d in by_photo.get(sha, []) if iou(d.box, box) >= 0.4]
             out.append((c, max(same, key=lambda d: d.id) if same else None))
         return out
+
+
+def _same_face_any(d: Decision, others: list[Decision]) -> bool:
+    """Is d on the same archive face as one of the others (same photo, boxes overlapping)?"""
+    return any(o.photo_sha256 == d.photo_sha256 and iou(o.box, d.box) >= 0.4 for o in others)
+
+
+def _state(latest: list[Decision], two_reviewers: bool) -> str:
+    """The two-reviewer rule on each reviewer's latest decision on one face."""
+    confirms = sum(d.decision == CONFIRM for d in latest)
+    rejects = sum(d.decision == REJECT for d in latest)
+    if not two_reviewers:
+        last = max(latest, key=lambda d: d.id).decision
+        return {CONFIRM: CONFIRMED, REJECT: REJECTED}.get(last, UNSURE_STATE)
+    if confirms >= 2 and confirms > rejects:
+        return CONFIRMED
+    if confirms and rejects:
+        return DISAGREE
+    if confirms:
+        return NEEDS_SECOND
+    return REJECTED if rejects else UNSURE_STATE
 
 
 def parse_year(value: int | str | None, what: str) -> int | None:

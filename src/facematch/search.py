@@ -142,6 +142,7 @@ class Searcher:
     def detect(self, data: bytes, name: str) -> QueryPhoto:
         """Find and embed every face in a query photo; a bad photo gives a QueryPhoto with .error set."""
         try:
+            images.check_upload(data)
             dec = images.decode(data)
         except images.ImageError as e:
             return _bad_photo(name, str(e))

@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from . import images
+
 #: The workbench script, inside the package: it is there after any `pip install`, editable or not.
 APP = Path(__file__).resolve().parent / "workbench.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
@@ -23,7 +25,7 @@ SETTINGS = {
     "browser.gatherUsageStats": "false",
     "server.headless": "true",
     "server.enableXsrfProtection": "true",
-    "server.maxUploadSize": "50",  # MB per photo: far above any photo, far below what fills a disk
+    "server.maxUploadSize": str(images.MAX_UPLOAD_MB),  # per photo; the library checks the same (images.py)
     "global.developmentMode": "false",
     "server.fileWatcherType": "none",  # watching the folder (.venv included) costs thousands of inotify watches
     "server.runOnSave": "false",
@@ -39,17 +41,38 @@ def command(address: str = "localhost", port: int = 8501) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
 
 
-def environment(index: Path | None) -> dict[str, str]:
+def environment(
+    index: Path | None, team: bool = False, passphrase: str | None = None, oidc: bool = False
+) -> dict[str, str]:
+    """The server's environment. Team mode and the families' data passphrase reach the Streamlit process here
+    (its environment is readable only by the same user), never on a command line (readable by everyone)."""
     env = dict(os.environ)
     if index is not None:
         env["FACEMATCH_INDEX"] = str(Path(index).resolve())
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+    env.pop("FACEMATCH_TEAM", None)
+    env.pop("FACEMATCH_OIDC", None)
+    if team:
+        env["FACEMATCH_TEAM"] = "1"
+    if team and oidc:
+        env["FACEMATCH_OIDC"] = "1"
+    if passphrase is not None:
+        env["FACEMATCH_PASSPHRASE"] = passphrase
     return env
 
 
-def start(index: Path | None = None, address: str = "localhost", port: int = 8501, cwd: Path | None = None):
-    """Start the app in a child process (the caller waits on or stops it)."""
-    return subprocess.Popen(command(address, port), env=environment(index), cwd=cwd)
+def start(
+    index: Path | None = None,
+    address: str = "localhost",
+    port: int = 8501,
+    cwd: Path | None = None,
+    team: bool = False,
+    passphrase: str | None = None,
+    oidc: bool = False,
+):
+    """Start the app in a child process (the caller waits on or stops it). With oidc, Streamlit reads the
+    provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit)."""
+    return subprocess.Popen(command(address, port), env=environment(index, team, passphrase, oidc), cwd=cwd)
 
 
 def wait_until_up(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> bool:

@@ -15,14 +15,16 @@ from pathlib import Path
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from facematch import combined, demo, filters, images, messages, records, report, thumbs
+from facematch import access, combined, demo, filters, images, messages, records, report, thumbs
+from facematch.access import AccessDenied, Account, Accounts, LoginRefused
 from facematch.combined import Combined, Facts
 from facematch.engines import Face
 from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.names import THRESHOLD
-from facematch.review import CONFIRM, REJECT, UNSURE, KeptPhoto, Review, iou, parse_year
+from facematch.review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, iou, parse_year
 from facematch.search import QueryPhoto, Searcher
+from facematch.vault import VaultError
 
 DECISION_LABELS = {
     CONFIRM: "Confirm: this is the same person",
@@ -68,6 +70,59 @@ def index_dir() -> Path:
     return Path(os.environ.get("FACEMATCH_INDEX", "index/demo"))
 
 
+def team_mode() -> bool:
+    """`facematch app --team` sets FACEMATCH_TEAM=1 for the server: a login before anything else."""
+    return os.environ.get("FACEMATCH_TEAM") == "1"
+
+
+def oidc_mode() -> bool:
+    """FACEMATCH_OIDC=1 (with an [auth] table in .streamlit/secrets.toml): log in through the organisation's
+    OpenID Connect provider with Streamlit's st.login instead of a facematch password (README, Team server)."""
+    return os.environ.get("FACEMATCH_OIDC") == "1"
+
+
+def login(s: Searcher) -> Account:
+    """Team mode: the account of this browser session, or the login page (and nothing else) until there is one.
+
+    The session's login lives in this session's own state; the library checks the idle timeout and that the
+    account is still enabled on every run (access.Accounts.resume), and every case call checks access.
+    """
+    accounts = Accounts(s.index.db)
+    state = st.session_state
+    session = state.get("login_session")
+    if session is not None:
+        try:
+            return accounts.resume(session)
+        except AccessDenied as e:
+            for key in list(state.keys()):  # nothing of the old session survives it: cases, photos, widgets
+                del state[key]
+            if oidc_mode() and st.user.is_logged_in:
+                st.logout()  # else the provider's cookie would log an idle session straight back in
+            state["login_message"] = str(e)
+    st.title("facematch: log in")
+    st.markdown(
+        "This facematch server is shared by an organisation. Log in with the account an admin gave you: "
+        "you see only the cases you opened or were given."
+    )
+    if message := state.pop("login_message", None):
+        st.warning(message)
+    if oidc_mode():
+        oidc_login(accounts)
+        st.stop()
+    with st.form("login", clear_on_submit=True):
+        name = st.text_input("Account name", key="login_name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        if st.form_submit_button("Log in"):
+            try:
+                state["login_session"] = accounts.login(name, password)
+                st.rerun()
+            except LoginRefused as e:
+                st.error(str(e))
+    st.caption(messages.CAVEAT)
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() ends the run
+
+
 @st.cache_resource(show_spinner="Preparing the demo archive (first start only)…")
 def ensure_demo(folder: str) -> None:
     """With no index configured, the demo gallery is indexed once so the app has something to search."""
@@ -79,8 +134,18 @@ def ensure_demo(folder: str) -> None:
 @st.cache_resource(show_spinner="Loading the face model and the archive index…")
 def searcher(folder: str) -> Searcher:
     """One open index and engine for every browser session: the Searcher is safe to share between threads
-    (a read connection per thread, one write path, the engine used by one thread at a time)."""
-    return Searcher(Path(folder))
+    (a read connection per thread, one write path, the engine used by one thread at a time).
+
+    A team server unlocks the families' data here, once, with the passphrase `facematch app --team` asked for
+    (and checked) before it started this process; it is then removed from this process's environment."""
+    s = Searcher(Path(folder))
+    if team_mode():
+        try:
+            s.index.unlock(os.environ.pop("FACEMATCH_PASSPHRASE", None))
+        except VaultError:
+            s.close()
+            raise
+    return s
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
@@ -91,7 +156,8 @@ def face_thumb(path: str, box: tuple) -> bytes:
 
 def sidebar(rv: Review) -> tuple[int | None, str]:
     """Who is deciding and which case is open. The open case is mirrored in the address (?case=N), so a
-    reload or a bookmark comes back to it; the name is offered from the case's last decision."""
+    reload or a bookmark comes back to it; the name is offered from the case's last decision (in team mode
+    the logged-in account is the reviewer, and a case the account may not open is never selected)."""
     st.sidebar.title("facematch")
     st.sidebar.caption("The tool suggests candidates. People decide.")
     state = st.session_state
@@ -101,18 +167,15 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     pending = state.pop("pending_case", None)
     if pending is not None:  # a case created or opened on the last run becomes the selected one
         state["case_select"] = pending
-    if "pending_reviewer" in state:  # a name typed in the decision form (the sidebar is hidden on a phone)
-        state["reviewer"] = state.pop("pending_reviewer")
     case_id = state.get("case_select")
-    offered = state.setdefault("reviewer_offered", set())  # once per case and session: a name cleared stays cleared
-    if case_id is not None and case_id not in offered:
-        offered.add(case_id)
-        if not state.get("reviewer"):
-            state["reviewer"] = rv.last_reviewer(case_id)
-            state["reviewer_from_case"] = (case_id, state["reviewer"])
-    reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
-    if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
-        st.sidebar.caption("Filled in from this case (its last reviewer): change it if you are someone else.")
+    if case_id is not None and not rv.has_case(case_id):  # tampered widget state or a case taken away
+        state["case_select"] = case_id = None
+    if rv.account is not None:
+        reviewer = rv.account.name
+        st.sidebar.markdown(f"Logged in as **{reviewer}** ({rv.account.role})")
+        st.sidebar.button("Log out", key="logout", on_click=log_out)
+    else:
+        reviewer = local_reviewer(rv, case_id)
     show_closed = st.sidebar.toggle("Show closed cases", key="show_closed")
     cases = {c.id: c for c in rv.cases(include_closed=show_closed)}
     if case_id is not None and case_id not in cases:  # the open case stays listed even when closed
@@ -137,6 +200,8 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
         new_case_form(rv, reviewer, "sidebar")
     if case_id is not None:
         case = rv.case(case_id)
+        if rv.account is not None:
+            team_case_settings(rv, case)
         with st.sidebar.expander("Rename or close this case"):
             new_name = st.text_input("New name", value=case.name, key=f"rename_{case_id}")
             if st.button("Rename", key="rename_btn") and new_name.strip() != case.name:
@@ -151,6 +216,76 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     st.sidebar.divider()
     st.sidebar.caption(messages.CAVEAT)
     return case_id, reviewer
+
+
+def oidc_login(accounts: Accounts) -> None:
+    """The organisation's login: st.login sends the person to the identity provider; back here, st.user holds
+    the provider's claims, and the facematch account named by the email claim gives the role and the cases."""
+    if not st.user.is_logged_in:
+        st.button("Log in with your organisation", key="oidc_login", on_click=st.login)
+        return
+    who = str(st.user.get("email") or "")
+    try:
+        st.session_state["login_session"] = accounts.login_verified(who)
+    except LoginRefused as e:
+        st.error(str(e))
+        st.button("Log out of the organisation's login", key="oidc_logout", on_click=st.logout)
+        return
+    st.rerun()
+
+
+def log_out() -> None:
+    """Button callback: forget everything of this session (login, case, photos, widgets) and the address."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.query_params.clear()
+    if oidc_mode() and st.user.is_logged_in:
+        st.logout()
+
+
+def who_bar(rv: Review) -> None:
+    """Team mode, in the page itself (a phone hides the side panel): who is logged in, and a way out."""
+    a, b = st.columns([5, 1], vertical_alignment="center")
+    a.caption(f"Logged in as **{rv.account.name}** ({rv.account.role})")
+    b.button("Log out", key="logout_main", on_click=log_out)
+
+
+def local_reviewer(rv: Review, case_id: int | None) -> str:
+    """Single-user mode: the reviewer is a typed name, offered from the case's last decision."""
+    state = st.session_state
+    if "pending_reviewer" in state:  # a name typed in the decision form (the sidebar is hidden on a phone)
+        state["reviewer"] = state.pop("pending_reviewer")
+    offered = state.setdefault("reviewer_offered", set())  # once per case and session: a name cleared stays cleared
+    if case_id is not None and case_id not in offered:
+        offered.add(case_id)
+        if not state.get("reviewer"):
+            state["reviewer"] = rv.last_reviewer(case_id)
+            state["reviewer_from_case"] = (case_id, state["reviewer"])
+    reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
+    if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
+        st.sidebar.caption("Filled in from this case (its last reviewer): change it if you are someone else.")
+    return reviewer
+
+
+def team_case_settings(rv: Review, case) -> None:
+    """Team mode: who has this case, the two-reviewer setting, and (admin) giving it to someone."""
+    with st.sidebar.expander("People and reviewers of this case"):
+        given = rv.accounts.given(case.id)
+        st.caption("Given to: " + (", ".join(given) if given else "nobody else yet"))
+        two = st.toggle(
+            "Two reviewers must confirm", value=case.two_reviewers, key=f"two_{case.id}",
+            disabled=rv.account.role not in (access.ADMIN, access.CASEWORKER),
+            help="A candidate counts as confirmed only when two different accounts confirmed it independently.",
+        )  # fmt: skip
+        if two != case.two_reviewers:
+            rv.set_two_reviewers(case.id, two)
+            st.rerun()
+        if rv.account.is_admin:
+            others = [a.name for a in rv.accounts.list() if not a.disabled and a.name not in given]
+            who = st.selectbox("Give this case to", others, index=None, key=f"give_{case.id}")
+            if who and st.button("Give", key=f"give_btn_{case.id}"):
+                rv.give_case(case.id, who)
+                st.rerun()
 
 
 def open_case(case_id: int | None) -> None:
@@ -285,8 +420,8 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
     chosen: list[Chosen] = []
     for k in kept:
         try:
-            data = k.path.read_bytes()
-        except OSError as e:
+            data = rv.photo_bytes(case_id, k.sha256)
+        except (OSError, VaultError) as e:
             st.error(f"The kept photo {k.original_name} cannot be read: {e}")
             continue
         pick = photo_block(s, rv, case_id, k.original_name, data, k, facts.photo_year)
@@ -396,7 +531,19 @@ def face_number_note(c) -> str:
     return f"face {c.face_number} of {c.faces_in_photo} in this photo, from the left" if c.faces_in_photo > 1 else ""
 
 
-def candidate_card(s: Searcher, c, decision, key: str, item: Combined | None = None) -> None:
+def show_status(decision, verdict: Verdict | None) -> None:
+    """Where a decided candidate stands: in a two-reviewer case the verdict (two confirmations, waiting for a
+    second, disagreement, or "decide first"), else the latest decision."""
+    if verdict is not None:
+        (st.success if verdict.state == CONFIRMED else st.info)(verdict.text())
+    elif decision is not None:
+        text = STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when())
+        (st.success if decision.decision == CONFIRM else st.info)(text)
+
+
+def candidate_card(
+    s: Searcher, c, decision, key: str, item: Combined | None = None, verdict: Verdict | None = None
+) -> None:
     try:
         st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
     except images.ImageError as e:
@@ -412,9 +559,7 @@ def candidate_card(s: Searcher, c, decision, key: str, item: Combined | None = N
         st.caption(note)
     if item is not None:
         facts_reasons(item)
-    if decision is not None:
-        text = STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when())
-        (st.success if decision.decision == CONFIRM else st.info)(text)
+    show_status(decision, verdict)
     if st.button("Compare and decide", key=key):
         st.session_state["compare"] = c.face.id
         st.rerun()
@@ -430,8 +575,9 @@ def shown_lines(s: Searcher, item: Combined, decided: bool = False) -> list[str]
 
 
 def compare_panel(
-    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen: list[Chosen], item: Combined, decision
-) -> None:
+    s: Searcher, rv: Review, case_id: int, reviewer: str, chosen: list[Chosen], item: Combined, decision,
+    verdict: Verdict | None = None,
+) -> None:  # fmt: skip
     cand = item.candidate
     st.subheader(f"Compare: candidate #{cand.rank}" if cand.rank else "Compare: candidate found by name")
     if st.button("Back to the candidates", key="back_top"):
@@ -474,15 +620,14 @@ def compare_panel(
             st.caption("No archive record for this photo.")
         facts_reasons(item)
     st.warning(messages.CAVEAT)
-    if decision is not None:
-        st.write(STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when()))
+    show_status(decision, verdict)
     with st.form(f"decide_{cand.face.id}"):
         choice = st.radio(
             "Your decision", list(DECISION_LABELS), index=None, format_func=DECISION_LABELS.get, key="decision"
         )
         note = st.text_input("Note (why; optional)", key="decision_note")
         who = reviewer
-        if not reviewer.strip():
+        if not reviewer.strip() and rv.account is None:
             who = st.text_input("Your name (saved with this decision)", key="decision_reviewer")
         if st.form_submit_button("Record decision"):
             try:
@@ -520,10 +665,15 @@ def candidates_section(
         st.info(messages.no_name_hits(facts.names, name_threshold))
     items = result.faces
     current = dict((c.face.id, d) for c, d in rv.annotate(case_id, [it.candidate for it in items]))
+    verdicts: dict[int, Verdict | None] = {}
+    if rv.case(case_id).two_reviewers:  # "confirmed" needs two accounts; nobody sees another's decision first
+        all_verdicts = rv.verdicts(case_id)
+        verdicts = {it.candidate.face.id: rv.verdict_for(case_id, it.candidate, all_verdicts) for it in items}
     compare_id = st.session_state.get("compare")
     selected = next((it for it in items if it.candidate.face.id == compare_id), None)
     if selected is not None:
-        compare_panel(s, rv, case_id, reviewer, chosen, selected, current[selected.candidate.face.id])
+        fid = selected.candidate.face.id
+        compare_panel(s, rv, case_id, reviewer, chosen, selected, current[fid], verdicts.get(fid))
         return
     by_name = len(items) - len(cands)
     st.subheader(
@@ -549,6 +699,9 @@ def candidates_section(
     show_rejected = st.toggle("Show rejected candidates", key=f"show_rejected_{case_id}")
 
     def rejected(it: Combined) -> bool:
+        if verdicts:
+            v = verdicts.get(it.candidate.face.id)
+            return v is not None and v.state == REJECTED
         d = current[it.candidate.face.id]
         return bool(d and d.decision == REJECT)
 
@@ -575,7 +728,10 @@ def candidates_section(
             for col, it in zip(st.columns(PER_ROW), visible[start : start + PER_ROW], strict=False):
                 c = it.candidate
                 with col:
-                    candidate_card(s, c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it)
+                    candidate_card(
+                        s, c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it,
+                        verdict=verdicts.get(c.face.id),
+                    )  # fmt: skip
     if len(cands) == k and k < s.gallery_size and st.button(f"Show {PAGE} more", key="more"):
         st.session_state[f"k_{case_id}"] = k + PAGE
         st.rerun()
@@ -610,6 +766,9 @@ def records_without_face(items: list[Combined]) -> None:
 
 def decisions_section(rv: Review, case_id: int) -> None:
     """Every face decided in this case (latest decision each), shown at once, with or without a photo."""
+    if rv.case(case_id).two_reviewers:
+        two_reviewer_decisions(rv, case_id)
+        return
     latest = sorted(rv.current(case_id).values(), key=lambda d: (d.decision != CONFIRM, -d.decided_at))
     if not latest:
         return
@@ -626,6 +785,31 @@ def decisions_section(rv: Review, case_id: int) -> None:
                     text = STATUS_TEXT[d.decision].format(who=d.reviewer, when=d.when())
                     (st.success if d.decision == CONFIRM else st.info)(text)
                     st.caption(f"{d.photo_path} · rank {d.rank}" + (f" · note: {d.note}" if d.note else ""))
+
+
+def two_reviewer_decisions(rv: Review, case_id: int) -> None:
+    """A two-reviewer case: each decided face with where it stands; faces only others decided stay blind."""
+    verdicts = rv.verdicts(case_id)
+    if not verdicts:
+        return
+    order = {CONFIRMED: 0, "disagree": 1, "needs_second": 2, "waiting": 3}
+    verdicts.sort(key=lambda v: order.get(v.state, 4))
+    st.subheader(f"Decisions in this case ({messages.plural(len(verdicts), 'face')}, two reviewers needed)")
+    with st.container(key="decided"):
+        for start in range(0, len(verdicts), PER_ROW):
+            for col, v in zip(st.columns(PER_ROW), verdicts[start : start + PER_ROW], strict=False):
+                with col:
+                    sha, box = v.keys[0]
+                    path = rv.index.faces.photo_path_by_sha(sha)
+                    try:
+                        st.image(face_thumb(str(path), tuple(box)), width=160)
+                    except (images.ImageError, TypeError, OSError):
+                        st.caption("archive photo not found on this computer")
+                    show_status(None, v)
+                    for d in v.decisions:
+                        st.caption(
+                            f"{d.reviewer}: {d.decision} · rank {d.rank}" + (f" · note: {d.note}" if d.note else "")
+                        )
 
 
 def export_section(rv: Review, case_id: int) -> None:
@@ -656,11 +840,24 @@ def main() -> None:
         ensure_demo(str(folder))
     try:
         s = searcher(str(folder))
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, VaultError) as e:
         st.error(f"The archive index cannot be opened: {e}")
         st.stop()
-    rv = Review(s.index)
+    account = login(s) if team_mode() else None
+    rv = Review(s.index, account)
+    try:
+        page(s, rv)
+    except AccessDenied as e:  # a case id from widget state, the address or a stale session: refused, never shown
+        st.session_state.pop("case_select", None)
+        st.query_params.pop("case", None)
+        st.error(str(e))
+
+
+def page(s: Searcher, rv: Review) -> None:
+    """The page for this run: the start page, or the open case (every call below checks access in Review)."""
     case_id, reviewer = sidebar(rv)
+    if rv.account is not None:
+        who_bar(rv)
     if case_id is None:
         start_page(s, rv, reviewer)
         return
@@ -669,7 +866,7 @@ def main() -> None:
     st.button("← All cases", key="all_cases", on_click=open_case, args=(None,))
     if not case.is_open:
         st.info("This case is closed. Reopen it (left) to record new decisions.")
-    if not reviewer.strip():
+    if not reviewer.strip() and rv.account is None:
         st.warning(
             "Enter your name in the side panel (» at the top left on a phone), or when you record a decision: "
             "every decision records who made it."

@@ -24,8 +24,10 @@ DB_NAME = "facematch.sqlite"
 #: 1: photos, faces, records, cases, decisions. 2: typed archive records, record names, record photos,
 #: case facts. 3: the face chosen in each kept case photo and the year it was taken, the face a record
 #: names in a group photo, what the screen showed beside a candidate when a person decided; each face's
-#: nearest other faces (hubness correction) and a log of deleted faces (tables in SCHEMA).
-SCHEMA_VERSION = 3
+#: nearest other faces (hubness correction) and a log of deleted faces (tables in SCHEMA). 4: team mode:
+#: accounts, failed logins, who may open a case, who created a case and whether it needs two reviewers,
+#: the account behind each decision (SCHEMA_V4).
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -166,6 +168,39 @@ CREATE TABLE IF NOT EXISTS case_facts (
 """
 
 
+# -- schema 4: team mode (access.py). Accounts with argon2id hashes; failed logins per name (a name that does
+# not exist counts too, so an attacker learns nothing from the answer) kept in the database so a restart does
+# not reset a lock; which accounts were given which case.
+SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'caseworker', 'researcher', 'family')),
+    pw_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    failures INTEGER NOT NULL,
+    last_failure REAL NOT NULL,
+    locked_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS case_access (
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    granted_by TEXT NOT NULL,
+    granted_at REAL NOT NULL,
+    PRIMARY KEY (case_id, account_id)
+);
+CREATE INDEX IF NOT EXISTS case_access_account ON case_access(account_id);
+"""
+_V4_COLUMNS = {
+    "cases": (("created_by", "INTEGER"), ("two_reviewers", "INTEGER NOT NULL DEFAULT 0")),
+    "decisions": (("account_id", "INTEGER"),),  # NULL: decided in single-user mode (a typed name)
+}
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the settings every facematch connection needs (WAL, foreign keys, busy wait)."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -173,6 +208,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # What is deleted or overwritten is zeroed, not left in free pages: a family's name replaced by its
+    # encrypted form (team mode) or a removed case photo's record must not linger in the file.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
@@ -186,6 +224,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise RuntimeError(f"this index was written by a newer facematch (schema {version}); update facematch")
     _upgrade_to_v2(conn)
     _upgrade_to_v3(conn)
+    _upgrade_to_v4(conn)
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -243,6 +282,31 @@ def _upgrade_to_v3(conn: sqlite3.Connection) -> None:
         for table, column, kind in todo:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '3')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _upgrade_to_v4(conn: sqlite3.Connection) -> None:
+    """Add the team-mode tables and columns; a schema-3 index keeps every row (local mode never uses them)."""
+    todo = [
+        (table, column, kind)
+        for table, columns in _V4_COLUMNS.items()
+        for column, kind in columns
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    ]
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not todo and {"accounts", "login_failures", "case_access"} <= have and _version(conn) >= 4:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA_V4.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        for table, column, kind in todo:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '4')")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,0 +1,130 @@
+"""The workbench in team mode (FACEMATCH_TEAM=1, what `facematch app --team` sets), through Streamlit's AppTest:
+a login page before anything, the account as reviewer, another family's case refused from widget state and
+from the address, idle sessions ending, and the two-reviewer states on screen. Real app, model and SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import texts
+from facematch import access, demo, serve
+from facematch.access import Accounts
+from facematch.index import Index
+from facematch.review import Review
+
+PW = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def team_app_index(app_index):
+    with Index.open(app_index) as index:
+        accounts = Accounts(index.db)
+        for name, role in [("boss", "admin"), ("amina", "family"), ("bilal", "family"), ("cw1", "caseworker"),
+                           ("cw2", "caseworker")]:  # fmt: skip
+            if accounts.get(name) is None:
+                accounts.add(name, role, PW)
+    return app_index
+
+
+def team_app(index, monkeypatch, query: dict | None = None) -> AppTest:
+    monkeypatch.setenv("FACEMATCH_INDEX", str(index))
+    monkeypatch.setenv("FACEMATCH_TEAM", "1")
+    monkeypatch.setenv("FACEMATCH_PASSPHRASE", "families' data passphrase")  # read once per server process
+    at = AppTest.from_file(str(serve.APP), default_timeout=180)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def log_in(at: AppTest, name: str, password: str = PW) -> None:
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password)
+    next(b for b in at.button if b.label == "Log in").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
+    at = team_app(team_app_index, monkeypatch)
+    t = texts(at)
+    assert "log in" in t and "Create a case" not in t and not at.sidebar.text_input  # nothing but the login
+    log_in(at, "amina", "not her password")
+    assert "Wrong name or password" in texts(at) and "Create a case" not in texts(at)
+    log_in(at, "amina")
+    assert "Logged in as **amina** (family)" in texts(at)
+    assert not [w for w in at.sidebar.text_input if w.key == "reviewer"]  # no typed name in team mode
+    at.sidebar.text_input(key="new_case_name").input("Amina's brother")
+    next(b for b in at.sidebar.button if b.label == "Create case").click()
+    at.run()
+    assert "Case: Amina's brother" in texts(at)
+    at.file_uploader[0].set_value([("obama2.jpg", demo.query_photo().read_bytes(), "image/jpeg")])
+    at.run()
+    assert "Candidate #1" in texts(at)
+    next(b for b in at.button if b.key and b.key.startswith("cmp_0001")).click()
+    at.run()
+    assert not [w for w in at.text_input if w.key == "decision_reviewer"]
+    at.radio(key="decision").set_value("confirm")
+    next(b for b in at.button if b.label == "Record decision").click()
+    at.run()
+    assert "Confirmed by amina" in texts(at) and "second reviewer must confirm" in texts(at)
+    with Index.open(team_app_index) as index:
+        assert index.encrypted and b"Amina" not in (team_app_index / "facematch.sqlite").read_bytes()
+        index.unlock("families' data passphrase")
+        (case,) = [c for c in Review(index).cases() if c.name == "Amina's brother"]
+        (d,) = Review(index).log(case.id)
+        assert d.reviewer == "amina" and d.account_id == Accounts(index.db).get("amina").id
+
+    # bilal, another family: the case is not listed, and neither the address nor widget state opens it
+    other = team_app(team_app_index, monkeypatch, {"case": str(case.id)})
+    log_in(other, "bilal")
+    t = texts(other)
+    assert "Amina's brother" not in t and "obama2" not in t and "Case:" not in t
+    other.session_state["case_select"] = case.id  # as if a crafted websocket message set the widget
+    other.run()
+    t = texts(other)
+    assert "Amina's brother" not in t and "Case:" not in t and "Candidate" not in t
+    assert not [b for b in other.button if b.key == f"open_{case.id}"]
+
+    # an idle session ends: back to the login page, nothing of the case kept in the session
+    at.session_state["login_session"].last_seen -= access.IDLE_SECONDS + 5
+    at.run()
+    t = texts(at)
+    assert "without activity" in t and "Case:" not in t and "Candidate" not in t
+
+
+def test_two_reviewer_states_on_screen(team_app_index, monkeypatch):
+    with Index.open(team_app_index) as index:
+        index.unlock("families' data passphrase")
+        admin = Review(index, Accounts(index.db).get("boss"))
+        case = admin.create_case("Two-reviewer case")
+        admin.give_case(case.id, "cw1")
+        admin.give_case(case.id, "cw2")
+    first = team_app(team_app_index, monkeypatch, {"case": str(case.id)})
+    log_in(first, "cw1")
+    assert "Case: Two-reviewer case" in texts(first)
+    first.file_uploader[0].set_value([("obama2.jpg", demo.query_photo().read_bytes(), "image/jpeg")])
+    first.run()
+    next(b for b in first.button if b.key and b.key.startswith("cmp_0001")).click()
+    first.run()
+    first.radio(key="decision").set_value("confirm")
+    first.text_input(key="decision_note").input("ears and hairline")
+    next(b for b in first.button if b.label == "Record decision").click()
+    first.run()
+
+    second = team_app(team_app_index, monkeypatch, {"case": str(case.id)})
+    log_in(second, "cw2")
+    second.file_uploader[0].set_value([("obama2.jpg", demo.query_photo().read_bytes(), "image/jpeg")])
+    second.run()
+    t = texts(second)
+    assert "you see their decision after you record yours" in t
+    assert "Confirmed by cw1" not in t and "cw1: confirm" not in t and "ears and hairline" not in t
+    next(b for b in second.button if b.key and b.key.startswith("cmp_0001")).click()
+    second.run()
+    second.radio(key="decision").set_value("confirm")
+    next(b for b in second.button if b.label == "Record decision").click()
+    second.run()
+    t = texts(second)
+    assert "Confirmed by two reviewers" in t and "cw1" in t and "cw2" in t
