@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument(
+        "--collection",
+        default=None,
+        metavar="NAME",
+        help="the collection this folder belongs to (a leak, a county list; default: the folder's name); "
+        "`facematch link` says which collections a pair joins",
+    )
+    s.add_argument(
         "--reindex",
         action="store_true",
         help="replace faces this engine made with other weights or pre-processing (an index from an older "
@@ -157,6 +164,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             args.records,
             progress=not args.quiet,
             reindex=args.reindex,
+            collection=args.collection,
         )
     else:
         report = index_folder(
@@ -167,6 +175,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             records_csv=args.records,
             progress=not args.quiet,
             reindex=args.reindex,
+            collection=args.collection,
         )
     _print_index_report(report, index_dir)
     _print_vectors(index_dir, report.engine)
@@ -747,8 +756,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"Index {info['index']}")
     print(f"  {info['photos']} photos in {info['roots']} folder(s); {info['records']} archive records")
-    for folder in info["folders"]:
-        print(f"  folder: {folder}")
+    for c in info["collections"]:
+        faces = ", ".join(f"{n} faces ({fp.split('@')[0]})" for fp, n in c["faces"].items()) or "no faces"
+        print(f"  collection {c['name']}: {c['photos']} photos, {faces}")
+        for folder in c["folders"]:
+            print(f"    folder: {folder}")
     for fp, e in info["engines"].items():
         st = e["photos"]
         print(

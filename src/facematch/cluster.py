@@ -149,6 +149,7 @@ def index_folder_on_ray(
     progress: bool = True,
     models: Path | None = None,
     reindex: bool = False,
+    collection: str | None = None,
 ) -> IndexReport:
     """index_folder with the per-photo work spread over a Ray cluster (see the module docstring)."""
     already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
@@ -163,6 +164,7 @@ def index_folder_on_ray(
             models=models,
             scan=ray_scanner(address, num_cpus),
             reindex=reindex,
+            collection=collection,
         )
     finally:
         if not already_up:
