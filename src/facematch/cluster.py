@@ -169,3 +169,62 @@ def index_folder_on_ray(
     finally:
         if not already_up:
             ray.shutdown()  # leaves a cluster we joined running; stops the private instance we started
+
+
+# -- the archive cross-check's self-join as a Ray job over query blocks (link.py) ----------------------
+def _rank_block(index_bytes, spec_json: dict, ids_all, vecs_all, offsets_all, spread: float, block, wide: int):
+    """One block of archive faces ranked against the whole archive, on a Ray worker: the same function
+    (search.rank_ids) with the same FAISS index, embeddings and hubness offsets as on one machine."""
+    import faiss
+
+    from .ann import IndexSpec, apply_search_params
+    from .search import rank_ids
+    from .vectors import FaceVectors
+
+    faiss.omp_set_num_threads(1)  # Ray runs one task per CPU: FAISS threads would fight over them
+    index = faiss.deserialize_index(np.asarray(index_bytes))
+    spec = IndexSpec.from_json(spec_json)
+    apply_search_params(index, spec)
+    fv = FaceVectors("", index, spec)
+
+    def exact(u: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(ids_all, u), 0, len(ids_all) - 1)
+        out = vecs_all[pos].copy()
+        out[ids_all[pos] != u] = np.nan
+        return out
+
+    def offsets(u: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(ids_all, u), 0, len(ids_all) - 1)
+        return np.where(ids_all[pos] == u, offsets_all[pos], 0.0).astype(np.float32)
+
+    q = exact(np.asarray(block, dtype=np.int64))
+    return block, rank_ids(fv, q, wide, exact, offsets if offsets_all is not None else None, spread)
+
+
+def rank_blocks_on_ray(searcher, blocks: list[np.ndarray], wide: int, nprobe: int | None, address: str | None = LOCAL):
+    """Yield (block ids, (scores, cosines, ids)) for each block, ranked as Ray tasks (in the order given,
+    so progress and resuming work as on one machine). The FAISS index, the exact embeddings and the
+    hubness offsets go into Ray's object store once; each task ranks one block with search.rank_ids."""
+    import faiss
+
+    if not blocks:
+        return
+    already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
+    ray = connect(address)
+    try:
+        fp = searcher.fingerprint
+        ids_all = searcher.index.faces.ids(fp)
+        vecs_all = searcher.index.faces.embedding_matrix(ids_all, searcher.engine.dim)
+        offsets_all = searcher.offsets(ids_all) if searcher.alpha else None
+        spec = searcher.vectors.spec.to_json()
+        if nprobe is not None:
+            spec["params"] = {**spec["params"], "nprobe": int(nprobe)}
+        refs = [ray.put(x) for x in (faiss.serialize_index(searcher.vectors.index), ids_all, vecs_all, offsets_all)]
+        spread = searcher.alpha * (searcher.hub_mean - searcher.hub_min)
+        task = ray.remote(num_cpus=1)(_rank_block)
+        pending = [task.remote(refs[0], spec, refs[1], refs[2], refs[3], spread, b, wide) for b in blocks]
+        for ref in pending:
+            yield ray.get(ref)
+    finally:
+        if not already_up:
+            ray.shutdown()

@@ -16,6 +16,14 @@ CAVEAT = (
 
 SCORE_LABEL = "uncalibrated similarity"
 
+#: Added to the caveat wherever the archive cross-check (link.py) shows or exports pairs and groups.
+LINK_CAVEAT = (
+    "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
+    "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "
+    "evidence about a person. A reviewer's decision on a pair is recorded in the audit log; nothing is "
+    "ever copied into an archive record."
+)
+
 NO_FACE_HINT = (
     "No face was found. A larger, sharper photo where the face looks at the camera helps; "
     "crop loosely around the head rather than tightly around the face."

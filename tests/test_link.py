@@ -1,0 +1,239 @@
+"""The archive cross-checked against itself (issue 17), on real photos with real models.
+
+A small archive of two collections (tests/linkdata.py: LFW people whose first photo is in "leak-a" and
+second in "leak-b", strangers in both, and a re-encoded and a cropped copy of one leak-a photo in leak-b):
+every known pair across the collections is found, the copies come out as duplicate images and not as
+persons, a confirmed pair lets the photo-only face say which record a reviewer linked it to, decisions
+survive re-indexing and a removed photo, the Ray path gives the same pairs, and a run killed with SIGKILL
+resumes without duplicating a pair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import linkdata
+import pytest
+
+from conftest import LFW, skip_or_fail
+from facematch import link
+from facematch.cli import main
+from facematch.engines.sface import SFaceEngine
+from facematch.indexer import index_folder
+from facematch.search import Searcher
+from facematch.store import DB_NAME
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> dict:
+    if not (LFW / "images").is_dir():
+        skip_or_fail(f"LFW subset not found at {LFW} (it lives in ../shared, outside the project)")
+    root = tmp_path_factory.mktemp("link")
+    info = linkdata.build(LFW / "images", root / "photos")
+    idx = root / "index"
+    index_folder(info["a"], idx, "sface", workers=2, records_csv=info["records"], progress=False, collection="leak-a")
+    assert main(["index", str(info["b"]), "--index", str(idx), "--quiet", "--workers", "2"]) == 0  # default name
+    info["index"] = idx
+    return info
+
+
+def copy_index(info: dict, dest: Path) -> Path:
+    shutil.copytree(info["index"], dest)
+    return dest
+
+
+def state(idx: Path) -> list[tuple]:
+    """The stored pairs, without when they were found: what two runs must agree on."""
+    con = sqlite3.connect(idx / DB_NAME)
+    try:
+        return con.execute(
+            "SELECT engine, a, b, round(cosine, 5), round(score, 5), rank_ab, rank_ba, kind, duplicate, reasons "
+            "FROM link_pairs ORDER BY a, b"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def names(p: link.Pair) -> tuple[str, str]:
+    return p.a.filename, p.b.filename
+
+
+def test_collections_known_pairs_duplicates_and_groups(archive, tmp_path, capsys):
+    idx = copy_index(archive, tmp_path / "index")
+    assert main(["info", "--index", str(idx), "--json"]) == 0
+    colls = {c["name"]: c for c in json.loads(capsys.readouterr().out)["collections"]}
+    assert set(colls) == {"leak-a", "leak-b"}  # leak-b named after its folder
+    assert colls["leak-b"]["photos"] == linkdata.PEOPLE + linkdata.STRANGERS // 2 + 2
+
+    assert main(["link", "--index", str(idx), "--across", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "candidate pairs" in out and not re.search(r"\bmatch", out, re.I)  # never "match" before a person
+    with Searcher(idx) as s:
+        cc = link.CrossCheck(s)
+        pairs = cc.pairs()
+        found = {names(p) for p in pairs}
+        assert all(p.collections[0] != p.collections[1] for p in pairs)  # --across
+        # Every known same-person pair across the two collections is found (with the default band floor).
+        assert set(archive["known"]) <= found, set(archive["known"]) - found
+        top = pairs[: len(archive["known"])]
+        assert {names(p) for p in top} == set(archive["known"])  # and they are the strongest pairs
+        assert all(p.mutual and p.band == "strong" for p in top)
+        # The copies are duplicate images of the leak-a photo, never a person pair with it.
+        dups = {names(p) for p in cc.duplicates()}
+        copied = archive["copied"]
+        assert {(copied, "copy-cropped.jpg"), (copied, "copy-reencoded.jpg")} <= dups
+        assert not any(copied in n and "copy-" in "".join(n) for n in found)
+        # Groups: only strong mutual pairs; here, exactly the known people.
+        groups = cc.groups()
+        assert {names(g[0]) for g in groups} == set(archive["known"]) and all(len(g) == 1 for g in groups)
+
+    # Linking again does nothing new: incremental.
+    r = link.link(idx, across=True, progress=False)
+    assert r.linked == 0 and r.already == r.faces
+
+
+def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys):
+    idx = copy_index(archive, tmp_path / "index")
+    assert main(["link", "--index", str(idx), "--quiet"]) == 0  # within collections too: copies fold
+    capsys.readouterr()
+    with Searcher(idx) as s:
+        cc = link.CrossCheck(s)
+        first = archive["known"][0]
+        target = next(p for p in cc.pairs() if names(p) == first)
+        # Pairs through the copies of the leak-a photo are folded into the pair with the original.
+        through_copies = [p for p in cc.pairs(fold=False) if first[1] in names(p) and "copy-" in "".join(names(p))]
+        assert through_copies and target.copies >= 1
+        assert all(first[1] not in names(p) or "copy-" not in "".join(names(p)) for p in cc.pairs())
+    assert main(["link", "review", "--next", "--index", str(idx)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("pair ") and "strong resemblance" in shown
+    assert (
+        main(["link", "decide", target.id, "same", "--reviewer", "Ana", "--why", "same ear", "--index", str(idx)]) == 0
+    )
+    with pytest.raises(SystemExit):
+        main(["link", "decide", target.id, "maybe", "--reviewer", "Ana", "--index", str(idx)])
+    capsys.readouterr()
+    with Searcher(idx) as s:
+        cc = link.CrossCheck(s)
+        photo_only = target.b if target.b.filename == first[1] else target.a
+        lines = cc.linked_records(photo_only)
+        assert (
+            len(lines) == 1
+            and lines[0].startswith("Ana linked this face to record A000 on ")
+            and "same ear" in lines[0]
+        )
+        assert cc.next().id != target.id
+        # The log is append-only: the database refuses edits and deletions.
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"), s.index.db.write() as c:
+            c.execute("UPDATE link_decisions SET decision = 'different'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"), s.index.db.write() as c:
+            c.execute("DELETE FROM link_decisions")
+        assert s.index.records.by_id(["A000"])["A000"]["photos"] == [first[0]]  # nothing copied into a record
+
+    assert main(["link", "export", str(tmp_path / "out"), "--index", str(idx)]) == 0
+    for name in ("pairs", "duplicates", "groups", "decisions"):
+        text = (tmp_path / "out" / f"crosscheck-{name}.csv").read_text()
+        assert text.startswith("# These are candidates, not matches.")
+        lines = (tmp_path / "out" / f"crosscheck-{name}.jsonl").read_text().splitlines()
+        assert "not an identification" in json.loads(lines[0])["caveat"]
+    decided = [json.loads(x) for x in (tmp_path / "out" / "crosscheck-decisions.jsonl").read_text().splitlines()[1:]]
+    assert [(d["decision"], d["reviewer"], d["note"]) for d in decided] == [("same", "Ana", "same ear")]
+
+    # A removed photo: its pairs leave the queue, the decision stays in the audit log.
+    gone = Path(archive["b"]) / first[1]
+    moved = tmp_path / "aside.jpg"
+    shutil.copy(gone, moved)
+    con = sqlite3.connect(idx / DB_NAME)
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("DELETE FROM photos WHERE filename = ?", (first[1],))  # what dropping a photo does to the rows
+    con.commit()
+    con.close()
+    with Searcher(idx) as s:
+        cc = link.CrossCheck(s)
+        assert not any(first[1] in names(p) for p in cc.pairs())
+        assert [d["decision"] for d in cc.log()] == ["same"]
+
+
+def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
+    """An index from an older facematch is linked and decided, then `facematch index --reindex` scans it again:
+    new face ids, new pairs, the same decisions (they point at sha256 + box)."""
+    idx = tmp_path / "index"
+    old = {"upscale": "640", "border": "miss", "flip": False}
+    with monkeypatch.context() as m:
+        m.setattr(SFaceEngine, "DEFAULTS", old)
+        for folder in (archive["a"], archive["b"]):
+            index_folder(folder, idx, "sface", workers=1, progress=False)  # in this process: patched
+        link.link(idx, across=True, progress=False)
+        with Searcher(idx) as s:
+            cc = link.CrossCheck(s)
+            known = {names(p): p for p in cc.pairs()}
+            decided = [known[archive["known"][0]], known[archive["known"][1]]]
+            cc.decide(decided[0], "same", "Ana", "scar")
+            cc.decide(decided[1], "different", "Ben")
+            old_ids = {p.id for p in decided}
+    for folder in (archive["a"], archive["b"]):
+        assert main(["index", str(folder), "--index", str(idx), "--quiet", "--workers", "2", "--reindex"]) == 0
+    link.link(idx, across=True, progress=False)
+    with Searcher(idx) as s:
+        cc = link.CrossCheck(s)
+        marks = {names(p): (p.decision["decision"], p.decision["reviewer"]) for p in cc.pairs() if p.decision}
+        assert marks == {names(decided[0]): ("same", "Ana"), names(decided[1]): ("different", "Ben")}
+        assert old_ids.isdisjoint({p.id for p in cc.pairs() if p.decision})  # new face ids, same decisions
+        assert len(cc.log()) == 2
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path):
+    whole = copy_index(archive, tmp_path / "whole")
+    link.link(whole, progress=False, block=4)
+    killed = copy_index(archive, tmp_path / "killed")
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    for wait_for in (8, 24):  # faces linked before each kill: one early, one late
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "link_slow.py"), str(killed), "0.25", "4"], env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and done(killed) < wait_for and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it was killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    faces = sqlite3.connect(killed / DB_NAME).execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+    assert 24 <= done(killed) < faces  # killed twice mid-run, part of the work saved
+    r = link.link(killed, progress=False, block=4)
+    assert r.already > 0 and r.linked > 0
+    assert state(killed) == state(whole)
+
+
+def done(idx: Path) -> int:
+    try:
+        con = sqlite3.connect(idx / DB_NAME, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM link_done").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_ray_gives_the_same_pairs_as_one_machine(archive, tmp_path):
+    try:
+        import ray.data  # noqa: F401
+    except ImportError:
+        skip_or_fail("ray[data] is not installed (pip install -e '.[test]' installs it)")
+    local = copy_index(archive, tmp_path / "local")
+    on_ray = copy_index(archive, tmp_path / "ray")
+    link.link(local, progress=False, block=8)
+    link.link(on_ray, progress=False, block=8, ray="local")
+    assert state(on_ray) == state(local) and len(state(local)) > 0
