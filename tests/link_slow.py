@@ -14,12 +14,12 @@ from facematch import link
 
 if __name__ == "__main__":
     index_dir, delay, block = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-    real = link._rank
+    real = link.Ranker.rank
 
-    def slow(*args, **kwargs):
-        out = real(*args, **kwargs)
+    def slow(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
         time.sleep(delay)
         return out
 
-    link._rank = slow
+    link.Ranker.rank = slow
     link.link(index_dir, block=block, progress=False)

@@ -172,39 +172,26 @@ def index_folder_on_ray(
 
 
 # -- the archive cross-check's self-join as a Ray job over query blocks (link.py) ----------------------
-def _rank_block(index_bytes, spec_json: dict, ids_all, vecs_all, offsets_all, spread: float, block, wide: int):
-    """One block of archive faces ranked against the whole archive, on a Ray worker: the same function
-    (search.rank_ids) with the same FAISS index, embeddings and hubness offsets as on one machine."""
+def _rank_block(index_bytes, spec_json: dict, ids, vecs, offsets, spread: float, nprobe, block, wide: int):
+    """One block of archive faces ranked against the whole archive on a Ray worker: the same link.Ranker
+    (FAISS index, exact embeddings, hubness offsets) as on one machine, so the same pairs."""
     import faiss
 
     from .ann import IndexSpec, apply_search_params
-    from .search import rank_ids
+    from .link import Ranker
     from .vectors import FaceVectors
 
     faiss.omp_set_num_threads(1)  # Ray runs one task per CPU: FAISS threads would fight over them
     index = faiss.deserialize_index(np.asarray(index_bytes))
     spec = IndexSpec.from_json(spec_json)
     apply_search_params(index, spec)
-    fv = FaceVectors("", index, spec)
-
-    def exact(u: np.ndarray) -> np.ndarray:
-        pos = np.clip(np.searchsorted(ids_all, u), 0, len(ids_all) - 1)
-        out = vecs_all[pos].copy()
-        out[ids_all[pos] != u] = np.nan
-        return out
-
-    def offsets(u: np.ndarray) -> np.ndarray:
-        pos = np.clip(np.searchsorted(ids_all, u), 0, len(ids_all) - 1)
-        return np.where(ids_all[pos] == u, offsets_all[pos], 0.0).astype(np.float32)
-
-    q = exact(np.asarray(block, dtype=np.int64))
-    return block, rank_ids(fv, q, wide, exact, offsets if offsets_all is not None else None, spread)
+    return Ranker(FaceVectors("", index, spec), ids, vecs, offsets, spread, nprobe).rank(block, wide)
 
 
-def rank_blocks_on_ray(searcher, blocks: list[np.ndarray], wide: int, nprobe: int | None, address: str | None = LOCAL):
-    """Yield (block ids, (scores, cosines, ids)) for each block, ranked as Ray tasks (in the order given,
-    so progress and resuming work as on one machine). The FAISS index, the exact embeddings and the
-    hubness offsets go into Ray's object store once; each task ranks one block with search.rank_ids."""
+def rank_blocks_on_ray(ranker, blocks: list, wide: int, address: str | None = LOCAL):
+    """Yield link.Ranker.rank(block) for each block, computed as Ray tasks and returned in the order given
+    (so progress and resuming work as on one machine). The FAISS index, the exact embeddings and the
+    hubness offsets go into Ray's object store once; each task ranks one block."""
     import faiss
 
     if not blocks:
@@ -212,17 +199,11 @@ def rank_blocks_on_ray(searcher, blocks: list[np.ndarray], wide: int, nprobe: in
     already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
     ray = connect(address)
     try:
-        fp = searcher.fingerprint
-        ids_all = searcher.index.faces.ids(fp)
-        vecs_all = searcher.index.faces.embedding_matrix(ids_all, searcher.engine.dim)
-        offsets_all = searcher.offsets(ids_all) if searcher.alpha else None
-        spec = searcher.vectors.spec.to_json()
-        if nprobe is not None:
-            spec["params"] = {**spec["params"], "nprobe": int(nprobe)}
-        refs = [ray.put(x) for x in (faiss.serialize_index(searcher.vectors.index), ids_all, vecs_all, offsets_all)]
-        spread = searcher.alpha * (searcher.hub_mean - searcher.hub_min)
+        data = (faiss.serialize_index(ranker.vectors.index), ranker.ids, ranker.vecs, ranker.offsets_all)
+        refs = [ray.put(x) for x in data]
+        spec = ranker.vectors.spec.to_json()
         task = ray.remote(num_cpus=1)(_rank_block)
-        pending = [task.remote(refs[0], spec, refs[1], refs[2], refs[3], spread, b, wide) for b in blocks]
+        pending = [task.remote(refs[0], spec, *refs[1:4], ranker.spread, ranker.nprobe, b, wide) for b in blocks]
         for ref in pending:
             yield ray.get(ref)
     finally:

@@ -43,8 +43,9 @@ import numpy as np
 
 from . import calibration, messages, records
 from .index import Index
-from .search import Searcher, split_records
+from .search import Searcher, rank_ids, split_records
 from .store import FaceRow
+from .vectors import FaceVectors
 
 #: Nearest archive faces kept per face.
 K = 20
@@ -123,16 +124,17 @@ def link(
         report.nprobe = link_nprobe(s, nprobe)
         ctx = _Context(s, k, across, min_band)
         bar = _bar(len(todo), progress)
-        blocks = [todo[i : i + block] for i in range(0, len(todo), block)]
+        ranker = Ranker.of(s, report.nprobe) if len(todo) else None
+        blocks = ranker.plan(todo, block) if ranker is not None else []
         ranked: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]]
-        if ray is not None:
+        if ray is not None and blocks:
             from .cluster import rank_blocks_on_ray
 
-            ranked = rank_blocks_on_ray(s, blocks, k + SPARE, report.nprobe, ray)
+            ranked = rank_blocks_on_ray(ranker, blocks, k + SPARE, ray)
         else:
-            ranked = ((ids, _rank(s, ids, k + SPARE, report.nprobe)) for ids in blocks)
+            ranked = (ranker.rank(b, k + SPARE) for b in blocks)
         try:
-            for n, (ids, found) in enumerate(ranked, start=1):
+            for n, (ids, found) in enumerate(ranked, start=1):  # noqa: B007
                 index.links.save_block(fp, k, across, ids.tolist(), ctx.pairs(ids, *found))
                 report.linked += len(ids)
                 if bar is not None:
@@ -160,10 +162,144 @@ def link_nprobe(s: Searcher, nprobe: int | None) -> int | None:
     return max(1, int(spec.params.get("nprobe", 32)) // NPROBE_SHARE)
 
 
-def _rank(s: Searcher, ids: np.ndarray, wide: int, nprobe: int | None):
-    """One block through the one ranking path, with linking's nprobe on an IVF index."""
-    with probing(s.vectors.index, nprobe):
-        return s.rank_ids(s.index.faces.embedding_matrix(ids, s.engine.dim), wide)
+@dataclass
+class Ranker:
+    """Every face of one engine ranked against the whole archive: the self-join's engine room.
+
+    It holds the FAISS index, every exact embedding (ids sorted) and every face's hubness offset in
+    memory (1M x 128-d: 512 MB), so a block of queries never waits on SQLite, and ranks through the one
+    ranking path, search.rank_ids. Plain picklable arrays, so a Ray task rebuilds the same Ranker and
+    gets the same pairs (cluster.rank_blocks_on_ray).
+
+    The shortlist: on an exact (flat) index, FAISS's batched search over blocks of BLOCK faces (one
+    matrix product per block). On an IVF index, batching the right way: the faces of one inverted list
+    share their probes (the `nprobe` lists nearest to that list's centroid), so the whole group is scored
+    against those lists' exact embeddings in one matrix product (faiss.knn); one face at a time, each
+    query would walk its lists alone. bench/link_scale.py measures the recall of same-person pairs
+    against an exact self-join and the speed-up over one face at a time.
+    """
+
+    vectors: FaceVectors
+    ids: np.ndarray  # every face id of the engine, sorted
+    vecs: np.ndarray  # their exact embeddings, one row each
+    offsets_all: np.ndarray | None  # what hubness correction takes off each face's cosine (None: plain)
+    spread: float  # HUB_ALPHA x (mean r - smallest r): how far a face outside a shortlist can rise
+    nprobe: int | None
+
+    @classmethod
+    def of(cls, s: Searcher, nprobe: int | None) -> Ranker:
+        ids = s.index.faces.ids(s.fingerprint)
+        vecs = np.empty((len(ids), s.engine.dim), np.float32)
+        for part_ids, part in s.index.faces.iter_embeddings(s.fingerprint):
+            vecs[np.searchsorted(ids, part_ids)] = part
+        offsets = s.offsets(ids) if s.alpha else None
+        return cls(s.vectors, ids, vecs, offsets, s.alpha * (s.hub_mean - s.hub_min), nprobe)
+
+    # -- exact embeddings and offsets by id ----------------------------------------------------------
+    def _pos(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.clip(np.searchsorted(self.ids, u), 0, max(0, len(self.ids) - 1))
+        return pos, self.ids[pos] == u
+
+    def exact(self, u: np.ndarray) -> np.ndarray:
+        pos, ok = self._pos(np.asarray(u, dtype=np.int64))
+        out = self.vecs[pos].copy()
+        out[~ok] = np.nan
+        return out
+
+    def offsets(self, u: np.ndarray) -> np.ndarray:
+        pos, ok = self._pos(np.asarray(u, dtype=np.int64))
+        return np.where(ok, self.offsets_all[pos], 0.0).astype(np.float32)  # type: ignore[index]
+
+    # -- blocks -----------------------------------------------------------------------------------
+    @property
+    def ivf(self) -> bool:
+        return self.vectors.spec.kind.startswith("ivf") and self.nprobe is not None
+
+    def plan(self, todo: np.ndarray, block: int = BLOCK) -> list[list[tuple[int, np.ndarray]]]:
+        """The faces to link in blocks of about `block` (one transaction each); a block is a list of groups
+        (inverted list, faces) that share a shortlist (on IVF: the faces of one list; else list -1)."""
+        if not self.ivf:
+            return [[(-1, todo[i : i + block])] for i in range(0, len(todo), block)]
+        lists = self._list_of(todo)
+        order = np.argsort(lists, kind="stable")
+        todo, lists = todo[order], lists[order]
+        cuts = np.flatnonzero(np.diff(lists)) + 1
+        blocks: list[list[tuple[int, np.ndarray]]] = [[]]
+        size = 0
+        for g, lst in zip(np.split(todo, cuts), np.split(lists, cuts), strict=True):
+            if size >= block:
+                blocks.append([])
+                size = 0
+            blocks[-1].append((int(lst[0]), g))
+            size += len(g)
+        return [b for b in blocks if b]
+
+    def _list_of(self, todo: np.ndarray) -> np.ndarray:
+        """The inverted list each face is stored in (where FAISS put it)."""
+        from faiss.contrib.inspect_tools import get_invlist
+
+        ivf = faiss_ivf(self.vectors.index)
+        where = np.full(len(todo), -1, np.int64)
+        sorter = np.argsort(todo)
+        for lst in range(ivf.nlist):
+            if not ivf.invlists.list_size(lst):
+                continue
+            held = get_invlist(ivf.invlists, lst)[0]
+            pos = np.clip(np.searchsorted(todo, held, sorter=sorter), 0, len(todo) - 1)
+            hit = todo[sorter[pos]] == held
+            where[sorter[pos[hit]]] = lst
+        return where
+
+    def rank(
+        self, block: list[tuple[int, np.ndarray]], wide: int
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces)."""
+        groups = [(lst, g) for lst, g in block if len(g)]
+        parts = [self._rank_group(lst, g, wide) for lst, g in groups]
+        ids = np.concatenate([g for _, g in groups])
+        return ids, tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+    def _rank_group(self, lst: int, group: np.ndarray, wide: int):
+        offsets = self.offsets if self.offsets_all is not None else None
+        q = self.exact(group)
+        if lst < 0:
+            return rank_ids(self.vectors, q, wide, self.exact, offsets, self.spread)
+        return rank_ids(_ProbedLists(self, lst), q, wide, self.exact, offsets, self.spread)  # type: ignore[arg-type]
+
+
+class _ProbedLists:
+    """The shortlist of one inverted list's faces: every face in the nprobe lists nearest to its centroid,
+    scored exactly with one matrix product for the whole group (what FaceVectors.search is to rank_ids)."""
+
+    def __init__(self, r: Ranker, lst: int) -> None:
+        from faiss.contrib.inspect_tools import get_invlist
+
+        ivf = faiss_ivf(r.vectors.index)
+        centroid = ivf.quantizer.reconstruct(lst)[None, :]
+        _, probe = ivf.quantizer.search(centroid, min(ivf.nlist, int(r.nprobe or 1)))
+        held = [get_invlist(ivf.invlists, int(p))[0] for p in probe[0] if p >= 0 and ivf.invlists.list_size(int(p))]
+        self.cand = np.sort(np.concatenate(held)).astype(np.int64) if held else np.zeros(0, np.int64)
+        self.cand_vecs = np.ascontiguousarray(r.exact(self.cand))
+        self.count = r.vectors.count
+
+    def search(self, q: np.ndarray, k: int, exact=None) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        n = min(k, len(self.cand))
+        out_s = np.full((len(q), k), -np.inf, np.float32)
+        out_i = np.full((len(q), k), -1, np.int64)
+        if n:
+            d, i = faiss.knn(
+                np.ascontiguousarray(q, dtype=np.float32), self.cand_vecs, n, metric=faiss.METRIC_INNER_PRODUCT
+            )
+            out_s[:, :n], out_i[:, :n] = d, np.where(i >= 0, self.cand[np.maximum(i, 0)], -1)
+        return out_s, out_i
+
+
+def faiss_ivf(index):
+    import faiss
+
+    return faiss.extract_index_ivf(index)
 
 
 class probing:
