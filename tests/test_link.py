@@ -25,7 +25,7 @@ import linkdata
 import pytest
 
 from conftest import LFW, skip_or_fail
-from facematch import link
+from facematch import link, messages
 from facematch.cli import main
 from facematch.engines.sface import SFaceEngine
 from facematch.indexer import index_folder
@@ -237,3 +237,37 @@ def test_ray_gives_the_same_pairs_as_one_machine(archive, tmp_path):
     link.link(local, progress=False, block=8)
     link.link(on_ray, progress=False, block=8, ray="local")
     assert state(on_ray) == state(local) and len(state(local)) > 0
+
+
+def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
+    """The app's Cross-check page lists the pairs strongest first, compares one and records a decision
+    through the same library call as the CLI (link.CrossCheck.decide)."""
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import texts
+    from facematch import serve
+
+    idx = copy_index(archive, tmp_path / "index")
+    link.link(idx, across=True, progress=False)
+    monkeypatch.setenv("FACEMATCH_INDEX", str(idx))
+    at = AppTest.from_file(str(serve.APP), default_timeout=120)
+    at.query_params["page"] = "crosscheck"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    page = texts(at)
+    assert "Cross-check the archive against itself" in page and "candidate pairs" in page
+    assert not re.search(r"\bmatch(es)?\b", page.replace(messages.CAVEAT, ""), re.I)  # only the caveat says it
+    with Searcher(idx) as s:
+        first = link.CrossCheck(s).pairs()[0]
+    assert f"#1 · pair {first.id}" in page  # strongest first
+    at.button(key=f"xcmp_{first.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"Compare pair {first.id}" in texts(at)
+    at.sidebar.text_input(key="reviewer").set_value("Ana")
+    at.radio(key="xdecision").set_value("same")
+    at.text_input(key="xwhy").set_value("same scar")
+    at.button[[b.label for b in at.button].index("Record decision")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with Searcher(idx) as s:
+        log = link.CrossCheck(s).log()
+    assert [(d["decision"], d["reviewer"], d["note"]) for d in log] == [("same", "Ana", "same scar")]

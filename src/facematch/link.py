@@ -750,8 +750,12 @@ def pair_lines(p: Pair, gallery: int) -> list[str]:
 def record_summary(index: Index, f: FaceRow) -> str:
     """One line about a face's own records (or that it has none)."""
     number, count = index.faces.numbers([f]).get(f.id, (1, 1))
-    own, _ = split_records(index.records.for_files([f.filename]).get(f.filename, []), f.filename, number, count)
-    return "; ".join(records.record_summary(r) for r in own) or "no archive record"
+    own, photo = split_records(index.records.for_files([f.filename]).get(f.filename, []), f.filename, number, count)
+    if own:
+        return "; ".join(records.record_summary(r) for r in own)
+    if photo:  # a record of a group photo that does not say which face: about someone in it, maybe not this one
+        return f"{messages.photo_record_only(count)}: " + "; ".join(records.record_summary(r) for r in photo)
+    return "no archive record"
 
 
 # -- export -------------------------------------------------------------------------------------

@@ -200,6 +200,11 @@ def photo_records(n_faces: int) -> str:
     )
 
 
+def photo_record_only(n_faces: int) -> str:
+    """A face of a group photo whose record does not say which face it is about (the cross-check's wording)."""
+    return f"record for this photo, which shows {plural(n_faces, 'face')} (it may be about someone else in it)"
+
+
 def photo_records_weighed(n_faces: int) -> str:
     return (
         f"record for this photo, which shows {plural(n_faces, 'face')} (compared with what the family knows, as asked)"

@@ -171,6 +171,14 @@ class Searcher:
                 archive, archive_face(candidate.face)
             )
 
+    def aligned_archive(self, face: FaceRow) -> np.ndarray:
+        """An archive face aligned as the engine aligns faces, to compare two archive faces side by side."""
+        from .thumbs import load_full
+
+        rgb = load_full(face.path)
+        with self._engine_lock:
+            return self.engine.align(rgb, archive_face(face))
+
     # -- ranking ----------------------------------------------------------------------------------
     def search(self, faces: list[Face], k: int = 50) -> list[Candidate]:
         """Candidates for one person shown in one or more query faces (embeddings fused by their mean)."""
