@@ -271,3 +271,39 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     with Searcher(idx) as s:
         log = link.CrossCheck(s).log()
     assert [(d["decision"], d["reviewer"], d["note"]) for d in log] == [("same", "Ana", "same scar")]
+
+
+def test_batched_ivf_linking_equals_one_search_at_a_time():
+    """On an IVF index, linking ranks blocks of faces in one FAISS call at linking's nprobe: each face still
+    probes its own lists, so the neighbours and scores are those of searching one face at a time; with every
+    list probed, the exact answer. (Synthetic clustered vectors: the property is about FAISS, not faces.)"""
+    import numpy as np
+
+    from facematch import ann
+    from facematch.search import rank_ids
+    from facematch.vectors import FaceVectors
+
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((300, 32))
+    x = centres[rng.integers(0, 300, 6000)] + 0.6 * rng.standard_normal((6000, 32))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(1, len(x) + 1, dtype=np.int64)
+    spec = ann.user_spec("ivf-sq8", {"nlist": 64, "nprobe": 64}, len(x), 32)
+    index, spec = ann.build(spec, 32, lambda: iter([(ids, x)]), len(x))
+    fv = FaceVectors("test", index, spec)
+    todo = ids[::7]
+    for nprobe in (4, 64):
+        r = link.Ranker(fv, ids, x, None, 0.0, nprobe)
+        got = {}
+        for b in r.plan(todo, 256):
+            q_ids, (_, cos, nb) = r.rank(b, 10)
+            got.update({int(q): (row.tolist(), c) for q, row, c in zip(q_ids, nb, cos, strict=True)})
+        assert sorted(got) == todo.tolist()
+        with link.probing(index, nprobe):
+            for q in todo[:60].tolist():
+                _, one_cos, one = rank_ids(fv, x[q - 1 : q], 10, lambda u: x[u - 1])
+                assert got[q][0] == one[0].tolist() and np.allclose(got[q][1], one_cos[0])
+        assert index.nprobe == 64  # put back after linking
+        if nprobe == 64:
+            exact = np.argsort(-(x[todo - 1] @ x.T), axis=1)[:, :10] + 1
+            assert all(set(got[q][0]) == set(e.tolist()) for q, e in zip(todo.tolist(), exact, strict=True))

@@ -168,15 +168,11 @@ class Ranker:
 
     It holds the FAISS index, every exact embedding (ids sorted) and every face's hubness offset in
     memory (1M x 128-d: 512 MB), so a block of queries never waits on SQLite, and ranks through the one
-    ranking path, search.rank_ids. Plain picklable arrays, so a Ray task rebuilds the same Ranker and
+    ranking path, search.rank_ids, a block of BLOCK faces per FAISS call (FAISS spreads a block over its
+    threads; on a flat index a block is one matrix product). On an IVF index at linking's nprobe: each
+    face probes its own lists, exactly as its own search would, so batching changes the speed and never
+    the answer (tests/test_link.py). Plain picklable arrays, so a Ray task rebuilds the same Ranker and
     gets the same pairs (cluster.rank_blocks_on_ray).
-
-    The shortlist: on an exact (flat) index, FAISS's batched search over blocks of BLOCK faces (one
-    matrix product per block). On an IVF index, batching the right way: the faces of one inverted list
-    share their probes (the `nprobe` lists nearest to that list's centroid), so the whole group is scored
-    against those lists' exact embeddings in one matrix product (faiss.knn); one face at a time, each
-    query would walk its lists alone. bench/link_scale.py measures the recall of same-person pairs
-    against an exact self-join and the speed-up over one face at a time.
     """
 
     vectors: FaceVectors
@@ -211,89 +207,17 @@ class Ranker:
         return np.where(ok, self.offsets_all[pos], 0.0).astype(np.float32)  # type: ignore[index]
 
     # -- blocks -----------------------------------------------------------------------------------
-    @property
-    def ivf(self) -> bool:
-        return self.vectors.spec.kind.startswith("ivf") and self.nprobe is not None
+    def plan(self, todo: np.ndarray, block: int = BLOCK) -> list[np.ndarray]:
+        """The faces to link in blocks of `block` (one FAISS call and one transaction each)."""
+        return [todo[i : i + block] for i in range(0, len(todo), block)]
 
-    def plan(self, todo: np.ndarray, block: int = BLOCK) -> list[list[tuple[int, np.ndarray]]]:
-        """The faces to link in blocks of about `block` (one transaction each); a block is a list of groups
-        (inverted list, faces) that share a shortlist (on IVF: the faces of one list; else list -1)."""
-        if not self.ivf:
-            return [[(-1, todo[i : i + block])] for i in range(0, len(todo), block)]
-        lists = self._list_of(todo)
-        order = np.argsort(lists, kind="stable")
-        todo, lists = todo[order], lists[order]
-        cuts = np.flatnonzero(np.diff(lists)) + 1
-        blocks: list[list[tuple[int, np.ndarray]]] = [[]]
-        size = 0
-        for g, lst in zip(np.split(todo, cuts), np.split(lists, cuts), strict=True):
-            if size >= block:
-                blocks.append([])
-                size = 0
-            blocks[-1].append((int(lst[0]), g))
-            size += len(g)
-        return [b for b in blocks if b]
-
-    def _list_of(self, todo: np.ndarray) -> np.ndarray:
-        """The inverted list each face is stored in (where FAISS put it)."""
-        from faiss.contrib.inspect_tools import get_invlist
-
-        ivf = faiss_ivf(self.vectors.index)
-        where = np.full(len(todo), -1, np.int64)
-        sorter = np.argsort(todo)
-        for lst in range(ivf.nlist):
-            if not ivf.invlists.list_size(lst):
-                continue
-            held = get_invlist(ivf.invlists, lst)[0]
-            pos = np.clip(np.searchsorted(todo, held, sorter=sorter), 0, len(todo) - 1)
-            hit = todo[sorter[pos]] == held
-            where[sorter[pos[hit]]] = lst
-        return where
-
-    def rank(
-        self, block: list[tuple[int, np.ndarray]], wide: int
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces)."""
-        groups = [(lst, g) for lst, g in block if len(g)]
-        parts = [self._rank_group(lst, g, wide) for lst, g in groups]
-        ids = np.concatenate([g for _, g in groups])
-        return ids, tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-
-    def _rank_group(self, lst: int, group: np.ndarray, wide: int):
+    def rank(self, block: np.ndarray, wide: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces): one batched
+        FAISS search for the whole block at linking's nprobe, then the exact re-rank and hubness correction
+        of search.rank_ids."""
         offsets = self.offsets if self.offsets_all is not None else None
-        q = self.exact(group)
-        if lst < 0:
-            return rank_ids(self.vectors, q, wide, self.exact, offsets, self.spread)
-        return rank_ids(_ProbedLists(self, lst), q, wide, self.exact, offsets, self.spread)  # type: ignore[arg-type]
-
-
-class _ProbedLists:
-    """The shortlist of one inverted list's faces: every face in the nprobe lists nearest to its centroid,
-    scored exactly with one matrix product for the whole group (what FaceVectors.search is to rank_ids)."""
-
-    def __init__(self, r: Ranker, lst: int) -> None:
-        from faiss.contrib.inspect_tools import get_invlist
-
-        ivf = faiss_ivf(r.vectors.index)
-        centroid = ivf.quantizer.reconstruct(lst)[None, :]
-        _, probe = ivf.quantizer.search(centroid, min(ivf.nlist, int(r.nprobe or 1)))
-        held = [get_invlist(ivf.invlists, int(p))[0] for p in probe[0] if p >= 0 and ivf.invlists.list_size(int(p))]
-        self.cand = np.sort(np.concatenate(held)).astype(np.int64) if held else np.zeros(0, np.int64)
-        self.cand_vecs = np.ascontiguousarray(r.exact(self.cand))
-        self.count = r.vectors.count
-
-    def search(self, q: np.ndarray, k: int, exact=None) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        n = min(k, len(self.cand))
-        out_s = np.full((len(q), k), -np.inf, np.float32)
-        out_i = np.full((len(q), k), -1, np.int64)
-        if n:
-            d, i = faiss.knn(
-                np.ascontiguousarray(q, dtype=np.float32), self.cand_vecs, n, metric=faiss.METRIC_INNER_PRODUCT
-            )
-            out_s[:, :n], out_i[:, :n] = d, np.where(i >= 0, self.cand[np.maximum(i, 0)], -1)
-        return out_s, out_i
+        with probing(self.vectors.index, self.nprobe if self.vectors.spec.kind.startswith("ivf") else None):
+            return block, rank_ids(self.vectors, self.exact(block), wide, self.exact, offsets, self.spread)
 
 
 def faiss_ivf(index):
