@@ -150,13 +150,11 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
     decided = [json.loads(x) for x in (tmp_path / "out" / "crosscheck-decisions.jsonl").read_text().splitlines()[1:]]
     assert [(d["decision"], d["reviewer"], d["note"]) for d in decided] == [("same", "Ana", "same ear")]
 
-    # A removed photo: its pairs leave the queue, the decision stays in the audit log.
-    gone = Path(archive["b"]) / first[1]
-    moved = tmp_path / "aside.jpg"
-    shutil.copy(gone, moved)
+    # A removed or changed photo: its faces go (as Faces.save_scan drops them when a file's content changes),
+    # its pairs leave the queue, the decision stays in the audit log.
     con = sqlite3.connect(idx / DB_NAME)
     con.execute("PRAGMA foreign_keys=ON")
-    con.execute("DELETE FROM photos WHERE filename = ?", (first[1],))  # what dropping a photo does to the rows
+    con.execute("DELETE FROM faces WHERE photo_id IN (SELECT id FROM photos WHERE filename = ?)", (first[1],))
     con.commit()
     con.close()
     with Searcher(idx) as s:
