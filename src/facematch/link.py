@@ -51,8 +51,11 @@ from .vectors import FaceVectors
 K = 20
 #: Queries per FAISS call: large blocks are where batched search pays (bench/link_scale.py).
 BLOCK = 4096
-#: On an approximate index, link with the tuned nprobe divided by this (see the module docstring).
-NPROBE_SHARE = 4
+#: On an approximate index, link with the tuned nprobe divided by this. The tuned nprobe finds 99% of each
+#: face's exact top 50; linking needs the same person among the top 20, which an eighth of it still finds
+#: (bench/link_scale.py on sface-like galleries: >= 0.994 of same-person pairs, counted from one side only,
+#: at 100k and 1M faces; a quarter: 0.999, at 2.7x the time).
+NPROBE_SHARE = 8
 #: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
 SPARE = 10
 BANDS = ("strong", "possible", "weak")
