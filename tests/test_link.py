@@ -305,3 +305,25 @@ def test_batched_ivf_linking_equals_one_search_at_a_time():
         if nprobe == 64:
             exact = np.argsort(-(x[todo - 1] @ x.T), axis=1)[:, :10] + 1
             assert all(set(got[q][0]) == set(e.tolist()) for q, e in zip(todo.tolist(), exact, strict=True))
+
+
+def test_an_index_of_two_engines_is_linked_per_engine(archive, tmp_path, capsys):
+    """Embeddings of two engines are never compared: `facematch link` links each engine on its own and says
+    so; review and decide take --engine (the default engine otherwise)."""
+    idx = copy_index(archive, tmp_path / "index")
+    index_folder(archive["a"], idx, "dlib", workers=1, progress=False)
+    capsys.readouterr()
+    assert main(["link", "--index", str(idx), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("each engine is linked on its own") == 2
+    con = sqlite3.connect(idx / DB_NAME)
+    engines = {e.split("@")[0]: n for e, n in con.execute("SELECT engine, COUNT(*) FROM link_pairs GROUP BY engine")}
+    mixed = con.execute(
+        "SELECT COUNT(*) FROM link_pairs p JOIN faces a ON a.id = p.a JOIN faces b ON b.id = p.b "
+        "WHERE a.engine != b.engine OR a.engine != p.engine"
+    ).fetchone()[0]
+    con.close()
+    assert set(engines) == {"sface", "dlib"} and mixed == 0
+    assert main(["link", "review", "--next", "--engine", "dlib", "--index", str(idx), "--json"]) == 0
+    pairs = json.loads(capsys.readouterr().out)["pairs"]
+    assert len(pairs) == 1 and pairs[0]["collection_a"] == pairs[0]["collection_b"] == "leak-a"
