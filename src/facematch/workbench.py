@@ -727,7 +727,7 @@ def crosscheck_page(s: Searcher, reviewer: str) -> None:
         for g, group in enumerate(groups, start=1):
             faces = {f.id: f for p in group for f in (p.a, p.b)}
             st.markdown(f"**Group {g}**: {messages.plural(len(faces), 'face')}")
-            cols = st.columns(min(6, max(1, len(faces))))
+            cols = st.columns(6)  # always six: a group of two sits together on the left, not at both edges
             for col, f in zip(cols, list(faces.values())[:6], strict=False):
                 col.image(face_thumb(str(f.path), tuple(f.box)), caption=f.relpath, width=120)
             for p in group:
