@@ -141,6 +141,12 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
             c.execute("DELETE FROM link_decisions")
         assert s.index.records.by_id(["A000"])["A000"]["photos"] == [first[0]]  # nothing copied into a record
 
+    # A family's search that finds the photo-only face says what the reviewer linked it to (nothing copied).
+    capsys.readouterr()
+    assert main(["search", str(Path(archive["b"]) / first[1]), "--index", str(idx), "-k", "5", "--json"]) == 0
+    found = {c["photo"].rsplit("/", 1)[-1]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
+    assert found[first[1]]["records"] == [] and found[first[1]]["linked_by_reviewers"][0].startswith("Ana linked")
+
     assert main(["link", "export", str(tmp_path / "out"), "--index", str(idx)]) == 0
     for name in ("pairs", "duplicates", "groups", "decisions"):
         text = (tmp_path / "out" / f"crosscheck-{name}.csv").read_text()

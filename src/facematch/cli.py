@@ -334,6 +334,9 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     chosen_ids = {id(face) for _, face in chosen}
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
+    from .link import CrossCheck
+
+    linked = CrossCheck(searcher)
     doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
@@ -369,6 +372,7 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
                 "faces_in_photo": c.faces_in_photo,
                 "records": c.records,
                 "photo_records": c.photo_records,
+                "linked_by_reviewers": [] if c.records else linked.linked_records(c.face),
                 **_strength_json(searcher, c),
                 **_facts_json(it),
             }
@@ -420,6 +424,9 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         return
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
+    from .link import CrossCheck
+
+    linked = CrossCheck(searcher)
     for c, it in zip(listed, items, strict=True):
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
         rank = str(c.rank) if c.rank else "name"
@@ -428,6 +435,8 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         for r in c.records:
             shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
             print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
+        for line in [] if c.records else linked.linked_records(c.face):  # a cross-check reviewer's link, no record
+            print(f"{'':>18}{line}")
         for line in it.reason_lines() if it is not None else []:
             print(f"{'':>18}{line}")
     if result is not None and result.no_face:

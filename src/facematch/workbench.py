@@ -434,6 +434,8 @@ def candidate_card(s: Searcher, c, decision, key: str, item: Combined | None = N
         st.caption(records.record_summary(r))
     if not c.records and not c.photo_records:
         st.caption("no archive record")
+    for line in [] if c.records else link.CrossCheck(s).linked_records(c.face):  # a cross-check reviewer's link
+        st.caption(line)
     if note := face_number_note(c):
         st.caption(note)
     if item is not None:
