@@ -128,3 +128,16 @@ def test_two_reviewer_states_on_screen(team_app_index, monkeypatch):
     second.run()
     t = texts(second)
     assert "Confirmed by two reviewers" in t and "cw1" in t and "cw2" in t
+
+
+def test_a_family_is_not_offered_the_cross_check_and_is_refused_it_by_address(team_app_index, monkeypatch):
+    at = team_app(team_app_index, monkeypatch, {"page": "crosscheck"})
+    log_in(at, "amina")
+    t = texts(at)
+    assert "researchers, caseworkers and admins" in t and "Cross-check the archive" not in t
+    assert not [r for r in at.sidebar.radio if r.key == "page"]  # not offered
+    at.run()
+    assert "Cross-check the archive" not in texts(at)  # and not on the next run either
+    cw = team_app(team_app_index, monkeypatch, {"page": "crosscheck"})
+    log_in(cw, "cw1")
+    assert "Cross-check the archive against itself" in texts(cw)

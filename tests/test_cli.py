@@ -72,6 +72,7 @@ def test_search_json_for_scripts(demo_run):
         "band",
         "strength",  # calibrated strength (issue 5)
         "cosine",  # the plain cosine beside the hubness-corrected score (issue 16)
+        "linked_by_reviewers",  # what a cross-check reviewer linked a photo-only face to (issue 17)
     }
     assert doc["queries"][0]["faces"][0]["used"] is True
 

@@ -23,6 +23,7 @@ from facematch.indexer import index_folder
 from facematch.review import CONFIRMED, DISAGREE, NEEDS_SECOND, WAITING, Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME
+from facematch.store.db import SCHEMA_VERSION
 
 PW = "correct horse battery"
 
@@ -251,7 +252,7 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
     wrong = app("not the families' passphrase")
     assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
     con = sqlite3.connect(idx / DB_NAME)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     assert Session(1, 0.0).account_id == 1
 
 

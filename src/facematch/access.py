@@ -69,6 +69,17 @@ class Account:
         return self.role == ADMIN
 
 
+#: Who may use the archive cross-check (pairs of archive faces, no family photos): not a family account,
+#: which sees only its own cases. A researcher's work is exactly this.
+CROSS_CHECK_ROLES = (ADMIN, CASEWORKER, RESEARCHER)
+
+
+def check_cross_check(account: Account | None) -> None:
+    """Refuse the cross-check to accounts whose role does not include it (None: single-user mode, allowed)."""
+    if account is not None and account.role not in CROSS_CHECK_ROLES:
+        raise AccessDenied("The cross-check of the archive is for researchers, caseworkers and admins.")
+
+
 @dataclass
 class Session:
     """One browser session's login: which account, and when it last did something (for the idle timeout)."""

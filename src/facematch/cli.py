@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument(
+        "--collection",
+        default=None,
+        metavar="NAME",
+        help="the collection this folder belongs to (a leak, a county list; default: the folder's name); "
+        "`facematch link` says which collections a pair joins",
+    )
+    s.add_argument(
         "--reindex",
         action="store_true",
         help="replace faces this engine made with other weights or pre-processing (an index from an older "
@@ -153,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _evaluate_parser(sub)
     _records_parser(sub)
+    _link_parser(sub)
     _upkeep_parser(sub)
 
     s = sub.add_parser("models", help="list face engines, or fetch an insightface pack (needs internet)")
@@ -182,6 +190,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             args.records,
             progress=not args.quiet,
             reindex=args.reindex,
+            collection=args.collection,
         )
     else:
         report = index_folder(
@@ -192,6 +201,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             records_csv=args.records,
             progress=not args.quiet,
             reindex=args.reindex,
+            collection=args.collection,
         )
     _print_index_report(report, index_dir)
     _print_vectors(index_dir, report.engine)
@@ -349,6 +359,9 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     chosen_ids = {id(face) for _, face in chosen}
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
+    from .link import CrossCheck
+
+    linked = CrossCheck(searcher)
     doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
@@ -384,6 +397,7 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
                 "faces_in_photo": c.faces_in_photo,
                 "records": c.records,
                 "photo_records": c.photo_records,
+                "linked_by_reviewers": [] if c.records else linked.linked_records(c.face),
                 **_strength_json(searcher, c),
                 **_facts_json(it),
             }
@@ -431,6 +445,9 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         return
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
+    from .link import CrossCheck
+
+    linked = CrossCheck(searcher)
     for c, it in zip(listed, items, strict=True):
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
         rank = str(c.rank) if c.rank else "name"
@@ -439,6 +456,8 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         for r in c.records:
             shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
             print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
+        for line in [] if c.records else linked.linked_records(c.face):  # a cross-check reviewer's link, no record
+            print(f"{'':>18}{line}")
         for line in it.reason_lines() if it is not None else []:
             print(f"{'':>18}{line}")
     if result is not None and result.no_face:
@@ -768,8 +787,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"Index {info['index']}")
     print(f"  {info['photos']} photos in {info['roots']} folder(s); {info['records']} archive records")
-    for folder in info["folders"]:
-        print(f"  folder: {folder}")
+    for c in info["collections"]:
+        faces = ", ".join(f"{n} faces ({fp.split('@')[0]})" for fp, n in c["faces"].items()) or "no faces"
+        print(f"  collection {c['name']}: {c['photos']} photos, {faces}")
+        for folder in c["folders"]:
+            print(f"    folder: {folder}")
     for fp, e in info["engines"].items():
         st = e["photos"]
         print(
@@ -1009,6 +1031,215 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
         f"  facematch evaluate search LFW_DIR --engine {name}                # its accuracy, beside sface's\n"
         f"  facematch index PHOTO_DIR --engine {name}                        # its faces, beside the others"
     )
+    return 0
+
+
+# -- the archive cross-checked against itself (link.py) -------------------------------------------------
+def _link_parser(sub) -> None:
+    s = sub.add_parser(
+        "link",
+        help="cross-check the archive against itself: candidate pairs of faces that may show the same person, "
+        "duplicate images, groups; review them (`link review --next`, `link decide`)",
+    )
+    s.add_argument("--index", type=Path, default=None)
+    s.add_argument(
+        "--engine", default=None, help="engine to link (default: each engine of the index in turn, one after another)"
+    )
+    s.add_argument("--across", action="store_true", help="only pairs between different collections")
+    s.add_argument("-k", type=int, default=20, help="nearest archive faces kept per face (default 20)")
+    s.add_argument(
+        "--min-band",
+        choices=["strong", "possible", "weak"],
+        default="possible",
+        help="keep pairs at least this strong (default possible; weak keeps all); duplicates are always kept",
+    )
+    s.add_argument("--resume", action="store_true", help="continue an interrupted run (what every run does anyway)")
+    s.add_argument("--full", action="store_true", help="link every face again, not only those not linked yet")
+    s.add_argument("--nprobe", type=int, default=None, help="inverted lists visited on an approximate index")
+    s.add_argument(
+        "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+        help="rank the blocks of faces as Ray tasks (the 'cluster' extra): a private local Ray without ADDRESS",
+    )  # fmt: skip
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_link)
+    lsub = s.add_subparsers(title="review and export")
+
+    def common(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--index", type=Path, default=argparse.SUPPRESS)
+        c.add_argument("--engine", default=argparse.SUPPRESS)
+        c.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+
+    c = lsub.add_parser("review", help="the review queue: pairs by strength (undecided first with --next)")
+    common(c)
+    c.add_argument("--next", action="store_true", help="only the strongest pair no one has decided yet")
+    c.add_argument("--limit", type=int, default=20, help="pairs to list (default 20)")
+    c.add_argument("--all", action="store_true", help="decided pairs too")
+    c.set_defaults(func=cmd_link_review)
+    c = lsub.add_parser("decide", help="record a decision on a pair: same, different or unsure (append-only log)")
+    common(c)
+    c.add_argument("pair", help="the pair, as listed (two face ids joined by '-', e.g. 12-345)")
+    c.add_argument("decision", choices=["same", "different", "unsure"])
+    c.add_argument("--reviewer", required=True, help="who decides (recorded with the decision)")
+    c.add_argument("--why", default="", help="why (recorded with the decision)")
+    c.set_defaults(func=cmd_link_decide)
+    c = lsub.add_parser("groups", help="groups 'possibly the same person' (strong mutual pairs; never merged)")
+    common(c)
+    c.set_defaults(func=cmd_link_groups)
+    c = lsub.add_parser("duplicates", help="duplicate images (the same photo saved again), apart from persons")
+    common(c)
+    c.set_defaults(func=cmd_link_duplicates)
+    c = lsub.add_parser("export", help="pairs, duplicates, groups and decisions as CSV and JSON lines, with the caveat")
+    common(c)
+    c.add_argument("out", type=Path, help="folder to write into")
+    c.set_defaults(func=cmd_link_export)
+
+
+def _link_engines(index_dir: Path, requested: str | None) -> list[str]:
+    """The engines to link: the one asked for, else every engine of the index with faces, each on its own
+    (embeddings of two engines are never compared)."""
+    from .index import Index
+
+    with Index.open(index_dir) as index:
+        if requested is not None:
+            return [index.engine(requested)]
+        return [fp for fp, n in index.engines().items() if n > 0] or [index.engine(None)]
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .link import link
+
+    index_dir = args.index or _default_index()
+    engines = _link_engines(index_dir, args.engine)
+    reports = []
+    for fp in engines:
+        if len(engines) > 1 and not args.json:
+            print(f"Engine {fp} (each engine is linked on its own; choose one with --engine):")
+        r = link(
+            index_dir, fp, k=args.k, across=args.across, min_band=args.min_band, full=args.full,
+            progress=not (args.quiet or args.json), nprobe=args.nprobe, ray=args.ray,
+        )  # fmt: skip
+        reports.append(r)
+        if not args.json:
+            print(
+                f"  {r.faces} faces: {r.linked} linked now, {r.already} already linked"
+                f"{', interrupted: run again to continue' if r.interrupted else ''}; in {r.seconds:.1f} s"
+                + (f" (nprobe {r.nprobe})" if r.nprobe else "")
+            )
+            print(
+                f"  {r.pairs.get('person', 0)} candidate pairs (may be the same person; "
+                f"{'between collections only, ' if args.across else ''}at least '{args.min_band}'), "
+                f"{r.pairs.get('duplicate', 0)} duplicate images."
+            )
+    if args.json:
+        print(json.dumps([asdict(r) for r in reports], indent=1))
+    else:
+        print(f"Review them with `facematch link review --next --index {index_dir}`.")
+        print(messages.LINK_CAVEAT)
+    return 0
+
+
+def _crosscheck(args: argparse.Namespace):
+    from .link import CrossCheck
+    from .search import Searcher
+
+    s = Searcher(getattr(args, "index", None) or _default_index(), getattr(args, "engine", None))
+    return s, CrossCheck(s)
+
+
+def _print_pair(cc, p) -> None:
+    from .link import pair_lines, record_summary
+
+    print(f"pair {p.id}  ({p.kind})")
+    for side, f in (("A", p.a), ("B", p.b)):
+        print(f"  {side}: {f.path}  face box {[round(v) for v in f.box]}  sha256 {(f.sha256 or '')[:16]}")
+        print(f"     {record_summary(cc.index, f)}")
+        for line in cc.linked_records(f):
+            print(f"     {line}")
+    for line in pair_lines(p, cc.s.gallery_size):
+        print(f"  {line}")
+    if p.copies:
+        print(f"  {p.copies} more pair(s) through copies of these images folded into this one")
+    if p.decision is not None:
+        d = p.decision
+        print(f"  decided: {d['decision']} by {d['reviewer']}" + (f" ({d['note']})" if d["note"] else ""))
+
+
+def cmd_link_review(args: argparse.Namespace) -> int:
+    from .link import pair_row
+
+    s, cc = _crosscheck(args)
+    with s:
+        pairs = cc.pairs(undecided=not args.all)
+        pairs = pairs[:1] if args.next else pairs[: args.limit]
+        if getattr(args, "json", False):
+            print(json.dumps({"caveat": f"{messages.CAVEAT} {messages.LINK_CAVEAT}",
+                              "pairs": [pair_row(p) for p in pairs]}, indent=1, ensure_ascii=False))  # fmt: skip
+            return 0
+        if not pairs:
+            print("No undecided pairs. Run `facematch link` after indexing new photos.")
+            return 0
+        for p in pairs:
+            _print_pair(cc, p)
+            print()
+        print("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`.")
+        print(messages.LINK_CAVEAT)
+    return 0
+
+
+def cmd_link_decide(args: argparse.Namespace) -> int:
+    s, cc = _crosscheck(args)
+    with s:
+        d = cc.decide(args.pair, args.decision, args.reviewer, args.why)
+    print(f"Recorded: pair {args.pair} '{d['decision']}' by {d['reviewer']} (decision {d['id']} in the audit log).")
+    return 0
+
+
+def cmd_link_groups(args: argparse.Namespace) -> int:
+    from .link import GROUP_BAND, pair_row
+
+    s, cc = _crosscheck(args)
+    with s:
+        groups = cc.groups()
+        if getattr(args, "json", False):
+            print(
+                json.dumps([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)], indent=1, ensure_ascii=False)
+            )
+            return 0
+        print(f"{len(groups)} group(s) 'possibly the same person': faces joined by mutual pairs of band "
+              f"'{GROUP_BAND}' that no reviewer called different. Never merged: review each pair.")  # fmt: skip
+        for n, g in enumerate(groups, 1):
+            faces = {f.id: f for p in g for f in (p.a, p.b)}
+            print(f"group {n}: {len(faces)} faces: " + ", ".join(f.relpath for f in faces.values()))
+            print("  pairs: " + ", ".join(p.id for p in g))
+    return 0
+
+
+def cmd_link_duplicates(args: argparse.Namespace) -> int:
+    from .link import pair_row
+
+    s, cc = _crosscheck(args)
+    with s:
+        dups = cc.duplicates()
+        if getattr(args, "json", False):
+            print(json.dumps([pair_row(p) for p in dups], indent=1, ensure_ascii=False))
+            return 0
+        print(f"{len(dups)} duplicate image(s): the same photo saved again, not evidence about a person.")
+        for p in dups:
+            print(f"  {p.a.path}  =  {p.b.path}  ({p.duplicate})")
+    return 0
+
+
+def cmd_link_export(args: argparse.Namespace) -> int:
+    from .link import export
+
+    s, cc = _crosscheck(args)
+    with s:
+        written = export(cc, args.out)
+    for path in written.values():
+        print(f"  {path}")
     return 0
 
 

@@ -149,6 +149,7 @@ def index_folder_on_ray(
     progress: bool = True,
     models: Path | None = None,
     reindex: bool = False,
+    collection: str | None = None,
 ) -> IndexReport:
     """index_folder with the per-photo work spread over a Ray cluster (see the module docstring)."""
     already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
@@ -163,7 +164,48 @@ def index_folder_on_ray(
             models=models,
             scan=ray_scanner(address, num_cpus),
             reindex=reindex,
+            collection=collection,
         )
     finally:
         if not already_up:
             ray.shutdown()  # leaves a cluster we joined running; stops the private instance we started
+
+
+# -- the archive cross-check's self-join as a Ray job over query blocks (link.py) ----------------------
+def _rank_block(index_bytes, spec_json: dict, ids, vecs, offsets, spread: float, nprobe, block, wide: int):
+    """One block of archive faces ranked against the whole archive on a Ray worker: the same link.Ranker
+    (FAISS index, exact embeddings, hubness offsets) as on one machine, so the same pairs."""
+    import faiss
+
+    from .ann import IndexSpec, apply_search_params
+    from .link import Ranker
+    from .vectors import FaceVectors
+
+    faiss.omp_set_num_threads(1)  # Ray runs one task per CPU: FAISS threads would fight over them
+    index = faiss.deserialize_index(np.asarray(index_bytes))
+    spec = IndexSpec.from_json(spec_json)
+    apply_search_params(index, spec)
+    return Ranker(FaceVectors("", index, spec), ids, vecs, offsets, spread, nprobe).rank(block, wide)
+
+
+def rank_blocks_on_ray(ranker, blocks: list, wide: int, address: str | None = LOCAL):
+    """Yield link.Ranker.rank(block) for each block, computed as Ray tasks and returned in the order given
+    (so progress and resuming work as on one machine). The FAISS index, the exact embeddings and the
+    hubness offsets go into Ray's object store once; each task ranks one block."""
+    import faiss
+
+    if not blocks:
+        return
+    already_up = "ray" in sys.modules and sys.modules["ray"].is_initialized()
+    ray = connect(address)
+    try:
+        data = (faiss.serialize_index(ranker.vectors.index), ranker.ids, ranker.vecs, ranker.offsets_all)
+        refs = [ray.put(x) for x in data]
+        spec = ranker.vectors.spec.to_json()
+        task = ray.remote(num_cpus=1)(_rank_block)
+        pending = [task.remote(refs[0], spec, *refs[1:4], ranker.spread, ranker.nprobe, b, wide) for b in blocks]
+        for ref in pending:
+            yield ray.get(ref)
+    finally:
+        if not already_up:
+            ray.shutdown()

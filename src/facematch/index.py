@@ -17,7 +17,7 @@ import numpy as np
 from . import calibration, neighbours
 from .engines import DEFAULT_ENGINE
 from .fingerprint import Fingerprint
-from .store import DB_NAME, Cases, Database, Faces, Neighbours, Records
+from .store import DB_NAME, Cases, Database, Faces, Links, Neighbours, Records
 from .vectors import EngineMismatch, FaceVectors, VectorsState, state, sync
 
 
@@ -40,6 +40,7 @@ class Index:
         self.neighbours = Neighbours(db)
         self.records = Records(db)
         self.cases = Cases(db)
+        self.links = Links(db)
 
     @classmethod
     def open(cls, folder: Path, create: bool = False) -> Index:
@@ -217,6 +218,7 @@ class Index:
             "photos": self.faces.photo_count(),
             "records": self.records.count(),
             "folders": self.faces.roots(),
+            "collections": self.faces.collections(),
             "engines": {},
         }
         for fp, n in self.engines().items():

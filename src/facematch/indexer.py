@@ -85,8 +85,12 @@ def index_folder(
     models: Path | None = None,
     scan: Callable[..., Iterator[tuple[tuple[Path, str | None], dict]]] | None = None,
     reindex: bool = False,
+    collection: str | None = None,
 ) -> IndexReport:
     """Index every face under folder into index_dir. Safe to interrupt and rerun.
+
+    `collection` names the collection the folder belongs to (a leak, a county list; default: the folder's
+    own name): the archive cross-check (link.py) says which collections a pair joins.
 
     `reindex` first removes what this engine made with other weights or pre-processing (an index built
     by an older facematch): without it such an index is refused, since the two kinds of vectors cannot
@@ -115,7 +119,7 @@ def index_folder(
         if reindex:
             report.replaced = index.drop_other_weights(fp)
         index.refuse_other_weights(fp)
-        root_id = index.faces.root_id(folder)
+        root_id = index.faces.root_id(folder, collection)
         known = index.faces.known_photos(root_id, fp)
         walk_skipped: list[Skipped] = []
         todo: list[tuple[Path, str | None]] = []

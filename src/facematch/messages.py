@@ -27,6 +27,14 @@ CAVEAT = N_(
 
 SCORE_LABEL = N_("uncalibrated similarity")
 
+#: Added to the caveat wherever the archive cross-check (link.py) shows or exports pairs and groups.
+LINK_CAVEAT = (
+    "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
+    "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "
+    "evidence about a person. A reviewer's decision on a pair is recorded in the audit log; nothing is "
+    "ever copied into an archive record."
+)
+
 NO_FACE_HINT = (
     "No face was found. A larger, sharper photo where the face looks at the camera helps; "
     "crop loosely around the head rather than tightly around the face."
@@ -414,6 +422,11 @@ def photo_records(n_faces: int) -> str:
         "it is not compared with what the family knows",
         faces=count(n_faces, "face"),
     )
+
+
+def photo_record_only(n_faces: int) -> str:
+    """A face of a group photo whose record does not say which face it is about (the cross-check's wording)."""
+    return f"record for this photo, which shows {plural(n_faces, 'face')} (it may be about someone else in it)"
 
 
 def photo_records_weighed(n_faces: int) -> str:

@@ -19,6 +19,7 @@ engine, whose detector keeps state between calls, is used by one thread at a tim
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .engines import Face, FaceEngine, get_engine
 from .engines.base import normalise
 from .index import Index
 from .store import FaceRow
-from .vectors import EngineMismatch, FaceVectors, stored_vectors
+from .vectors import EngineMismatch, ExactVectors, FaceVectors, stored_vectors
 
 
 @dataclass
@@ -171,6 +172,14 @@ class Searcher:
                 archive, archive_face(candidate.face)
             )
 
+    def aligned_archive(self, face: FaceRow) -> np.ndarray:
+        """An archive face aligned as the engine aligns faces, to compare two archive faces side by side."""
+        from .thumbs import load_full
+
+        rgb = load_full(face.path)
+        with self._engine_lock:
+            return self.engine.align(rgb, archive_face(face))
+
     # -- ranking ----------------------------------------------------------------------------------
     def search(self, faces: list[Face], k: int = 50) -> list[Candidate]:
         """Candidates for one person shown in one or more query faces (embeddings fused by their mean)."""
@@ -179,30 +188,27 @@ class Searcher:
         return self.rank(fuse([f.embedding for f in faces])[None, :], k)[0]
 
     def rank(self, queries: np.ndarray, k: int = 50) -> list[list[Candidate]]:
-        """The k best candidates for each query embedding (rows of `queries`), best first.
-
-        FAISS proposes a shortlist by cosine (an approximate index: by its codes); the stored embeddings
-        give the exact cosines, and the hubness correction the final order. The shortlist is widened
-        until no face outside it could rise into the first k: a face outside has a cosine at most the
-        shortlist's last, and its correction can add at most HUB_ALPHA x (mean r - smallest r).
-        """
-        q = normalise(np.atleast_2d(queries))
-        exact = stored_vectors(self.index.faces, self.engine.dim)
-        total = self.vectors.count
-        wide = min(total, max(2 * k, k + 20)) if self.alpha else k
-        while True:
-            cos, ids = self.vectors.search(q, wide, exact=exact)
-            scores = np.where(ids >= 0, self._corrected(cos, ids), -np.inf)
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-            top = [np.take_along_axis(a, order, 1) for a in (scores, cos, ids)]
-            if not self.alpha or wide >= total:
-                break
-            floor = np.where(ids >= 0, cos, np.inf).min(axis=1)  # the shortlist's smallest cosine
-            if np.all(floor + self.alpha * (self.hub_mean - self.hub_min) < top[0][:, -1]):
-                break
-            wide = min(total, wide * 4)
-        scores, cos, ids = top
+        """The k best candidates for each query embedding (rows of `queries`), best first (rank_ids)."""
+        scores, cos, ids = self.rank_ids(queries, k)
         return self._candidates(scores, cos, ids, numbered=True)
+
+    def rank_ids(self, queries: np.ndarray, k: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(scores, cosines, face ids) of the k best archive faces for each query, best first: what `rank`
+        shows, without building Candidates (the archive cross-check, link.py, ranks a million faces so)."""
+        return rank_ids(
+            self.vectors,
+            normalise(np.atleast_2d(queries)),
+            k,
+            stored_vectors(self.index.faces, self.engine.dim),
+            self.offsets if self.alpha else None,
+            self.alpha * (self.hub_mean - self.hub_min),
+        )
+
+    def offsets(self, ids: np.ndarray) -> np.ndarray:
+        """What the hubness correction takes off each archive face's cosine: HUB_ALPHA x (r_g - mean r)
+        (0 for a face without r_g, and for id -1)."""
+        hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), neighbours.K).reshape(ids.shape)
+        return (self.alpha * np.nan_to_num(hub - self.hub_mean, nan=0.0)).astype(np.float32)
 
     def candidates_for(self, faces: list[Face], face_ids: set[int], ranked: list[Candidate]) -> dict[int, Candidate]:
         """Candidates for chosen archive faces (e.g. found by name), scored against the query as `rank` scores.
@@ -224,10 +230,7 @@ class Searcher:
 
     def _corrected(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Cosines -> ranking scores: minus HUB_ALPHA x (r_g - mean r) (no correction for a face without r_g)."""
-        if not self.alpha:
-            return cos
-        hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), neighbours.K).reshape(ids.shape)
-        return cos - self.alpha * np.nan_to_num(hub - self.hub_mean, nan=0.0)
+        return cos - self.offsets(ids) if self.alpha else cos
 
     def _candidates(
         self, scores: np.ndarray, cos: np.ndarray, ids: np.ndarray, numbered: bool
@@ -260,6 +263,48 @@ class Searcher:
             c.band = calibration.band(c.expected_strangers)
             c.bound = self.calibration.is_bound(c.similarity)
         return c
+
+
+def rank_ids(
+    vectors: FaceVectors,
+    q: np.ndarray,
+    k: int,
+    exact: ExactVectors | None,
+    offsets: Callable[[np.ndarray], np.ndarray] | None = None,
+    spread: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one ranking path: (scores, cosines, ids), each (len(q), k), best first; id -1 in empty slots.
+
+    FAISS proposes a shortlist by cosine (an approximate index: by its codes); the exact embeddings
+    (`exact`) give the true cosines, and the hubness correction (`offsets`: what to take off each face's
+    cosine) the final order. The shortlist is widened, for the rows that need it only, until no face
+    outside it could rise into the first k: a face outside has a cosine at most the shortlist's last,
+    and its correction can add at most `spread` (= HUB_ALPHA x (mean r - smallest r)).
+    `q` must hold unit rows; a whole block of queries goes to FAISS in one call (where it is fast).
+    """
+    total = vectors.count
+    out = [np.full((len(q), k), fill, dtype) for fill, dtype in ((-np.inf, np.float32), (-np.inf, np.float32),
+                                                                 (-1, np.int64))]  # fmt: skip
+    rows = np.arange(len(q))
+    wide = min(total, max(2 * k, k + 20)) if offsets is not None else k
+    while len(rows) and total:
+        cos, ids = vectors.search(q[rows], wide, exact=exact)
+        scores = (
+            np.where(ids >= 0, cos - offsets(ids), -np.inf) if offsets is not None else np.where(ids >= 0, cos, -np.inf)
+        )
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = [np.take_along_axis(a, order, 1) for a in (scores, cos, ids)]
+        n = top[0].shape[1]
+        if offsets is None or wide >= total:
+            done = np.ones(len(rows), bool)
+        else:
+            floor = np.where(ids >= 0, cos, np.inf).min(axis=1)  # the shortlist's smallest cosine
+            done = floor + spread < top[0][:, -1]
+        for a, t in zip(out, top, strict=True):
+            a[rows[done], :n] = t[done]
+        rows = rows[~done]
+        wide = min(total, wide * 4)
+    return out[0], out[1], out[2]
 
 
 def split_records(records: list[dict], filename: str, number: int, count: int) -> tuple[list[dict], list[dict]]:

@@ -79,3 +79,11 @@ def face_at(boxes: list, x: float, y: float) -> int | None:
         if d <= w and (best is None or d < best[0]):
             best = (d, n)
     return None if best is None else best[1]
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Two face crops of the same height next to each other with a white gap: a pair of archive faces seen
+    at a glance, kept together on a narrow screen where separate columns would stack."""
+    h = max(left.shape[0], right.shape[0])
+    pad = np.full((h, gap, 3), 255, np.uint8)
+    return np.hstack([left, pad, right])

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from facematch import access, combined, demo, filters, images, messages, records, report, thumbs
+from facematch import access, combined, demo, filters, images, link, messages, records, report, thumbs
 from facematch.access import AccessDenied, Account, Accounts, LoginRefused
 from facematch.combined import Combined, Facts
 from facematch.engines import Face
@@ -37,6 +37,18 @@ STATUS_TEXT = {
     UNSURE: "Marked unsure by {who} on {when}",
 }
 PAGE = 50
+#: The two pages: cases (a family's search) and the archive cross-checked against itself (link.py).
+PAGES = ("Cases", "Cross-check")
+PAIR_LABELS = {
+    link.SAME: "Same person",
+    link.DIFFERENT: "Different people",
+    link.UNSURE: "Unsure: cannot tell",
+}
+PAIR_STATUS = {
+    link.SAME: "Decided the same person by {who} on {when}",
+    link.DIFFERENT: "Decided different people by {who} on {when}",
+    link.UNSURE: "Marked unsure by {who} on {when}",
+}
 #: Candidate cards per row, laid out row by row so a phone (where columns stack) keeps the rank order.
 PER_ROW = 4
 #: Largest side of the face-picking preview: large enough to see and tap small faces in a group photo.
@@ -148,6 +160,13 @@ def searcher(folder: str) -> Searcher:
     return s
 
 
+@st.cache_data(max_entries=1000, show_spinner=False)
+def pair_thumb(path_a: str, box_a: tuple, path_b: str, box_b: tuple) -> bytes:
+    """Both faces of a cross-check pair in one picture, side by side (on a phone too)."""
+    crops = [thumbs.crop(thumbs.load_full(Path(p)), b) for p, b in ((path_a, box_a), (path_b, box_b))]
+    return thumbs.jpeg_bytes(thumbs.side_by_side(*crops))
+
+
 @st.cache_data(max_entries=2000, show_spinner=False)
 def face_thumb(path: str, box: tuple) -> bytes:
     """Archive face crops are cut once per process, not on every rerun."""
@@ -161,6 +180,15 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     st.sidebar.title("facematch")
     st.sidebar.caption("The tool suggests candidates. People decide.")
     state = st.session_state
+    if "page" not in state:  # the address says which page (?page=crosscheck), so a reload comes back to it
+        state["page"] = PAGES[1] if st.query_params.get("page") == "crosscheck" else PAGES[0]
+    if rv.account is None or rv.account.role in access.CROSS_CHECK_ROLES:
+        st.sidebar.radio("Page", PAGES, key="page", horizontal=True)
+    # a family account is not offered the cross-check; asked for by address, the library refuses it (main)
+    if state["page"] == PAGES[1]:
+        st.query_params["page"] = "crosscheck"
+    else:
+        st.query_params.pop("page", None)
     if "case_select" not in state:  # a new browser session (a reload): the address says which case
         wanted = st.query_params.get("case", "")
         state["case_select"] = int(wanted) if wanted.isdigit() and rv.has_case(int(wanted)) else None
@@ -555,6 +583,8 @@ def candidate_card(
         st.caption(records.record_summary(r))
     if not c.records and not c.photo_records:
         st.caption("no archive record")
+    for line in [] if c.records else link.CrossCheck(s).linked_records(c.face):  # a cross-check reviewer's link
+        st.caption(line)
     if note := face_number_note(c):
         st.caption(note)
     if item is not None:
@@ -832,6 +862,157 @@ def export_section(rv: Review, case_id: int) -> None:
     )
 
 
+# -- the archive cross-checked against itself (link.py) -------------------------------------------
+def pair_when(d: dict) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(d["decided_at"]))
+
+
+def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) -> None:
+    """Pairs of archive faces that may show the same person, strongest first, to compare and decide; groups
+    and duplicate images apart. Everything is read from and written through link.CrossCheck."""
+    cc = link.CrossCheck(s, account)  # refuses a role without the cross-check (AccessDenied, shown by main)
+    st.title("Cross-check the archive against itself")
+    st.caption(
+        "Pairs of archive faces that may show the same person (in different leaks, lists or records), found "
+        "by `facematch link`. Duplicate images (the same photo saved again) are listed apart. "
+        "You compare and decide; nothing is merged and nothing is copied into a record."
+    )
+    pairs = cc.pairs()
+    if st.button("Link faces not linked yet", key="link_now"):
+        with st.spinner("Linking…"):
+            r = link.link(s.index, s.fingerprint, progress=False)
+        st.success(f"{r.linked} faces linked now; {r.pairs.get('person', 0)} candidate pairs.")
+        pairs = cc.pairs()
+    if st.session_state.get("xpair"):
+        try:
+            pair_compare(s, cc, cc.pair(st.session_state["xpair"]), reviewer)
+            return
+        except ValueError as e:
+            st.session_state.pop("xpair", None)
+            st.error(str(e))
+    dups, groups = cc.duplicates(), cc.groups()
+    undecided = sum(p.decision is None for p in pairs)
+    st.markdown(
+        f"**{messages.plural(len(pairs), 'candidate pair')}** ({undecided} not decided yet) · "
+        f"**{messages.plural(len(groups), 'group')}** possibly the same person · "
+        f"**{messages.plural(len(dups), 'duplicate image')}**"
+    )
+    tab_pairs, tab_groups, tab_dups, tab_export = st.tabs(["Review queue", "Groups", "Duplicate images", "Export"])
+    with tab_pairs:
+        only_open = st.toggle("Only pairs no one has decided yet", value=True, key="xonly_open")
+        shown = [p for p in pairs if p.decision is None] if only_open else pairs
+        if not shown:
+            st.info("No pairs to review. Run `facematch link` (or the button above) after indexing new photos.")
+        for n, p in enumerate(shown[:PAGE], start=1):
+            pair_card(s, cc, p, n)
+    with tab_groups:
+        st.caption(
+            "A group joins faces through pairs that are mutual (each face is among the other's nearest), strong "
+            "(fewer than 1 stranger in 100 expected this similar in this archive) and not decided 'different'. "
+            "It is a suggestion: every pair in it is reviewed on its own."
+        )
+        for g, group in enumerate(groups, start=1):
+            faces = {f.id: f for p in group for f in (p.a, p.b)}
+            st.markdown(f"**Group {g}**: {messages.plural(len(faces), 'face')}")
+            cols = st.columns(6)  # always six: a group of two sits together on the left, not at both edges
+            for col, f in zip(cols, list(faces.values())[:6], strict=False):
+                col.image(face_thumb(str(f.path), tuple(f.box)), caption=f.relpath, width=120)
+            for p in group:
+                st.button(f"Compare pair {p.id}", key=f"g{g}_{p.id}", on_click=open_pair, args=(p.id,))
+    with tab_dups:
+        st.caption("The same image saved again (re-encoded, resized or cropped): not evidence about a person.")
+        for p in dups[:PAGE]:
+            a, c = st.columns([2, 3])
+            a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=240)
+            c.markdown(f"{p.a.relpath} = {p.b.relpath}  \n{p.duplicate}")
+    with tab_export:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            written = link.export(cc, Path(tmp))
+            for name, path in written.items():
+                st.download_button(f"crosscheck-{name}", path.read_bytes(), file_name=path.name, key=f"x_{name}")
+    st.warning(f"{messages.CAVEAT} {messages.LINK_CAVEAT}")
+
+
+def open_pair(pair: str | None) -> None:
+    st.session_state["xpair"] = pair
+
+
+def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
+    """One pair of the queue: both faces, how strong, which collections, what the records say."""
+    with st.container(border=True, key=f"xrow_{p.id}"):
+        a, c = st.columns([2, 3])
+        try:
+            a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=300)
+        except images.ImageError as e:
+            a.error(f"archive photo unreadable: {e}")
+        with c:
+            st.markdown(f"**#{n} · pair {p.id}** · {messages.SCORE_LABEL} {p.score:.3f}")
+            st.caption(p.strength(s.gallery_size))
+            st.caption(f"{p.collections[0]}: {p.a.relpath}  ↔  {p.collections[1]}: {p.b.relpath}")
+            st.caption("mutual: each face is among the other's nearest" if p.mutual else "one-sided")
+            for r in p.reasons:
+                st.caption(f"records: {r}")
+            if p.copies:
+                st.caption(f"{p.copies} more pair(s) through copies of these images folded in")
+            if p.decision is not None:
+                st.info(
+                    PAIR_STATUS[p.decision["decision"]].format(who=p.decision["reviewer"], when=pair_when(p.decision))
+                )
+            st.button("Compare and decide", key=f"xcmp_{p.id}", on_click=open_pair, args=(p.id,))
+
+
+def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) -> None:
+    """The two archive faces aligned the same way, side by side, their full photos and records; decide."""
+    st.subheader(f"Compare pair {p.id}")
+    st.button("Back to the queue", key="xback_top", on_click=open_pair, args=(None,))
+    with st.container(key="pair"):
+        a, b = st.columns(2)
+        for col, f, coll in ((a, p.a, p.collections[0]), (b, p.b, p.collections[1])):
+            col.markdown(f"**{coll}**")
+            col.image(s.aligned_archive(f), width="stretch")
+    st.markdown(f"{messages.SCORE_LABEL} **{p.score:.3f}** · {p.strength(s.gallery_size)}")
+    if s.calibration is not None:
+        st.caption(messages.calibration_note(s.calibration.kind))
+    for r in p.reasons:
+        st.markdown(f"- records: {r}")
+    a, b = st.columns(2)
+    for col, f in ((a, p.a), (b, p.b)):
+        with col:
+            st.markdown(f"**{f.relpath}**")
+            others = cc.index.faces.in_photo(f.photo_id, f.engine)
+            number = next((n for n, o in enumerate(others, start=1) if o.id == f.id), 1)
+            st.image(thumbs.draw_faces(thumbs.load_full(f.path), [o.box for o in others] or [f.box], chosen=number,
+                                       max_side=800), width=420)  # fmt: skip
+            st.caption(f"sha256 {(f.sha256 or '')[:16]}…")
+            st.caption(link.record_summary(cc.index, f))
+            for line in cc.linked_records(f):
+                st.info(line)
+    st.warning(f"{messages.CAVEAT} {messages.LINK_CAVEAT}")
+    if p.decision is not None:
+        st.write(PAIR_STATUS[p.decision["decision"]].format(who=p.decision["reviewer"], when=pair_when(p.decision)))
+    with st.form(f"xdecide_{p.id}"):
+        choice = st.radio("Your decision", list(PAIR_LABELS), index=None, format_func=PAIR_LABELS.get, key="xdecision")
+        why = st.text_input("Why (optional)", key="xwhy")
+        who = reviewer
+        if not reviewer.strip():
+            who = st.text_input("Your name (saved with this decision)", key="xreviewer")
+        if st.form_submit_button("Record decision"):
+            try:
+                if choice is None:
+                    raise ValueError("choose Same person, Different people or Unsure first")
+                cc.decide(p, choice, who, why)
+                if who != reviewer:
+                    st.session_state["pending_reviewer"] = who
+                st.session_state.pop("xpair", None)
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+
+
 def main() -> None:
     st.set_page_config(page_title="facematch", page_icon="🔎", layout="wide")
     st.html(STYLE)
@@ -858,6 +1039,14 @@ def page(s: Searcher, rv: Review) -> None:
     case_id, reviewer = sidebar(rv)
     if rv.account is not None:
         who_bar(rv)
+    if st.session_state.get("page") == PAGES[1]:
+        try:
+            crosscheck_page(s, reviewer, rv.account)
+            return
+        except AccessDenied as e:  # a family account asking by address (?page=crosscheck): its own cases instead
+            st.session_state["page"] = PAGES[0]  # no page switch is shown to it, so this widget key is free
+            st.query_params.pop("page", None)
+            st.error(str(e))
     if case_id is None:
         start_page(s, rv, reviewer)
         return

@@ -7,6 +7,7 @@
 from .cases import Cases
 from .db import DB_NAME, RECORD_FIELDS, SCHEMA_VERSION, Database
 from .faces import FaceRow, Faces, StoredPhoto
+from .links import Links
 from .neighbours import Neighbours
 from .records import Records
 
@@ -18,6 +19,7 @@ __all__ = [
     "Database",
     "FaceRow",
     "Faces",
+    "Links",
     "Neighbours",
     "Records",
     "StoredPhoto",

@@ -27,7 +27,9 @@ DB_NAME = "facematch.sqlite"
 #: nearest other faces (hubness correction) and a log of deleted faces (tables in SCHEMA). 4: team mode:
 #: accounts, failed logins, who may open a case, who created a case and whether it needs two reviewers,
 #: the account behind each decision (SCHEMA_V4).
-SCHEMA_VERSION = 4
+#: 5: collections (a name per indexed folder), the archive cross-check's candidate pairs, its progress,
+#: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK).
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -201,6 +203,63 @@ _V4_COLUMNS = {
 }
 
 
+# -- schema 5 (link): the archive cross-checked against itself (link.py). Pairs and progress rows go with
+# their faces (ON DELETE CASCADE): a removed photo's pairs leave the queue. Pair decisions point at both
+# photos' sha256 + box, not at face ids, and are append-only like the case decisions.
+SCHEMA_LINK = """
+CREATE TABLE IF NOT EXISTS link_pairs (
+    engine TEXT NOT NULL,
+    a INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    b INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    cosine REAL NOT NULL,
+    score REAL NOT NULL,
+    rank_ab INTEGER,
+    rank_ba INTEGER,
+    kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'duplicate')),
+    duplicate TEXT NOT NULL DEFAULT '',
+    reasons TEXT NOT NULL DEFAULT '[]',
+    found_at REAL NOT NULL,
+    PRIMARY KEY (engine, a, b),
+    CHECK (a < b)
+);
+CREATE INDEX IF NOT EXISTS link_pairs_b ON link_pairs(b);
+CREATE INDEX IF NOT EXISTS link_pairs_score ON link_pairs(engine, kind, score);
+CREATE TABLE IF NOT EXISTS link_done (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    k INTEGER NOT NULL,
+    across INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS face_phash (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    phash INTEGER,
+    shape TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_decisions (
+    id INTEGER PRIMARY KEY,
+    a_sha256 TEXT NOT NULL,
+    a_x1 REAL NOT NULL, a_y1 REAL NOT NULL, a_x2 REAL NOT NULL, a_y2 REAL NOT NULL,
+    b_sha256 TEXT NOT NULL,
+    b_x1 REAL NOT NULL, b_y1 REAL NOT NULL, b_x2 REAL NOT NULL, b_y2 REAL NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('same', 'different', 'unsure')),
+    reviewer TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    engine TEXT NOT NULL,
+    score REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    a_path TEXT NOT NULL DEFAULT '',
+    b_path TEXT NOT NULL DEFAULT '',
+    shown TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS link_decisions_a ON link_decisions(a_sha256);
+CREATE INDEX IF NOT EXISTS link_decisions_b ON link_decisions(b_sha256);
+CREATE TRIGGER IF NOT EXISTS link_decisions_no_update BEFORE UPDATE ON link_decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS link_decisions_no_delete BEFORE DELETE ON link_decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+"""
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the settings every facematch connection needs (WAL, foreign keys, busy wait)."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -225,6 +284,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     _upgrade_to_v2(conn)
     _upgrade_to_v3(conn)
     _upgrade_to_v4(conn)
+    _upgrade_to_v5(conn)
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -306,7 +366,29 @@ def _upgrade_to_v4(conn: sqlite3.Connection) -> None:
                 conn.execute(statement)
         for table, column, kind in todo:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '4')")
+        # never lowers the version: a new index is created at the newest version before the steps run
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version' AND CAST(value AS INTEGER) < 4")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _upgrade_to_v5(conn: sqlite3.Connection) -> None:
+    """Schema 5 (link): the collection name of each folder (a column: NULL = the folder's own name) and the
+    cross-check tables. Idempotent, like every step: the triggers are re-created if missing."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(roots)")}
+    if "collection" in have and _version(conn) >= 5:
+        conn.executescript(SCHEMA_LINK)
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if "collection" not in have:
+            conn.execute("ALTER TABLE roots ADD COLUMN collection TEXT")
+        for statement in SCHEMA_LINK.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)  # a trigger's body ends "; END", which this split keeps whole
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '5')")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -89,6 +89,11 @@ def face_numbers(db: Database, photo_ids: Iterable[int], engine: str) -> dict[in
     return out
 
 
+def collection_name(root: str, name: str | None) -> str:
+    """A folder's collection: the name given at indexing, else the folder's own name."""
+    return name or Path(root).name or root
+
+
 class Faces:
     """The photos, scans and faces tables of one index."""
 
@@ -96,11 +101,44 @@ class Faces:
         self.db = db
 
     # -- indexing writes --------------------------------------------------------------------------
-    def root_id(self, root: Path) -> int:
+    def root_id(self, root: Path, collection: str | None = None) -> int:
+        """The id of an indexed folder; `collection` names (or renames) the collection it belongs to."""
         path = str(Path(root).resolve())
         with self.db.write() as c:
             c.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (path,))
+            if collection is not None and collection.strip():
+                c.execute("UPDATE roots SET collection = ? WHERE path = ?", (collection.strip(), path))
             return int(c.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()["id"])
+
+    def collections(self) -> list[dict]:
+        """Each collection (a leak, a county list: one or more indexed folders under one name, by default
+        the folder's own name) with its folders, photos and faces per engine, in the order first indexed."""
+        out: dict[str, dict] = {}
+        for r in self.db.execute("SELECT id, path, collection FROM roots ORDER BY id"):
+            name = collection_name(r["path"], r["collection"])
+            c = out.setdefault(name, {"name": name, "folders": [], "photos": 0, "faces": {}})
+            c["folders"].append(r["path"])
+            c["photos"] += int(self.db.one("SELECT COUNT(*) FROM photos WHERE root_id = ?", (r["id"],)))
+            for e in self.db.execute(
+                "SELECT f.engine, COUNT(*) AS n FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.root_id = ? "
+                "GROUP BY f.engine",
+                (r["id"],),
+            ):
+                c["faces"][e["engine"]] = c["faces"].get(e["engine"], 0) + e["n"]
+        return list(out.values())
+
+    def collection_of(self, ids: Iterable[int]) -> dict[int, str]:
+        """face id -> the name of the collection its photo was indexed in."""
+        out: dict[int, str] = {}
+        for part in chunks(sorted({int(i) for i in ids})):
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                f"""SELECT f.id, r.path, r.collection FROM faces f JOIN photos p ON p.id = f.photo_id
+                    JOIN roots r ON r.id = p.root_id WHERE f.id IN ({marks})""",
+                part,
+            ):
+                out[r[0]] = collection_name(r[1], r[2])
+        return out
 
     def known_photos(self, root_id: int, engine: str) -> dict[str, StoredPhoto]:
         """Photos under a root already scanned by this engine, by relative path."""

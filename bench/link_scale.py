@@ -1,0 +1,279 @@
+"""The archive self-join (`facematch link`) at scale: time, memory, recall of same-person pairs, batch speed-up.
+
+Why this exists: issue 17 asks that an archive of 1,000,000 faces x 128-d link on one 2-core machine in at
+most 15 minutes, under 2 GB, finding >= 0.99 of the same-person pairs an exact self-join finds in the top
+k, with batched queries >= 5x faster per query than one at a time. This measures exactly that, through
+facematch's own code: the FAISS index is built by ann.build (the type `facematch index` would choose for
+that many faces, or the one given), and every face is ranked by search.rank_ids (the one ranking path
+link.py uses) in link.BLOCK-sized blocks at link's nprobe, under link.probing.
+
+Galleries: bench/search_scale.py's synthetic faces (a two-level Gaussian fitted to real embeddings of
+LFW: realistic same-person clusters, LFW's photos-per-person distribution), here fitted to real sface
+embeddings (the default engine; a cached scan of LFW is used when given, else the photos are scanned).
+Every row has a person label, so "same-person pairs" are known.
+
+Measured, per gallery:
+- link time: the whole self-join (every face a query, k + link.SPARE asked, then its own row dropped and the
+  first k kept), plus building the index; peak memory (ru_maxrss of this process, which holds the
+  gallery, the FAISS index and the exact embeddings).
+- recall: on a random sample of faces, the same-person pairs among each face's exact top k (a flat
+  inner-product scan, the exact self-join) that the link run also found, from either face's side.
+- batch speed-up: the same sample ranked one face per call vs the block run's time per face.
+- an nprobe sweep on the sample (recall and time per face), so the default can be judged.
+Scores are plain cosines here (no hubness offsets: they need every face's neighbours first, i.e. this very
+self-join); the shortlist FAISS proposes, which is what can miss, is the same either way.
+The machine is shared: compare ratios within one run (the flat scan and one-at-a-time are measured in
+the same run), not absolute times across runs.
+
+    python bench/link_scale.py [--sizes 100000,1000000] [--kind auto|flat|ivf-sq8] [--sample 5000]
+                               [--real-cache PATH.npz] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from search_scale import LFW_IMAGES, RealSet, fit, synthetic  # noqa: E402
+
+from facematch import ann, link  # noqa: E402
+from facematch.search import rank_ids  # noqa: E402
+from facematch.vectors import FaceVectors  # noqa: E402
+
+DEFAULT_CACHE = Path("/tmp/acc/cal2/cache/embeddings-sface-2c2ff7efdec19291-up-both-border-edge-flip.npz")
+K = link.K
+
+
+def real_sface(cache: Path | None) -> RealSet:
+    """Real 128-d sface embeddings of LFW with person labels: from a cached scan (sha256 -> vector) if
+    given and present, else by scanning the photos (minutes on 2 cores)."""
+    people = sorted(p for p in LFW_IMAGES.iterdir() if p.is_dir())
+    paths, labels = [], []
+    for n, p in enumerate(people):
+        for f in sorted(p.iterdir()):
+            paths.append(f)
+            labels.append(n)
+    labels = np.array(labels)
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            by_sha = {str(s): i for i, s in enumerate(z["sha256"]) if z["found"][i]}
+            vecs = z["vectors"]
+        rows, keep = [], []
+        for i, f in enumerate(paths):
+            j = by_sha.get(hashlib.sha256(f.read_bytes()).hexdigest())
+            if j is not None:
+                rows.append(vecs[j])
+                keep.append(i)
+        return RealSet(np.asarray(rows, np.float32), labels[keep])
+    from facematch.evaluate import embed_photos
+
+    e = embed_photos(paths, "sface", None)
+    return RealSet(e.vectors[e.found], labels[e.found])
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(vectors: np.ndarray, kind: str) -> FaceVectors:
+    n, d = vectors.shape
+    spec = ann.auto_spec(n, d) if kind == "auto" else ann.user_spec(kind, {}, n, d)
+
+    def batches(step: int = 50_000):
+        for s in range(0, n, step):
+            yield np.arange(s + 1, min(n, s + step) + 1, dtype=np.int64), vectors[s : s + step]
+
+    index, spec = ann.build(spec, d, batches, n)
+    return FaceVectors("bench", index, spec)
+
+
+def self_join(fv: FaceVectors, vectors: np.ndarray, rows: np.ndarray, nprobe: int | None, progress: bool):
+    """Each face of `rows` (0-based) ranked against all by link.Ranker, as `facematch link` does:
+    (each face's K nearest other faces, as ids = row + 1, in the order of `rows`; seconds)."""
+    ranker = link.Ranker(fv, np.arange(1, len(vectors) + 1, dtype=np.int64), vectors, None, 0.0, nprobe)
+    out = np.full((len(rows), K), -1, np.int64)
+    where = {int(r) + 1: j for j, r in enumerate(rows)}
+    start = time.perf_counter()
+    last = start
+    done = 0
+    for block in ranker.plan(rows.astype(np.int64) + 1, link.BLOCK):
+        ids, (_, _, found) = ranker.rank(block, K + 1)
+        for q, row in zip(ids.tolist(), found, strict=True):
+            row = row[(row != q) & (row >= 0)]
+            out[where[q], : min(K, len(row))] = row[:K]
+        done += len(ids)
+        if progress and time.perf_counter() - last > 30:
+            last = time.perf_counter()
+            eta = (last - start) / done * (len(rows) - done)
+            print(f"    {done:,}/{len(rows):,} faces, {last - start:.0f} s, ETA {eta:.0f} s", flush=True)
+    return out, time.perf_counter() - start
+
+
+def one_at_a_time(fv: FaceVectors, vectors: np.ndarray, rows: np.ndarray, nprobe: int | None) -> float:
+    """Seconds per face when each face is ranked on its own, as a search does (FAISS per query, same nprobe)."""
+
+    def exact(u: np.ndarray) -> np.ndarray:
+        return vectors[u - 1]
+
+    start = time.perf_counter()
+    with link.probing(fv.index, nprobe):
+        for r in rows:
+            rank_ids(fv, vectors[r : r + 1], K + 1, exact, None, 0.0)
+    return (time.perf_counter() - start) / len(rows)
+
+
+def exact_topk(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The exact self-join's top k for the sample (flat inner-product scan over all faces)."""
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    _, ids = flat.search(vectors[rows], K + 1)
+    out = np.full((len(rows), K), -1, np.int64)
+    for j, (q, row) in enumerate(zip(rows, ids, strict=True)):
+        row = row[row != q]
+        out[j] = row[:K] + 1
+    return out
+
+
+def same_person_recall(truth: np.ndarray, got_of, rows: np.ndarray, person: np.ndarray) -> tuple[float, int]:
+    """Share of the exact top-k same-person pairs (q, g) found by the link run from either side."""
+    want = found = 0
+    for j, q in enumerate(rows):
+        for g in truth[j]:
+            if g < 0 or person[g - 1] != person[q]:
+                continue
+            want += 1
+            found += (g in got_of(q)) or ((q + 1) in got_of(g - 1))
+    return (found / want if want else 1.0), want
+
+
+def measure(size: int, kind: str, model, sample: int, seed: int, progress: bool, full: bool = True) -> dict:
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    vectors, person = synthetic(model, size, rng)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    gen_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fv = build(vectors, kind)
+    build_s = time.perf_counter() - t
+    nprobe_tuned = fv.spec.params.get("nprobe") if fv.spec.kind.startswith("ivf") else None
+    nprobe = max(1, int(nprobe_tuned) // link.NPROBE_SHARE) if nprobe_tuned else None
+    print(f"  {size:,} faces: generated in {gen_s:.0f} s, {fv.spec.describe()} built in {build_s:.0f} s; "
+          f"link nprobe {nprobe}", flush=True)  # fmt: skip
+    rows = np.sort(rng.choice(size, size=min(sample, size), replace=False))
+    t = time.perf_counter()
+    truth = exact_topk(vectors, rows)
+    exact_s = time.perf_counter() - t
+    # First on the sample alone (so a 1M run that is stopped still says something): batched time per face,
+    # one face at a time, and the recall from the sample's own side (a lower bound), per nprobe.
+    sub, sample_s = self_join(fv, vectors, rows, nprobe, False)
+    sample_ms = sample_s / len(rows) * 1e3
+    single_ms = one_at_a_time(fv, vectors, rows[: min(300, len(rows))], nprobe) * 1e3
+    pos = {int(r): i for i, r in enumerate(rows)}
+
+    def one_sided(found: np.ndarray) -> float:
+        w = f = 0
+        for j, q in enumerate(rows):
+            mine = set(found[pos[int(q)]].tolist())
+            for g in truth[j]:
+                if g >= 0 and person[g - 1] == person[q]:
+                    w += 1
+                    f += g in mine
+        return f / max(w, 1)
+
+    sweep = [{"nprobe": nprobe, "ms_per_face": round(sample_ms, 4), "one_sided_recall": round(one_sided(sub), 4)}]
+    if nprobe_tuned:
+        for np_ in sorted({max(1, int(nprobe_tuned) // d) for d in (16, 8, 2)} - {nprobe}):
+            sub2, s_ = self_join(fv, vectors, rows, np_, False)
+            sweep.append(
+                {
+                    "nprobe": np_,
+                    "ms_per_face": round(s_ / len(rows) * 1e3, 4),
+                    "one_sided_recall": round(one_sided(sub2), 4),
+                }
+            )
+    sweep.sort(key=lambda r: r["nprobe"])
+    print(f"  sample of {len(rows):,}: batched {sample_ms:.3f} ms/face, one at a time {single_ms:.3f} ms/face "
+          f"({single_ms / sample_ms:.1f}x); sweep {sweep}", flush=True)  # fmt: skip
+    if not full:  # the sample's numbers only; the whole self-join's time is then extrapolated from them
+        row = {
+            "faces": size, "index": fv.spec.describe(), "nprobe_tuned": nprobe_tuned, "nprobe_link": nprobe,
+            "build_s": round(build_s, 1), "ms_per_face_batched_sample": round(sample_ms, 4),
+            "ms_per_face_single": round(single_ms, 4), "batch_speedup_sample": round(single_ms / sample_ms, 1),
+            "self_join_s_extrapolated": round(sample_ms * size / 1e3), "peak_rss_mb": round(rss_mb()),
+            "one_sided_recall_same_person": sweep, "sample": len(rows), "full_self_join": False,
+        }  # fmt: skip
+        print("  " + json.dumps(row), flush=True)
+        return row
+    every = np.arange(size)
+    got, join_s = self_join(fv, vectors, every, nprobe, progress)
+    mem = rss_mb()
+    print(f"  self-join: {join_s:.0f} s ({join_s / size * 1e3:.3f} ms/face), peak RSS {mem:.0f} MB", flush=True)
+    sets: dict[int, set] = {}
+
+    def got_of(r: int) -> set:
+        if r not in sets:
+            sets[r] = set(got[r].tolist())
+        return sets[r]
+
+    recall, want = same_person_recall(truth, got_of, rows, person)
+    batch_ms = join_s / size * 1e3
+    row = {
+        "faces": size, "dim": vectors.shape[1], "index": fv.spec.describe(), "nprobe_tuned": nprobe_tuned,
+        "nprobe_link": nprobe, "build_s": round(build_s, 1), "self_join_s": round(join_s, 1),
+        "total_s": round(build_s + join_s, 1), "ms_per_face_batched": round(batch_ms, 4),
+        "ms_per_face_single": round(single_ms, 4), "batch_speedup": round(single_ms / batch_ms, 1),
+        "ms_per_face_batched_sample": round(sample_ms, 4),
+        "peak_rss_mb": round(mem), "recall_same_person": round(recall, 4), "same_person_pairs_in_sample": want,
+        "sample": len(rows), "exact_sample_s": round(exact_s, 1), "nprobe_sweep": sweep, "block": link.BLOCK,
+        "k": K, "threads": faiss.omp_get_max_threads(),
+    }  # fmt: skip
+    print("  " + json.dumps(row), flush=True)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--kind", default="auto", choices=["auto", "flat", "ivf-sq8", "ivf-pq"])
+    ap.add_argument("--sample", type=int, default=5000, help="faces whose exact top k is computed for recall")
+    ap.add_argument("--real-cache", type=Path, default=DEFAULT_CACHE)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--sample-only", action="store_true", help="measure on the sample only (no whole self-join)")
+    args = ap.parse_args()
+    faiss.omp_set_num_threads(args.threads)
+    real = real_sface(args.real_cache)
+    model = fit(real)
+    print(f"fitted to {len(real.vectors):,} real sface embeddings of {len(set(real.person.tolist())):,} people")
+    rows = [
+        measure(int(s), args.kind, model, args.sample, args.seed, not args.quiet, not args.sample_only)
+        for s in args.sizes.split(",")
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = args.out / f"link_scale-{args.kind}-{stamp}.json"
+    meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "faiss": faiss.__version__}
+    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"written: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,756 @@
+"""The archive cross-checked against itself (issue 17): candidate pairs, duplicate images, groups, review.
+
+Leaks come in pieces (booking photos with names, others with only photos, lists from other counties), and
+the same person appears in several. `link` finds, for every archive face, its nearest archive faces, and
+keeps them as *candidate pairs* for people to review. The tool suggests, people decide: a pair is never
+called a match; a group is never merged; nothing is copied into a record.
+
+How a face's pairs are found: its stored embedding is ranked against the whole archive by the one ranking
+path (search.rank_ids: FAISS shortlist -> exact re-rank -> hubness correction), in large blocks of
+queries (FAISS's batched search is where it is fast), with all threads and, on an approximate index, a
+smaller nprobe than single searches use (what linking needs is the same person among the first k, not the
+exact top 50; bench/link_scale.py measures the recall of same-person pairs against an exact self-join).
+Faces of the same photo are never paired (a photo shows different people); with --across, neither are
+faces of the same collection.
+
+A pair's score is the score a search from either face would show for the other, the lower of the two
+(cosine - HUB_ALPHA x (r - mean r) for the other face's r); its stranger count (how many strangers in this
+archive are expected to look this similar) and band come from the archive's stranger rates, as in search.
+
+Duplicates apart from identity: two faces of byte-identical photos (same sha256), or whose face regions
+have nearly the same perceptual hash and the same geometry (landmarks relative to the box), are the same
+*image* saved again (re-encoded, resized, cropped), not evidence of the same person. They are kept as
+kind 'duplicate', listed apart, and folded: each set of copies is shown through one face, so copies do
+not flood the pair list.
+
+Progress is stored per face (link_done), written in the same transaction as the block's pairs: a run
+killed at any moment resumes where it stopped and never duplicates a pair (a pair's key is its two faces).
+After new photos are indexed only their faces are linked. A new face's pairs are found from its own side:
+an older face whose k nearest would now include it, but which is not among the new face's k nearest, gets
+that pair on a full relink (`--full`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import calibration, messages, records
+from .access import Account, check_cross_check
+from .index import Index
+from .search import Searcher, rank_ids, split_records
+from .store import FaceRow
+from .vectors import FaceVectors
+
+#: Nearest archive faces kept per face.
+K = 20
+#: Queries per FAISS call: large blocks are where batched search pays (bench/link_scale.py).
+BLOCK = 4096
+#: On an approximate index, link with the tuned nprobe divided by this. The tuned nprobe finds 99% of each
+#: face's exact top 50; linking needs the same person among the top 20, which an eighth of it still finds
+#: (bench/link_scale.py on sface-like galleries: >= 0.994 of same-person pairs, counted from one side only,
+#: at 100k and 1M faces; a quarter: 0.999, at 2.7x the time).
+NPROBE_SHARE = 8
+#: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
+SPARE = 10
+BANDS = ("strong", "possible", "weak")
+
+#: Duplicate images: pairs at least this similar get their face regions hashed and compared.
+DUP_COSINE = 0.9
+#: Perceptual hashes (64 bits) this close (Hamming distance) show the same pixels...
+DUP_BITS = 10
+#: ... if the face also sits the same way in its box (landmarks relative to the box, in box widths).
+DUP_SHAPE = 0.05
+
+#: Groups ("possibly the same person") are built only from pairs that are mutual and at least this band.
+GROUP_BAND = "strong"
+
+SAME, DIFFERENT, UNSURE = "same", "different", "unsure"
+PAIR_DECISIONS = (SAME, DIFFERENT, UNSURE)
+
+
+@dataclass
+class LinkReport:
+    engine: str
+    faces: int  # faces of this engine in the index
+    linked: int  # faces linked by this run
+    already: int  # faces linked before this run (an earlier or interrupted run)
+    pairs: dict[str, int]  # stored pairs by kind, after this run
+    seconds: float = 0.0
+    interrupted: bool = False
+    nprobe: int | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def link(
+    index_dir: Path | Index,
+    engine: str | None = None,
+    *,
+    k: int = K,
+    across: bool = False,
+    min_band: str = "possible",
+    full: bool = False,
+    progress: bool = True,
+    block: int = BLOCK,
+    nprobe: int | None = None,
+    threads: int | None = None,
+    ray: str | None = None,
+    stop_after: int | None = None,
+) -> LinkReport:
+    """Link every face of one engine not yet linked (all of them with `full`) to its k nearest archive faces.
+
+    `min_band` keeps person pairs of at least this band (strong, possible, weak = all); duplicates are kept
+    whatever their band. `ray` runs the ranking of the blocks as Ray tasks (cluster.connect's address).
+    `stop_after` stops after that many blocks (tests of resuming use a real kill instead).
+    """
+    if min_band not in BANDS:
+        raise ValueError(f"--min-band must be one of {', '.join(BANDS)}")
+    start = time.monotonic()
+    import faiss
+
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
+    with Searcher(index_dir, engine) as s:
+        index, fp = s.index, s.fingerprint
+        if full:
+            index.links.forget_settings(fp, -1, across)
+        index.links.forget_settings(fp, k, across)
+        todo = index.links.todo(fp, k, across)
+        total = index.faces.count(fp)
+        report = LinkReport(
+            fp, total, 0, total - len(todo), {}, settings={"k": k, "across": across, "min_band": min_band}
+        )
+        report.nprobe = link_nprobe(s, nprobe)
+        ctx = _Context(s, k, across, min_band)
+        bar = _bar(len(todo), progress)
+        ranker = Ranker.of(s, report.nprobe) if len(todo) else None
+        blocks = ranker.plan(todo, block) if ranker is not None else []
+        ranked: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+        if ray is not None and blocks:
+            from .cluster import rank_blocks_on_ray
+
+            ranked = rank_blocks_on_ray(ranker, blocks, k + SPARE, ray)
+        else:
+            ranked = (ranker.rank(b, k + SPARE) for b in blocks)
+        try:
+            for n, (ids, found) in enumerate(ranked, start=1):  # noqa: B007
+                index.links.save_block(fp, k, across, ids.tolist(), ctx.pairs(ids, *found))
+                report.linked += len(ids)
+                if bar is not None:
+                    bar.update(len(ids))
+                if stop_after is not None and n >= stop_after:
+                    report.interrupted = True
+                    break
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+        report.pairs = index.links.count(fp)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def link_nprobe(s: Searcher, nprobe: int | None) -> int | None:
+    """The nprobe linking uses on an approximate IVF index (None for other kinds)."""
+    spec = s.vectors.spec
+    if not spec.kind.startswith("ivf"):
+        return None
+    if nprobe is not None:
+        return max(1, int(nprobe))
+    return max(1, int(spec.params.get("nprobe", 32)) // NPROBE_SHARE)
+
+
+@dataclass
+class Ranker:
+    """Every face of one engine ranked against the whole archive: the self-join's engine room.
+
+    It holds the FAISS index, every exact embedding (ids sorted) and every face's hubness offset in
+    memory (1M x 128-d: 512 MB), so a block of queries never waits on SQLite, and ranks through the one
+    ranking path, search.rank_ids, a block of BLOCK faces per FAISS call (FAISS spreads a block over its
+    threads; on a flat index a block is one matrix product). On an IVF index at linking's nprobe: each
+    face probes its own lists, exactly as its own search would, so batching changes the speed and never
+    the answer (tests/test_link.py). Plain picklable arrays, so a Ray task rebuilds the same Ranker and
+    gets the same pairs (cluster.rank_blocks_on_ray).
+    """
+
+    vectors: FaceVectors
+    ids: np.ndarray  # every face id of the engine, sorted
+    vecs: np.ndarray  # their exact embeddings, one row each
+    offsets_all: np.ndarray | None  # what hubness correction takes off each face's cosine (None: plain)
+    spread: float  # HUB_ALPHA x (mean r - smallest r): how far a face outside a shortlist can rise
+    nprobe: int | None
+
+    @classmethod
+    def of(cls, s: Searcher, nprobe: int | None) -> Ranker:
+        ids = s.index.faces.ids(s.fingerprint)
+        vecs = np.empty((len(ids), s.engine.dim), np.float32)
+        for part_ids, part in s.index.faces.iter_embeddings(s.fingerprint):
+            vecs[np.searchsorted(ids, part_ids)] = part
+        offsets = s.offsets(ids) if s.alpha else None
+        return cls(s.vectors, ids, vecs, offsets, s.alpha * (s.hub_mean - s.hub_min), nprobe)
+
+    # -- exact embeddings and offsets by id ----------------------------------------------------------
+    def _pos(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.clip(np.searchsorted(self.ids, u), 0, max(0, len(self.ids) - 1))
+        return pos, self.ids[pos] == u
+
+    def exact(self, u: np.ndarray) -> np.ndarray:
+        pos, ok = self._pos(np.asarray(u, dtype=np.int64))
+        out = self.vecs[pos].copy()
+        out[~ok] = np.nan
+        return out
+
+    def offsets(self, u: np.ndarray) -> np.ndarray:
+        pos, ok = self._pos(np.asarray(u, dtype=np.int64))
+        return np.where(ok, self.offsets_all[pos], 0.0).astype(np.float32)  # type: ignore[index]
+
+    # -- blocks -----------------------------------------------------------------------------------
+    def plan(self, todo: np.ndarray, block: int = BLOCK) -> list[np.ndarray]:
+        """The faces to link in blocks of `block` (one FAISS call and one transaction each)."""
+        return [todo[i : i + block] for i in range(0, len(todo), block)]
+
+    def rank(self, block: np.ndarray, wide: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces): one batched
+        FAISS search for the whole block at linking's nprobe, then the exact re-rank and hubness correction
+        of search.rank_ids."""
+        offsets = self.offsets if self.offsets_all is not None else None
+        with probing(self.vectors.index, self.nprobe if self.vectors.spec.kind.startswith("ivf") else None):
+            return block, rank_ids(self.vectors, self.exact(block), wide, self.exact, offsets, self.spread)
+
+
+def faiss_ivf(index):
+    import faiss
+
+    return faiss.extract_index_ivf(index)
+
+
+class probing:
+    """Set an IVF index's nprobe for a while (a context manager), and put it back after."""
+
+    def __init__(self, index, nprobe: int | None) -> None:
+        self.ivf, self.nprobe, self.old = None, nprobe, None
+        if nprobe is not None:
+            import faiss
+
+            self.ivf = faiss.extract_index_ivf(index)
+
+    def __enter__(self) -> probing:
+        if self.ivf is not None:
+            self.old, self.ivf.nprobe = self.ivf.nprobe, int(self.nprobe)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.ivf is not None:
+            self.ivf.nprobe = self.old
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="face", desc="Linking", dynamic_ncols=True)
+
+
+class _Context:
+    """What turning one block's ranked lists into pairs needs: faces, photos, collections, records, hashes."""
+
+    def __init__(self, s: Searcher, k: int, across: bool, min_band: str) -> None:
+        self.s, self.k, self.across = s, k, across
+        self.min_rank = BANDS.index(min_band)
+        self._names: dict[str, set[str]] = {}
+
+    def pairs(self, q_ids: np.ndarray, scores: np.ndarray, cos: np.ndarray, ids: np.ndarray) -> list[dict]:
+        faces = self.s.index.faces
+        everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
+        rows = faces.by_id(everyone)
+        coll = faces.collection_of(everyone) if self.across else {}
+        offsets = dict(zip(everyone.tolist(), self.s.offsets(everyone).tolist(), strict=True)) if self.s.alpha else {}
+        found: dict[tuple[int, int], dict] = {}
+        for q, row_c, row_i in zip(q_ids.tolist(), cos, ids, strict=True):
+            mine = rows.get(q)
+            if mine is None:
+                continue
+            rank = 0
+            for c, g in zip(row_c.tolist(), row_i.tolist(), strict=True):
+                other = rows.get(g)
+                if g < 0 or g == q or other is None or other.photo_id == mine.photo_id:
+                    continue
+                if self.across and coll.get(g) == coll.get(q):
+                    continue
+                rank += 1
+                if rank > self.k:
+                    break
+                a, b = (q, g) if q < g else (g, q)
+                score = c - max(offsets.get(q, 0.0), offsets.get(g, 0.0))
+                pair = {"a": a, "b": b, "cosine": c, "score": score, "rank_ab" if q == a else "rank_ba": rank}
+                found[(a, b)] = {**found.get((a, b), {}), **pair}
+        pairs = list(found.values())
+        self._classify(pairs, rows)
+        return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
+
+    def _strong_enough(self, score: float) -> bool:
+        cal = self.s.calibration
+        if cal is None or self.min_rank == len(BANDS) - 1:
+            return True
+        return BANDS.index(calibration.band(cal.expected_strangers(score, self.s.gallery_size))) <= self.min_rank
+
+    def _classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
+        """Duplicates (same file, or same face pixels and geometry) apart from possible same persons; reasons."""
+        close = {f for p in pairs if p["cosine"] >= DUP_COSINE for f in (p["a"], p["b"])}
+        hashes = face_hashes(self.s.index, [rows[f] for f in close if f in rows])
+        recs = self._records(rows)
+        for p in pairs:
+            fa, fb = rows[p["a"]], rows[p["b"]]
+            p["kind"], p["duplicate"] = "person", ""
+            if fa.sha256 and fa.sha256 == fb.sha256:
+                p["kind"], p["duplicate"] = "duplicate", "the same file (identical sha256)"
+            elif p["cosine"] >= DUP_COSINE and same_pixels(hashes.get(fa.id), hashes.get(fb.id)):
+                p["kind"], p["duplicate"] = "duplicate", "the same image saved again (re-encoded, resized or cropped)"
+            p["reasons"] = self._reasons(recs.get(fa.id, []), recs.get(fb.id, []))
+
+    def _records(self, rows: dict[int, FaceRow]) -> dict[int, list[dict]]:
+        """Records about each face (a record naming it, or its photo when it shows one face)."""
+        faces = list(rows.values())
+        by_file = self.s.index.records.for_files({f.filename for f in faces})
+        if not by_file:
+            return {}
+        numbers = self.s.index.faces.numbers(faces)
+        out = {}
+        for f in faces:
+            number, count = numbers.get(f.id, (1, 1))
+            own, _ = split_records(by_file.get(f.filename, []), f.filename, number, count)
+            if own:
+                out[f.id] = own
+        return out
+
+    def _reasons(self, ra: list[dict], rb: list[dict]) -> list[str]:
+        return record_reasons(ra, rb, self._name_hits)
+
+    def _name_hits(self, record: dict) -> set[str]:
+        """Record ids whose names agree with this record's names (the existing name search, any script)."""
+        rid = str(record.get("record_id"))
+        if rid not in self._names:
+            from . import namesearch
+
+            names = [n for n in record.get("names", []) if n]
+            self._names[rid] = (
+                {str(h.record["record_id"]) for h in namesearch.search(self.s.index, names)} if names else set()
+            )
+        return self._names[rid]
+
+
+def record_reasons(ra: list[dict], rb: list[dict], name_hits: Callable[[dict], set[str]]) -> list[str]:
+    """What two faces' records agree on: ID number, birth date, names (across scripts), county."""
+    out: list[str] = []
+    for x in ra:
+        for y in rb:
+            if x.get("record_id") == y.get("record_id"):
+                out.append(f"both faces are in record {x['record_id']}")
+                continue
+            idx, idy = _plain(x.get("id_number")), _plain(y.get("id_number"))
+            if idx and idx == idy:
+                out.append(f"same ID number ({x['id_number']}) in records {x['record_id']} and {y['record_id']}")
+            if x.get("birth_date") and x.get("birth_date") == y.get("birth_date"):
+                out.append(f"same birth date ({x['birth_date']}) in records {x['record_id']} and {y['record_id']}")
+            if str(y.get("record_id")) in name_hits(x):
+                out.append(f"names agree: {' / '.join(x.get('names', [])[:2])} ~ {' / '.join(y.get('names', [])[:2])}")
+            cx, cy = _plain(x.get("county")), _plain(y.get("county"))
+            if cx and cx == cy:
+                out.append(f"same county ({x['county']})")
+    return list(dict.fromkeys(out))
+
+
+def _plain(v: object) -> str:
+    return "".join(str(v or "").split()).casefold()
+
+
+# -- duplicate images ---------------------------------------------------------------------------
+def face_hashes(index: Index, faces: list[FaceRow]) -> dict[int, tuple[int | None, str]]:
+    """Perceptual hash and shape of each face (computed once from the photo, then kept in face_phash)."""
+    have = index.links.hashes(f.id for f in faces)
+    todo = [f for f in faces if f.id not in have]
+    new: dict[int, tuple[int | None, str]] = {}
+    by_path: dict[Path, list[FaceRow]] = {}
+    for f in todo:
+        by_path.setdefault(Path(f.path), []).append(f)
+    from .thumbs import load_full
+
+    for path, fs in by_path.items():
+        try:
+            rgb = load_full(path)
+        except Exception:  # a photo gone or unreadable: no hash, so never called a duplicate by pixels
+            rgb = None
+        for f in fs:
+            new[f.id] = (None if rgb is None else phash(rgb, f.box), json.dumps(shape(f)))
+    if new:
+        index.links.save_hashes(new)
+    return {**have, **new}
+
+
+def phash(rgb: np.ndarray, box: tuple) -> int:
+    """64-bit DCT perceptual hash of the face region (the box, squared, in grey at 32 x 32): equal or
+    close for the same pixels re-encoded, resized or cropped around the face; far for another photo."""
+    import cv2
+
+    from .thumbs import crop
+
+    grey = cv2.cvtColor(crop(rgb, box, margin=0.0, size=32), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    low = cv2.dct(grey)[:8, :8].ravel()[1:]  # the lowest frequencies, without the mean (brightness)
+    bits = low > np.median(low)
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def shape(f: FaceRow) -> list[float]:
+    """The face's landmarks relative to its box (0..1) and the box's aspect ratio: unchanged by resizing or
+    cropping the photo around the face, different between two photos of one person (pose, expression)."""
+    x1, y1, x2, y2 = f.box
+    w, h = max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
+    pts = [((x - x1) / w, (y - y1) / h) for x, y in f.landmarks]
+    return [round(v, 4) for xy in pts for v in xy] + [round(h / w, 4)]
+
+
+def same_pixels(a: tuple[int | None, str] | None, b: tuple[int | None, str] | None) -> bool:
+    if a is None or b is None or a[0] is None or b[0] is None:
+        return False
+    if bin(int(a[0]) ^ int(b[0])).count("1") > DUP_BITS:
+        return False
+    sa, sb = np.array(json.loads(a[1])), np.array(json.loads(b[1]))
+    return sa.shape == sb.shape and float(np.abs(sa - sb).max()) <= DUP_SHAPE
+
+
+# -- reading pairs back: folded, decided, grouped -------------------------------------------------
+@dataclass
+class Pair:
+    """A candidate pair: two archive faces that may show the same person. Not a match: a person decides."""
+
+    id: str  # "A-B" (face ids), what `facematch link decide` takes
+    a: FaceRow
+    b: FaceRow
+    score: float
+    cosine: float
+    mutual: bool
+    kind: str  # "person" or "duplicate"
+    duplicate: str  # why it is a duplicate image
+    reasons: list[str]
+    collections: tuple[str, str]
+    expected_strangers: float | None = None
+    band: str | None = None
+    copies: int = 0  # duplicate images folded into this pair's faces
+    decision: dict | None = None  # the latest decision on this pair (by both photos' sha256 + box)
+
+    def strength(self, gallery: int) -> str:
+        if self.expected_strangers is None:
+            return f"{messages.SCORE_LABEL} {self.score:.3f} (no stranger rates for this engine)"
+        return messages.strength(self.band or "weak", self.expected_strangers, gallery=gallery)
+
+
+def pair_id(a: int, b: int) -> str:
+    return f"{min(a, b)}-{max(a, b)}"
+
+
+def parse_pair_id(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(x) for x in str(text).split("-"))
+    except ValueError:
+        raise ValueError(f"a pair is written as two face ids joined by '-', e.g. 12-345, not '{text}'") from None
+    return min(a, b), max(a, b)
+
+
+class CrossCheck:
+    """The stored pairs of an index read for people: folded duplicates, decisions, groups, review, export."""
+
+    def __init__(self, searcher: Searcher, account: Account | None = None) -> None:
+        """`account`: the logged-in account on a team server (None in single-user mode). Its role must allow the
+        cross-check (access.check_cross_check), and it is the reviewer of every decision made through it."""
+        check_cross_check(account)
+        self.s = searcher
+        self.index = searcher.index
+        self.fp = searcher.fingerprint
+        self.account = account
+
+    # -- pairs ------------------------------------------------------------------------------------
+    def _load(self, rows: list[dict]) -> list[Pair]:
+        ids = {r[x] for r in rows for x in ("a", "b")}
+        faces = self.index.faces.by_id(ids)
+        colls = self.index.faces.collection_of(ids)
+        cal = self.s.calibration
+        out = []
+        for r in rows:
+            fa, fb = faces.get(r["a"]), faces.get(r["b"])
+            if fa is None or fb is None:
+                continue
+            mutual = r["rank_ab"] is not None and r["rank_ba"] is not None
+            p = Pair(
+                pair_id(r["a"], r["b"]), fa, fb, r["score"], r["cosine"], mutual,
+                r["kind"], r["duplicate"], r["reasons"], (colls.get(r["a"], ""), colls.get(r["b"], "")),
+            )  # fmt: skip
+            if cal is not None:
+                p.expected_strangers = cal.expected_strangers(p.score, self.s.gallery_size)
+                p.band = calibration.band(p.expected_strangers)
+            out.append(p)
+        self._attach_decisions(out)
+        return out
+
+    def duplicates(self) -> list[Pair]:
+        """Duplicate images (not evidence of the same person), most similar first."""
+        return self._load(self.index.links.pairs(self.fp, "duplicate"))
+
+    def copies(self) -> dict[int, int]:
+        """face id -> the face that stands for its set of duplicate images (the lowest id)."""
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            while parent.get(x, x) != x:
+                x = parent[x] = parent.get(parent[x], parent[x])
+            return x
+
+        for r in self.index.links.pairs(self.fp, "duplicate"):
+            ra, rb = find(r["a"]), find(r["b"])
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        return {f: find(f) for f in list(parent)}
+
+    def pairs(self, fold: bool = True, undecided: bool = False) -> list[Pair]:
+        """Person pairs, strongest first. Folded: a pair through a copy of an image is shown once, through
+        the face standing for its copies (the strongest such pair), with how many copies were folded."""
+        rows = self.index.links.pairs(self.fp, "person")
+        if fold:
+            rep = self.copies()
+            best: dict[tuple[int, int], dict] = {}
+            folded: dict[tuple[int, int], int] = {}
+            for r in rows:  # strongest first: the first seen stays
+                key = tuple(sorted((rep.get(r["a"], r["a"]), rep.get(r["b"], r["b"]))))
+                if key[0] == key[1]:
+                    continue
+                if key in best:
+                    folded[key] = folded.get(key, 0) + 1
+                else:
+                    best[key] = r
+            rows = list(best.values())
+        out = self._load(rows)
+        if fold:
+            rep = self.copies()
+            for p in out:
+                key = tuple(sorted((rep.get(p.a.id, p.a.id), rep.get(p.b.id, p.b.id))))
+                p.copies = folded.get(key, 0)
+        if undecided:
+            out = [p for p in out if p.decision is None]
+        return out
+
+    def pair(self, text: str) -> Pair:
+        a, b = parse_pair_id(text)
+        rows = [r for r in self.index.links.pairs(self.fp) if (r["a"], r["b"]) == (a, b)]
+        if not rows:
+            raise ValueError(f"no candidate pair {a}-{b} in this index (it may have left the queue: photo removed)")
+        return self._load(rows)[0]
+
+    def next(self) -> Pair | None:
+        """The strongest pair no one has decided yet."""
+        todo = self.pairs(undecided=True)
+        return todo[0] if todo else None
+
+    # -- decisions --------------------------------------------------------------------------------
+    def decide(self, pair: Pair | str, decision: str, reviewer: str, why: str = "", shown: list[str] = ()) -> dict:
+        """Append a person's decision on a pair to the append-only log (keyed by both photos' sha256 + box)."""
+        if decision not in PAIR_DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(PAIR_DECISIONS)}")
+        if self.account is not None:  # team mode: the reviewer is the account, never a typed name
+            reviewer = self.account.name
+        if not reviewer.strip():
+            raise ValueError("say who is deciding (--reviewer): every decision records its reviewer")
+        p = self.pair(pair) if isinstance(pair, str) else pair
+        (ka, fa), (kb, fb) = sorted([(face_key(p.a), p.a), (face_key(p.b), p.b)], key=lambda t: t[0])
+        return self.index.links.append_decision(
+            a=ka, b=kb, decision=decision, reviewer=reviewer.strip(), engine=self.fp, score=p.score,
+            note=why.strip(), a_path=fa.relpath, b_path=fb.relpath,
+            shown=list(shown) or pair_lines(p, self.s.gallery_size),
+        )  # fmt: skip
+
+    def log(self) -> list[dict]:
+        """Every pair decision, oldest first: the audit log (it outlives pairs whose photos are gone)."""
+        return self.index.links.decisions()
+
+    def _attach_decisions(self, pairs: list[Pair]) -> None:
+        from .review import iou
+
+        shas = {f.sha256 for p in pairs for f in (p.a, p.b)}
+        decided = [d for d in self.index.links.decisions() if d["a_sha256"] in shas and d["b_sha256"] in shas]
+        if not decided:
+            return
+        for p in pairs:
+            (ka, _), (kb, _) = sorted([(face_key(p.a), 0), (face_key(p.b), 0)], key=lambda t: t[0])
+            same = [d for d in decided if _same_face(d["a_sha256"], d["a_box"], ka, iou)
+                    and _same_face(d["b_sha256"], d["b_box"], kb, iou)]  # fmt: skip
+            p.decision = same[-1] if same else None
+
+    def linked_records(self, face: FaceRow) -> list[str]:
+        """For a face with no record of its own: "a reviewer linked this face to record R on DATE" for each pair
+        with a face that has a record, decided 'same' (latest decision). Nothing is copied into any record."""
+        from .review import iou
+
+        out = []
+        latest: dict[tuple, dict] = {}
+        for d in self.index.links.decisions(sha256=face.sha256):
+            latest[(d["a_sha256"], d["a_box"], d["b_sha256"], d["b_box"])] = d
+        for d in latest.values():
+            if d["decision"] != SAME:
+                continue
+            for mine, other in (("a", "b"), ("b", "a")):
+                if d[f"{mine}_sha256"] == face.sha256 and iou(d[f"{mine}_box"], tuple(face.box)) >= 0.4:
+                    for r in self._records_of(d[f"{other}_sha256"], d[f"{other}_box"]):
+                        when = time.strftime("%Y-%m-%d", time.localtime(d["decided_at"]))
+                        why = f" ({d['note']})" if d["note"] else ""
+                        out.append(
+                            f"{d['reviewer']} linked this face to record {r['record_id']} on {when}{why}; "
+                            "nothing was copied into a record"
+                        )
+        return out
+
+    def _records_of(self, sha256: str, box: tuple) -> list[dict]:
+        from .review import iou
+
+        path = self.index.faces.photo_path_by_sha(sha256)
+        if path is None:
+            return []
+        rows = self.index.db.execute(
+            "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.sha256 = ? AND f.engine = ?",
+            (sha256, self.fp),
+        ).fetchall()
+        faces = [f for f in self.index.faces.by_id(r[0] for r in rows).values() if iou(tuple(f.box), box) >= 0.4]
+        if not faces:
+            return []
+        f = faces[0]
+        number, count = self.index.faces.numbers([f]).get(f.id, (1, 1))
+        own, _ = split_records(
+            self.index.records.for_files([f.filename]).get(f.filename, []), f.filename, number, count
+        )
+        return own
+
+    # -- groups -----------------------------------------------------------------------------------
+    def groups(self) -> list[list[Pair]]:
+        """Groups "possibly the same person": connected faces through pairs that are (1) mutual (each face is
+        among the other's k nearest), (2) strong (band GROUP_BAND: fewer than 1 stranger in 100 expected at
+        that score in this archive), (3) not decided 'different' by a reviewer; duplicate images folded first.
+        A group is a suggestion, never merged: it is listed as its pairs, each reviewable on its own."""
+        strong = [
+            p for p in self.pairs() if p.mutual and p.band == GROUP_BAND
+            and not (p.decision is not None and p.decision["decision"] == DIFFERENT)
+        ]  # fmt: skip
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            while parent.get(x, x) != x:
+                x = parent[x] = parent.get(parent[x], parent[x])
+            return x
+
+        for p in strong:
+            ra, rb = find(p.a.id), find(p.b.id)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        out: dict[int, list[Pair]] = {}
+        for p in strong:
+            out.setdefault(find(p.a.id), []).append(p)
+        return sorted(out.values(), key=lambda g: (-len(g), -g[0].score))
+
+
+def face_key(f: FaceRow) -> tuple[str, tuple]:
+    return f.sha256 or "", tuple(round(float(v), 1) for v in f.box)
+
+
+def _same_face(sha: str, box: tuple, key: tuple[str, tuple], iou) -> bool:
+    return sha == key[0] and iou(tuple(box), key[1]) >= 0.4
+
+
+def pair_lines(p: Pair, gallery: int) -> list[str]:
+    """What a screen says beside a pair, as kept with a decision (and exported)."""
+    lines = [f"{messages.SCORE_LABEL} {p.score:.3f}", p.strength(gallery)]
+    lines.append(
+        "mutual: each face is among the other's nearest" if p.mutual else "one-sided: only one face lists the other"
+    )
+    lines.append(f"collections: {p.collections[0]} / {p.collections[1]}")
+    lines += [f"records: {r}" for r in p.reasons]
+    if p.duplicate:
+        lines.append(f"duplicate image: {p.duplicate}")
+    return lines
+
+
+def record_summary(index: Index, f: FaceRow) -> str:
+    """One line about a face's own records (or that it has none)."""
+    number, count = index.faces.numbers([f]).get(f.id, (1, 1))
+    own, photo = split_records(index.records.for_files([f.filename]).get(f.filename, []), f.filename, number, count)
+    if own:
+        return "; ".join(records.record_summary(r) for r in own)
+    if photo:  # a record of a group photo that does not say which face: about someone in it, maybe not this one
+        return f"{messages.photo_record_only(count)}: " + "; ".join(records.record_summary(r) for r in photo)
+    return "no archive record"
+
+
+# -- export -------------------------------------------------------------------------------------
+EXPORT_FIELDS = (
+    "pair", "kind", "score", "cosine", "expected_strangers", "band", "mutual", "collection_a", "collection_b",
+    "photo_a", "sha256_a", "box_a", "photo_b", "sha256_b", "box_b", "reasons", "duplicate", "copies_folded",
+    "decision", "reviewer", "decided_at", "why",
+)  # fmt: skip
+
+
+def pair_row(p: Pair, group: int | None = None) -> dict:
+    d = p.decision or {}
+    row = {
+        "pair": p.id, "kind": p.kind, "score": round(p.score, 4), "cosine": round(p.cosine, 4),
+        "expected_strangers": None if p.expected_strangers is None else float(f"{p.expected_strangers:.3g}"),
+        "band": p.band, "mutual": p.mutual, "collection_a": p.collections[0], "collection_b": p.collections[1],
+        "photo_a": p.a.relpath, "sha256_a": p.a.sha256, "box_a": list(p.a.box),
+        "photo_b": p.b.relpath, "sha256_b": p.b.sha256, "box_b": list(p.b.box),
+        "reasons": list(p.reasons), "duplicate": p.duplicate, "copies_folded": p.copies,
+        "decision": d.get("decision"), "reviewer": d.get("reviewer"),
+        "decided_at": None if not d else time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(d["decided_at"])),
+        "why": d.get("note"),
+    }  # fmt: skip
+    if group is not None:
+        row = {"group": group, **row}
+    return row
+
+
+def export(cc: CrossCheck, out_dir: Path) -> dict[str, Path]:
+    """pairs, duplicates, groups and decisions as CSV and JSON lines, each beginning with the caveat."""
+    import csv
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, list[dict]] = {
+        "pairs": [pair_row(p) for p in cc.pairs()],
+        "duplicates": [pair_row(p) for p in cc.duplicates()],
+        "groups": [pair_row(p, g) for g, group in enumerate(cc.groups(), start=1) for p in group],
+        "decisions": [
+            {**{k: v for k, v in d.items() if k != "shown"}, "shown": list(d["shown"]),
+             "decided_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(d["decided_at"]))}
+            for d in cc.log()
+        ],
+    }  # fmt: skip
+    written: dict[str, Path] = {}
+    for name, rows in tables.items():
+        fields = list(rows[0]) if rows else (["group", *EXPORT_FIELDS] if name == "groups" else list(EXPORT_FIELDS))
+        path = out_dir / f"crosscheck-{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            fh.write(f"# {messages.CAVEAT} {messages.LINK_CAVEAT}\n")
+            w = csv.DictWriter(fh, fieldnames=fields)
+            w.writeheader()
+            for r in rows:
+                w.writerow(
+                    {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | tuple) else v for k, v in r.items()}
+                )
+        written[f"{name}.csv"] = path
+        path = out_dir / f"crosscheck-{name}.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"caveat": f"{messages.CAVEAT} {messages.LINK_CAVEAT}"}, ensure_ascii=False) + "\n")
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False, default=list) + "\n")
+        written[f"{name}.jsonl"] = path
+    return written
