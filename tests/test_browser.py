@@ -8,7 +8,6 @@ person can look at them. The server's log must stay free of warnings and stack t
 
 from __future__ import annotations
 
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -17,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+import team_driver
 from conftest import skip_or_fail
 from facematch import demo, serve
 from facematch.indexer import index_folder
 from facematch.store import DB_NAME
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+CHROMIUM, CHROMEDRIVER = team_driver.CHROMIUM, team_driver.CHROMEDRIVER
 try:
     from selenium import webdriver
 except ImportError:
@@ -68,50 +67,13 @@ def running_app(tmp_path):
 
 
 def chrome(tmp_path: Path, name: str, phone: bool = False):
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=390,844" if phone else "--window-size=1500,1100",
-        f"--user-data-dir={tmp_path / name}",
-    ):
-        opts.add_argument(arg)
-    if phone:  # a phone's viewport: 390 CSS px wide, as a mid-size phone
-        opts.add_experimental_option(
-            "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1}}
-        )
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    """Chromium as every browser test and bench drives it (team_driver.chrome), with a profile of its own."""
+    return team_driver.chrome(tmp_path / name, phone=phone)
 
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1500,1100",
-        f"--user-data-dir={tmp_path / 'chrome'}",
-    ):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver = chrome(tmp_path, "chrome")
     yield driver
     driver.quit()
 

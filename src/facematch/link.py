@@ -59,7 +59,7 @@ BLOCK = 4096
 NPROBE_SHARE = 8
 #: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
 SPARE = 10
-BANDS = ("strong", "possible", "weak")
+BANDS = calibration.BANDS  # strongest first: --min-band keeps this band and those before it
 
 #: Duplicate images: pairs at least this similar get their face regions hashed and compared.
 DUP_COSINE = 0.9
