@@ -10,7 +10,7 @@ Phonetic rules (names.py) find most spellings of a name, but two kinds of family
     古丽尼沙): -jan (affectionate), -han/-xan and -hun/-xun (honorific), -gül. The name with the ending
     set aside is tried *in addition* to the name as written, at a small cost, so the written name wins
     whenever a record has it.
-Every other reading carries a note that the hit's reason shows ("matched 'Alim' after setting aside the
+Every other reading carries a note that the hit's reason shows ("compared as 'Alim' after setting aside the
 affectionate ending '-jan'"): a person must see why a record was found, and that it was found by a rule.
 """
 
@@ -283,7 +283,7 @@ def readings(token: names.Token, use_table: bool = True, use_endings: bool = Tru
     if use_endings:
         for stem, ending, written_end in _folds(token):
             end = ending.label if token.script == "latin" else f"{ending.label}, {written_end}"
-            why = f"matched '{stem.written}' after setting aside the {ending.meaning} ending '{end}'"
+            why = f"compared as '{stem.written}' after setting aside the {ending.meaning} ending '{end}'"
             found.append(Reading(stem, ending.cost, why, None))
             if use_table:
                 found += _table_readings(stem, ending.cost, why + "; ", stem.written)
