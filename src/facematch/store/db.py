@@ -291,14 +291,40 @@ def _version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 
 
+def _missing_columns(conn: sqlite3.Connection, columns: dict[str, tuple]) -> list[tuple[str, str, str]]:
+    """(table, column, type) of each column a schema step adds that this file does not have yet."""
+    return [
+        (table, column, kind)
+        for table, cols in columns.items()
+        for column, kind in cols
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    ]
+
+
+@contextmanager
+def _step(conn: sqlite3.Connection, version: int):
+    """One schema step in one transaction: all of it, with the version it reaches, or nothing. The version is
+    never lowered: a new index is created at the newest version before the steps run."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+            (str(version), version),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
     """Add the typed record columns and the v2 tables; link legacy records to their photo."""
     have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
     missing = [c for c in _RECORD_EXTRA_COLUMNS if c not in have]
     if not missing and _version(conn) >= 2:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _step(conn, 2):
         have = {r[1] for r in conn.execute("PRAGMA table_info(records)")}
         for column in _RECORD_EXTRA_COLUMNS:
             if column not in have:
@@ -312,11 +338,6 @@ def _upgrade_to_v2(conn: sqlite3.Connection) -> None:
             """INSERT OR IGNORE INTO record_photos(record_id, photo_file)
                SELECT record_id, photo_file FROM records WHERE photo_file IS NOT NULL AND photo_file != ''"""
         )
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2')")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 #: Columns schema 3 adds (ALTER TABLE, so a schema-2 index is upgraded in place and keeps every row).
@@ -329,49 +350,26 @@ _V3_COLUMNS = {
 
 def _upgrade_to_v3(conn: sqlite3.Connection) -> None:
     """Add the schema-3 columns. Adding a column is no UPDATE, so the append-only triggers do not object."""
-    todo = [
-        (table, column, kind)
-        for table, columns in _V3_COLUMNS.items()
-        for column, kind in columns
-        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-    ]
+    todo = _missing_columns(conn, _V3_COLUMNS)
     if not todo and _version(conn) >= 3:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _step(conn, 3):
         for table, column, kind in todo:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '3')")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _upgrade_to_v4(conn: sqlite3.Connection) -> None:
     """Add the team-mode tables and columns; a schema-3 index keeps every row (local mode never uses them)."""
-    todo = [
-        (table, column, kind)
-        for table, columns in _V4_COLUMNS.items()
-        for column, kind in columns
-        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-    ]
+    todo = _missing_columns(conn, _V4_COLUMNS)
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not todo and {"accounts", "login_failures", "case_access"} <= have and _version(conn) >= 4:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _step(conn, 4):
         for statement in SCHEMA_V4.split(";"):
             if statement.strip():
                 conn.execute(statement)
         for table, column, kind in todo:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        # never lowers the version: a new index is created at the newest version before the steps run
-        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version' AND CAST(value AS INTEGER) < 4")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _upgrade_to_v5(conn: sqlite3.Connection) -> None:
@@ -381,18 +379,12 @@ def _upgrade_to_v5(conn: sqlite3.Connection) -> None:
     if "collection" in have and _version(conn) >= 5:
         conn.executescript(SCHEMA_LINK)
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _step(conn, 5):
         if "collection" not in have:
             conn.execute("ALTER TABLE roots ADD COLUMN collection TEXT")
         for statement in SCHEMA_LINK.split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # a trigger's body ends "; END", which this split keeps whole
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '5')")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 class Database:
