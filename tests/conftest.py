@@ -94,6 +94,22 @@ def app(app_index, monkeypatch):
     return at
 
 
+def ok(at) -> None:
+    """The app ran without an exception (an AppTest run records them instead of raising)."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def save_facts(at, case_id: int, names: str = "", born: str = "", county: str = "", notes: str = "") -> None:
+    """Fill in and save "what the family knows" for a case, as a person would."""
+    at.text_area(key=f"facts_names_{case_id}").input(names)
+    at.text_input(key=f"facts_born_{case_id}").input(born)
+    at.text_input(key=f"facts_county_{case_id}").input(county)
+    at.text_area(key=f"facts_notes_{case_id}").input(notes)
+    next(b for b in at.button if b.label == "Save what the family knows").click()
+    at.run()
+    ok(at)
+
+
 def texts(at) -> str:
     """Everything an AppTest page says, as one string."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]

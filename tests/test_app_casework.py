@@ -8,14 +8,10 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import package_image, texts
+from conftest import ok, package_image, save_facts, texts
 from facematch import demo, messages, serve
 from facematch.index import Index
 from facematch.review import Review
-
-
-def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> int:
@@ -29,16 +25,6 @@ def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> int:
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> None:
     at.file_uploader[0].set_value([(name, data, "image/jpeg") for name, data in files])
-    at.run()
-    ok(at)
-
-
-def save_facts(at: AppTest, case_id: int, names: str = "", born: str = "", county: str = "", notes: str = "") -> None:
-    at.text_area(key=f"facts_names_{case_id}").input(names)
-    at.text_input(key=f"facts_born_{case_id}").input(born)
-    at.text_input(key=f"facts_county_{case_id}").input(county)
-    at.text_area(key=f"facts_notes_{case_id}").input(notes)
-    next(b for b in at.button if b.label == "Save what the family knows").click()
     at.run()
     ok(at)
 

@@ -7,13 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import texts
+from conftest import ok, save_facts, texts
 from facematch import demo
 from facematch.store import DB_NAME
-
-
-def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def open_case(at: AppTest, name: str) -> int:
@@ -23,15 +19,6 @@ def open_case(at: AppTest, name: str) -> int:
     at.run()
     ok(at)
     return at.session_state["case_select"]
-
-
-def save_facts(at: AppTest, case_id: int, names: str = "", born: str = "", county: str = "") -> None:
-    at.text_area(key=f"facts_names_{case_id}").input(names)
-    at.text_input(key=f"facts_born_{case_id}").input(born)
-    at.text_input(key=f"facts_county_{case_id}").input(county)
-    next(b for b in at.button if b.label == "Save what the family knows").click()
-    at.run()
-    ok(at)
 
 
 def photo_year(at: AppTest, year: str) -> None:

@@ -124,6 +124,16 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _kill_all(proc: subprocess.Popen, pids: list[int]) -> None:
+    """After a test, whatever happened: the process group of `proc`, then every listed process still alive."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -162,12 +172,7 @@ def test_workers_exit_when_facematch_index_is_killed(tmp_path):
         )
         assert left == []
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for pid in family + _children(proc.pid):  # so that a failure here leaves no orphan either
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(proc, family + _children(proc.pid))  # so that a failure here leaves no orphan either
 
 
 @needs_proc
@@ -197,12 +202,7 @@ def test_ctrl_c_stops_indexing_at_once_keeps_what_is_done_and_leaves_no_worker(t
         assert _wait_gone(family, 5.0) == []
         assert 2 <= done < 80
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for pid in family:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(proc, family)
 
 
 @needs_proc
@@ -238,9 +238,4 @@ def test_the_watching_thread_alone_ends_a_worker_whose_parent_died(tmp_path):
         print(f"\nparent {proc.pid} killed; its watching child {family[0]} alive 5 s later: {bool(left)}")
         assert left == []
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for pid in family:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(proc, family)
