@@ -64,13 +64,7 @@ def per_kind() -> None:
         before = name_eval.evaluate_archive(v, subset, readings=False)
         after = name_eval.evaluate_archive(v, subset)
         print(f"\nFamily spellings against Chinese records + 10,000 distractors, {subset} half, threshold 88")
-        print("kind | queries | before r@1 | r@10 | precision | after r@1 | r@10 | precision")
-        for k, a in after.items():
-            b = before[k]
-            print(
-                f"{k} | {a.queries} | {b.recall1:.3f} | {b.recall10:.3f} | {b.precision:.3f} "
-                f"| {a.recall1:.3f} | {a.recall10:.3f} | {a.precision:.3f}"
-            )
+        print("\n".join(name_eval.kind_table(before, after)))
         for seed in (1, 2):  # other draws of the distractors: how much precision depends on the draw
             b = name_eval.evaluate_archive(v, subset, readings=False, seed=seed)
             a = name_eval.evaluate_archive(v, subset, seed=seed)

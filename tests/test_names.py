@@ -252,13 +252,7 @@ def test_per_kind_targets_on_the_held_out_half(variants):
     transcriptions were mostly missed."""
     after = name_eval.evaluate_archive(variants, "held-out")
     before = name_eval.evaluate_archive(variants, "held-out", readings=False)
-    print("\nkind                      n   before r@1 r@10 prec   after r@1 r@10 prec")
-    for k, a in after.items():
-        b = before[k]
-        print(
-            f"{k:<24} {a.queries:>3}   {b.recall1:.3f} {b.recall10:.3f} {b.precision:.3f}"
-            f"   {a.recall1:.3f} {a.recall10:.3f} {a.precision:.3f}"
-        )
+    print("\n" + "\n".join(name_eval.kind_table(before, after)))
     assert set(name_eval.KINDS) <= set(after)
     for k, a in after.items():
         assert a.recall10 >= 0.95 and a.precision >= 0.9, (k, a)

@@ -242,3 +242,16 @@ def evaluate_archive(
     total = [sum(c[i] for c in counts.values()) for i in range(5)]
     out["all"] = KindResult("all", *total)
     return out
+
+
+def kind_table(before: dict[str, KindResult], after: dict[str, KindResult]) -> list[str]:
+    """evaluate_archive without and with the name table and endings, side by side per kind: the table the
+    bench prints and the README shows, and the test prints beside its assertions."""
+    lines = ["kind | queries | before r@1 | r@10 | precision | after r@1 | r@10 | precision"]
+    for k, a in after.items():
+        b = before[k]
+        lines.append(
+            f"{k} | {a.queries} | {b.recall1:.3f} | {b.recall10:.3f} | {b.precision:.3f} "
+            f"| {a.recall1:.3f} | {a.recall10:.3f} | {a.precision:.3f}"
+        )
+    return lines
