@@ -244,6 +244,17 @@ class Accounts:
         session.last_seen = now
         return account
 
+    # -- the app's language per account (schema 6) ---------------------------------------------------
+    def language(self, account: Account) -> str | None:
+        """The language this account last chose in the app (an i18n code), or None if it never chose one."""
+        row = self.db.execute("SELECT language FROM accounts WHERE id = ?", (account.id,)).fetchone()
+        return None if row is None else row["language"]
+
+    def set_language(self, account: Account, code: str) -> None:
+        """Remember the account's language, so it is there after logging out and in, on any browser."""
+        with self.db.write() as c:
+            c.execute("UPDATE accounts SET language = ? WHERE id = ?", (code, account.id))
+
     # -- who may open which case ------------------------------------------------------------------
     def grant(self, case_id: int, name: str, by: Account | None) -> None:
         """Give a case to an account (only an admin may; None is the command line, run by the server's owner)."""

@@ -28,8 +28,9 @@ DB_NAME = "facematch.sqlite"
 #: accounts, failed logins, who may open a case, who created a case and whether it needs two reviewers,
 #: the account behind each decision (SCHEMA_V4).
 #: 5: collections (a name per indexed folder), the archive cross-check's candidate pairs, its progress,
-#: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK).
-SCHEMA_VERSION = 5
+#: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK). 6: the language each
+#: team account chose in the app (accounts.language; NULL = not chosen yet).
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -285,6 +286,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     _upgrade_to_v3(conn)
     _upgrade_to_v4(conn)
     _upgrade_to_v5(conn)
+    _upgrade_to_v6(conn)
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -385,6 +387,21 @@ def _upgrade_to_v5(conn: sqlite3.Connection) -> None:
         for statement in SCHEMA_LINK.split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # a trigger's body ends "; END", which this split keeps whole
+
+
+#: Columns schema 6 adds: the app's language per team account, so a family or caseworker who chose Uyghur
+#: finds it again after logging out and in, on any browser (i18n.LANGUAGES codes; NULL = not chosen).
+_V6_COLUMNS = {"accounts": (("language", "TEXT"),)}
+
+
+def _upgrade_to_v6(conn: sqlite3.Connection) -> None:
+    """Add the schema-6 column (ALTER TABLE: every account is kept, with no language chosen yet)."""
+    todo = _missing_columns(conn, _V6_COLUMNS)
+    if not todo and _version(conn) >= 6:
+        return
+    with _step(conn, 6):
+        for table, column, kind in todo:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class Database:
