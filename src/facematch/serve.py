@@ -32,6 +32,8 @@ SETTINGS = {
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "false",
     "theme.base": "light",
+    # the fonts for Uyghur and Chinese ship in the package (static/fonts, fonts.py) and are served from /app/static
+    "server.enableStaticServing": "true",
 }
 
 
