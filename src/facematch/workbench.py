@@ -4,6 +4,12 @@
 can start it from any folder); the project's `app.py` is a two-line entry point for `streamlit run
 app.py`. The app only shows and asks: every face, index, search, decision and report operation is a
 call into the facematch library.
+
+Every word on the screen goes through the message catalog (i18n.py) in the language picked at the top of
+the page (Uyghur, Turkish, Chinese or English): remembered in the address (?lang=) and, in team mode, for
+the account. Uyghur is laid out right to left; names, file names and numbers inside its sentences are
+isolated so they keep their own direction. The fonts that render Uyghur and Chinese ship with facematch
+(static/fonts, docs/fonts.md), so a computer without them shows real letters, not boxes.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from pathlib import Path
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from facematch import access, combined, demo, filters, images, link, messages, records, report, thumbs
+from facematch import access, combined, demo, filters, fonts, i18n, images, link, messages, records, report, thumbs
 from facematch.access import AccessDenied, Account, Accounts, LoginRefused
 from facematch.combined import Combined, Facts
 from facematch.engines import Face
+from facematch.i18n import N_, _, ngettext
 from facematch.index import Index
 from facematch.indexer import index_folder
 from facematch.names import THRESHOLD
@@ -26,29 +33,41 @@ from facematch.review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptP
 from facematch.search import QueryPhoto, Searcher
 from facematch.vault import VaultError
 
+#: The texts below keep their English (the catalog's msgids); each is translated where it is shown, with _().
 DECISION_LABELS = {
-    CONFIRM: "Confirm: this is the same person",
-    REJECT: "Reject: not the same person",
-    UNSURE: "Unsure: cannot tell",
+    CONFIRM: N_("Confirm: this is the same person"),
+    REJECT: N_("Reject: not the same person"),
+    UNSURE: N_("Unsure: cannot tell"),
 }
 STATUS_TEXT = {
-    CONFIRM: "Confirmed by {who} on {when}",
-    REJECT: "Rejected by {who} on {when}",
-    UNSURE: "Marked unsure by {who} on {when}",
+    CONFIRM: N_("Confirmed by {who} on {when}"),
+    REJECT: N_("Rejected by {who} on {when}"),
+    UNSURE: N_("Marked unsure by {who} on {when}"),
 }
 PAGE = 50
-#: The two pages: cases (a family's search) and the archive cross-checked against itself (link.py).
+#: The two pages: cases (a family's search) and the archive cross-checked against itself (link.py). The values
+#: are the widget's (English, stable across languages); the picker shows them translated.
 PAGES = ("Cases", "Cross-check")
+PAGE_NAMES = {"Cases": N_("Cases"), "Cross-check": N_("Cross-check")}
 PAIR_LABELS = {
-    link.SAME: "Same person",
-    link.DIFFERENT: "Different people",
-    link.UNSURE: "Unsure: cannot tell",
+    link.SAME: N_("Same person"),
+    link.DIFFERENT: N_("Different people"),
+    link.UNSURE: N_("Unsure: cannot tell"),
 }
 PAIR_STATUS = {
-    link.SAME: "Decided the same person by {who} on {when}",
-    link.DIFFERENT: "Decided different people by {who} on {when}",
-    link.UNSURE: "Marked unsure by {who} on {when}",
+    link.SAME: N_("Decided the same person by {who} on {when}"),
+    link.DIFFERENT: N_("Decided different people by {who} on {when}"),
+    link.UNSURE: N_("Marked unsure by {who} on {when}"),
 }
+#: The labels of an archive record's lines (records.LABELS and record_lines' "record"), as the app shows them.
+RECORD_LABELS = {
+    "record": N_("record"), "names": N_("names"), "born": N_("born"), "sex": N_("sex"), "ID number": N_("ID number"),
+    "address": N_("address"), "county": N_("county"), "village": N_("village"), "detained": N_("detained"),
+    "charge": N_("charge"), "sentence": N_("sentence"), "facility": N_("facility"),
+    "photo taken": N_("photo taken"), "photos": N_("photos"), "source": N_("source"),
+}  # fmt: skip
+#: What a decision in the two-reviewer list is called (review.CONFIRM ...), as the app shows it.
+DECISION_WORDS = {CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure")}
 #: Candidate cards per row, laid out row by row so a phone (where columns stack) keeps the rank order.
 PER_ROW = 4
 #: Largest side of the face-picking preview: large enough to see and tap small faces in a group photo.
@@ -65,6 +84,38 @@ STYLE = """<style>
   .st-key-pair [data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
   h1 { font-size: 1.8rem !important; }
 }
+</style>"""
+#: Right to left (Uyghur): the page's text, the sidebar and the candidate grid (Streamlit's columns are flex rows,
+#: which follow `direction`) flow from the right. Inputs and text areas also start on the right.
+RTL_STYLE = """<style>
+[data-testid="stMain"], [data-testid="stSidebar"], [data-testid="stBottom"] { direction: rtl; text-align: right; }
+[data-testid="stMain"] [data-testid="stElementContainer"], [data-testid="stSidebar"] [data-testid="stElementContainer"],
+[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] h3, [data-testid="stSidebar"] h1,
+[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"] { text-align: right; }
+[data-testid="stMain"] input, [data-testid="stMain"] textarea, [data-testid="stSidebar"] input,
+[data-testid="stSidebar"] textarea { direction: rtl; text-align: right; }
+[data-testid="stMarkdownContainer"] ul, [data-testid="stMarkdownContainer"] ol { padding-right: 1.2em;
+                                                                                  padding-left: 0; }
+[data-testid="stAlertContentInfo"], [data-testid="stAlertContentWarning"], [data-testid="stAlertContentSuccess"],
+[data-testid="stAlertContentError"] { direction: rtl; text-align: right; }
+bdi, .fm-iso { unicode-bidi: isolate; }
+</style>"""
+#: Where the shipped fonts are served from (Streamlit's static serving of src/facematch/static, serve.SETTINGS).
+FONT_URL = "app/static/fonts"
+#: Streamlit writes some English of its own, with no setting to change it: the file uploader ("Drag and drop files
+#: here", "Upload", "200MB per file • JPG, …"), "Press Enter to apply" under a text field, and the "Skip to main
+#: content" link for keyboards. In another language those texts are hidden and ours is shown in their place (CSS
+#: ::after content, from the catalog; it reads the same to the eye and to a screen reader).
+UPLOADER_STYLE = """<style>
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span,
+[data-testid="stFileUploaderDropzoneInstructions"] > div > small {{ display: none; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: "{drop}"; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p,
+[data-testid="stFileUploaderDropzone"] button > div > span:not([data-testid="stIconMaterial"]) {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button > div::after {{ content: "{upload}"; font-size: 1rem; }}
+[data-testid="InputInstructions"] {{ display: none; }}
+[data-testid="stSkipToContent"] {{ font-size: 0; }}
+[data-testid="stSkipToContent"]::after {{ content: "{skip}"; font-size: 1rem; }}
 </style>"""
 
 
@@ -93,6 +144,107 @@ def oidc_mode() -> bool:
     return os.environ.get("FACEMATCH_OIDC") == "1"
 
 
+# -- language ---------------------------------------------------------------------------------------
+def iso(text: object) -> str:
+    """A name, file name, year or number inside a sentence. In a right-to-left language it is isolated (Unicode
+    FSI ... PDI: the <bdi> of plain text, which also works in widget labels and alerts), so "Alim Ahmat, 1972"
+    keeps its own order inside Uyghur and does not pull the punctuation around it to the wrong side."""
+    return f"\u2068{text}\u2069" if i18n.is_rtl() else str(text)
+
+
+def score_text(x: float) -> str:
+    """A similarity score with three decimals, written as the language writes decimals (0.512, 0,512)."""
+    if i18n.current() == i18n.SOURCE:
+        return f"{x:.3f}"
+    from babel.numbers import format_decimal
+
+    return iso(format_decimal(x, format="0.000", locale=i18n.locale()))
+
+
+def number(n: int) -> str:
+    """A count with the language's digit grouping (1,204 / 1.204), isolated in a right-to-left sentence."""
+    return iso(i18n.format_number(n))
+
+
+def browser_language() -> str | None:
+    """The language the browser asks for: navigator.language (st.context.locale), else the first language of
+    the Accept-Language header that facematch speaks; None when it asks for none of them."""
+    asked = [getattr(st.context, "locale", None) or ""]
+    header = st.context.headers.get("Accept-Language", "") if st.context.headers else ""
+    asked += [part.split(";", 1)[0].strip() for part in header.split(",")]
+    for code in asked:
+        norm = i18n.normalize(code) if code and code != "*" else None
+        if norm in i18n.available():
+            return norm
+    return None
+
+
+def first_language() -> str:
+    """A new browser session's language: the address (?lang=, kept by a reload or a bookmark), else the
+    browser's, else the server's environment (LANG), else English."""
+    wanted = i18n.normalize(st.query_params.get("lang", ""))
+    for code in (wanted, browser_language(), i18n.from_environment()):
+        if code in i18n.available():
+            return code
+    return i18n.SOURCE
+
+
+def language_picker() -> str:
+    """The language of this run, chosen at the top of every page (the sidebar is folded away on a phone), and
+    made active for every word below. Remembered in the address (?lang=); in team mode also for the account
+    (remember_language, once logged in). A language set by a login (the account's) arrives as pending_lang,
+    because a widget's value cannot change after the widget is drawn in a run."""
+    state = st.session_state
+    pending = state.pop("pending_lang", None)
+    if pending in i18n.available():
+        state["lang"] = pending
+    if state.get("lang") not in i18n.available():
+        state["lang"] = first_language()
+    code = i18n.set_language(state["lang"])
+    with st.container(key="lang_picker"):
+        st.segmented_control(
+            _("Language"), i18n.available(), format_func=i18n.display_name, key="lang", required=True,
+            label_visibility="collapsed",
+        )  # fmt: skip
+    st.query_params["lang"] = code
+    return code
+
+
+def remember_language(accounts: Accounts, account: Account) -> None:
+    """Team mode: the account's language. At login the account's own choice wins (pending_lang, applied at the
+    top of the next run); a change in the picker afterwards is saved for the account."""
+    state = st.session_state
+    code = i18n.current()
+    if state.get("lang_account") != account.id:  # just logged in (or a new session of a logged-in account)
+        state["lang_account"] = account.id
+        saved = accounts.language(account)
+        if saved in i18n.available() and saved != code:
+            state["pending_lang"] = saved
+            st.rerun()
+        state["lang_saved"] = saved
+    if state.get("lang_saved") != code:
+        accounts.set_language(account, code)
+        state["lang_saved"] = code
+
+
+def page_style() -> None:
+    """The CSS for this run's language: the fonts that render Uyghur and Chinese (shipped, static/fonts), right to
+    left for Uyghur, and our words in place of the file uploader's English."""
+    st.html(STYLE + fonts.css(FONT_URL))
+    if i18n.is_rtl():
+        st.html(RTL_STYLE)
+    if i18n.current() != i18n.SOURCE:
+        drop = _("Drag and drop photos here, or choose them with the button")
+        upload = _("Choose photos")
+        skip = _("Skip to the page's content")
+        st.html(UPLOADER_STYLE.format(drop=css_text(drop), upload=css_text(upload), skip=css_text(skip)))
+
+
+def css_text(text: str) -> str:
+    """Text for a CSS content: "..." string (quotes and backslashes escaped, no line breaks)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
 def login(s: Searcher) -> Account:
     """Team mode: the account of this browser session, or the login page (and nothing else) until there is one.
 
@@ -111,10 +263,12 @@ def login(s: Searcher) -> Account:
             if oidc_mode() and st.user.is_logged_in:
                 st.logout()  # else the provider's cookie would log an idle session straight back in
             state["login_message"] = str(e)
-    st.title("facematch: log in")
+    st.title(_("facematch: log in"))
     st.markdown(
-        "This facematch server is shared by an organisation. Log in with the account an admin gave you: "
-        "you see only the cases you opened or were given."
+        _(
+            "This facematch server is shared by an organisation. Log in with the account an admin gave you: "
+            "you see only the cases you opened or were given."
+        )
     )
     if message := state.pop("login_message", None):
         st.warning(message)
@@ -122,20 +276,20 @@ def login(s: Searcher) -> Account:
         oidc_login(accounts)
         st.stop()
     with st.form("login", clear_on_submit=True):
-        name = st.text_input("Account name", key="login_name", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
-        if st.form_submit_button("Log in"):
+        name = st.text_input(_("Account name"), key="login_name", autocomplete="username")
+        password = st.text_input(_("Password"), type="password", key="login_password", autocomplete="current-password")
+        if st.form_submit_button(_("Log in")):
             try:
                 state["login_session"] = accounts.login(name, password)
                 st.rerun()
             except LoginRefused as e:
                 st.error(str(e))
-    st.caption(messages.CAVEAT)
+    st.caption(messages.caveat())
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run
 
 
-@st.cache_resource(show_spinner="Preparing the demo archive (first start only)…")
+@st.cache_resource(show_spinner=False)  # the spinner's text would be in one language for everyone: main says it
 def ensure_demo(folder: str) -> None:
     """With no index configured, the demo gallery is indexed once so the app has something to search."""
     path = Path(folder)
@@ -143,7 +297,7 @@ def ensure_demo(folder: str) -> None:
     index_folder(gallery, path, workers=1, records_csv=demo.records_csv(), progress=False)
 
 
-@st.cache_resource(show_spinner="Loading the face model and the archive index…")
+@st.cache_resource(show_spinner=False)
 def searcher(folder: str) -> Searcher:
     """One open index and engine for every browser session: the Searcher is safe to share between threads
     (a read connection per thread, one write path, the engine used by one thread at a time).
@@ -178,12 +332,12 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     reload or a bookmark comes back to it; the name is offered from the case's last decision (in team mode
     the logged-in account is the reviewer, and a case the account may not open is never selected)."""
     st.sidebar.title("facematch")
-    st.sidebar.caption("The tool suggests candidates. People decide.")
+    st.sidebar.caption(_("The tool suggests candidates. People decide."))
     state = st.session_state
     if "page" not in state:  # the address says which page (?page=crosscheck), so a reload comes back to it
         state["page"] = PAGES[1] if st.query_params.get("page") == "crosscheck" else PAGES[0]
     if rv.account is None or rv.account.role in access.CROSS_CHECK_ROLES:
-        st.sidebar.radio("Page", PAGES, key="page", horizontal=True)
+        st.sidebar.radio(_("Page"), PAGES, key="page", horizontal=True, format_func=lambda p: _(PAGE_NAMES[p]))
     # a family account is not offered the cross-check; asked for by address, the library refuses it (main)
     if state["page"] == PAGES[1]:
         st.query_params["page"] = "crosscheck"
@@ -200,20 +354,20 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
         state["case_select"] = case_id = None
     if rv.account is not None:
         reviewer = rv.account.name
-        st.sidebar.markdown(f"Logged in as **{reviewer}** ({rv.account.role})")
-        st.sidebar.button("Log out", key="logout", on_click=log_out)
+        st.sidebar.markdown(logged_in_as(rv.account))
+        st.sidebar.button(_("Log out"), key="logout", on_click=log_out)
     else:
         reviewer = local_reviewer(rv, case_id)
-    show_closed = st.sidebar.toggle("Show closed cases", key="show_closed")
+    show_closed = st.sidebar.toggle(_("Show closed cases"), key="show_closed")
     cases = {c.id: c for c in rv.cases(include_closed=show_closed)}
     if case_id is not None and case_id not in cases:  # the open case stays listed even when closed
         cases[case_id] = rv.case(case_id)
     st.sidebar.selectbox(
-        "Case (one missing person)",
+        _("Case (one missing person)"),
         list(cases),
         index=None,
-        format_func=lambda i: cases[i].name + ("" if cases[i].is_open else " (closed)"),
-        placeholder="Choose a case",
+        format_func=lambda i: iso(cases[i].name) if cases[i].is_open else _("{name} (closed)", name=iso(cases[i].name)),
+        placeholder=_("Choose a case"),
         key="case_select",
     )
     case_id = state.get("case_select")
@@ -230,19 +384,19 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
         case = rv.case(case_id)
         if rv.account is not None:
             team_case_settings(rv, case)
-        with st.sidebar.expander("Rename or close this case"):
-            new_name = st.text_input("New name", value=case.name, key=f"rename_{case_id}")
-            if st.button("Rename", key="rename_btn") and new_name.strip() != case.name:
+        with st.sidebar.expander(_("Rename or close this case")):
+            new_name = st.text_input(_("New name"), value=case.name, key=f"rename_{case_id}")
+            if st.button(_("Rename"), key="rename_btn") and new_name.strip() != case.name:
                 rv.rename_case(case_id, new_name)
                 st.rerun()
-            if case.is_open and st.button("Close case", key="close_btn"):
+            if case.is_open and st.button(_("Close case"), key="close_btn"):
                 rv.close_case(case_id)
                 st.rerun()
-            if not case.is_open and st.button("Reopen case", key="reopen_btn"):
+            if not case.is_open and st.button(_("Reopen case"), key="reopen_btn"):
                 rv.reopen_case(case_id)
                 st.rerun()
     st.sidebar.divider()
-    st.sidebar.caption(messages.CAVEAT)
+    st.sidebar.caption(messages.caveat())
     return case_id, reviewer
 
 
@@ -250,23 +404,27 @@ def oidc_login(accounts: Accounts) -> None:
     """The organisation's login: st.login sends the person to the identity provider; back here, st.user holds
     the provider's claims, and the facematch account named by the email claim gives the role and the cases."""
     if not st.user.is_logged_in:
-        st.button("Log in with your organisation", key="oidc_login", on_click=st.login)
+        st.button(_("Log in with your organisation"), key="oidc_login", on_click=st.login)
         return
     who = str(st.user.get("email") or "")
     try:
         st.session_state["login_session"] = accounts.login_verified(who)
     except LoginRefused as e:
         st.error(str(e))
-        st.button("Log out of the organisation's login", key="oidc_logout", on_click=st.logout)
+        st.button(_("Log out of the organisation's login"), key="oidc_logout", on_click=st.logout)
         return
     st.rerun()
 
 
 def log_out() -> None:
-    """Button callback: forget everything of this session (login, case, photos, widgets) and the address."""
+    """Button callback: forget everything of this session (login, case, photos, widgets) and the address, except
+    the language the page is in (the login page that follows speaks it too)."""
+    lang = st.session_state.get("lang")
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.query_params.clear()
+    if lang is not None:
+        st.session_state["pending_lang"] = lang
     if oidc_mode() and st.user.is_logged_in:
         st.logout()
 
@@ -274,8 +432,21 @@ def log_out() -> None:
 def who_bar(rv: Review) -> None:
     """Team mode, in the page itself (a phone hides the side panel): who is logged in, and a way out."""
     a, b = st.columns([5, 1], vertical_alignment="center")
-    a.caption(f"Logged in as **{rv.account.name}** ({rv.account.role})")
-    b.button("Log out", key="logout_main", on_click=log_out)
+    a.caption(logged_in_as(rv.account))
+    b.button(_("Log out"), key="logout_main", on_click=log_out)
+
+
+#: The roles (access.ROLES), as the app names them.
+ROLE_NAMES = {
+    access.ADMIN: N_("admin"), access.CASEWORKER: N_("caseworker"), access.RESEARCHER: N_("researcher"),
+    access.FAMILY: N_("family"),
+}  # fmt: skip
+
+
+def logged_in_as(account: Account) -> str:
+    """ "Logged in as **name** (role)", in the page's language."""
+    role = _(ROLE_NAMES[account.role]) if account.role in ROLE_NAMES else account.role
+    return _("Logged in as **{name}** ({role})", name=iso(account.name), role=role)
 
 
 def local_reviewer(rv: Review, case_id: int | None) -> str:
@@ -289,29 +460,35 @@ def local_reviewer(rv: Review, case_id: int | None) -> str:
         if not state.get("reviewer"):
             state["reviewer"] = rv.last_reviewer(case_id)
             state["reviewer_from_case"] = (case_id, state["reviewer"])
-    reviewer = st.sidebar.text_input("Your name (saved with every decision)", key="reviewer")
+    reviewer = st.sidebar.text_input(_("Your name (saved with every decision)"), key="reviewer")
     if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
-        st.sidebar.caption("Filled in from this case (its last reviewer): change it if you are someone else.")
+        st.sidebar.caption(_("Filled in from this case (its last reviewer): change it if you are someone else."))
     return reviewer
 
 
 def team_case_settings(rv: Review, case) -> None:
     """Team mode: who has this case, the two-reviewer setting, and (admin) giving it to someone."""
-    with st.sidebar.expander("People and reviewers of this case"):
+    with st.sidebar.expander(_("People and reviewers of this case")):
         given = rv.accounts.given(case.id)
-        st.caption("Given to: " + (", ".join(given) if given else "nobody else yet"))
+        st.caption(
+            _("Given to: {names}", names=_(", ").join(iso(g) for g in given))
+            if given
+            else _("Given to nobody else yet")
+        )
         two = st.toggle(
-            "Two reviewers must confirm", value=case.two_reviewers, key=f"two_{case.id}",
+            _("Two reviewers must confirm"), value=case.two_reviewers, key=f"two_{case.id}",
             disabled=rv.account.role not in (access.ADMIN, access.CASEWORKER),
-            help="A candidate counts as confirmed only when two different accounts confirmed it independently.",
+            help=_("A candidate counts as confirmed only when two different accounts confirmed it independently."),
         )  # fmt: skip
         if two != case.two_reviewers:
             rv.set_two_reviewers(case.id, two)
             st.rerun()
         if rv.account.is_admin:
             others = [a.name for a in rv.accounts.list() if not a.disabled and a.name not in given]
-            who = st.selectbox("Give this case to", others, index=None, key=f"give_{case.id}")
-            if who and st.button("Give", key=f"give_btn_{case.id}"):
+            who = st.selectbox(
+                _("Give this case to"), others, index=None, key=f"give_{case.id}", placeholder=_("Choose an account")
+            )
+            if who and st.button(_("Give"), key=f"give_btn_{case.id}"):
                 rv.give_case(case.id, who)
                 st.rerun()
 
@@ -324,11 +501,11 @@ def open_case(case_id: int | None) -> None:
 def new_case_form(rv: Review, reviewer: str, where: str) -> None:
     """A case needs only a name; what the family knows is added on the case's page, in one place."""
     with st.form(f"new_case_{where}", clear_on_submit=True):
-        st.markdown("**New case**")
+        st.markdown("**" + _("New case") + "**")
         name = st.text_input(
-            "Name or alias of the missing person", key="new_case_name" if where == "sidebar" else f"new_case_{where}"
+            _("Name or alias of the missing person"), key="new_case_name" if where == "sidebar" else f"new_case_{where}"
         )
-        if st.form_submit_button("Create case"):
+        if st.form_submit_button(_("Create case")):
             try:
                 case = rv.create_case(name, reviewer)
                 st.session_state["pending_case"] = case.id
@@ -339,11 +516,13 @@ def new_case_form(rv: Review, reviewer: str, where: str) -> None:
 
 def start_page(s: Searcher, rv: Review, reviewer: str) -> None:
     """No case open: what this is, and (in the page itself, since a phone hides the sidebar) start or open one."""
-    st.title("Search an archive for a missing relative")
+    st.title(_("Search an archive for a missing relative"))
     st.markdown(
-        f"This archive index holds **{messages.plural(s.gallery_size, 'face')}**. Create a case for the person "
-        "you are looking for, then upload a photo of them. facematch lists the most similar faces in the "
-        "archive; **you** compare them and decide."
+        _(
+            "This archive index holds **{faces}**. Create a case for the person you are looking for, then upload a "
+            "photo of them. facematch lists the most similar faces in the archive; **you** compare them and decide.",
+            faces=messages.count(s.gallery_size, "face"),
+        )
     )
     a, b = st.columns(2)
     with a:
@@ -351,47 +530,53 @@ def start_page(s: Searcher, rv: Review, reviewer: str) -> None:
     with b:
         cases = rv.cases()
         if cases:
-            st.markdown("**Open a case**")
+            st.markdown("**" + _("Open a case") + "**")
             for c in cases:
                 st.button(c.name, key=f"open_{c.id}", on_click=open_case, args=(c.id,))
-    st.warning(messages.CAVEAT)
+    st.warning(messages.caveat())
 
 
 # -- what the family knows ----------------------------------------------------------------------
 def facts_summary(facts: Facts, notes: str) -> str:
     bits = []
     if facts.names:
-        bits.append("**Names:** " + " · ".join(facts.names))
+        bits.append(_("**Names:** {names}", names=" · ".join(iso(n) for n in facts.names)))
     if facts.birth_year:
-        bits.append(f"**Born:** about {facts.birth_year} (± {messages.plural(facts.birth_year_margin, 'year')})")
+        bits.append(
+            _(
+                "**Born:** about {year} (± {margin})",
+                year=iso(facts.birth_year),
+                margin=messages.count(facts.birth_year_margin, "year"),
+            )
+        )
     if facts.county:
-        bits.append(f"**Home county:** {facts.county}")
+        bits.append(_("**Home county:** {county}", county=iso(facts.county)))
     if notes.strip():
-        bits.append(f"**Notes:** {notes.strip()}")
+        bits.append(_("**Notes:** {notes}", notes=notes.strip()))
     return "  \n".join(bits)
 
 
 def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
     """Everything the family knows, in one place: shown, and editable in one form (notes included)."""
     facts, case = rv.facts(case_id), rv.case(case_id)
-    st.subheader("What the family knows")
+    st.subheader(_("What the family knows"))
     summary = facts_summary(facts, case.notes)
-    st.markdown(summary or "Nothing yet. Names (in any spelling), a birth year and a home county help find records.")
-    with st.expander("Add or change what the family knows", expanded=not summary):
+    st.markdown(summary or _("Nothing yet. Names (in any spelling), a birth year and a home county help find records."))
+    with st.expander(_("Add or change what the family knows"), expanded=not summary):
         with st.form(f"facts_{case_id}"):
             names_text = st.text_area(
-                "Names, one per line, in any script or spelling (Uyghur, Chinese, Latin, Cyrillic…)",
+                _("Names, one per line, in any script or spelling (Uyghur, Chinese, Latin, Cyrillic…)"),
                 value="\n".join(facts.names),
                 key=f"facts_names_{case_id}",
             )
             a, b, c = st.columns(3)
-            born = a.text_input("Birth year", value=str(facts.birth_year or ""), key=f"facts_born_{case_id}")
-            margin = b.number_input("± years", 0, 20, value=facts.birth_year_margin, key=f"facts_margin_{case_id}")
-            county = c.text_input("Home county", value=facts.county, key=f"facts_county_{case_id}")
+            born = a.text_input(_("Birth year"), value=str(facts.birth_year or ""), key=f"facts_born_{case_id}")
+            margin = b.number_input(_("± years"), 0, 20, value=facts.birth_year_margin, key=f"facts_margin_{case_id}")
+            county = c.text_input(_("Home county"), value=facts.county, key=f"facts_county_{case_id}")
             notes = st.text_area(
-                "Notes (anything else the family knows)", value=case.notes, key=f"facts_notes_{case_id}"
+                _("Notes (anything else the family knows)"), value=case.notes, key=f"facts_notes_{case_id}"
             )
-            if st.form_submit_button("Save what the family knows"):
+            if st.form_submit_button(_("Save what the family knows")):
                 try:
                     rv.set_facts(
                         case_id,
@@ -405,13 +590,13 @@ def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
                 except ValueError as e:
                     st.error(str(e))
         threshold = st.slider(
-            "How closely a name must agree (lower finds more spellings, and more other people)",
+            _("How closely a name must agree (lower finds more spellings, and more other people)"),
             60,
             100,
             int(THRESHOLD),
             key=f"name_threshold_{case_id}",
         )
-        st.caption(messages.NAMES_CAVEAT)
+        st.caption(messages.names_caveat())
     return facts, float(threshold)
 
 
@@ -419,16 +604,18 @@ def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
 def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[Chosen]:
     """The case's kept photos (there again when the family comes back) and new uploads; in each, the face
     that is their relative and about when it was taken. Returns the photos usable for the search."""
-    st.subheader("Photos of your relative")
+    st.subheader(_("Photos of your relative"))
     files = st.file_uploader(
-        "Add photos of your relative (one or more; JPEG, PNG, WebP, HEIC)",
+        _("Add photos of your relative (one or more; JPEG, PNG, WebP, HEIC)"),
         type=["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"],
         accept_multiple_files=True,
         key=f"upload_{case_id}",
     )
     keep = st.checkbox(
-        "Keep these photos in this case, so they are here when you come back "
-        "(stored on this computer without location or camera data)",
+        _(
+            "Keep these photos in this case, so they are here when you come back "
+            "(stored on this computer without location or camera data)"
+        ),
         key=f"keep_{case_id}",
     )
     kept_from = st.session_state.setdefault("kept_from_upload", {})  # upload sha256 -> kept copy's sha256
@@ -437,7 +624,9 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
         data = f.getvalue()
         sha = images.sha256_bytes(data)
         if sha in first_name:  # the same bytes twice would count one photo as two views of a person
-            st.caption(f"{f.name}: the same photo as {first_name[sha]}; used once.")
+            st.caption(
+                _("{photo}: the same photo as {other}; used once.", photo=iso(f.name), other=iso(first_name[sha]))
+            )
             continue
         first_name[sha] = f.name
         if keep and sha not in kept_from and usable(detect(s, data, f.name)):
@@ -450,7 +639,7 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
         try:
             data = rv.photo_bytes(case_id, k.sha256)
         except (OSError, VaultError) as e:
-            st.error(f"The kept photo {k.original_name} cannot be read: {e}")
+            st.error(_("The kept photo {photo} cannot be read: {error}", photo=iso(k.original_name), error=e))
             continue
         pick = photo_block(s, rv, case_id, k.original_name, data, k, facts.photo_year)
         chosen += [pick] if pick else []
@@ -460,7 +649,9 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
         pick = photo_block(s, rv, case_id, name, data, None, facts.photo_year)
         chosen += [pick] if pick else []
     if not chosen and not uploads:
-        st.info("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
+        st.info(
+            _("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
+        )
     return chosen
 
 
@@ -486,16 +677,16 @@ def photo_block(
     key = f"{case_id}_{images.sha256_bytes(data)[:12]}"
     with st.container(border=True):
         left, right = st.columns([3, 2])
-        right.markdown(f"**{name}**" + (" · kept in this case" if kept else ""))
-        if kept is not None and right.button("Remove this photo from the case", key=f"remove_{key}"):
+        right.markdown(f"**{iso(name)}**" + (" · " + _("kept in this case") if kept else ""))
+        if kept is not None and right.button(_("Remove this photo from the case"), key=f"remove_{key}"):
             rv.remove_photo(case_id, kept.sha256)
             st.rerun()
         if q.error:
-            right.error(f"This file cannot be used: {q.error}")
+            right.error(_("This file cannot be used: {error}", error=q.error))
             return None
         if not q.faces:
             left.image(thumbs.draw_faces(q.rgb, [], max_side=600), width=240)
-            right.warning(messages.NO_FACE_HINT)
+            right.warning(messages.no_face_hint())
             return None
         boxes = [q.in_rgb(f).box for f in q.faces]
         face_key, year_key = f"face_{key}", f"year_{key}"
@@ -509,15 +700,15 @@ def photo_block(
         with right:
             many = len(q.faces) > 1
             n = st.radio(
-                "Which face is your relative?" if many else "Face found:",
+                _("Which face is your relative?") if many else _("Face found:"),
                 list(range(1, len(q.faces) + 1)),
                 horizontal=True,
                 key=face_key,
-                format_func=lambda n: f"face {n}",
+                format_func=lambda n: _("face {n}", n=number(n)),
             )
-            year_text = st.text_input("Year this photo was taken (about)", key=year_key)
+            year_text = st.text_input(_("Year this photo was taken (about)"), key=year_key)
             try:
-                year = parse_year(year_text, "Year the photo was taken")
+                year = parse_year(year_text, _("Year the photo was taken"))
             except ValueError as e:
                 st.error(str(e))
                 year = None
@@ -543,7 +734,7 @@ def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None
         st.image(picture, width=260)
         return
     click = streamlit_image_coordinates(picture, width="stretch", key=f"click_{key}", image_format="JPEG")
-    st.caption("Click (or tap) the face of your relative, or choose its number.")
+    st.caption(_("Click (or tap) the face of your relative, or choose its number."))
     if not click or click.get("unix_time") == st.session_state.get(f"clicked_{key}"):
         return
     st.session_state[f"clicked_{key}"] = click.get("unix_time")
@@ -556,17 +747,59 @@ def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None
 
 # -- candidates ---------------------------------------------------------------------------------
 def face_number_note(c) -> str:
-    return f"face {c.face_number} of {c.faces_in_photo} in this photo, from the left" if c.faces_in_photo > 1 else ""
+    if c.faces_in_photo <= 1:
+        return ""
+    return _(
+        "face {n} of {total} in this photo, from the left", n=number(c.face_number), total=number(c.faces_in_photo)
+    )
 
 
 def show_status(decision, verdict: Verdict | None) -> None:
     """Where a decided candidate stands: in a two-reviewer case the verdict (two confirmations, waiting for a
     second, disagreement, or "decide first"), else the latest decision."""
     if verdict is not None:
-        (st.success if verdict.state == CONFIRMED else st.info)(verdict.text())
+        (st.success if verdict.state == CONFIRMED else st.info)(verdict_text(verdict))
     elif decision is not None:
-        text = STATUS_TEXT[decision.decision].format(who=decision.reviewer, when=decision.when())
+        text = _(STATUS_TEXT[decision.decision], who=iso(decision.reviewer), when=iso(decision.when()))
         (st.success if decision.decision == CONFIRM else st.info)(text)
+
+
+def verdict_text(v: Verdict) -> str:
+    """Where a two-reviewer candidate stands (review.Verdict.text), in the page's language."""
+    by = {d.decision: [x for x in v.decisions if x.decision == d.decision] for d in v.decisions}
+    confirmed = by.get(CONFIRM, [])
+    names = _(", ").join(f"{iso(d.reviewer)} ({iso(d.when())})" for d in confirmed)
+    if v.state == CONFIRMED and len(confirmed) == 2:  # the usual case, said in words
+        return _("Confirmed by two reviewers: {names}", names=names)
+    if v.state == CONFIRMED:
+        return ngettext(
+            "Confirmed by {n} reviewer: {names}", "Confirmed by {n} reviewers: {names}", len(confirmed), names=names
+        )
+    if v.state == "needs_second":
+        return _("Confirmed by {names}; a second reviewer must confirm independently before it counts", names=names)
+    if v.state == "disagree":
+        each = _(", ").join(f"{iso(d.reviewer)}: {_(DECISION_WORDS[d.decision])}" for d in v.decisions)
+        return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
+    if v.state == "waiting":
+        return _("Another reviewer has decided on this face; you see their decision after you record yours")
+    return "; ".join(_(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=iso(d.when())) for d in v.decisions)
+
+
+def record_lines(r: dict) -> str:
+    """An archive record, one "label: text" line each, with the labels in the page's language (the record's own
+    words and its other columns' headers stay as the archive wrote them)."""
+    return "  \n".join(
+        f"{_(RECORD_LABELS[k]) if k in RECORD_LABELS else k}: {iso(v)}" for k, v in records.record_lines(r)
+    )
+
+
+def record_summary(r: dict) -> str:
+    """One line about a record (records.record_summary), isolated in a right-to-left page; "record N" when it
+    names no one."""
+    bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
+    if bits:
+        return " · ".join(iso(b) for b in bits)
+    return _("record {id}", id=iso(r.get("record_id", "")))
 
 
 def candidate_card(
@@ -575,14 +808,14 @@ def candidate_card(
     try:
         st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
     except images.ImageError as e:
-        st.error(f"archive photo unreadable: {e}")
-    st.markdown(f"**Candidate #{c.rank}**" if c.rank else "**Candidate found by name**")
-    st.caption(f"{messages.SCORE_LABEL}: {c.similarity:.3f}")
+        st.error(_("archive photo unreadable: {error}", error=e))
+    st.markdown("**" + (_("Candidate #{rank}", rank=c.rank) if c.rank else _("Candidate found by name")) + "**")
+    st.caption(f"{messages.score_label()}: {score_text(c.similarity)}")
     st.caption(messages.candidate_strength(c, s.gallery_size, decided=decision is not None))
     for r in c.records[:1]:
-        st.caption(records.record_summary(r))
+        st.caption(record_summary(r))
     if not c.records and not c.photo_records:
-        st.caption("no archive record")
+        st.caption(_("no archive record"))
     for line in [] if c.records else link.CrossCheck(s).linked_records(c.face):  # a cross-check reviewer's link
         st.caption(line)
     if note := face_number_note(c):
@@ -590,7 +823,7 @@ def candidate_card(
     if item is not None:
         facts_reasons(item)
     show_status(decision, verdict)
-    if st.button("Compare and decide", key=key):
+    if st.button(_("Compare and decide"), key=key):
         st.session_state["compare"] = c.face.id
         st.rerun()
 
@@ -598,9 +831,12 @@ def candidate_card(
 def shown_lines(s: Searcher, item: Combined, decided: bool = False) -> list[str]:
     """What the screen says beside a candidate, as kept with a decision (and printed in the case report)."""
     c = item.candidate
-    lines = [f"{messages.SCORE_LABEL} {c.similarity:.3f}", messages.candidate_strength(c, s.gallery_size, decided)]
-    lines += [f"record: {records.record_summary(r)}" for r in c.records]
-    lines += [f"record of the photo: {records.record_summary(r)}" for r in c.photo_records]
+    lines = [
+        f"{messages.score_label()} {score_text(c.similarity)}",
+        messages.candidate_strength(c, s.gallery_size, decided),
+    ]
+    lines += [_("record: {summary}", summary=record_summary(r)) for r in c.records]
+    lines += [_("record of the photo: {summary}", summary=record_summary(r)) for r in c.photo_records]
     return lines + item.reason_lines()
 
 
@@ -609,60 +845,65 @@ def compare_panel(
     verdict: Verdict | None = None,
 ) -> None:  # fmt: skip
     cand = item.candidate
-    st.subheader(f"Compare: candidate #{cand.rank}" if cand.rank else "Compare: candidate found by name")
-    if st.button("Back to the candidates", key="back_top"):
+    st.subheader(
+        _("Compare: candidate #{rank}", rank=cand.rank) if cand.rank else _("Compare: candidate found by name")
+    )
+    if st.button(_("Back to the candidates"), key="back_top"):
         st.session_state.pop("compare", None)
         st.rerun()
     first = chosen[0]
     qa, ca = s.aligned_pair(first.query, first.face, cand)
     with st.container(key="pair"):
         a, b = st.columns(2)
-        a.markdown("**Your photo**")
+        a.markdown("**" + _("Your photo") + "**")
         a.image(qa, width="stretch")
-        b.markdown("**Archive face**")
+        b.markdown("**" + _("Archive face") + "**")
         b.image(ca, width="stretch")
-    st.markdown(f"{messages.SCORE_LABEL} **{cand.similarity:.3f}** · "
+    st.markdown(f"{messages.score_label()} **{score_text(cand.similarity)}** · "
                 f"{messages.candidate_strength(cand, s.gallery_size, decided=decision is not None)}")  # fmt: skip
     if s.calibration is not None:  # the calibration's own source text is for experts (--json); this says it plainly
         st.caption(messages.calibration_note(s.calibration.kind))
     a, b = st.columns(2)
     with a:
-        st.markdown(f"**Your photo:** {first.name}")
+        st.markdown(_("**Your photo:** {photo}", photo=iso(first.name)))
         st.image(thumbs.draw_faces(first.query.rgb, [first.query.in_rgb(first.face).box], chosen=1, max_side=800),
                  width=420)  # fmt: skip
     with b:
-        st.markdown(f"**Archive photo:** {cand.face.relpath}")
+        st.markdown(_("**Archive photo:** {photo}", photo=iso(cand.face.relpath)))
         full = thumbs.load_full(cand.face.path)
         others = rv.index.faces.in_photo(cand.face.photo_id, cand.face.engine)
         boxes = [f.box for f in others] or [cand.face.box]
         st.image(thumbs.draw_faces(full, boxes, chosen=cand.face_number, max_side=800), width=420)
         if note := face_number_note(cand):
-            st.caption(f"This candidate is {note}.")
-        st.caption(f"sha256 {cand.face.sha256[:16]}…")
+            st.caption(_("This candidate is {where}.", where=note))
+        st.caption(f"sha256 {iso(cand.face.sha256[:16] + '…')}")
         for r in cand.records:
-            st.markdown("**Archive record**  \n" + "  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
+            st.markdown("**" + _("Archive record") + "**  \n" + record_lines(r))
         for r in cand.photo_records:
             st.markdown(
-                f"**Archive record for this photo** ({messages.photo_records(cand.faces_in_photo)})  \n"
-                + "  \n".join(f"{k}: {v}" for k, v in records.record_lines(r))
+                "**"
+                + _("Archive record for this photo")
+                + f"** ({messages.photo_records(cand.faces_in_photo)})  \n"
+                + record_lines(r)
             )
         if not cand.records and not cand.photo_records:
-            st.caption("No archive record for this photo.")
+            st.caption(_("No archive record for this photo."))
         facts_reasons(item)
-    st.warning(messages.CAVEAT)
+    st.warning(messages.caveat())
     show_status(decision, verdict)
     with st.form(f"decide_{cand.face.id}"):
         choice = st.radio(
-            "Your decision", list(DECISION_LABELS), index=None, format_func=DECISION_LABELS.get, key="decision"
-        )
-        note = st.text_input("Note (why; optional)", key="decision_note")
+            _("Your decision"), list(DECISION_LABELS), index=None, format_func=lambda d: _(DECISION_LABELS[d]),
+            key="decision",
+        )  # fmt: skip
+        note = st.text_input(_("Note (why; optional)"), key="decision_note")
         who = reviewer
         if not reviewer.strip() and rv.account is None:
-            who = st.text_input("Your name (saved with this decision)", key="decision_reviewer")
-        if st.form_submit_button("Record decision"):
+            who = st.text_input(_("Your name (saved with this decision)"), key="decision_reviewer")
+        if st.form_submit_button(_("Record decision")):
             try:
                 if choice is None:
-                    raise ValueError("choose Confirm, Reject or Unsure first")
+                    raise ValueError(_("choose Confirm, Reject or Unsure first"))
                 rv.decide(case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True))
                 if who != reviewer:
                     st.session_state["pending_reviewer"] = who
@@ -670,7 +911,7 @@ def compare_panel(
                 st.rerun()
             except ValueError as e:
                 st.error(str(e))
-    if st.button("Back to the candidates", key="back"):
+    if st.button(_("Back to the candidates"), key="back"):
         st.session_state.pop("compare", None)
         st.rerun()
 
@@ -684,7 +925,7 @@ def candidates_section(
     use_facts = False
     if not facts.empty:
         use_facts = st.toggle(
-            "Let what the family knows reorder the candidates", value=True, key=f"use_facts_{case_id}"
+            _("Let what the family knows reorder the candidates"), value=True, key=f"use_facts_{case_id}"
         )
     weigh_key = f"weigh_{case_id}"
     result = combined.combine(
@@ -706,27 +947,33 @@ def candidates_section(
         compare_panel(s, rv, case_id, reviewer, chosen, selected, current[fid], verdicts.get(fid))
         return
     by_name = len(items) - len(cands)
-    st.subheader(
-        f"Candidates: the {messages.plural(len(cands), 'most similar face')} among {s.gallery_size:,} in the archive"
-        + (f", and {by_name} more found by name" if by_name else "")
+    heading = ngettext(
+        "Candidates: the {n} most similar face among {total} in the archive",
+        "Candidates: the {n} most similar faces among {total} in the archive",
+        len(cands),
+        n=number(len(cands)),
+        total=number(s.gallery_size),
     )
+    if by_name:
+        heading += ngettext(", and {n} more found by name", ", and {n} more found by name", by_name, n=number(by_name))
+    st.subheader(heading)
     st.caption(
-        ("Ordered by similarity, lifted a little where the records agree with what the family knows. " if use_facts
-         else "Ordered by similarity. ")
-        + "Similar is not the same: look at each face carefully. "
-        f"The number shown is an {messages.SCORE_LABEL}, not a probability."
+        (_("Ordered by similarity, lifted a little where the records agree with what the family knows.") if use_facts
+         else _("Ordered by similarity."))
+        + " " + _("Similar is not the same: look at each face carefully.") + " "
+        + _("The number shown is an {score}, not a probability.", score=messages.score_label())
     )  # fmt: skip
     if s.calibration is not None:
         st.caption(messages.calibration_note(s.calibration.kind))
     st.caption(messages.engine_note(s.fingerprint, s.calibration is not None))
     if use_facts:
-        st.caption(messages.FACTS_NOTE)
+        st.caption(messages.facts_note())
     if any(it.photo_records for it in items) and not facts.empty:
         st.toggle(
-            "Also compare what the family knows with records of group photos that do not say which face is theirs",
+            _("Also compare what the family knows with records of group photos that do not say which face is theirs"),
             key=weigh_key,
         )
-    show_rejected = st.toggle("Show rejected candidates", key=f"show_rejected_{case_id}")
+    show_rejected = st.toggle(_("Show rejected candidates"), key=f"show_rejected_{case_id}")
 
     def rejected(it: Combined) -> bool:
         if verdicts:
@@ -739,20 +986,23 @@ def candidates_section(
     hidden_rejected = len(items) - len(visible)
     shown_cands = [it.candidate for it in items]
     if any(c.records for c in shown_cands):
-        with st.expander("Filter by archive records (filters never hide anything silently)"):
+        with st.expander(_("Filter by archive records (filters never hide anything silently)")):
             years = [y for c in shown_cands for r in c.records if (y := filters.birth_year(r))]
             span = None
-            if years and st.checkbox("Filter by birth year", key=f"fy_{case_id}"):
-                span = st.slider("Birth year", min(years), max(years), (min(years), max(years)), key=f"yr_{case_id}")
+            if years and st.checkbox(_("Filter by birth year"), key=f"fy_{case_id}"):
+                span = st.slider(_("Birth year"), min(years), max(years), (min(years), max(years)), key=f"yr_{case_id}")
             counties = filters.record_values(shown_cands, "county")
-            picked = set(st.multiselect("County", counties, key=f"county_{case_id}")) if counties else set()
+            picked = (
+                set(st.multiselect(_("County"), counties, key=f"county_{case_id}", placeholder=_("Choose counties")))
+                if counties else set()
+            )  # fmt: skip
             kept, hidden = filters.apply([it.candidate for it in visible], span, {"county": picked} if picked else None)
             kept_ids = {c.face.id for c in kept}
             visible = [it for it in visible if it.candidate.face.id in kept_ids]
             if hidden:
-                st.info(f"{messages.plural(hidden, 'candidate')} hidden by these filters.")
+                st.info(_("{candidates} hidden by these filters.", candidates=messages.count(hidden, "candidate")))
     if hidden_rejected:
-        st.caption(f"{messages.plural(hidden_rejected, 'rejected candidate')} hidden.")
+        st.caption(_("{candidates} hidden.", candidates=messages.count(hidden_rejected, "rejected candidate")))
     with st.container(key="cards"):
         for start in range(0, len(visible), PER_ROW):
             for col, it in zip(st.columns(PER_ROW), visible[start : start + PER_ROW], strict=False):
@@ -762,7 +1012,7 @@ def candidates_section(
                         s, c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it,
                         verdict=verdicts.get(c.face.id),
                     )  # fmt: skip
-    if len(cands) == k and k < s.gallery_size and st.button(f"Show {PAGE} more", key="more"):
+    if len(cands) == k and k < s.gallery_size and st.button(_("Show {n} more", n=number(PAGE)), key="more"):
         st.session_state[f"k_{case_id}"] = k + PAGE
         st.rerun()
     records_without_face(result.no_face)
@@ -779,19 +1029,19 @@ def records_without_face(items: list[Combined]) -> None:
     """Records found by name that have no face to compare (most of an archive has no photo)."""
     if not items:
         return
-    st.subheader(f"Records found by name without a face to compare ({len(items)})")
+    st.subheader(_("Records found by name without a face to compare ({n})", n=number(len(items))))
     for it in items:
         r = it.records[0]
         with st.container(border=True):
-            st.markdown(f"**{records.record_summary(r)}**")
+            st.markdown(f"**{record_summary(r)}**")
             st.info(it.note)
             for face in it.archive_faces[:4]:
                 try:
                     st.image(face_thumb(str(face.path), tuple(face.box)), width=120)
                 except images.ImageError as e:
-                    st.error(f"archive photo unreadable: {e}")
+                    st.error(_("archive photo unreadable: {error}", error=e))
             facts_reasons(it)
-            st.caption("  \n".join(f"{k}: {v}" for k, v in records.record_lines(r)))
+            st.caption(record_lines(r))
 
 
 def decisions_section(rv: Review, case_id: int) -> None:
@@ -802,7 +1052,7 @@ def decisions_section(rv: Review, case_id: int) -> None:
     latest = sorted(rv.current(case_id).values(), key=lambda d: (d.decision != CONFIRM, -d.decided_at))
     if not latest:
         return
-    st.subheader(f"Decisions in this case ({messages.plural(len(latest), 'face')})")
+    st.subheader(_("Decisions in this case ({faces})", faces=messages.count(len(latest), "face")))
     with st.container(key="decided"):
         for start in range(0, len(latest), PER_ROW):
             for col, d in zip(st.columns(PER_ROW), latest[start : start + PER_ROW], strict=False):
@@ -811,10 +1061,10 @@ def decisions_section(rv: Review, case_id: int) -> None:
                     try:
                         st.image(face_thumb(str(path), tuple(d.box)), width=160)
                     except (images.ImageError, TypeError, OSError):
-                        st.caption("archive photo not found on this computer")
-                    text = STATUS_TEXT[d.decision].format(who=d.reviewer, when=d.when())
+                        st.caption(_("archive photo not found on this computer"))
+                    text = _(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=iso(d.when()))
                     (st.success if d.decision == CONFIRM else st.info)(text)
-                    st.caption(f"{d.photo_path} · rank {d.rank}" + (f" · note: {d.note}" if d.note else ""))
+                    st.caption(decision_line(iso(d.photo_path), d))
 
 
 def two_reviewer_decisions(rv: Review, case_id: int) -> None:
@@ -824,7 +1074,9 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
         return
     order = {CONFIRMED: 0, "disagree": 1, "needs_second": 2, "waiting": 3}
     verdicts.sort(key=lambda v: order.get(v.state, 4))
-    st.subheader(f"Decisions in this case ({messages.plural(len(verdicts), 'face')}, two reviewers needed)")
+    st.subheader(
+        _("Decisions in this case ({faces}, two reviewers needed)", faces=messages.count(len(verdicts), "face"))
+    )
     with st.container(key="decided"):
         for start in range(0, len(verdicts), PER_ROW):
             for col, v in zip(st.columns(PER_ROW), verdicts[start : start + PER_ROW], strict=False):
@@ -834,32 +1086,48 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
                     try:
                         st.image(face_thumb(str(path), tuple(box)), width=160)
                     except (images.ImageError, TypeError, OSError):
-                        st.caption("archive photo not found on this computer")
+                        st.caption(_("archive photo not found on this computer"))
                     show_status(None, v)
                     for d in v.decisions:
-                        st.caption(
-                            f"{d.reviewer}: {d.decision} · rank {d.rank}" + (f" · note: {d.note}" if d.note else "")
-                        )
+                        st.caption(decision_line(f"{iso(d.reviewer)}: {_(DECISION_WORDS[d.decision])}", d))
+
+
+def decision_line(first: str, d) -> str:
+    """ "obama.jpg · rank 1 · note: same ears" under a decided face."""
+    rank = number(d.rank) if isinstance(d.rank, int) else iso(d.rank)
+    line = first + " · " + _("rank {rank}", rank=rank)
+    return line + (" · " + _("note: {note}", note=d.note) if d.note else "")
 
 
 def export_section(rv: Review, case_id: int) -> None:
     st.divider()
-    st.subheader("Export")
+    st.subheader(_("Export"))
     a, b = st.columns(2)
     a.download_button(
-        "Case report (HTML, prints well)",
-        lambda: report.case_html(rv, case_id),  # built on click, not every rerun
+        _("Case report (HTML, prints well)"),
+        in_language(i18n.current(), lambda: report.case_html(rv, case_id)),  # built on click, not every rerun
         file_name=f"facematch-case-{case_id}.html",
         mime="text/html",
         key="export_html",
     )
     b.download_button(
-        "Audit log (CSV)",
-        lambda: report.audit_csv(rv, case_id),
+        _("Audit log (CSV)"),
+        in_language(i18n.current(), lambda: report.audit_csv(rv, case_id)),
         file_name=f"facematch-case-{case_id}-audit.csv",
         mime="text/csv",
         key="export_csv",
     )
+
+
+def in_language(code: str, build):
+    """A download built on click (when this run's language may not be active in the thread that builds it), in
+    the language the page was shown in."""
+
+    def built():
+        with i18n.language(code):
+            return build()
+
+    return built
 
 
 # -- the archive cross-checked against itself (link.py) -------------------------------------------
@@ -873,17 +1141,25 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     """Pairs of archive faces that may show the same person, strongest first, to compare and decide; groups
     and duplicate images apart. Everything is read from and written through link.CrossCheck."""
     cc = link.CrossCheck(s, account)  # refuses a role without the cross-check (AccessDenied, shown by main)
-    st.title("Cross-check the archive against itself")
+    st.title(_("Cross-check the archive against itself"))
     st.caption(
-        "Pairs of archive faces that may show the same person (in different leaks, lists or records), found "
-        "by `facematch link`. Duplicate images (the same photo saved again) are listed apart. "
-        "You compare and decide; nothing is merged and nothing is copied into a record."
+        _(
+            "Pairs of archive faces that may show the same person (in different leaks, lists or records), found "
+            "by `facematch link`. Duplicate images (the same photo saved again) are listed apart. "
+            "You compare and decide; nothing is merged and nothing is copied into a record."
+        )
     )
     pairs = cc.pairs()
-    if st.button("Link faces not linked yet", key="link_now"):
-        with st.spinner("Linking…"):
+    if st.button(_("Link faces not linked yet"), key="link_now"):
+        with st.spinner(_("Linking…")):
             r = link.link(s.index, s.fingerprint, progress=False)
-        st.success(f"{r.linked} faces linked now; {r.pairs.get('person', 0)} candidate pairs.")
+        st.success(
+            _(
+                "{faces} linked now; {pairs}.",
+                faces=messages.count(r.linked, "face"),
+                pairs=pair_count(r.pairs.get("person", 0)),
+            )
+        )
         pairs = cc.pairs()
     if st.session_state.get("xpair"):
         try:
@@ -895,38 +1171,46 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     dups, groups = cc.duplicates(), cc.groups()
     undecided = sum(p.decision is None for p in pairs)
     st.markdown(
-        f"**{messages.plural(len(pairs), 'candidate pair')}** ({undecided} not decided yet) · "
-        f"**{messages.plural(len(groups), 'group')}** possibly the same person · "
-        f"**{messages.plural(len(dups), 'duplicate image')}**"
+        _(
+            "**{pairs}** ({undecided} not decided yet) · **{groups}** possibly the same person · **{duplicates}**",
+            pairs=pair_count(len(pairs)),
+            undecided=number(undecided),
+            groups=ngettext("{n} group", "{n} groups", len(groups)),
+            duplicates=ngettext("{n} duplicate image", "{n} duplicate images", len(dups)),
+        )
     )
-    tab_pairs, tab_groups, tab_dups, tab_export = st.tabs(["Review queue", "Groups", "Duplicate images", "Export"])
+    tab_pairs, tab_groups, tab_dups, tab_export = st.tabs(
+        [_("Review queue"), _("Groups"), _("Duplicate images"), _("Export")]
+    )
     with tab_pairs:
-        only_open = st.toggle("Only pairs no one has decided yet", value=True, key="xonly_open")
+        only_open = st.toggle(_("Only pairs no one has decided yet"), value=True, key="xonly_open")
         shown = [p for p in pairs if p.decision is None] if only_open else pairs
         if not shown:
-            st.info("No pairs to review. Run `facematch link` (or the button above) after indexing new photos.")
+            st.info(_("No pairs to review. Run `facematch link` (or the button above) after indexing new photos."))
         for n, p in enumerate(shown[:PAGE], start=1):
             pair_card(s, cc, p, n)
     with tab_groups:
         st.caption(
-            "A group joins faces through pairs that are mutual (each face is among the other's nearest), strong "
-            "(fewer than 1 stranger in 100 expected this similar in this archive) and not decided 'different'. "
-            "It is a suggestion: every pair in it is reviewed on its own."
+            _(
+                "A group joins faces through pairs that are mutual (each face is among the other's nearest), strong "
+                "(fewer than 1 stranger in 100 expected this similar in this archive) and not decided 'different'. "
+                "It is a suggestion: every pair in it is reviewed on its own."
+            )
         )
         for g, group in enumerate(groups, start=1):
             faces = {f.id: f for p in group for f in (p.a, p.b)}
-            st.markdown(f"**Group {g}**: {messages.plural(len(faces), 'face')}")
+            st.markdown(_("**Group {g}**: {faces}", g=number(g), faces=messages.count(len(faces), "face")))
             cols = st.columns(6)  # always six: a group of two sits together on the left, not at both edges
             for col, f in zip(cols, list(faces.values())[:6], strict=False):
                 col.image(face_thumb(str(f.path), tuple(f.box)), caption=f.relpath, width=120)
             for p in group:
-                st.button(f"Compare pair {p.id}", key=f"g{g}_{p.id}", on_click=open_pair, args=(p.id,))
+                st.button(_("Compare pair {id}", id=iso(p.id)), key=f"g{g}_{p.id}", on_click=open_pair, args=(p.id,))
     with tab_dups:
-        st.caption("The same image saved again (re-encoded, resized or cropped): not evidence about a person.")
+        st.caption(_("The same image saved again (re-encoded, resized or cropped): not evidence about a person."))
         for p in dups[:PAGE]:
             a, c = st.columns([2, 3])
             a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=240)
-            c.markdown(f"{p.a.relpath} = {p.b.relpath}  \n{p.duplicate}")
+            c.markdown(f"{iso(p.a.relpath)} = {iso(p.b.relpath)}  \n{p.duplicate}")
     with tab_export:
         import tempfile
 
@@ -934,7 +1218,23 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
             written = link.export(cc, Path(tmp))
             for name, path in written.items():
                 st.download_button(f"crosscheck-{name}", path.read_bytes(), file_name=path.name, key=f"x_{name}")
-    st.warning(f"{messages.CAVEAT} {messages.LINK_CAVEAT}")
+    st.warning(f"{messages.caveat()} {link_caveat()}")
+
+
+def pair_count(n: int) -> str:
+    """ "3 candidate pairs": a pair of archive faces the cross-check suggests, never a "match"."""
+    return ngettext("{n} candidate pair", "{n} candidate pairs", n)
+
+
+def link_caveat() -> str:
+    """messages.LINK_CAVEAT in the page's language (the CLI's branch adds messages.link_caveat(); the msgid is the
+    same, so the two share one catalog entry)."""
+    return _(
+        "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
+        "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "
+        "evidence about a person. A reviewer's decision on a pair is recorded in the audit log; nothing is "
+        "ever copied into an archive record."
+    )
 
 
 def open_pair(pair: str | None) -> None:
@@ -948,62 +1248,82 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
         try:
             a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=300)
         except images.ImageError as e:
-            a.error(f"archive photo unreadable: {e}")
+            a.error(_("archive photo unreadable: {error}", error=e))
         with c:
-            st.markdown(f"**#{n} · pair {p.id}** · {messages.SCORE_LABEL} {p.score:.3f}")
-            st.caption(p.strength(s.gallery_size))
-            st.caption(f"{p.collections[0]}: {p.a.relpath}  ↔  {p.collections[1]}: {p.b.relpath}")
-            st.caption("mutual: each face is among the other's nearest" if p.mutual else "one-sided")
+            title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
+            st.markdown(f"**{title}** · {messages.score_label()} {score_text(p.score)}")
+            st.caption(pair_strength(p, s.gallery_size))
+            st.caption(f"{iso(p.collections[0])}: {iso(p.a.relpath)}  ↔  {iso(p.collections[1])}: {iso(p.b.relpath)}")
+            st.caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
-                st.caption(f"records: {r}")
+                st.caption(_("records: {reason}", reason=r))
             if p.copies:
-                st.caption(f"{p.copies} more pair(s) through copies of these images folded in")
-            if p.decision is not None:
-                st.info(
-                    PAIR_STATUS[p.decision["decision"]].format(who=p.decision["reviewer"], when=pair_when(p.decision))
+                st.caption(
+                    ngettext(
+                        "{n} more pair through copies of these images folded in",
+                        "{n} more pairs through copies of these images folded in",
+                        p.copies,
+                    )
                 )
-            st.button("Compare and decide", key=f"xcmp_{p.id}", on_click=open_pair, args=(p.id,))
+            if p.decision is not None:
+                st.info(pair_status(p.decision))
+            st.button(_("Compare and decide"), key=f"xcmp_{p.id}", on_click=open_pair, args=(p.id,))
+
+
+def pair_status(decision: dict) -> str:
+    """Who decided a cross-check pair, what, and when."""
+    return _(PAIR_STATUS[decision["decision"]], who=iso(decision["reviewer"]), when=iso(pair_when(decision)))
+
+
+def pair_strength(p: link.Pair, gallery: int) -> str:
+    """link.Pair.strength in the page's language."""
+    if p.expected_strangers is None:
+        return _("{score} {value} (no stranger rates for this engine)", score=messages.score_label(),
+                 value=score_text(p.score))  # fmt: skip
+    return messages.strength(p.band or "weak", p.expected_strangers, gallery=gallery)
 
 
 def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) -> None:
     """The two archive faces aligned the same way, side by side, their full photos and records; decide."""
-    st.subheader(f"Compare pair {p.id}")
-    st.button("Back to the queue", key="xback_top", on_click=open_pair, args=(None,))
+    st.subheader(_("Compare pair {id}", id=iso(p.id)))
+    st.button(_("Back to the queue"), key="xback_top", on_click=open_pair, args=(None,))
     with st.container(key="pair"):
         a, b = st.columns(2)
         for col, f, coll in ((a, p.a, p.collections[0]), (b, p.b, p.collections[1])):
-            col.markdown(f"**{coll}**")
+            col.markdown(f"**{iso(coll)}**")
             col.image(s.aligned_archive(f), width="stretch")
-    st.markdown(f"{messages.SCORE_LABEL} **{p.score:.3f}** · {p.strength(s.gallery_size)}")
+    st.markdown(f"{messages.score_label()} **{score_text(p.score)}** · {pair_strength(p, s.gallery_size)}")
     if s.calibration is not None:
         st.caption(messages.calibration_note(s.calibration.kind))
     for r in p.reasons:
-        st.markdown(f"- records: {r}")
+        st.markdown("- " + _("records: {reason}", reason=r))
     a, b = st.columns(2)
     for col, f in ((a, p.a), (b, p.b)):
         with col:
-            st.markdown(f"**{f.relpath}**")
+            st.markdown(f"**{iso(f.relpath)}**")
             others = cc.index.faces.in_photo(f.photo_id, f.engine)
             number = next((n for n, o in enumerate(others, start=1) if o.id == f.id), 1)
             st.image(thumbs.draw_faces(thumbs.load_full(f.path), [o.box for o in others] or [f.box], chosen=number,
                                        max_side=800), width=420)  # fmt: skip
-            st.caption(f"sha256 {(f.sha256 or '')[:16]}…")
+            st.caption(f"sha256 {iso((f.sha256 or '')[:16] + '…')}")
             st.caption(link.record_summary(cc.index, f))
             for line in cc.linked_records(f):
                 st.info(line)
-    st.warning(f"{messages.CAVEAT} {messages.LINK_CAVEAT}")
+    st.warning(f"{messages.caveat()} {link_caveat()}")
     if p.decision is not None:
-        st.write(PAIR_STATUS[p.decision["decision"]].format(who=p.decision["reviewer"], when=pair_when(p.decision)))
+        st.write(pair_status(p.decision))
     with st.form(f"xdecide_{p.id}"):
-        choice = st.radio("Your decision", list(PAIR_LABELS), index=None, format_func=PAIR_LABELS.get, key="xdecision")
-        why = st.text_input("Why (optional)", key="xwhy")
+        choice = st.radio(
+            _("Your decision"), list(PAIR_LABELS), index=None, format_func=lambda d: _(PAIR_LABELS[d]), key="xdecision"
+        )
+        why = st.text_input(_("Why (optional)"), key="xwhy")
         who = reviewer
         if not reviewer.strip():
-            who = st.text_input("Your name (saved with this decision)", key="xreviewer")
-        if st.form_submit_button("Record decision"):
+            who = st.text_input(_("Your name (saved with this decision)"), key="xreviewer")
+        if st.form_submit_button(_("Record decision")):
             try:
                 if choice is None:
-                    raise ValueError("choose Same person, Different people or Unsure first")
+                    raise ValueError(_("choose Same person, Different people or Unsure first"))
                 cc.decide(p, choice, who, why)
                 if who != reviewer:
                     st.session_state["pending_reviewer"] = who
@@ -1015,16 +1335,21 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
 
 def main() -> None:
     st.set_page_config(page_title="facematch", page_icon="🔎", layout="wide")
-    st.html(STYLE)
+    language_picker()  # first: every word below is in the language it sets
+    page_style()
     folder = index_dir()
     if "FACEMATCH_INDEX" not in os.environ and not Index.exists(folder):
-        ensure_demo(str(folder))
+        with st.spinner(_("Preparing the demo archive (first start only)…")):
+            ensure_demo(str(folder))
     try:
-        s = searcher(str(folder))
+        with st.spinner(_("Loading the face model and the archive index…")):
+            s = searcher(str(folder))
     except (FileNotFoundError, ValueError, VaultError) as e:
-        st.error(f"The archive index cannot be opened: {e}")
+        st.error(_("The archive index cannot be opened: {error}", error=e))
         st.stop()
     account = login(s) if team_mode() else None
+    if account is not None:
+        remember_language(Accounts(s.index.db), account)
     rv = Review(s.index, account)
     try:
         page(s, rv)
@@ -1051,18 +1376,20 @@ def page(s: Searcher, rv: Review) -> None:
         start_page(s, rv, reviewer)
         return
     case = rv.case(case_id)
-    st.title(f"Case: {case.name}")
-    st.button("← All cases", key="all_cases", on_click=open_case, args=(None,))
+    st.title(_("Case: {name}", name=iso(case.name)))
+    st.button(_("← All cases"), key="all_cases", on_click=open_case, args=(None,))
     if not case.is_open:
-        st.info("This case is closed. Reopen it (left) to record new decisions.")
+        st.info(_("This case is closed. Reopen it (in the side panel) to record new decisions."))
     if not reviewer.strip() and rv.account is None:
         st.warning(
-            "Enter your name in the side panel (» at the top left on a phone), or when you record a decision: "
-            "every decision records who made it."
+            _(
+                "Enter your name in the side panel (» at the top of the page on a phone), or when you record a "
+                "decision: every decision records who made it."
+            )
         )
     facts, name_threshold = facts_section(rv, case_id)
     if st.session_state.get("compare") is not None:  # comparing: the photos fold away, the pair comes first
-        with st.expander("Photos of your relative (the search uses these)"):
+        with st.expander(_("Photos of your relative (the search uses these)")):
             chosen = photos_section(s, rv, case_id, facts)
     else:
         chosen = photos_section(s, rv, case_id, facts)
@@ -1071,7 +1398,7 @@ def page(s: Searcher, rv: Review) -> None:
             st.warning(note)
     if chosen:
         if len(chosen) > 1:
-            st.caption(f"The {len(chosen)} photos are combined into one search.")
+            st.caption(_("The {n} photos are combined into one search.", n=number(len(chosen))))
         candidates_section(s, rv, case_id, reviewer, chosen, facts, name_threshold)
     elif facts.names:
         result = combined.combine(s, [], [], facts, name_threshold=name_threshold)
