@@ -141,3 +141,37 @@ def test_a_family_is_not_offered_the_cross_check_and_is_refused_it_by_address(te
     cw = team_app(team_app_index, monkeypatch, {"page": "crosscheck"})
     log_in(cw, "cw1")
     assert "Cross-check the archive against itself" in texts(cw)
+
+
+def test_the_language_is_remembered_for_the_account(team_app_index, monkeypatch):
+    """The picker is on the login page too; a language chosen after login is saved for the account (schema 6) and
+    comes back at its next login, in a new browser session that asked for nothing, and after logging out."""
+    from facematch import i18n
+    from facematch.i18n import _
+
+    at = team_app(team_app_index, monkeypatch)
+    assert at.segmented_control(key="lang").value == "en"  # no ?lang=, no browser language, LANG=C: English
+    log_in(at, "cw2")
+    at.segmented_control(key="lang").set_value("tr")
+    at.run()
+    with i18n.language("tr"):
+        assert _("Search an archive for a missing relative") in texts(at)
+    with Index.open(team_app_index) as index:
+        assert Accounts(index.db).language(Accounts(index.db).get("cw2")) == "tr"
+
+    fresh = team_app(team_app_index, monkeypatch)  # another browser: English until the account logs in
+    assert "Search an archive" not in texts(fresh) and fresh.segmented_control(key="lang").value == "en"
+    log_in(fresh, "cw2")
+    fresh.run()  # the login's rerun applies the account's language (a widget cannot change within a run)
+    with i18n.language("tr"):
+        assert _("Search an archive for a missing relative") in texts(fresh)
+        assert _("Logged in as **{name}** ({role})", name="cw2", role=_("caseworker")) in texts(fresh)
+    next(b for b in fresh.button if b.key == "logout_main").click()
+    fresh.run()
+    assert fresh.segmented_control(key="lang").value == "tr"  # the login page after logging out keeps it
+    with i18n.language("tr"):
+        assert _("facematch: log in") in texts(fresh)
+
+    other = team_app(team_app_index, monkeypatch)  # another account keeps its own (none chosen: English)
+    log_in(other, "cw1")
+    assert "Search an archive for a missing relative" in texts(other)

@@ -166,6 +166,18 @@ def number(n: int) -> str:
     return iso(i18n.format_number(n))
 
 
+def in_this_language(show):
+    """A widget's format_func that speaks this run's language wherever Streamlit calls it (it may call it later,
+    outside this run's context, e.g. to match a value to its shown option)."""
+    code = i18n.current()
+
+    def shown(value) -> str:
+        with i18n.language(code):
+            return show(value)
+
+    return shown
+
+
 def browser_language() -> str | None:
     """The language the browser asks for: navigator.language (st.context.locale), else the first language of
     the Accept-Language header that facematch speaks; None when it asks for none of them."""
@@ -337,7 +349,9 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     if "page" not in state:  # the address says which page (?page=crosscheck), so a reload comes back to it
         state["page"] = PAGES[1] if st.query_params.get("page") == "crosscheck" else PAGES[0]
     if rv.account is None or rv.account.role in access.CROSS_CHECK_ROLES:
-        st.sidebar.radio(_("Page"), PAGES, key="page", horizontal=True, format_func=lambda p: _(PAGE_NAMES[p]))
+        st.sidebar.radio(
+            _("Page"), PAGES, key="page", horizontal=True, format_func=in_this_language(lambda p: _(PAGE_NAMES[p]))
+        )
     # a family account is not offered the cross-check; asked for by address, the library refuses it (main)
     if state["page"] == PAGES[1]:
         st.query_params["page"] = "crosscheck"
@@ -366,7 +380,9 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
         _("Case (one missing person)"),
         list(cases),
         index=None,
-        format_func=lambda i: iso(cases[i].name) if cases[i].is_open else _("{name} (closed)", name=iso(cases[i].name)),
+        format_func=in_this_language(
+            lambda i: iso(cases[i].name) if cases[i].is_open else _("{name} (closed)", name=iso(cases[i].name))
+        ),
         placeholder=_("Choose a case"),
         key="case_select",
     )
@@ -704,7 +720,7 @@ def photo_block(
                 list(range(1, len(q.faces) + 1)),
                 horizontal=True,
                 key=face_key,
-                format_func=lambda n: _("face {n}", n=number(n)),
+                format_func=in_this_language(lambda n: _("face {n}", n=number(n))),
             )
             year_text = st.text_input(_("Year this photo was taken (about)"), key=year_key)
             try:
@@ -789,7 +805,8 @@ def record_lines(r: dict) -> str:
     """An archive record, one "label: text" line each, with the labels in the page's language (the record's own
     words and its other columns' headers stay as the archive wrote them)."""
     return "  \n".join(
-        f"{_(RECORD_LABELS[k]) if k in RECORD_LABELS else k}: {iso(v)}" for k, v in records.record_lines(r)
+        f"{_(RECORD_LABELS[k]) if k in RECORD_LABELS else k}: {' · '.join(iso(part) for part in v.split(' · '))}"
+        for k, v in records.record_lines(r)
     )
 
 
@@ -893,8 +910,8 @@ def compare_panel(
     show_status(decision, verdict)
     with st.form(f"decide_{cand.face.id}"):
         choice = st.radio(
-            _("Your decision"), list(DECISION_LABELS), index=None, format_func=lambda d: _(DECISION_LABELS[d]),
-            key="decision",
+            _("Your decision"), list(DECISION_LABELS), index=None, key="decision",
+            format_func=in_this_language(lambda d: _(DECISION_LABELS[d])),
         )  # fmt: skip
         note = st.text_input(_("Note (why; optional)"), key="decision_note")
         who = reviewer
@@ -1314,7 +1331,11 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
         st.write(pair_status(p.decision))
     with st.form(f"xdecide_{p.id}"):
         choice = st.radio(
-            _("Your decision"), list(PAIR_LABELS), index=None, format_func=lambda d: _(PAIR_LABELS[d]), key="xdecision"
+            _("Your decision"),
+            list(PAIR_LABELS),
+            index=None,
+            format_func=in_this_language(lambda d: _(PAIR_LABELS[d])),
+            key="xdecision",
         )
         why = st.text_input(_("Why (optional)"), key="xwhy")
         who = reviewer
