@@ -59,6 +59,9 @@ CASES = [("ug", "ئايگۈل ئەخمەت"), ("tr", "Kız kardeşim"), ("zh_Han
 #: The reviewer's name and note in each language (typed by a person: shown as typed).
 REVIEWER = {"ug": ("ئايشە", "قۇلىقى ئوخشاش"), "tr": ("Bilal", "kulakları aynı"), "zh_Hans": ("爱莎", "耳朵一样")}
 NAMES |= {w.lower() for _code, name in CASES for w in name.split()}
+#: The words the app's CSS shows in the file uploader in place of Streamlit's English (workbench.UPLOADER_STYLE).
+UPLOADER_WORDS = """const after = sel => getComputedStyle(arguments[0].querySelector(sel), '::after').content;
+return [after('[data-testid=stFileUploaderDropzoneInstructions] > div'), after('button > div')]"""
 #: What two archive records agree on, as link.pair_reasons writes it: link.py's text is translated on the branch
 #: that owns it (cli-i18n); until that is merged these sentences are the one English left on the cross-check page.
 LINK_REASONS = (
@@ -230,6 +233,11 @@ class Page:
         assert not left, f"English on the {page} page in {self.code}: {sorted(left)}, in {where[:10]}"
 
 
+def iso(name: str, code: str) -> str:
+    """A name as the app writes it inside a sentence: isolated in a right-to-left language (workbench.iso)."""
+    return f"\u2068{name}\u2069" if i18n.is_rtl(code) else name
+
+
 def flow(page: Page, url: str, case_name: str, reviewer: str, note: str) -> None:
     """What test_browser.py does in English: start a case from the page, upload, compare, confirm; every main
     page checked for English on the way."""
@@ -242,8 +250,14 @@ def flow(page: Page, url: str, case_name: str, reviewer: str, note: str) -> None
         page.type_into(_("Name or alias of the missing person"), case_name, MAIN)
         page.settle()
         page.button(_("Create case"), MAIN)
-        page.text_appears(case_name)
+        page.text_appears(_("Case: {name}", name=iso(case_name, page.code)))
+        page.wait.until(lambda d: d.find_elements("xpath", "//input[@type='file']"))
         page.settle()
+        uploader = page.visible("//*[@data-testid='stFileUploaderDropzone']")  # our words, not Streamlit's English
+        page.shot("1b-upload")
+        shown = page.d.execute_script(UPLOADER_WORDS, uploader)  # CSS ::after content, in place of Streamlit's
+        assert _("Drag and drop photos here, or choose them with the button") in shown[0]
+        assert _("Choose photos") in shown[1]
         page.d.find_element("xpath", "//input[@type='file']").send_keys(str(demo.query_photo()))
         page.text_appears(_("Face found:"))
         page.text_appears(_("Candidate #{rank}", rank=1))
@@ -302,7 +316,8 @@ def test_uyghur_is_drawn_with_the_shipped_font_and_right_to_left_on_a_phone(serv
             page.text_appears(_("Create case"))
             page.type_into(_("Name or alias of the missing person"), "ئانام", MAIN)
             page.button(_("Create case"), MAIN)
-            page.text_appears("ئانام")
+            page.text_appears(_("Case: {name}", name=iso("ئانام", "ug")))
+            page.wait.until(lambda d: d.find_elements("xpath", "//input[@type='file']"))
             page.settle()
             phone.find_element("xpath", "//input[@type='file']").send_keys(str(demo.query_photo()))
             page.text_appears(_("Candidate #{rank}", rank=1))
@@ -316,7 +331,7 @@ def test_uyghur_is_drawn_with_the_shipped_font_and_right_to_left_on_a_phone(serv
             assert first.location["y"] == second.location["y"] < third.location["y"]  # two per row, in rank order
             assert first.location["x"] > second.location["x"]  # ... from the right
             assert max(e.rect["x"] + e.rect["width"] for e in cards) <= 390
-            phone.execute_script("arguments[0].scrollIntoView({block: 'start'})", first)
+            phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", first)
             page.shot("1-candidates")
             loaded = phone.execute_script(
                 "return [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)"
@@ -327,7 +342,7 @@ def test_uyghur_is_drawn_with_the_shipped_font_and_right_to_left_on_a_phone(serv
             pair = phone.find_elements("xpath", "//div[contains(@class, 'st-key-pair')]//img")
             assert len(pair) == 2 and pair[0].location["y"] == pair[1].location["y"]  # side by side
             assert pair[0].location["x"] > pair[1].location["x"]  # the family's photo first: on the right
-            phone.execute_script("arguments[0].scrollIntoView({block: 'start'})", pair[0])
+            phone.execute_script("arguments[0].scrollIntoView({block: 'center'})", pair[0])
             page.shot("2-compare")
     finally:
         phone.quit()

@@ -776,7 +776,7 @@ def show_status(decision, verdict: Verdict | None) -> None:
     if verdict is not None:
         (st.success if verdict.state == CONFIRMED else st.info)(verdict_text(verdict))
     elif decision is not None:
-        text = _(STATUS_TEXT[decision.decision], who=iso(decision.reviewer), when=iso(decision.when()))
+        text = _(STATUS_TEXT[decision.decision], who=iso(decision.reviewer), when=when(decision.decided_at))
         (st.success if decision.decision == CONFIRM else st.info)(text)
 
 
@@ -784,7 +784,7 @@ def verdict_text(v: Verdict) -> str:
     """Where a two-reviewer candidate stands (review.Verdict.text), in the page's language."""
     by = {d.decision: [x for x in v.decisions if x.decision == d.decision] for d in v.decisions}
     confirmed = by.get(CONFIRM, [])
-    names = _(", ").join(f"{iso(d.reviewer)} ({iso(d.when())})" for d in confirmed)
+    names = _(", ").join(f"{iso(d.reviewer)} ({when(d.decided_at)})" for d in confirmed)
     if v.state == CONFIRMED and len(confirmed) == 2:  # the usual case, said in words
         return _("Confirmed by two reviewers: {names}", names=names)
     if v.state == CONFIRMED:
@@ -798,7 +798,7 @@ def verdict_text(v: Verdict) -> str:
         return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
     if v.state == "waiting":
         return _("Another reviewer has decided on this face; you see their decision after you record yours")
-    return "; ".join(_(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=iso(d.when())) for d in v.decisions)
+    return "; ".join(_(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=when(d.decided_at)) for d in v.decisions)
 
 
 def record_lines(r: dict) -> str:
@@ -1079,7 +1079,7 @@ def decisions_section(rv: Review, case_id: int) -> None:
                         st.image(face_thumb(str(path), tuple(d.box)), width=160)
                     except (images.ImageError, TypeError, OSError):
                         st.caption(_("archive photo not found on this computer"))
-                    text = _(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=iso(d.when()))
+                    text = _(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=when(d.decided_at))
                     (st.success if d.decision == CONFIRM else st.info)(text)
                     st.caption(decision_line(iso(d.photo_path), d))
 
@@ -1149,9 +1149,17 @@ def in_language(code: str, build):
 
 # -- the archive cross-checked against itself (link.py) -------------------------------------------
 def pair_when(d: dict) -> str:
+    return when(d["decided_at"])
+
+
+def when(ts: float) -> str:
+    """A decision's date and time as the language writes dates (29 Kas 2026 14:05, 2026年11月29日 14:05);
+    English keeps the ISO form it always had (2026-11-29 14:05). Isolated inside a right-to-left sentence."""
     import time
 
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(d["decided_at"]))
+    if i18n.current() == i18n.SOURCE:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    return iso(f"{i18n.format_date(ts)} {time.strftime('%H:%M', time.localtime(ts))}")
 
 
 def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) -> None:
@@ -1289,7 +1297,7 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
 
 def pair_status(decision: dict) -> str:
     """Who decided a cross-check pair, what, and when."""
-    return _(PAIR_STATUS[decision["decision"]], who=iso(decision["reviewer"]), when=iso(pair_when(decision)))
+    return _(PAIR_STATUS[decision["decision"]], who=iso(decision["reviewer"]), when=pair_when(decision))
 
 
 def pair_strength(p: link.Pair, gallery: int) -> str:
