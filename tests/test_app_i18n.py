@@ -69,3 +69,28 @@ def test_english_stays_as_it_was_and_an_unknown_language_is_english(app_index, m
     assert at.segmented_control(key="lang").value == "en"
     styles = "\n".join(str(h.proto.body) for h in at.get("html"))
     assert "direction: rtl" not in styles and "stFileUploaderDropzoneInstructions" not in styles
+
+
+def test_schema_6_adds_the_account_language_and_keeps_every_account(tmp_path):
+    """An index written before schema 6 opens, gains accounts.language (NULL: not chosen) and keeps its accounts."""
+    import sqlite3
+
+    from facematch.store import db
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db.migrate(conn)  # a new index, at the newest schema; then made into a schema-5 one
+    conn.executemany(
+        "INSERT INTO accounts(name, role, pw_hash, created_at) VALUES (?, ?, 'hash', 0)",
+        [("amina", "family"), ("cw", "caseworker")],
+    )
+    conn.execute("ALTER TABLE accounts DROP COLUMN language")
+    conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    db.migrate(conn)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "6"
+    assert conn.execute("SELECT name, language FROM accounts ORDER BY name").fetchall() == [
+        ("amina", None),
+        ("cw", None),
+    ]
+    db.migrate(conn)  # idempotent
+    assert [r[1] for r in conn.execute("PRAGMA table_info(accounts)")].count("language") == 1
