@@ -43,7 +43,7 @@ except ImportError:
 ALLOWED = {
     # the tool's, the models' and the formats' own names (never translated, like a brand)
     "facematch", "sface", "yunet", "dlib", "insightface", "arcface", "buffalo_l", "lfw", "jpeg", "png", "webp",
-    "heic", "csv", "html", "sha256", "noto", "buffalo",
+    "heic", "csv", "jsonl", "html", "sha256", "noto", "buffalo",
     # the size of an uploaded file, as Streamlit's uploader writes it ("45.2KB"): a unit, as in any language
     "kb",
     # the shell commands the engine note and the cross-check quote, which a person types as written
@@ -280,6 +280,10 @@ def flow(page: Page, url: str, case_name: str, reviewer: str, note: str) -> None
             page.wait.until(lambda d: d.find_elements("css selector", "[class*='st-key-xrow_']"))
         page.shot("5-crosscheck")
         page.no_english("cross-check")
+        for tab in (_("Groups"), _("Duplicate images"), _("Export")):  # the tabs' contents are drawn when opened
+            page.click(f"//*[@role='tab'][normalize-space(.)={xpath_literal(tab)}]")
+            page.no_english("cross-check")
+        page.shot("6-crosscheck-export")
 
 
 @pytest.mark.parametrize("code, case_name", CASES)

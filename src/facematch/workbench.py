@@ -66,6 +66,11 @@ RECORD_LABELS = {
     "charge": N_("charge"), "sentence": N_("sentence"), "facility": N_("facility"),
     "photo taken": N_("photo taken"), "photos": N_("photos"), "source": N_("source"),
 }  # fmt: skip
+#: The cross-check's exports (link.export: crosscheck-pairs.csv, ...), as their download buttons name them.
+EXPORT_NAMES = {
+    "pairs": N_("Candidate pairs"), "groups": N_("Groups"), "duplicates": N_("Duplicate images"),
+    "decisions": N_("Decisions on pairs"),
+}  # fmt: skip
 #: What a decision in the two-reviewer list is called (review.CONFIRM ...), as the app shows it.
 DECISION_WORDS = {CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure")}
 #: Candidate cards per row, laid out row by row so a phone (where columns stack) keeps the rank order.
@@ -1242,7 +1247,13 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
         with tempfile.TemporaryDirectory() as tmp:
             written = link.export(cc, Path(tmp))
             for name, path in written.items():
-                st.download_button(f"crosscheck-{name}", path.read_bytes(), file_name=path.name, key=f"x_{name}")
+                what, _dot, kind = name.partition(".")
+                label = (
+                    _("{what} ({format})", what=_(EXPORT_NAMES[what]), format=kind.upper())
+                    if what in EXPORT_NAMES
+                    else name
+                )
+                st.download_button(label, path.read_bytes(), file_name=path.name, key=f"x_{name}")
     st.warning(f"{messages.caveat()} {link_caveat()}")
 
 
