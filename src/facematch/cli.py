@@ -13,6 +13,10 @@ from pathlib import Path
 
 from . import __version__, i18n, messages
 from .engines import DEFAULT_ENGINE, ENGINES
+from .i18n import _, ngettext
+
+num = messages.number  # counts in the language's digit grouping
+dec = messages.decimal  # decimals likewise (3.2 / 3,2)
 
 DEFAULT_INDEX = Path("index")
 
@@ -40,11 +44,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(
-            "\nStopped. Everything finished so far is saved; run the same command again to continue.", file=sys.stderr
+            "\n" + _("Stopped. Everything finished so far is saved; run the same command again to continue."),
+            file=sys.stderr,
         )
         return 130
     except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as e:  # VaultError is a RuntimeError
-        print(f"facematch: {e}", file=sys.stderr)
+        print(f"facematch: {e}", file=sys.stderr)  # library messages are already in the active language
         return 2
 
 
@@ -228,7 +233,7 @@ def _choose_index_type(args: argparse.Namespace, index_dir: Path, engine: str) -
     """Record --index-type/--index-params before any work, so a bad value stops the command at once."""
     if args.index_type is None:
         if args.index_params:
-            raise ValueError("--index-params needs --index-type")
+            raise ValueError(_("--index-params needs --index-type"))
         return
     from .engines import get_engine
     from .fingerprint import Fingerprint
@@ -246,10 +251,13 @@ def _print_vectors(index_dir: Path, engine: str) -> None:
     vecs = FaceVectors.load(Path(index_dir), engine)
     if vecs is None:
         return
-    print(f"  FAISS index: {vecs.spec.describe()}, {vecs.count:,} faces.")
+    print(
+        "  " + _("FAISS index: {kind}, {faces}.", kind=vecs.spec.describe(), faces=messages.count(vecs.count, "face"))
+    )
     advice = vecs.retrain_advice()
     if advice:
-        print(f"  A retrain would help: {advice}. Run `facematch retrain --index {index_dir}`.")
+        print("  " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.", advice=advice,
+                       index=index_dir))  # fmt: skip
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
@@ -261,40 +269,42 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     _choose_index_type(args, index_dir, fp)
     with Index.open(index_dir) as index:
         vecs = index.vectors(fp, rebuild=True)
-    print(f"Rebuilt the FAISS index of {fp} in {vecs.spec.params.get('build_seconds', 0)} s.")
+    seconds = dec(float(vecs.spec.params.get("build_seconds", 0)))
+    print(_("Rebuilt the FAISS index of {engine} in {seconds} s.", engine=fp, seconds=seconds))
     recall = vecs.spec.params.get("measured_recall")
     if recall is not None:
-        print(
-            f"  Its shortlist holds {recall:.1%} of the exact top 50 on a sample of stored faces; "
-            "shown scores are exact."
-        )
+        print("  " + _("Its shortlist holds {recall} of the exact top 50 on a sample of stored faces; shown scores "
+                       "are exact.", recall=messages.percent(recall)))  # fmt: skip
     _print_vectors(index_dir, fp)
     return 0
 
 
 def _print_index_report(report, index_dir: Path) -> None:
-    print(f"\nIndex: {index_dir}  (engine {report.engine})")
+    print("\n" + _("Index: {index}  (engine {engine})", index=index_dir, engine=report.engine))
     for fp in getattr(report, "replaced", []):
-        print(f"  Replaced the faces made by {fp}: cases, decisions and records are kept.")
-    print(
-        f"  {report.seen} photo files seen: {report.scanned} read now, "
-        f"{report.unchanged} unchanged since the last run; "
-        f"{report.faces} faces found in {report.with_faces} photos, in {report.seconds:.1f} s."
-    )
+        print("  " + _("Replaced the faces made by {engine}: cases, decisions and records are kept.", engine=fp))
+    print("  " + ngettext(
+        "{n} photo file seen: {scanned} read now, {unchanged} unchanged since the last run; {faces} found in "
+        "{photos} photos, in {seconds} s.",
+        "{n} photo files seen: {scanned} read now, {unchanged} unchanged since the last run; {faces} found in "
+        "{photos} photos, in {seconds} s.",
+        report.seen, scanned=num(report.scanned), unchanged=num(report.unchanged),
+        faces=messages.count(report.faces, "face"), photos=num(report.with_faces), seconds=dec(report.seconds),
+    ))  # fmt: skip
     if report.records:
-        print(f"  {report.records} archive records imported.")
+        print("  " + ngettext("{n} archive record imported.", "{n} archive records imported.", report.records))
     for problem in getattr(report, "record_problems", []):
-        print(f"    records file, {problem}")
+        print("    " + _("records file, {problem}", problem=problem))
     if report.no_face:
-        print(f"  {len(report.no_face)} photos with no face found:")
+        print("  " + ngettext("{n} photo with no face found:", "{n} photos with no face found:", len(report.no_face)))
         for s in report.no_face:
             print(f"    - {s.path}")
     if report.errors:
-        print(f"  {len(report.errors)} files skipped:")
+        print("  " + ngettext("{n} file skipped:", "{n} files skipped:", len(report.errors)))
         for s in report.errors:
             print(f"    - {s.path}: {s.reason}")
     if report.interrupted:
-        print("  Interrupted: what was finished is saved; run the same command again to continue.")
+        print("  " + _("Interrupted: what was finished is saved; run the same command again to continue."))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -302,16 +312,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     facts = _search_facts(args)
     if not args.photos and not facts.names:
-        raise ValueError("give one or more photos, or a --name to search the records by")
+        raise ValueError(_("give one or more photos, or a --name to search the records by"))
     index_dir = args.index or _default_index()
     with Searcher(index_dir, args.engine) as searcher:
         queries = [searcher.detect_file(p) for p in args.photos]
         picks = args.face or []
         if len(picks) not in (0, 1, len(queries)):
-            raise ValueError("give --face once for all photos, or once for each photo")
+            raise ValueError(_("give --face once for all photos, or once for each photo"))
         years = args.photo_year or []
         if len(years) not in (0, 1, len(queries)):
-            raise ValueError("give --photo-year once for all photos, or once for each photo")
+            raise ValueError(_("give --photo-year once for all photos, or once for each photo"))
         chosen, chosen_years = [], []
         for i, q in enumerate(queries):
             if q.error or not q.faces:
@@ -424,7 +434,7 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     chosen_ids = {id(face) for _, face in chosen}
     for q in queries:
         if q.error:
-            print(f"{q.name}: cannot use this photo: {q.error}")
+            print(_("{photo}: cannot use this photo: {why}", photo=q.name, why=q.error))
             continue
         if not q.faces:
             print(f"{q.name}: {messages.no_face_hint()}")
@@ -432,16 +442,26 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         print(messages.faces_found(q.name, len(q.faces)))
         for n, f in enumerate(q.faces, start=1):
             x1, y1, x2, y2 = (round(float(v)) for v in f.box)
-            mark = "  <- used" if id(f) in chosen_ids else ""
-            print(f"  face {n}: box ({x1},{y1})-({x2},{y2}), {round(f.size)} px, detector score {f.score:.2f}{mark}")
+            mark = "  <- " + _("used") if id(f) in chosen_ids else ""
+            print(
+                "  "
+                + _(
+                    "face {n}: box {box}, {size} px, detector score {score}",
+                    n=n,
+                    box=f"({x1},{y1})-({x2},{y2})",
+                    size=round(f.size),
+                    score=dec(f.score, 2),
+                )
+                + mark
+            )
     if result is not None and result.facts.names and not result.name_hits:
         print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
     if chosen:
         print("\n" + messages.search_summary(len(candidates), searcher.gallery_size, searcher.engine.fingerprint,
                                             fused=len(chosen) > 1, lifted=result is not None))  # fmt: skip
-        print(f"{'rank':>4}  {'similarity':>10}  photo / face box / record")
+        print(f"{_('rank'):>4}  {_('similarity'):>10}  {_('photo / face box / record')}")
     elif result is None:
-        print("Nothing to search with.")
+        print(_("Nothing to search with."))
         return
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
@@ -450,18 +470,19 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     linked = CrossCheck(searcher)
     for c, it in zip(listed, items, strict=True):
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
-        rank = str(c.rank) if c.rank else "name"
-        print(f"{rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
+        rank = str(c.rank) if c.rank else _("name")
+        print(f"{rank:>4}  {dec(c.similarity, 3):>10}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
         print(f"{'':>18}{messages.candidate_strength(c, searcher.gallery_size)}")
         for r in c.records:
-            shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
-            print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
+            skip = (messages.record_label("record"), messages.record_label("photos"))
+            shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in skip)
+            print(f"{'':>18}" + _("record {id}: {fields}", id=r.get("record_id", ""), fields=shown))
         for line in [] if c.records else linked.linked_records(c.face):  # a cross-check reviewer's link, no record
             print(f"{'':>18}{line}")
         for line in it.reason_lines() if it is not None else []:
             print(f"{'':>18}{line}")
     if result is not None and result.no_face:
-        print(f"\nRecords found by name without a face to compare ({len(result.no_face)}):")
+        print("\n" + _("Records found by name without a face to compare ({n}):", n=num(len(result.no_face))))
         for it in result.no_face:
             print(f"  {it.records[0].get('record_id', '')}: {it.note}")
             for line in it.reason_lines():
@@ -551,17 +572,30 @@ def cmd_records_import(args: argparse.Namespace) -> int:
         doc["warnings"] = [str(p) for p in report.warnings]
         print(json.dumps(doc, indent=1, ensure_ascii=False))
         return 0
-    print(f"Records from {report.file}: {report.rows} rows read, {report.records} records ({report.new} new, "
-          f"{report.updated} updated); {report.with_photo} with a photo, {report.without_photo} without; "
-          f"{report.names} names.")  # fmt: skip
+    print(
+        _(
+            "Records from {file}: {rows} rows read, {records} records ({new} new, {updated} updated); {with_photo} "
+            "with a photo, {without_photo} without; {names} names.",
+            file=report.file,
+            rows=num(report.rows),
+            records=num(report.records),
+            new=num(report.new),
+            updated=num(report.updated),
+            with_photo=num(report.with_photo),
+            without_photo=num(report.without_photo),
+            names=num(report.names),
+        )
+    )
     fields = {f: [h for h, g in report.columns.items() if g == f] for f in dict.fromkeys(report.columns.values())}
-    print("  columns read as: " + "; ".join(f"{f}: {', '.join(hs)}" for f, hs in fields.items()))
+    print(
+        "  " + _("columns read as: {columns}", columns="; ".join(f"{f}: {', '.join(hs)}" for f, hs in fields.items()))
+    )
     if report.problems:
-        print(f"  {len(report.problems)} rows not read as they were:")
+        print("  " + ngettext("{n} row not read as it was:", "{n} rows not read as they were:", len(report.problems)))
         for p in report.problems:
             print(f"    - {p}")
     if report.warnings:
-        print(f"  {len(report.warnings)} warnings (kept as text):")
+        print("  " + ngettext("{n} warning (kept as text):", "{n} warnings (kept as text):", len(report.warnings)))
         for p in report.warnings:
             print(f"    - {p}")
     return 0
@@ -586,9 +620,16 @@ def cmd_records_search(args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, indent=1, ensure_ascii=False, default=str))
         return 0 if hits else 1
-    print(f"{len(hits)} records with a name that agrees (name score >= {threshold:g} of 100):")
+    print(
+        ngettext(
+            "{n} record with a name that agrees (name score >= {threshold} of 100):",
+            "{n} records with a name that agrees (name score >= {threshold} of 100):",
+            len(hits),
+            threshold=f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
+        )
+    )
     for h in hits:
-        print(f"\n{h.score:5.1f}  {messages.name_agrees(h.reason)}")
+        print(f"\n{dec(h.score):>5}  {messages.name_agrees(h.reason)}")
         for label, text in record_lines(h.record):
             print(f"       {label}: {text}")
         if not h.has_photo:
@@ -677,15 +718,18 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
         not args.quiet,
     )
     acc = r["accuracy"]
-    print(f"\nVerification, {r['engine']}: {r['pairs']} pairs in {r['folds']} folds")
-    print(f"  accuracy {acc['mean'] * 100:.2f}% +- {acc['std'] * 100:.2f}% (std over folds)")
-    print(f"  {len(r['photos_without_face'])} photos without a face; {r['pairs_with_missing_face']} pairs scored -1")
-    print(f"  {'FAR':>8}  {'TAR':>7}  threshold")
+    print("\n" + _("Verification, {engine}: {pairs} pairs in {folds} folds", engine=r["engine"], pairs=num(r["pairs"]),
+                    folds=r["folds"]))  # fmt: skip
+    print("  " + _("accuracy {mean} +- {std} (std over folds)", mean=messages.percent(acc["mean"], 2),
+                   std=messages.percent(acc["std"], 2)))  # fmt: skip
+    print("  " + _("{photos} photos without a face; {pairs} pairs scored -1", photos=num(len(r["photos_without_face"])),
+                   pairs=num(r["pairs_with_missing_face"])))  # fmt: skip
+    print(f"  {'FAR':>8}  {'TAR':>7}  {_('threshold')}")
     for row in r["tar_at_far"]:
         tar = "-" if row["tar"] is None else f"{row['tar']:.4f}"
         thr = row.get("note") or f"{row['threshold']:.4f}"
         print(f"  {row['far']:>8g}  {tar:>7}  {thr}")
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0
 
 
@@ -703,16 +747,18 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
         args.people,
         scoring=PLAIN if args.plain_cosine else None,
     )
-    print(
-        f"\nOpen-set search, {r['engine']} ({r['scores']}): gallery of {r['gallery_size']} faces "
-        f"({r['gallery_people_with_queries']} people searched for + {r['distractors']} distractors), "
-        f"{r['queries']} searches ({r['queries_without_face']} query photos without a face count as misses)"
-    )
-    print("  " + "  ".join(f"rank-{k}: {v:.3f}" for k, v in r["rank_hit_rate"].items()))
+    print("\n" + _(
+        "Open-set search, {engine} ({scores}): gallery of {faces} ({people} people searched for + {distractors} "
+        "distractors), {searches} ({no_face} query photos without a face count as misses)",
+        engine=r["engine"], scores=r["scores"], faces=messages.count(r["gallery_size"], "face"),
+        people=num(r["gallery_people_with_queries"]), distractors=num(r["distractors"]),
+        searches=messages.count(r["queries"], "search"), no_face=num(r["queries_without_face"]),
+    ))  # fmt: skip
+    print("  " + "  ".join(f"rank-{k}: {dec(v, 3)}" for k, v in r["rank_hit_rate"].items()))
     for row in r["fnir_at_fpir"]:
-        fnir = "-" if row["fnir"] is None else f"{row['fnir']:.4f}"
+        fnir = "-" if row["fnir"] is None else dec(row["fnir"], 4)
         print(f"  FNIR at FPIR {row['fpir']:g}: {fnir}" + (f" ({row['note']})" if row.get("note") else ""))
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0
 
 
@@ -733,47 +779,52 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         identities=args.identities,
         scoring=PLAIN if args.plain_cosine else None,
     )
-    print(f"\nCalibration, {r['engine']}: {r['impostor_pairs']:,} pairs of different people ({r['people']} people)")
-    print(f"  scores: {r['scoring']}")
+    print("\n" + _("Calibration, {engine}: {pairs} pairs of different people ({people} people)", engine=r["engine"],
+                    pairs=num(r["impostor_pairs"]), people=num(r["people"])))  # fmt: skip
+    print("  " + _("scores: {scoring}", scoring=r["scoring"]))
     for rate, score in r["score_at_rate"].items():
-        print(f"  a stranger scores >= {score} at rate {rate}")
+        print("  " + _("a stranger scores >= {score} at rate {rate}", score=score, rate=rate))
     chk = r["check"]
-    print(f"  held-out check (predicted vs counted impostor pairs, tolerance +-{chk['tolerance']:.0%}):")
+    print("  " + _("held-out check (predicted vs counted impostor pairs, tolerance +-{tolerance}):",
+                   tolerance=messages.percent(chk["tolerance"], 0)))  # fmt: skip
     for row in chk["levels"]:
         err = "-" if row["relative_error"] is None else f"{row['relative_error']:+.1%}"
-        mark = "ok" if row["within_tolerance"] else ("too few to judge" if not row["meaningful"] else "OUTSIDE")
-        print(
-            f"    score {row['score']:>7}: predicted {row['predicted']:>12,.1f}  counted {row['counted']:>10,}"
-            f"  {err:>7}  {mark}"
+        mark = (
+            _("ok") if row["within_tolerance"] else (_("too few to judge") if not row["meaningful"] else _("OUTSIDE"))
         )
+        print("    " + _("score {score}: predicted {predicted}  counted {counted}", score=f"{row['score']:>7}",
+                         predicted=f"{dec(row['predicted']):>12}", counted=f"{num(row['counted']):>10}")
+              + f"  {err:>7}  {mark}")  # fmt: skip
     print(
-        f"  check {'passed' if chk['passed'] else 'FAILED'}; table: {r['table']}"
-        + (f"; installed: {r['installed']}" if r["installed"] else "")
-    )
+        "  " + (_("check passed; table: {table}", table=r["table"]) if chk["passed"]
+                else _("check FAILED; table: {table}", table=r["table"]))
+        + (_("; installed: {path}", path=r["installed"]) if r["installed"] else "")
+    )  # fmt: skip
     if r["strangers"] is not None:
         _print_strangers(r["strangers"])
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0 if chk["passed"] else 1
 
 
 def _print_strangers(check: dict) -> None:
     """The stranger check as a table: counted vs the shipped table vs the archive's own estimate."""
-    print(
-        f"\nStrangers counted in this folder vs the shipped table ({check['table']['impostor_pairs']:,} pairs) and the "
-        f"archive estimate (same photos, labels unused); judged where >= {check['min_count']} pairs are counted"
-    )
+    print("\n" + _(
+        "Strangers counted in this folder vs the shipped table ({pairs} pairs) and the archive estimate (same "
+        "photos, labels unused); judged where >= {min_count} pairs are counted",
+        pairs=num(check["table"]["impostor_pairs"]), min_count=num(check["min_count"]),
+    ))  # fmt: skip
     print(f"  {'population':<26} {'rate':>6} {'score':>6} {'pairs':>8} {'counted/table':>13} {'estimate/counted':>16}")
     for pop in check["populations"]:
         for row in pop["levels"]:
             est = row.get("estimate_over_counted")
             est_text = "-" if est is None else f"{est:.2f}" + ("" if row["estimate_within_tolerance"] else " !")
-            mark = "" if row["judged"] else "  (few pairs)"
+            mark = "" if row["judged"] else "  " + _("(few pairs)")
             print(
                 f"  {pop['population']:<26} {row['rate']:>6g} {row['score']:>6.3f} {row['counted_pairs']:>8,} "
                 f"{row['counted_over_table']:>13.2f} {est_text:>16}{mark}"
             )
         if pop["no_estimate"]:
-            print(f"  {pop['population']:<26} no archive estimate: {pop['no_estimate']}")
+            print(f"  {pop['population']:<26} " + _("no archive estimate: {why}", why=pop["no_estimate"]))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -785,25 +836,29 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
-    print(f"Index {info['index']}")
-    print(f"  {info['photos']} photos in {info['roots']} folder(s); {info['records']} archive records")
+    print(_("Index {index}", index=info["index"]))
+    print("  " + _("{photos} photos in {folders} folder(s); {records} archive records", photos=num(info["photos"]),
+                   folders=num(info["roots"]), records=num(info["records"])))  # fmt: skip
     for c in info["collections"]:
-        faces = ", ".join(f"{n} faces ({fp.split('@')[0]})" for fp, n in c["faces"].items()) or "no faces"
-        print(f"  collection {c['name']}: {c['photos']} photos, {faces}")
+        faces = ", ".join(f"{messages.count(n, 'face')} ({fp.split('@')[0]})" for fp, n in c["faces"].items())
+        print("  " + _("collection {name}: {photos} photos, {faces}", name=c["name"], photos=num(c["photos"]),
+                       faces=faces or _("no faces")))  # fmt: skip
         for folder in c["folders"]:
-            print(f"    folder: {folder}")
+            print("    " + _("folder: {folder}", folder=folder))
     for fp, e in info["engines"].items():
         st = e["photos"]
-        print(
-            f"  engine {fp}: {e['faces']} faces; photos ok {st.get('ok', 0)}, no face {st.get('no_face', 0)}, "
-            f"unreadable {st.get('error', 0)}; FAISS file {e['faiss_file']}"
-        )
+        print("  " + _(
+            "engine {engine}: {faces}; photos ok {ok}, no face {no_face}, unreadable {error}; FAISS file {faiss}",
+            engine=fp, faces=messages.count(e["faces"], "face"), ok=num(st.get("ok", 0)),
+            no_face=num(st.get("no_face", 0)), error=num(st.get("error", 0)), faiss=e["faiss_file"],
+        ))  # fmt: skip
         if e["index_type"] is not None:
             from .ann import IndexSpec
 
-            print(f"    FAISS index: {IndexSpec.from_json(e['index_type']).describe()}")
+            print("    " + _("FAISS index: {kind}", kind=IndexSpec.from_json(e["index_type"]).describe()))
         if e["retrain_hint"]:
-            print(f"    A retrain would help: {e['retrain_hint']}. Run `facematch retrain --index {index_dir}`.")
+            print("    " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.",
+                             advice=e["retrain_hint"], index=index_dir))  # fmt: skip
     return 0
 
 
@@ -813,10 +868,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     index_dir = args.index or (_default_index() / "demo")
     gallery = demo.build_gallery(index_dir / "photos")
-    print(f"Building the demo index in {index_dir} from {gallery} (public-domain and package sample photos).")
+    print(_("Building the demo index in {index} from {gallery} (public-domain and package sample photos).",
+            index=index_dir, gallery=gallery))  # fmt: skip
     report = index_folder(gallery, index_dir, args.engine, workers=args.workers, records_csv=demo.records_csv())
     _print_index_report(report, index_dir)
-    print(f"\nDemo search with {demo.query_photo().name} (a photo that is not in the gallery):\n")
+    print(
+        "\n" + _("Demo search with {photo} (a photo that is not in the gallery):", photo=demo.query_photo().name) + "\n"
+    )
     return cmd_search(
         argparse.Namespace(
             photos=[demo.query_photo()],
@@ -839,12 +897,11 @@ def cmd_app(args: argparse.Namespace) -> int:
     from . import serve
 
     if args.address not in serve.LOCAL and not args.team:
-        print(
-            f"facematch: refusing to serve on {args.address} without --team. Beyond this computer anyone who can "
-            "reach the address would see every case, every family's photos and every decision. Create accounts "
-            "(facematch users add NAME --role admin) and start with --team, which asks everyone to log in.",
-            file=sys.stderr,
-        )
+        print("facematch: " + _(
+            "refusing to serve on {address} without --team. Beyond this computer anyone who can reach the address "
+            "would see every case, every family's photos and every decision. Create accounts (facematch users add "
+            "NAME --role admin) and start with --team, which asks everyone to log in.", address=args.address,
+        ), file=sys.stderr)  # fmt: skip
         return 2
     passphrase = None
     if args.team:
@@ -852,18 +909,18 @@ def cmd_app(args: argparse.Namespace) -> int:
         passphrase = _team_preflight(Path(index))
         args.index = index
     if args.oidc and not args.team:
-        raise ValueError("--oidc is a way to log in to a team server: add --team")
+        raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
     proc = serve.start(
         args.index, args.address, args.port, cwd=Path.cwd(), team=args.team, passphrase=passphrase, oidc=args.oidc
     )
     try:
         if args.check:
             up = serve.wait_until_up(args.port, proc=proc)
-            print("facematch app answered on localhost." if up else "facematch app did not start.")
+            print(_("facematch app answered on localhost.") if up else _("facematch app did not start."))
             return 0 if up else 1
-        print(f"facematch is open at http://{args.address}:{args.port} (Ctrl-C to stop).")
+        print(_("facematch is open at {url} (Ctrl-C to stop).", url=f"http://{args.address}:{args.port}"))
         if args.team:
-            print("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server').")
+            print(_("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server')."))
         return proc.wait()
     finally:
         if proc.poll() is None:
@@ -882,23 +939,24 @@ def _team_preflight(index_dir: Path) -> str | None:
     with Index.open(index_dir) as index:
         if not Accounts(index.db).count(ADMIN):
             raise ValueError(
-                f"a team server needs an admin account first: facematch users add NAME --role admin --index {index_dir}"
-            )
+                _("a team server needs an admin account first: facematch users add NAME --role admin --index {index}",
+                  index=index_dir)
+            )  # fmt: skip
         passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
         if passphrase is None:
             if not sys.stdin.isatty():
-                raise ValueError("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)")
+                raise ValueError(_("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)"))
             first_time = not index.encrypted
             passphrase = getpass.getpass(
-                "Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
-                "without it they cannot be read, keep it safe): "
+                _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+                  "without it they cannot be read, keep it safe): ")
                 if first_time
-                else "Passphrase of the families' data: "
-            )
-            if first_time and getpass.getpass("Again: ") != passphrase:
-                raise ValueError("the two passphrases differ; nothing was changed")
+                else _("Passphrase of the families' data: ")
+            )  # fmt: skip
+            if first_time and getpass.getpass(_("Again: ")) != passphrase:
+                raise ValueError(_("the two passphrases differ; nothing was changed"))
         if index.unlock(passphrase):
-            print("The families' data of this index is now encrypted (case names, notes, facts, kept photos).")
+            print(_("The families' data of this index is now encrypted (case names, notes, facts, kept photos)."))
     return passphrase
 
 
@@ -950,8 +1008,8 @@ def _read_password(prompt: str) -> str:
 
     if sys.stdin.isatty():
         first = getpass.getpass(prompt)
-        if getpass.getpass("Again: ") != first:
-            raise ValueError("the two passwords differ; nothing was changed")
+        if getpass.getpass(_("Again: ")) != first:
+            raise ValueError(_("the two passwords differ; nothing was changed"))
         return first
     return sys.stdin.readline().rstrip("\n")
 
@@ -959,8 +1017,8 @@ def _read_password(prompt: str) -> str:
 def cmd_users_add(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
-        account = accounts.add(args.name, args.role, _read_password(f"Password for {args.name}: "))
-    print(f"Account {account.name} ({account.role}) created.")
+        account = accounts.add(args.name, args.role, _read_password(_("Password for {name}: ", name=args.name)))
+    print(_("Account {name} ({role}) created.", name=account.name, role=account.role))
     return 0
 
 
@@ -971,9 +1029,10 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     with index:
         rows = accounts.list()
     if not rows:
-        print("No accounts yet. Create an admin: facematch users add NAME --role admin")
+        print(_("No accounts yet. Create an admin: facematch users add NAME --role admin"))
     for a in rows:
-        print(f"{a.name:<24} {a.role:<11} {'DISABLED' if a.disabled else 'enabled':<9} {ROLE_TEXT[a.role]}")
+        state = _("DISABLED") if a.disabled else _("enabled")
+        print(f"{a.name:<24} {a.role:<11} {state:<9} {_(ROLE_TEXT[a.role])}")
     return 0
 
 
@@ -981,7 +1040,8 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.disable(args.name)
-    print(f"Account {args.name} is disabled: it cannot log in, and its open sessions end at their next click.")
+    print(_("Account {name} is disabled: it cannot log in, and its open sessions end at their next click.",
+            name=args.name))  # fmt: skip
     return 0
 
 
@@ -989,15 +1049,15 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.enable(args.name)
-    print(f"Account {args.name} is enabled.")
+    print(_("Account {name} is enabled.", name=args.name))
     return 0
 
 
 def cmd_users_reset(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
-        accounts.reset_password(args.name, _read_password(f"New password for {args.name}: "))
-    print(f"New password set for {args.name} (any login lock on the name is lifted).")
+        accounts.reset_password(args.name, _read_password(_("New password for {name}: ", name=args.name)))
+    print(_("New password set for {name} (any login lock on the name is lifted).", name=args.name))
     return 0
 
 
@@ -1005,16 +1065,16 @@ def cmd_users_give(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.grant(args.case, args.name, by=None)
-    print(f"Case {args.case} given to {args.name}.")
+    print(_("Case {case} given to {name}.", case=args.case, name=args.name))
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .engines import models_dir
 
-    print(f"Face engines (model folder: {models_dir()}):")
+    print(_("Face engines (model folder: {folder}):", folder=models_dir()))
     for name, what in ENGINES.items():
-        print(f"  {name:<20} {what}")
+        print(f"  {name:<20} {what}")  # the engines' own descriptions (technical; English)
     return 0
 
 
@@ -1024,13 +1084,11 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
     path = fetch_pack(args.pack, models_dir())
     name = f"insightface:{args.pack}"
-    print(
-        f"insightface pack '{args.pack}' is in {path} (non-commercial research licence).\n"
-        "Next, so that its scores come with stranger counts and its accuracy is known:\n"
-        f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # its stranger-rate table\n"
-        f"  facematch evaluate search LFW_DIR --engine {name}                # its accuracy, beside sface's\n"
-        f"  facematch index PHOTO_DIR --engine {name}                        # its faces, beside the others"
-    )
+    print(_("insightface pack '{pack}' is in {path} (non-commercial research licence).", pack=args.pack, path=path))
+    print(_("Next, so that its scores come with stranger counts and its accuracy is known:"))
+    print(f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # " + _("its stranger-rate table"))
+    print(f"  facematch evaluate search LFW_DIR --engine {name}                # " + _("its accuracy, beside sface's"))
+    print(f"  facematch index PHOTO_DIR --engine {name}                        # " + _("its faces, beside the others"))
     return 0
 
 
@@ -1116,28 +1174,37 @@ def cmd_link(args: argparse.Namespace) -> int:
     reports = []
     for fp in engines:
         if len(engines) > 1 and not args.json:
-            print(f"Engine {fp} (each engine is linked on its own; choose one with --engine):")
+            print(_("Engine {engine} (each engine is linked on its own; choose one with --engine):", engine=fp))
         r = link(
             index_dir, fp, k=args.k, across=args.across, min_band=args.min_band, full=args.full,
             progress=not (args.quiet or args.json), nprobe=args.nprobe, ray=args.ray,
         )  # fmt: skip
         reports.append(r)
         if not args.json:
-            print(
-                f"  {r.faces} faces: {r.linked} linked now, {r.already} already linked"
-                f"{', interrupted: run again to continue' if r.interrupted else ''}; in {r.seconds:.1f} s"
-                + (f" (nprobe {r.nprobe})" if r.nprobe else "")
-            )
-            print(
-                f"  {r.pairs.get('person', 0)} candidate pairs (may be the same person; "
-                f"{'between collections only, ' if args.across else ''}at least '{args.min_band}'), "
-                f"{r.pairs.get('duplicate', 0)} duplicate images."
-            )
+            stopped = _(", interrupted: run again to continue") if r.interrupted else ""
+            print("  " + _("{faces}: {linked} linked now, {already} already linked{stopped}; in {seconds} s",
+                           faces=messages.count(r.faces, "face"), linked=num(r.linked), already=num(r.already),
+                           stopped=stopped, seconds=dec(r.seconds))
+                  + (f" (nprobe {r.nprobe})" if r.nprobe else ""))  # fmt: skip
+            band = messages.band_text(args.min_band, decided=True)
+            pairs, dups = r.pairs.get("person", 0), r.pairs.get("duplicate", 0)
+            if args.across:
+                text = ngettext(
+                    "{n} candidate pair (may be the same person; between collections only, at least '{band}'), "
+                    "{duplicates} duplicate images.",
+                    "{n} candidate pairs (may be the same person; between collections only, at least '{band}'), "
+                    "{duplicates} duplicate images.", pairs, band=band, duplicates=num(dups))  # fmt: skip
+            else:
+                text = ngettext(
+                    "{n} candidate pair (may be the same person; at least '{band}'), {duplicates} duplicate images.",
+                    "{n} candidate pairs (may be the same person; at least '{band}'), {duplicates} duplicate images.",
+                    pairs, band=band, duplicates=num(dups))  # fmt: skip
+            print("  " + text)
     if args.json:
         print(json.dumps([asdict(r) for r in reports], indent=1))
     else:
-        print(f"Review them with `facematch link review --next --index {index_dir}`.")
-        print(messages.LINK_CAVEAT)
+        print(_("Review them with `facematch link review --next --index {index}`.", index=index_dir))
+        print(messages.link_caveat())
     return 0
 
 
@@ -1152,19 +1219,34 @@ def _crosscheck(args: argparse.Namespace):
 def _print_pair(cc, p) -> None:
     from .link import pair_lines, record_summary
 
-    print(f"pair {p.id}  ({p.kind})")
+    kind = {"person": _("may be the same person"), "duplicate": _("duplicate image")}.get(p.kind, p.kind)
+    print(_("pair {pair}  ({kind})", pair=p.id, kind=kind))
     for side, f in (("A", p.a), ("B", p.b)):
-        print(f"  {side}: {f.path}  face box {[round(v) for v in f.box]}  sha256 {(f.sha256 or '')[:16]}")
+        print(f"  {side}: {f.path}  " + _("face box {box}", box=[round(v) for v in f.box])
+              + f"  sha256 {(f.sha256 or '')[:16]}")  # fmt: skip
         print(f"     {record_summary(cc.index, f)}")
         for line in cc.linked_records(f):
             print(f"     {line}")
     for line in pair_lines(p, cc.s.gallery_size):
         print(f"  {line}")
     if p.copies:
-        print(f"  {p.copies} more pair(s) through copies of these images folded into this one")
+        print(
+            "  "
+            + ngettext(
+                "{n} more pair through copies of these images folded into this one",
+                "{n} more pairs through copies of these images folded into this one",
+                p.copies,
+            )
+        )
     if p.decision is not None:
         d = p.decision
-        print(f"  decided: {d['decision']} by {d['reviewer']}" + (f" ({d['note']})" if d["note"] else ""))
+        print("  " + _("decided: {decision} by {reviewer}", decision=_pair_word(d["decision"]), reviewer=d["reviewer"])
+              + (f" ({d['note']})" if d["note"] else ""))  # fmt: skip
+
+
+def _pair_word(decision: str) -> str:
+    """A pair decision as people read it (the stored value, same|different|unsure, is what commands take)."""
+    return {"same": _("same person"), "different": _("different people"), "unsure": _("unsure")}.get(decision, decision)
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
@@ -1175,17 +1257,17 @@ def cmd_link_review(args: argparse.Namespace) -> int:
         pairs = cc.pairs(undecided=not args.all)
         pairs = pairs[:1] if args.next else pairs[: args.limit]
         if getattr(args, "json", False):
-            print(json.dumps({"caveat": f"{messages.CAVEAT} {messages.LINK_CAVEAT}",
+            print(json.dumps({"caveat": messages.full_link_caveat(),
                               "pairs": [pair_row(p) for p in pairs]}, indent=1, ensure_ascii=False))  # fmt: skip
             return 0
         if not pairs:
-            print("No undecided pairs. Run `facematch link` after indexing new photos.")
+            print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
             return 0
         for p in pairs:
             _print_pair(cc, p)
             print()
-        print("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`.")
-        print(messages.LINK_CAVEAT)
+        print(_("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`."))
+        print(messages.link_caveat())
     return 0
 
 
@@ -1193,7 +1275,8 @@ def cmd_link_decide(args: argparse.Namespace) -> int:
     s, cc = _crosscheck(args)
     with s:
         d = cc.decide(args.pair, args.decision, args.reviewer, args.why)
-    print(f"Recorded: pair {args.pair} '{d['decision']}' by {d['reviewer']} (decision {d['id']} in the audit log).")
+    print(_("Recorded: pair {pair} '{decision}' by {reviewer} (decision {id} in the audit log).", pair=args.pair,
+            decision=_pair_word(d["decision"]), reviewer=d["reviewer"], id=d["id"]))  # fmt: skip
     return 0
 
 
@@ -1208,12 +1291,18 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
                 json.dumps([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)], indent=1, ensure_ascii=False)
             )
             return 0
-        print(f"{len(groups)} group(s) 'possibly the same person': faces joined by mutual pairs of band "
-              f"'{GROUP_BAND}' that no reviewer called different. Never merged: review each pair.")  # fmt: skip
+        print(ngettext(
+            "{n} group 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
+            "called different. Never merged: review each pair.",
+            "{n} groups 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
+            "called different. Never merged: review each pair.",
+            len(groups), band=messages.band_text(GROUP_BAND, decided=True),
+        ))  # fmt: skip
         for n, g in enumerate(groups, 1):
             faces = {f.id: f for p in g for f in (p.a, p.b)}
-            print(f"group {n}: {len(faces)} faces: " + ", ".join(f.relpath for f in faces.values()))
-            print("  pairs: " + ", ".join(p.id for p in g))
+            print(_("group {n}: {faces}: {photos}", n=n, faces=messages.count(len(faces), "face"),
+                    photos=", ".join(f.relpath for f in faces.values())))  # fmt: skip
+            print("  " + _("pairs: {pairs}", pairs=", ".join(p.id for p in g)))
     return 0
 
 
@@ -1226,7 +1315,13 @@ def cmd_link_duplicates(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print(json.dumps([pair_row(p) for p in dups], indent=1, ensure_ascii=False))
             return 0
-        print(f"{len(dups)} duplicate image(s): the same photo saved again, not evidence about a person.")
+        print(
+            ngettext(
+                "{n} duplicate image: the same photo saved again, not evidence about a person.",
+                "{n} duplicate images: the same photo saved again, not evidence about a person.",
+                len(dups),
+            )
+        )
         for p in dups:
             print(f"  {p.a.path}  =  {p.b.path}  ({p.duplicate})")
     return 0
@@ -1275,19 +1370,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": r.ok, **asdict(r)}, indent=1, ensure_ascii=False, default=str))
         return 0 if r.ok else 1
-    print(f"Checked {index_dir}:")
+    print(_("Checked {index}:", index=index_dir))
     for fp, facts in r.facts.get("engines", {}).items():
-        state = facts["faiss"] if facts["faiss"] in ("ok", "rebuilt") else "PROBLEM, see below"
-        print(f"  {fp}: {facts['faces']} faces; FAISS file: {state}" + _type_note(facts))
+        state = {"ok": _("ok"), "rebuilt": _("rebuilt")}.get(facts["faiss"], _("PROBLEM, see below"))
+        print(f"  {fp}: " + _("{faces}; FAISS file: {state}", faces=messages.count(facts["faces"], "face"), state=state)
+              + _type_note(facts))  # fmt: skip
     if "photos_checked" in r.facts:
-        print(f"  {r.facts['photos_checked']} photos re-hashed")
+        print("  " + ngettext("{n} photo re-hashed", "{n} photos re-hashed", r.facts["photos_checked"]))
     if "decisions" in r.facts:
-        print(f"  {r.facts['decisions']} decisions; the log is append-only")
+        print("  " + ngettext("{n} decision; the log is append-only", "{n} decisions; the log is append-only",
+                              r.facts["decisions"]))  # fmt: skip
     for line in r.repaired:
-        print(f"  repaired: {line}")
+        print("  " + _("repaired: {what}", what=line))
     for p in r.problems:
-        print(f"  PROBLEM ({p.what}): {p.detail}\n    what to do: {p.fix}")
-    print("The index is sound." if r.ok else f"{len(r.problems)} problem(s) found.")
+        print("  " + _("PROBLEM ({what}): {detail}", what=p.what, detail=p.detail))
+        print("    " + _("what to do: {fix}", fix=p.fix))
+    print(_("The index is sound.") if r.ok else ngettext("{n} problem found.", "{n} problems found.", len(r.problems)))
     return 0 if r.ok else 1
 
 
@@ -1299,11 +1397,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from .backup import backup
 
     r = backup(args.index, args.dest)
-    print(
-        f"Backup written to {r.dest} in {r.seconds:.1f} s: {r.faces} faces, {r.decisions} decisions, "
-        f"{r.case_photos} kept case photos; checked, sound."
-    )
-    print("The archive photos themselves are not in the backup; keep them safe separately.")
+    print(_("Backup written to {dest} in {seconds} s: {faces}, {decisions} decisions, {photos} kept case photos; "
+            "checked, sound.", dest=r.dest, seconds=dec(r.seconds), faces=messages.count(r.faces, "face"),
+            decisions=num(r.decisions), photos=num(r.case_photos)))  # fmt: skip
+    print(_("The archive photos themselves are not in the backup; keep them safe separately."))
     return 0
 
 
@@ -1311,9 +1408,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from .backup import restore
 
     moved = restore(args.backup, args.index, force=args.force)
-    print(f"Restored {args.backup} into {args.index}.")
+    print(_("Restored {backup} into {index}.", backup=args.backup, index=args.index))
     if moved is not None:
-        print(f"The index that was there is kept in {moved}.")
+        print(_("The index that was there is kept in {folder}.", folder=moved))
     return 0
 
 

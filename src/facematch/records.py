@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent
 
+from . import messages
 from . import names as names_mod
+from .i18n import _
 from .store import RECORD_FIELDS
 
 if TYPE_CHECKING:
@@ -272,7 +274,7 @@ def _read_csv_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], l
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise RecordsError(f"cannot read records file {path}: {e.strerror or e}") from e
+        raise RecordsError(_("cannot read records file {path}: {why}", path=path, why=e.strerror or e)) from e
     text, warning = _decode(data, encoding)
     problems = [Problem(None, warning)] if warning else []
     if "\x00" in text:
@@ -321,12 +323,12 @@ def read_rows(path: Path, encoding: str | None = None, sheet: str | None = None)
     """All rows of a CSV / TSV / XLSX file as lists of cells, and file-level problems."""
     path = Path(path)
     if not path.is_file():
-        raise RecordsError(f"records file not found: {path}")
+        raise RecordsError(_("records file not found: {path}", path=path))
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx_rows(path, sheet)
     if suffix == ".xls":
-        raise RecordsError(f"{path}: old Excel .xls files are not read; save it as .xlsx or .csv first")
+        raise RecordsError(_("{path}: old Excel .xls files are not read; save it as .xlsx or .csv first", path=path))
     return _read_csv_rows(path, encoding)
 
 
@@ -456,7 +458,7 @@ def map_rows(
     maps = dict(maps or {})
     start = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)
     if start is None:
-        raise RecordsError(f"records file {source} is empty")
+        raise RecordsError(_("records file {source} is empty", source=source))
     header = [str(h).strip() for h in rows[start]]
     unknown = [c for c in maps if c not in header]
     if unknown:
@@ -600,17 +602,17 @@ LABELS = {
 
 def record_lines(r: dict) -> list[tuple[str, str]]:
     """(label, text) pairs of everything a record says, typed fields first, then the other columns."""
-    out = [("record", str(r.get("record_id", "")))]
+    out = [(messages.record_label("record"), str(r.get("record_id", "")))]
     for key, label in LABELS.items():
         v = r.get(key)
         if not v:
             continue
         if key == "birth_date" and r.get("birth_source") == "id_number":
-            v = f"{v} (from the ID number)"
+            v = _("{date} (from the ID number)", date=v)
         if key == "photos" and r.get("photo_faces"):
             faces = r["photo_faces"]
-            v = [f"{p} (face {faces[p]} from the left)" if p in faces else p for p in v]
-        out.append((label, " · ".join(map(str, v)) if isinstance(v, list) else str(v)))
+            v = [_("{photo} (face {n} from the left)", photo=p, n=faces[p]) if p in faces else p for p in v]
+        out.append((messages.record_label(label), " · ".join(map(str, v)) if isinstance(v, list) else str(v)))
     if "columns" in r:  # imported by this version: the columns that are no field, as they were
         other = r.get("other", {})
     else:  # a legacy record: its columns are the record
@@ -624,4 +626,4 @@ def record_lines(r: dict) -> list[tuple[str, str]]:
 def record_summary(r: dict) -> str:
     """One line: first name · born · county (or the record id)."""
     bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
-    return " · ".join(bits) if bits else f"record {r.get('record_id', '')}"
+    return " · ".join(bits) if bits else _("record {id}", id=r.get("record_id", ""))
