@@ -459,7 +459,8 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     if chosen:
         print("\n" + messages.search_summary(len(candidates), searcher.gallery_size, searcher.engine.fingerprint,
                                             fused=len(chosen) > 1, lifted=result is not None))  # fmt: skip
-        print(f"{_('rank'):>4}  {_('similarity'):>10}  {_('photo / face box / record')}")
+        rank, similarity, rest = _("rank"), _("similarity"), _("photo / face box / record")
+        print(f"{rank:>4}  {similarity:>10}  {rest}")
     elif result is None:
         print(_("Nothing to search with."))
         return
@@ -724,7 +725,8 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
                    std=messages.percent(acc["std"], 2)))  # fmt: skip
     print("  " + _("{photos} photos without a face; {pairs} pairs scored -1", photos=num(len(r["photos_without_face"])),
                    pairs=num(r["pairs_with_missing_face"])))  # fmt: skip
-    print(f"  {'FAR':>8}  {'TAR':>7}  {_('threshold')}")
+    threshold = _("threshold")
+    print(f"  {'FAR':>8}  {'TAR':>7}  {threshold}")
     for row in r["tar_at_far"]:
         tar = "-" if row["tar"] is None else f"{row['tar']:.4f}"
         thr = row.get("note") or f"{row['threshold']:.4f}"
@@ -850,7 +852,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("  " + _(
             "engine {engine}: {faces}; photos ok {ok}, no face {no_face}, unreadable {error}; FAISS file {faiss}",
             engine=fp, faces=messages.count(e["faces"], "face"), ok=num(st.get("ok", 0)),
-            no_face=num(st.get("no_face", 0)), error=num(st.get("error", 0)), faiss=e["faiss_file"],
+            no_face=num(st.get("no_face", 0)), error=num(st.get("error", 0)),
+            faiss=_("in step") if e["faiss_file"] == "in step" else e["faiss_file"],
         ))  # fmt: skip
         if e["index_type"] is not None:
             from .ann import IndexSpec
@@ -1032,7 +1035,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         print(_("No accounts yet. Create an admin: facematch users add NAME --role admin"))
     for a in rows:
         state = _("DISABLED") if a.disabled else _("enabled")
-        print(f"{a.name:<24} {a.role:<11} {state:<9} {_(ROLE_TEXT[a.role])}")
+        what = _(ROLE_TEXT[a.role])
+        print(f"{a.name:<24} {a.role:<11} {state:<9} {what}")
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import images
 from .engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
-from .i18n import _
+from .i18n import N_, _
 from .index import Index
 from .neighbours import Scoring
 from .records import import_file
@@ -248,10 +248,10 @@ def scan_all(
             pool.close()
 
 
-def progress_bar(total: int, enabled: bool, desc: str = "Indexing"):
+def progress_bar(total: int, enabled: bool, desc: str = N_("Indexing")):
     """A tqdm bar over photos (ETA included), or None when disabled or there is nothing to do."""
     if not enabled or total == 0:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="photo", desc=desc, dynamic_ncols=True)
+    return tqdm(total=total, unit="photo", desc=_(desc), dynamic_ncols=True)

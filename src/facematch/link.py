@@ -256,7 +256,7 @@ def _bar(total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="face", desc="Linking", dynamic_ncols=True)
+    return tqdm(total=total, unit="face", desc=_("Linking"), dynamic_ncols=True)
 
 
 class _Context:

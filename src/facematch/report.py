@@ -57,7 +57,8 @@ def _img(data: bytes, mime: str = "image/jpeg", alt: str = "") -> str:
 def _face_img(faces: Faces, d: Decision) -> str:
     path = faces.photo_path_by_sha(d.photo_sha256)
     if path is None or not path.exists():
-        return f'<div class="missing">{_("archive photo not found on this computer")}</div>'
+        missing = _("archive photo not found on this computer")
+        return f'<div class="missing">{html.escape(missing)}</div>'
     try:
         return _img(thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(path), d.box)), alt=_("archive face"))
     except Exception as e:  # a report must still be written when one photo has gone bad
@@ -78,7 +79,8 @@ def _facts_html(review: Review, case: Case) -> str:
     if case.notes.strip():
         rows.append((_("Notes"), case.notes.strip()))
     if not rows:
-        return f"<p>{_('Nothing recorded.')}</p>"
+        nothing = _("Nothing recorded.")
+        return f"<p>{html.escape(nothing)}</p>"
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
 
 

@@ -119,7 +119,7 @@ class Verdict:
         if self.state == NEEDS_SECOND:
             return _("Confirmed by {names}; a second reviewer must confirm independently before it counts", names=names)
         if self.state == DISAGREE:
-            each = ", ".join(f"{d.reviewer}: {_(DECISION_WORDS[d.decision])}" for d in self.decisions)
+            each = ", ".join(d.reviewer + ": " + _(DECISION_WORDS[d.decision]) for d in self.decisions)
             return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
         if self.state == WAITING:
             return _("Another reviewer has decided on this face; you see their decision after you record yours")
