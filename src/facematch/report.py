@@ -62,7 +62,8 @@ def _face_img(faces: Faces, d: Decision) -> str:
     try:
         return _img(thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(path), d.box)), alt=_("archive face"))
     except Exception as e:  # a report must still be written when one photo has gone bad
-        return f'<div class="missing">{html.escape(_("cannot read the archive photo ({why})", why=e))}</div>'
+        why = _("cannot read the archive photo ({why})", why=e)
+        return f'<div class="missing">{html.escape(why)}</div>'
 
 
 def _facts_html(review: Review, case: Case) -> str:
@@ -157,20 +158,19 @@ def case_html(review: Review, case_id: int) -> str:
             try:
                 queries.append(_kept_photo_html(review, case_id, kept))
             except Exception as e:  # one unreadable kept photo must not stop the report
-                queries.append(
-                    f'<div class="missing">{html.escape(kept.original_name)}: '
-                    f"{html.escape(_('cannot read ({why})', why=e))}</div>"
-                )
+                why = _("cannot read ({why})", why=e)
+                queries.append(f'<div class="missing">{html.escape(kept.original_name)}: {html.escape(why)}</div>')
     if not queries:
         not_kept = _("The family's photos were not kept in this case (they were used in memory only).")
         queries.append(f"<p>{html.escape(not_kept)}</p>")
     rows = _verdict_rows(review, case, faces) if case.two_reviewers else []
     for d in [] if case.two_reviewers else latest:
         shown = "<br>".join(html.escape(line) for line in d.shown) or _("(not kept: decided before facematch kept it)")
+        by = _("by {reviewer} on {when}", reviewer=d.reviewer, when=d.when())
         rows.append(
             f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td>"
             f"<td><b>{messages.decision_label(d.decision)}</b><br>"
-            f"{html.escape(_('by {reviewer} on {when}', reviewer=d.reviewer, when=d.when()))}<br>"
+            f"{html.escape(by)}<br>"
             f"{html.escape(d.note)}</td>"
             f"<td>{_rank_score(d)}</td>"
             f"<td class='shown'>{shown}</td>"
