@@ -463,8 +463,9 @@ def test_demo_output_in_turkish_has_no_english_sentence(turkish_demo):
     ],
 )
 def test_cli_commands_print_no_english_sentence(turkish_demo, how, env, words):
-    """search (with a name: records, reasons, the facts note), info, records search and check, in Uyghur (--lang),
-    in Turkish (LANG, as a terminal sets it) and in ULY: every sentence comes from the catalog."""
+    """search (with a name: records, reasons, the facts note), info, records search, check and a command's --help,
+    in Uyghur (--lang), in Turkish (LANG, as a terminal sets it) and in ULY: every sentence comes from the
+    catalog."""
     idx, _ = turkish_demo
     query = str(Path(i18n.__file__).parent / "demo_photos" / "query" / "obama2.jpg")
     out = ""
@@ -473,6 +474,7 @@ def test_cli_commands_print_no_english_sentence(turkish_demo, how, env, words):
         ["info", "--index", str(idx)],
         ["records", "search", "Biden", "--index", str(idx)],
         ["check", "--index", str(idx), "--quiet"],
+        ["search", "--help"],  # the help texts too (argparse's own "usage:" and "options:" stay English)
     ):
         r = _run([*how, *args], env)
         assert r.returncode == 0, r.stderr

@@ -26,14 +26,27 @@ def _default_index() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        lang = i18n.choose(args.lang)  # --lang, else LC_ALL / LC_MESSAGES / LANG, else English
+        lang = i18n.choose(_lang_arg(argv))  # --lang, else LC_ALL / LC_MESSAGES / LANG, else English
     except ValueError as e:
-        parser.error(str(e))
+        _parser().error(str(e))
     with i18n.language(lang):  # restored afterwards: main() is also called in-process (tests)
+        parser = _parser()  # built in the language, so that --help speaks it too
+        args = parser.parse_args(argv)
         return _run(parser, args)
+
+
+def _lang_arg(argv: list[str]) -> str | None:
+    """--lang's value, read before argparse (whose help texts are written in the language it names)."""
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return None
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -56,39 +69,49 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="facematch",
-        description="Suggest candidate faces from a photo archive for a person to review. "
-        "The tool suggests; people decide.",
+        description=_(
+            "Suggest candidate faces from a photo archive for a person to review. The tool suggests; people decide."
+        ),
     )
     p.add_argument("--version", action="version", version=f"facematch {__version__}")
     p.add_argument(
         "--lang",
         default=None,
         metavar="CODE",
-        help=f"language of the messages: {', '.join(i18n.LANGUAGES)} (default: LC_ALL / LC_MESSAGES / LANG, else en)",
+        help=_(
+            "language of the messages: {codes} (default: LC_ALL / LC_MESSAGES / LANG, else en)",
+            codes=", ".join(i18n.LANGUAGES),
+        ),  # fmt: skip
     )
-    sub = p.add_subparsers(title="commands")
+    sub = p.add_subparsers(title=_("commands"))
 
-    s = sub.add_parser("index", help="index every face in a folder of photos (resumable, incremental)")
+    s = sub.add_parser("index", help=_("index every face in a folder of photos (resumable, incremental)"))
     s.add_argument("photo_dir", type=Path)
-    s.add_argument("--index", type=Path, default=None, help="index folder (default: ./index)")
+    s.add_argument("--index", type=Path, default=None, help=_("index folder (default: ./index)"))
     s.add_argument(
-        "--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE}); see `facematch models`"
+        "--engine",
+        default=DEFAULT_ENGINE,
+        help=_("face engine (default: {engine}); see `facematch models`", engine=DEFAULT_ENGINE),  # fmt: skip
     )
-    s.add_argument("--records", type=Path, help="CSV of archive records, joined to photos by file name")
-    s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--records", type=Path, help=_("CSV of archive records, joined to photos by file name"))
+    s.add_argument("--workers", type=int, default=None, help=_("worker processes (default: one per CPU core)"))
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.add_argument(
         "--collection",
         default=None,
         metavar="NAME",
-        help="the collection this folder belongs to (a leak, a county list; default: the folder's name); "
-        "`facematch link` says which collections a pair joins",
+        help=_(
+            "the collection this folder belongs to (a leak, a county list; default: the folder's name); "
+            "`facematch link` says which collections a pair joins"
+        ),
     )
     s.add_argument(
         "--reindex",
         action="store_true",
-        help="replace faces this engine made with other weights or pre-processing (an index from an older "
-        "facematch); cases, decisions and records are kept",
+        help=_(
+            "replace faces this engine made with other weights or pre-processing (an index from an older "
+            "facematch); cases, decisions and records are kept"
+        ),
     )
     _index_type_args(s)
     s.add_argument(
@@ -97,69 +120,78 @@ def _parser() -> argparse.ArgumentParser:
         const="local",
         default=None,
         metavar="ADDRESS",
-        help="run the per-photo work on Ray (needs the 'cluster' extra): a private local Ray without ADDRESS, "
-        "else a running cluster (e.g. 'auto' on a cluster node, or ray://HEAD:10001)",
+        help=_(
+            "run the per-photo work on Ray (needs the 'cluster' extra): a private local Ray without ADDRESS, "
+            "else a running cluster (e.g. 'auto' on a cluster node, or ray://HEAD:10001)"
+        ),
     )
     s.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("retrain", help="rebuild the FAISS index from the database, choosing its type again")
+    s = sub.add_parser("retrain", help=_("rebuild the FAISS index from the database, choosing its type again"))
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--engine", default=None, help="engine (default: the one the index was built with)")
+    s.add_argument("--engine", default=None, help=_("engine (default: the one the index was built with)"))
     _index_type_args(s)
     s.set_defaults(func=cmd_retrain)
 
-    s = sub.add_parser("search", help="find candidate faces for the person in one or more photos (and by name)")
-    s.add_argument("photos", type=Path, nargs="*", help="photos of the same person (several are fused into one query)")
+    s = sub.add_parser("search", help=_("find candidate faces for the person in one or more photos (and by name)"))
+    s.add_argument(
+        "photos", type=Path, nargs="*", help=_("photos of the same person (several are fused into one query)")
+    )
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--engine", default=None, help="engine (default: the one the index was built with)")
+    s.add_argument("--engine", default=None, help=_("engine (default: the one the index was built with)"))
     s.add_argument(
         "--face",
         type=int,
         action="append",
-        help="which face to use (numbers as listed; default the largest); give once for all photos or once per photo",
+        help=_(
+            "which face to use (numbers as listed; default the largest); give once for all photos or once per photo"
+        ),
     )
-    s.add_argument("-k", type=int, default=50, help="how many candidates (default 50)")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("-k", type=int, default=50, help=_("how many candidates (default 50)"))
+    s.add_argument("--json", action="store_true", help=_("machine-readable output"))
     facts = s.add_argument_group(
-        "what the family knows", "archive records that agree lift a candidate a little and say why (as in the app)"
+        _("what the family knows"),
+        _("archive records that agree lift a candidate a little and say why (as in the app)"),
     )
-    facts.add_argument("--name", action="append", default=[], help="a name, in any script or spelling; repeatable")
-    facts.add_argument("--born", default=None, help="birth year (about)")
-    facts.add_argument("--born-margin", type=int, default=2, help="years either side of --born (default 2)")
-    facts.add_argument("--county", default="", help="home county, in any script")
+    facts.add_argument("--name", action="append", default=[], help=_("a name, in any script or spelling; repeatable"))
+    facts.add_argument("--born", default=None, help=_("birth year (about)"))
+    facts.add_argument("--born-margin", type=int, default=2, help=_("years either side of --born (default 2)"))
+    facts.add_argument("--county", default="", help=_("home county, in any script"))
     facts.add_argument(
-        "--photo-year", action="append", default=[], help="about when a photo was taken; once for all, or per photo"
+        "--photo-year", action="append", default=[], help=_("about when a photo was taken; once for all, or per photo")
     )
-    facts.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
+    facts.add_argument("--threshold", type=float, default=None, help=_("name score needed, 0-100 (default 88)"))
     s.set_defaults(func=cmd_search)
 
-    s = sub.add_parser("info", help="what is in an index")
+    s = sub.add_parser("info", help=_("what is in an index"))
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("demo", help="build the demo index from the built-in photos and run a demo search")
-    s.add_argument("--index", type=Path, default=None, help="where to put the demo index (default: ./index/demo)")
+    s = sub.add_parser("demo", help=_("build the demo index from the built-in photos and run a demo search"))
+    s.add_argument("--index", type=Path, default=None, help=_("where to put the demo index (default: ./index/demo)"))
     s.add_argument("--engine", default=DEFAULT_ENGINE)
     s.add_argument("--workers", type=int, default=None)
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("app", help="open the review workbench in your browser (this computer only)")
-    s.add_argument("--index", type=Path, default=None, help="index folder (default: the demo index)")
+    s = sub.add_parser("app", help=_("open the review workbench in your browser (this computer only)"))
+    s.add_argument("--index", type=Path, default=None, help=_("index folder (default: the demo index)"))
     s.add_argument("--port", type=int, default=8501)
     s.add_argument(
-        "--address", default="localhost", help="serve on another address (needs --team: accounts and a login)"
+        "--address", default="localhost", help=_("serve on another address (needs --team: accounts and a login)")
     )
     s.add_argument(
-        "--team", action="store_true", help="team server: a login page, accounts (facematch users), access per case"
+        "--team", action="store_true", help=_("team server: a login page, accounts (facematch users), access per case")
     )
     s.add_argument(
         "--oidc",
         action="store_true",
-        help="with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
-        ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)",
+        help=_(
+            "with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
+            ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)"
+        ),
     )
-    s.add_argument("--check", action="store_true", help="start, check the app answers, stop (for CI)")
+    s.add_argument("--check", action="store_true", help=_("start, check the app answers, stop (for CI)"))
     s.set_defaults(func=cmd_app)
     _users_parser(sub)
 
@@ -168,9 +200,11 @@ def _parser() -> argparse.ArgumentParser:
     _link_parser(sub)
     _upkeep_parser(sub)
 
-    s = sub.add_parser("models", help="list face engines, or fetch an insightface pack (needs internet)")
+    s = sub.add_parser("models", help=_("list face engines, or fetch an insightface pack (needs internet)"))
     msub = s.add_subparsers()
-    f = msub.add_parser("fetch", help="download an insightface pack into models/<pack> with insightface's downloader")
+    f = msub.add_parser(
+        "fetch", help=_("download an insightface pack into models/<pack> with insightface's downloader")
+    )
     f.add_argument("pack")
     f.set_defaults(func=cmd_models_fetch)
     s.set_defaults(func=cmd_models)
@@ -221,11 +255,13 @@ def _index_type_args(s: argparse.ArgumentParser) -> None:
         "--index-type",
         choices=KINDS,
         default=None,
-        help="FAISS structure: auto (default: exact flat scan for small archives, ivf-sq8 for large ones), "
-        "or force one; the choice is kept in the index",
+        help=_(
+            "FAISS structure: auto (default: exact flat scan for small archives, ivf-sq8 for large ones), "
+            "or force one; the choice is kept in the index"
+        ),
     )
     s.add_argument(
-        "--index-params", default=None, help="e.g. nlist=4096,nprobe=32,rerank=2 (ivf), m=64 (ivf-pq), M=32 (hnsw)"
+        "--index-params", default=None, help=_("e.g. nlist=4096,nprobe=32,rerank=2 (ivf), m=64 (ivf-pq), M=32 (hnsw)")
     )
 
 
@@ -527,9 +563,9 @@ def _calibration_json(searcher) -> dict | None:
 # -- evaluate -----------------------------------------------------------------------------------
 # -- records ------------------------------------------------------------------------------------
 def _records_parser(sub) -> None:
-    s = sub.add_parser("records", help="archive records: import a CSV/XLSX file, search by name in any script")
-    rsub = s.add_subparsers(title="records commands")
-    r = rsub.add_parser("import", help="load archive records (CSV or XLSX) into the index; re-importing updates")
+    s = sub.add_parser("records", help=_("archive records: import a CSV/XLSX file, search by name in any script"))
+    rsub = s.add_subparsers(title=_("records commands"))
+    r = rsub.add_parser("import", help=_("load archive records (CSV or XLSX) into the index; re-importing updates"))
     r.add_argument("file", type=Path)
     r.add_argument("--index", type=Path, default=None)
     r.add_argument(
@@ -537,17 +573,19 @@ def _records_parser(sub) -> None:
         action="append",
         default=[],
         metavar="COLUMN=FIELD",
-        help="read a column as a field (record_id, name, birth_date, birth_year, sex, id_number, address, county, "
-        "village, detention_date, charge, sentence, facility, photo, photo_date, source, keep, ignore); repeatable",
+        help=_(
+            "read a column as a field (record_id, name, birth_date, birth_year, sex, id_number, address, county, "
+            "village, detention_date, charge, sentence, facility, photo, photo_date, source, keep, ignore); repeatable"
+        ),
     )
-    r.add_argument("--encoding", default=None, help="text encoding of a CSV (default: UTF-8, else GB18030)")
-    r.add_argument("--sheet", default=None, help="XLSX sheet (default: the first)")
+    r.add_argument("--encoding", default=None, help=_("text encoding of a CSV (default: UTF-8, else GB18030)"))
+    r.add_argument("--sheet", default=None, help=_("XLSX sheet (default: the first)"))
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_records_import)
-    r = rsub.add_parser("search", help="records whose name agrees with a name in any script or spelling")
-    r.add_argument("names", nargs="+", help="one or more names (several spellings of one person: quote each)")
+    r = rsub.add_parser("search", help=_("records whose name agrees with a name in any script or spelling"))
+    r.add_argument("names", nargs="+", help=_("one or more names (several spellings of one person: quote each)"))
     r.add_argument("--index", type=Path, default=None)
-    r.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
+    r.add_argument("--threshold", type=float, default=None, help=_("name score needed, 0-100 (default 88)"))
     r.add_argument("--limit", type=int, default=50)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_records_search)
@@ -640,57 +678,70 @@ def cmd_records_search(args: argparse.Namespace) -> int:
 
 
 def _evaluate_parser(sub) -> None:
-    s = sub.add_parser("evaluate", help="measure an engine on labelled photos (LFW protocol, open-set search)")
-    esub = s.add_subparsers(title="evaluations")
+    s = sub.add_parser("evaluate", help=_("measure an engine on labelled photos (LFW protocol, open-set search)"))
+    esub = s.add_subparsers(title=_("evaluations"))
 
     def common(e: argparse.ArgumentParser, kind: str) -> None:
-        e.add_argument("--images", type=Path, required=True, help="folder with one subfolder per person")
-        e.add_argument("--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE})")
-        e.add_argument("--out", type=Path, default=None, help=f"output folder (default: ./evaluation/{kind}-ENGINE)")
+        e.add_argument("--images", type=Path, required=True, help=_("folder with one subfolder per person"))
         e.add_argument(
-            "--cache", type=Path, default=None, help="embedding cache folder (default: cache/ beside the --out folder)"
+            "--engine", default=DEFAULT_ENGINE, help=_("face engine (default: {engine})", engine=DEFAULT_ENGINE)
         )
-        e.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-        e.add_argument("--quiet", action="store_true", help="no progress bar")
+        e.add_argument(
+            "--out", type=Path, default=None, help=_("output folder (default: ./evaluation/{kind}-ENGINE)", kind=kind)
+        )
+        e.add_argument(
+            "--cache",
+            type=Path,
+            default=None,
+            help=_("embedding cache folder (default: cache/ beside the --out folder)"),
+        )
+        e.add_argument("--workers", type=int, default=None, help=_("worker processes (default: one per CPU core)"))
+        e.add_argument("--quiet", action="store_true", help=_("no progress bar"))
 
-    e = esub.add_parser("verification", help="LFW protocol: 10-fold accuracy, TAR at FAR, ROC")
-    e.add_argument("--pairs", type=Path, required=True, help="pairs.txt in the LFW format (first line `10 300`)")
+    e = esub.add_parser("verification", help=_("LFW protocol: 10-fold accuracy, TAR at FAR, ROC"))
+    e.add_argument("--pairs", type=Path, required=True, help=_("pairs.txt in the LFW format (first line `10 300`)"))
     common(e, "verification")
     e.set_defaults(func=cmd_evaluate_verification)
 
-    e = esub.add_parser("search", help="open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors")
+    e = esub.add_parser("search", help=_("open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors"))
     common(e, "search")
-    e.add_argument("--people", type=int, default=None, help="use only the first N people (sorted by name)")
+    e.add_argument("--people", type=int, default=None, help=_("use only the first N people (sorted by name)"))
     e.add_argument(
-        "--plain-cosine", action="store_true", help="rank by plain cosine (default: hubness-corrected, as search)"
+        "--plain-cosine", action="store_true", help=_("rank by plain cosine (default: hubness-corrected, as search)")
     )
     e.set_defaults(func=cmd_evaluate_search)
 
     e = esub.add_parser(
         "calibrate",
-        help="(re)build an engine's stranger-rate table from all cross-person pairs, and check the shipped table "
-        "and the archive estimate against the strangers counted in the folder, per population group",
+        help=_(
+            "(re)build an engine's stranger-rate table from all cross-person pairs, and check the shipped table "
+            "and the archive estimate against the strangers counted in the folder, per population group"
+        ),
     )
     common(e, "calibrate")
-    e.add_argument("--install", action="store_true", help="also install the table into the package's calibration_data")
+    e.add_argument(
+        "--install", action="store_true", help=_("also install the table into the package's calibration_data")
+    )
     e.add_argument(
         "--plain-cosine",
         action="store_true",
-        help="measure plain cosine scores (default: the hubness-corrected scores searches show)",
+        help=_("measure plain cosine scores (default: the hubness-corrected scores searches show)"),
     )
-    e.add_argument("--source", default=None, help="how to name the photos in the table's source field")
+    e.add_argument("--source", default=None, help=_("how to name the photos in the table's source field"))
     e.add_argument(
         "--identity-from",
         choices=["folder", "filename"],
         default="folder",
-        help="folder: one subfolder per person (LFW); filename: <identity>-<n>.jpg, with one subfolder per "
-        "population group (e.g. east-asian-dev/images/chinese, .../japanese)",
+        help=_(
+            "folder: one subfolder per person (LFW); filename: <identity>-<n>.jpg, with one subfolder per "
+            "population group (e.g. east-asian-dev/images/chinese, .../japanese)"
+        ),
     )
     e.add_argument(
         "--identities",
         type=Path,
         default=None,
-        help="a TSV with the columns identity, images (comma-separated, relative to --images) and optionally group",
+        help=_("a TSV with the columns identity, images (comma-separated, relative to --images) and optionally group"),
     )
     e.set_defaults(func=cmd_evaluate_calibrate)
 
@@ -967,29 +1018,31 @@ def _team_preflight(index_dir: Path) -> str | None:
 def _users_parser(sub) -> None:
     from .access import ROLES
 
-    s = sub.add_parser("users", help="accounts of the team server (facematch app --team)")
-    usub = s.add_subparsers(title="users commands")
-    u = usub.add_parser("add", help="create an account; the password is asked (or read from stdin), never an argument")
+    s = sub.add_parser("users", help=_("accounts of the team server (facematch app --team)"))
+    usub = s.add_subparsers(title=_("users commands"))
+    u = usub.add_parser(
+        "add", help=_("create an account; the password is asked (or read from stdin), never an argument")
+    )
     u.add_argument("name")
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_add)
-    u = usub.add_parser("list", help="every account, its role and whether it is disabled")
+    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_list)
-    u = usub.add_parser("disable", help="refuse an account's logins (its open sessions end at their next click)")
+    u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_disable)
-    u = usub.add_parser("enable", help="allow a disabled account again")
+    u = usub.add_parser("enable", help=_("allow a disabled account again"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_enable)
-    u = usub.add_parser("reset-password", help="a new password (asked, or read from stdin); lifts a login lock")
+    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_reset)
-    u = usub.add_parser("give", help="give a case to an account (it may then open the case)")
+    u = usub.add_parser("give", help=_("give a case to an account (it may then open the case)"))
     u.add_argument("name")
     u.add_argument("case", type=int)
     u.add_argument("--index", type=Path, default=None)
@@ -1100,60 +1153,66 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 def _link_parser(sub) -> None:
     s = sub.add_parser(
         "link",
-        help="cross-check the archive against itself: candidate pairs of faces that may show the same person, "
-        "duplicate images, groups; review them (`link review --next`, `link decide`)",
+        help=_(
+            "cross-check the archive against itself: candidate pairs of faces that may show the same person, "
+            "duplicate images, groups; review them (`link review --next`, `link decide`)"
+        ),
     )
     s.add_argument("--index", type=Path, default=None)
     s.add_argument(
-        "--engine", default=None, help="engine to link (default: each engine of the index in turn, one after another)"
+        "--engine",
+        default=None,
+        help=_("engine to link (default: each engine of the index in turn, one after another)"),
     )
-    s.add_argument("--across", action="store_true", help="only pairs between different collections")
-    s.add_argument("-k", type=int, default=20, help="nearest archive faces kept per face (default 20)")
+    s.add_argument("--across", action="store_true", help=_("only pairs between different collections"))
+    s.add_argument("-k", type=int, default=20, help=_("nearest archive faces kept per face (default 20)"))
     s.add_argument(
         "--min-band",
         choices=["strong", "possible", "weak"],
         default="possible",
-        help="keep pairs at least this strong (default possible; weak keeps all); duplicates are always kept",
+        help=_("keep pairs at least this strong (default possible; weak keeps all); duplicates are always kept"),
     )
-    s.add_argument("--resume", action="store_true", help="continue an interrupted run (what every run does anyway)")
-    s.add_argument("--full", action="store_true", help="link every face again, not only those not linked yet")
-    s.add_argument("--nprobe", type=int, default=None, help="inverted lists visited on an approximate index")
+    s.add_argument("--resume", action="store_true", help=_("continue an interrupted run (what every run does anyway)"))
+    s.add_argument("--full", action="store_true", help=_("link every face again, not only those not linked yet"))
+    s.add_argument("--nprobe", type=int, default=None, help=_("inverted lists visited on an approximate index"))
     s.add_argument(
         "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-        help="rank the blocks of faces as Ray tasks (the 'cluster' extra): a private local Ray without ADDRESS",
+        help=_("rank the blocks of faces as Ray tasks (the 'cluster' extra): a private local Ray without ADDRESS"),
     )  # fmt: skip
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_link)
-    lsub = s.add_subparsers(title="review and export")
+    lsub = s.add_subparsers(title=_("review and export"))
 
     def common(c: argparse.ArgumentParser) -> None:
         c.add_argument("--index", type=Path, default=argparse.SUPPRESS)
         c.add_argument("--engine", default=argparse.SUPPRESS)
         c.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
-    c = lsub.add_parser("review", help="the review queue: pairs by strength (undecided first with --next)")
+    c = lsub.add_parser("review", help=_("the review queue: pairs by strength (undecided first with --next)"))
     common(c)
-    c.add_argument("--next", action="store_true", help="only the strongest pair no one has decided yet")
-    c.add_argument("--limit", type=int, default=20, help="pairs to list (default 20)")
-    c.add_argument("--all", action="store_true", help="decided pairs too")
+    c.add_argument("--next", action="store_true", help=_("only the strongest pair no one has decided yet"))
+    c.add_argument("--limit", type=int, default=20, help=_("pairs to list (default 20)"))
+    c.add_argument("--all", action="store_true", help=_("decided pairs too"))
     c.set_defaults(func=cmd_link_review)
-    c = lsub.add_parser("decide", help="record a decision on a pair: same, different or unsure (append-only log)")
+    c = lsub.add_parser("decide", help=_("record a decision on a pair: same, different or unsure (append-only log)"))
     common(c)
-    c.add_argument("pair", help="the pair, as listed (two face ids joined by '-', e.g. 12-345)")
+    c.add_argument("pair", help=_("the pair, as listed (two face ids joined by '-', e.g. 12-345)"))
     c.add_argument("decision", choices=["same", "different", "unsure"])
-    c.add_argument("--reviewer", required=True, help="who decides (recorded with the decision)")
-    c.add_argument("--why", default="", help="why (recorded with the decision)")
+    c.add_argument("--reviewer", required=True, help=_("who decides (recorded with the decision)"))
+    c.add_argument("--why", default="", help=_("why (recorded with the decision)"))
     c.set_defaults(func=cmd_link_decide)
-    c = lsub.add_parser("groups", help="groups 'possibly the same person' (strong mutual pairs; never merged)")
+    c = lsub.add_parser("groups", help=_("groups 'possibly the same person' (strong mutual pairs; never merged)"))
     common(c)
     c.set_defaults(func=cmd_link_groups)
-    c = lsub.add_parser("duplicates", help="duplicate images (the same photo saved again), apart from persons")
+    c = lsub.add_parser("duplicates", help=_("duplicate images (the same photo saved again), apart from persons"))
     common(c)
     c.set_defaults(func=cmd_link_duplicates)
-    c = lsub.add_parser("export", help="pairs, duplicates, groups and decisions as CSV and JSON lines, with the caveat")
+    c = lsub.add_parser(
+        "export", help=_("pairs, duplicates, groups and decisions as CSV and JSON lines, with the caveat")
+    )
     common(c)
-    c.add_argument("out", type=Path, help="folder to write into")
+    c.add_argument("out", type=Path, help=_("folder to write into"))
     c.set_defaults(func=cmd_link_export)
 
 
@@ -1344,23 +1403,23 @@ def cmd_link_export(args: argparse.Namespace) -> int:
 
 # -- upkeep: check, backup, restore ------------------------------------------------------------------
 def _upkeep_parser(sub) -> None:
-    s = sub.add_parser("check", help="is the index sound? SQLite, FAISS against SQLite, photos against their hashes")
+    s = sub.add_parser("check", help=_("is the index sound? SQLite, FAISS against SQLite, photos against their hashes"))
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--repair", action="store_true", help="rebuild FAISS files that disagree with the database")
-    s.add_argument("--no-photos", action="store_true", help="skip re-hashing every indexed photo (fast)")
+    s.add_argument("--repair", action="store_true", help=_("rebuild FAISS files that disagree with the database"))
+    s.add_argument("--no-photos", action="store_true", help=_("skip re-hashing every indexed photo (fast)"))
     s.add_argument("--json", action="store_true")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("backup", help="copy an index (database, FAISS, kept case photos) while it is in use")
+    s = sub.add_parser("backup", help=_("copy an index (database, FAISS, kept case photos) while it is in use"))
     s.add_argument("index", type=Path)
-    s.add_argument("dest", type=Path, help="a new folder for the backup")
+    s.add_argument("dest", type=Path, help=_("a new folder for the backup"))
     s.set_defaults(func=cmd_backup)
 
-    s = sub.add_parser("restore", help="put a backup in place as an index (an existing one is kept aside)")
+    s = sub.add_parser("restore", help=_("put a backup in place as an index (an existing one is kept aside)"))
     s.add_argument("backup", type=Path)
     s.add_argument("index", type=Path)
-    s.add_argument("--force", action="store_true", help="replace an existing index (moved into .replaced-<time>)")
+    s.add_argument("--force", action="store_true", help=_("replace an existing index (moved into .replaced-<time>)"))
     s.set_defaults(func=cmd_restore)
 
 
