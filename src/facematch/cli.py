@@ -479,17 +479,10 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         for n, f in enumerate(q.faces, start=1):
             x1, y1, x2, y2 = (round(float(v)) for v in f.box)
             mark = "  <- " + _("used") if id(f) in chosen_ids else ""
-            print(
-                "  "
-                + _(
-                    "face {n}: box {box}, {size} px, detector score {score}",
-                    n=n,
-                    box=f"({x1},{y1})-({x2},{y2})",
-                    size=round(f.size),
-                    score=dec(f.score, 2),
-                )
-                + mark
-            )
+            box = f"({x1},{y1})-({x2},{y2})"
+            line = _("face {n}: box {box}, {size} px, detector score {score}", n=n, box=box, size=round(f.size),
+                     score=dec(f.score, 2))  # fmt: skip
+            print(f"  {line}{mark}")
     if result is not None and result.facts.names and not result.name_hits:
         print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
     if chosen:
@@ -664,7 +657,7 @@ def cmd_records_search(args: argparse.Namespace) -> int:
             "{n} record with a name that agrees (name score >= {threshold} of 100):",
             "{n} records with a name that agrees (name score >= {threshold} of 100):",
             len(hits),
-            threshold=f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
+            threshold=format(threshold, "g") if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
         )
     )
     for h in hits:
@@ -845,9 +838,10 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         mark = (
             _("ok") if row["within_tolerance"] else (_("too few to judge") if not row["meaningful"] else _("OUTSIDE"))
         )
-        print("    " + _("score {score}: predicted {predicted}  counted {counted}", score=f"{row['score']:>7}",
-                         predicted=f"{dec(row['predicted']):>12}", counted=f"{num(row['counted']):>10}")
-              + f"  {err:>7}  {mark}")  # fmt: skip
+        score, predicted, counted = format(row["score"], ">7"), dec(row["predicted"]).rjust(12), num(row["counted"])
+        line = _("score {score}: predicted {predicted}  counted {counted}", score=score, predicted=predicted,
+                 counted=counted.rjust(10))  # fmt: skip
+        print(f"    {line}  {err:>7}  {mark}")
     print(
         "  " + (_("check passed; table: {table}", table=r["table"]) if chk["passed"]
                 else _("check FAILED; table: {table}", table=r["table"]))
@@ -972,7 +966,8 @@ def cmd_app(args: argparse.Namespace) -> int:
             up = serve.wait_until_up(args.port, proc=proc)
             print(_("facematch app answered on localhost.") if up else _("facematch app did not start."))
             return 0 if up else 1
-        print(_("facematch is open at {url} (Ctrl-C to stop).", url=f"http://{args.address}:{args.port}"))
+        url = f"http://{args.address}:{args.port}"
+        print(_("facematch is open at {url} (Ctrl-C to stop).", url=url))
         if args.team:
             print(_("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server')."))
         return proc.wait()

@@ -553,7 +553,10 @@ class CrossCheck:
         rows = [r for r in self.index.links.pairs(self.fp) if (r["a"], r["b"]) == (a, b)]
         if not rows:
             raise ValueError(
-                _("no candidate pair {pair} in this index (it may have left the queue: photo removed)", pair=f"{a}-{b}")
+                _(
+                    "no candidate pair {pair} in this index (it may have left the queue: photo removed)",
+                    pair=pair_id(a, b),
+                )
             )
         return self._load(rows)[0]
 
