@@ -139,11 +139,14 @@ class Index:
         for fp in self.engines():
             if fp.name == fingerprint.name and fp != fingerprint:
                 raise EngineMismatch(
-                    f"this index holds '{fp.name}' faces made with other model weights or pre-processing ({fp}); "
-                    f"this facematch makes {fingerprint}. Scores between the two mean nothing. Add --reindex to "
-                    f"index the photos again into this index (its cases, decisions and records are kept), or "
-                    f"use a new --index folder."
-                )
+                    _(
+                        "this index holds '{name}' faces made with other model weights or pre-processing ({old}); "
+                        "this facematch makes {new}. Scores between the two mean nothing. Add --reindex to index the "
+                        "photos again into this index (its cases, decisions and records are kept), or use a new "
+                        "--index folder.",
+                        name=fp.name, old=fp, new=fingerprint,
+                    )
+                )  # fmt: skip
 
     def drop_other_weights(self, fingerprint: Fingerprint) -> list[Fingerprint]:
         """Remove the faces and scans an engine made with other weights or pre-processing, and their FAISS file

@@ -111,10 +111,12 @@ class Searcher:
             self.engine: FaceEngine = get_engine(fp.name, models=models)
             if self.engine.fingerprint != fp:
                 raise EngineMismatch(
-                    f"this index was built with {fp}, but the installed '{self.engine.name}' model is "
-                    f"{self.engine.fingerprint}. Scores between different model weights mean nothing; "
-                    "index the photos again into a new folder."
-                )
+                    _(
+                        "this index was built with {built}, but the installed '{name}' model is {installed}. Scores "
+                        "between different model weights mean nothing; index the photos again into a new folder.",
+                        built=fp, name=self.engine.name, installed=self.engine.fingerprint,
+                    )
+                )  # fmt: skip
             self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
             self.scoring = neighbours.Scoring(alpha=float(hubness))
             self.alpha = self.scoring.alpha
