@@ -62,8 +62,9 @@ NAMES |= {w.lower() for _code, name in CASES for w in name.split()}
 #: The words the app's CSS shows in the file uploader in place of Streamlit's English (workbench.UPLOADER_STYLE).
 UPLOADER_WORDS = """const after = sel => getComputedStyle(arguments[0].querySelector(sel), '::after').content;
 return [after('[data-testid=stFileUploaderDropzoneInstructions] > div'), after('button > div')]"""
-#: What two archive records agree on, as link.pair_reasons writes it: link.py's text is translated on the branch
-#: that owns it (cli-i18n); until that is merged these sentences are the one English left on the cross-check page.
+#: What two archive records agree on, as link.py's pair reasons write it ("same birth date (...) in records A and
+#: B"): still English after the CLI's translation (link.py is not the app's file); the one English left on the
+#: cross-check page, to translate in link.py.
 LINK_REASONS = (
     r"same ID number \([^)]*\) in records \S+ and \S+",
     r"same birth date \([^)]*\) in records \S+ and \S+",

@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from .i18n import N_, _
 from .store import Database
 
 ADMIN, CASEWORKER, RESEARCHER, FAMILY = "admin", "caseworker", "researcher", "family"
 ROLES = (ADMIN, CASEWORKER, RESEARCHER, FAMILY)
 ROLE_TEXT = {
-    ADMIN: "manages accounts and gives cases to people; may open every case",
-    CASEWORKER: "works on the cases given to them (and those they create)",
-    RESEARCHER: "searches the archive in their own cases; sees a family's photos only when given the case",
-    FAMILY: "sees only the cases they created or were given",
+    ADMIN: N_("manages accounts and gives cases to people; may open every case"),
+    CASEWORKER: N_("works on the cases given to them (and those they create)"),
+    RESEARCHER: N_("searches the archive in their own cases; sees a family's photos only when given the case"),
+    FAMILY: N_("sees only the cases they created or were given"),
 }
 #: A session that has done nothing for this long must log in again (a shared or stolen laptop).
 IDLE_SECONDS = 30 * 60
@@ -77,7 +78,7 @@ CROSS_CHECK_ROLES = (ADMIN, CASEWORKER, RESEARCHER)
 def check_cross_check(account: Account | None) -> None:
     """Refuse the cross-check to accounts whose role does not include it (None: single-user mode, allowed)."""
     if account is not None and account.role not in CROSS_CHECK_ROLES:
-        raise AccessDenied("The cross-check of the archive is for researchers, caseworkers and admins.")
+        raise AccessDenied(_("The cross-check of the archive is for researchers, caseworkers and admins."))
 
 
 @dataclass
@@ -91,13 +92,13 @@ class Session:
 def _clean_name(name: str) -> str:
     name = unicodedata.normalize("NFC", name).strip()
     if not name or len(name) > 64 or any(unicodedata.category(ch)[0] == "C" for ch in name):
-        raise ValueError("an account name is 1 to 64 printable characters")
+        raise ValueError(_("an account name is 1 to 64 printable characters"))
     return name
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters (a short phrase is good)")
+        raise ValueError(_("a password needs at least {n} characters (a short phrase is good)", n=MIN_PASSWORD))
 
 
 class Accounts:
@@ -113,7 +114,7 @@ class Accounts:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         _check_password(password)
         if self.get(name) is not None:
-            raise ValueError(f"there is already an account named {name}")
+            raise ValueError(_("there is already an account named {name}", name=name))
         with self.db.write() as c:
             c.execute(
                 "INSERT INTO accounts(name, role, pw_hash, created_at) VALUES (?, ?, ?, ?)",
@@ -145,7 +146,7 @@ class Accounts:
     def _must(self, name: str) -> Account:
         account = self.get(name)
         if account is None:
-            raise ValueError(f"there is no account named {name}")
+            raise ValueError(_("there is no account named {name}", name=name))
         return account
 
     def disable(self, name: str) -> Account:
@@ -237,10 +238,10 @@ class Accounts:
         or the account was disabled since it logged in."""
         now = time.time() if now is None else now
         if now - session.last_seen > idle:
-            raise AccessDenied("Your session ended after a while without activity. Please log in again.")
+            raise AccessDenied(_("Your session ended after a while without activity. Please log in again."))
         account = self.by_id(session.account_id)
         if account is None or account.disabled:
-            raise AccessDenied("This account is disabled. Ask an admin.")
+            raise AccessDenied(_("This account is disabled. Ask an admin."))
         session.last_seen = now
         return account
 
@@ -259,10 +260,10 @@ class Accounts:
     def grant(self, case_id: int, name: str, by: Account | None) -> None:
         """Give a case to an account (only an admin may; None is the command line, run by the server's owner)."""
         if by is not None and not by.is_admin:
-            raise AccessDenied("only an admin can give a case to someone")
+            raise AccessDenied(_("only an admin can give a case to someone"))
         account = self._must(name)
         if self.db.one("SELECT id FROM cases WHERE id = ?", (case_id,)) is None:
-            raise ValueError(f"there is no case {case_id}")
+            raise ValueError(_("there is no case {case_id}", case_id=case_id))
         with self.db.write() as c:
             c.execute(
                 "INSERT OR IGNORE INTO case_access(case_id, account_id, granted_by, granted_at) VALUES (?, ?, ?, ?)",
@@ -271,7 +272,7 @@ class Accounts:
 
     def revoke(self, case_id: int, name: str, by: Account | None) -> None:
         if by is not None and not by.is_admin:
-            raise AccessDenied("only an admin can take a case away from someone")
+            raise AccessDenied(_("only an admin can take a case away from someone"))
         account = self._must(name)
         with self.db.write() as c:
             c.execute("DELETE FROM case_access WHERE case_id = ? AND account_id = ?", (case_id, account.id))

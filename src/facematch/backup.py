@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import __version__
 from .check import CheckReport, check
+from .i18n import _
 from .index import Index, no_index_message
 from .store import DB_NAME
 
@@ -50,9 +51,9 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
     if not Index.exists(index_dir):
         raise BackupError(no_index_message(index_dir))
     if dest.exists() and any(dest.iterdir()):
-        raise BackupError(f"{dest} already exists and is not empty; choose a new folder for the backup")
+        raise BackupError(_("{dest} already exists and is not empty; choose a new folder for the backup", dest=dest))
     if dest.resolve().is_relative_to(index_dir.resolve()):
-        raise BackupError("the backup must go outside the index folder")
+        raise BackupError(_("the backup must go outside the index folder"))
     tmp = dest.with_name(f".{dest.name}.partial")
     if tmp.exists():
         shutil.rmtree(tmp)  # a backup that was interrupted earlier
@@ -99,14 +100,18 @@ def restore(backup_dir: Path, index_dir: Path, force: bool = False) -> Path | No
     """
     backup_dir, index_dir = Path(backup_dir), Path(index_dir)
     if not (backup_dir / MANIFEST).is_file() or not (backup_dir / DB_NAME).is_file():
-        raise BackupError(f"{backup_dir} is not a complete facematch backup (no {MANIFEST})")
+        raise BackupError(
+            _("{folder} is not a complete facematch backup (no {manifest})", folder=backup_dir, manifest=MANIFEST)
+        )
     report = check(backup_dir, photos=False)
     if not report.ok:
         raise BackupError("the backup failed its check: " + "; ".join(p.detail for p in report.problems))
     moved = None
     if (index_dir / DB_NAME).exists():
         if not force:
-            raise BackupError(f"{index_dir} already holds an index; add --force to replace it (it is kept aside)")
+            raise BackupError(
+                _("{folder} already holds an index; add --force to replace it (it is kept aside)", folder=index_dir)
+            )
         moved = index_dir / f".replaced-{time.strftime('%Y%m%d-%H%M%S')}"
         moved.mkdir()
         for name in [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "cases"]:

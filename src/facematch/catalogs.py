@@ -12,6 +12,9 @@ those two fixes; README "Languages" shows both ways.
 - ``check``: what ``pybabel compile`` would check (placeholders, plural forms), plus how many entries each
   language has translated; exit 1 if anything is missing or fuzzy.
 - ``init CODE``: start a catalog for a new language.
+- ``derive``: write ``ug_Latn`` (ULY) and ``ug_Cyrl`` from ``ug`` by transliteration (translit.py), so a fix to
+  the Uyghur catalog reaches all three scripts; ``update`` runs it too, and ``check`` fails when they are stale.
+  They are never edited by hand.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from . import i18n
+from . import i18n, translit
 
 PACKAGE = Path(__file__).resolve().parent
 POT = i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot"
 KEYWORDS: dict[str, object] = {"_": None, "N_": None, "Nn_": (1, 2), "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 WIDTH = 100
+#: Catalogs generated from another one: code -> (source code, script for translit.transliterate).
+DERIVED: dict[str, tuple[str, str]] = {"ug_Latn": ("ug", "latn"), "ug_Cyrl": ("ug", "cyrl")}
 
 
 def extract() -> Catalog:
@@ -68,7 +73,7 @@ def update() -> None:
     _write(POT, pot)
     for code in i18n.LANGUAGES:
         path = i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
-        if code == i18n.SOURCE or not path.exists():
+        if code == i18n.SOURCE or code in DERIVED or not path.exists():
             continue
         po = _read(path, code)
         po.update(pot, no_fuzzy_matching=False)
@@ -77,6 +82,41 @@ def update() -> None:
                 m.flags.discard("python-format")
         _write(path, po)
         print(f"{code}: {path}")
+    derive()
+
+
+def _po_file(code: str) -> Path:
+    return i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+
+
+def derived(code: str) -> Catalog:
+    """The catalog of ``code`` (a key of DERIVED) as transliterated from its source catalog now."""
+    source, script = DERIVED[code]
+    src = _read(_po_file(source), source)
+    po = Catalog(locale=code, domain=i18n.DOMAIN, project=src.project, version=src.version,
+                 copyright_holder="the facematch authors", fuzzy=False)  # fmt: skip
+    po.creation_date = src.creation_date
+    po.revision_date = src.revision_date
+    po.last_translator = f"derived from {source} by facematch.translit (python -m facematch.catalogs derive)"
+    po.language_team = f"{code} (transliterated from {source}: machine-assisted, needs review by a native speaker)"
+    for m in src:
+        if not m.id:
+            continue
+        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        english = m.id[0] if isinstance(m.id, tuple | list) else m.id
+        upper = english.lstrip()[:1].isupper()  # a sentence, not a piece of one
+        text = tuple(translit.transliterate(t, script, capitalize=upper) if t else t for t in strings)
+        po.add(m.id, text if isinstance(m.id, tuple | list) else text[0], context=m.context,
+               flags=m.flags - {"python-format"})  # fmt: skip
+    return po
+
+
+def derive() -> None:
+    """Regenerate every derived catalog (ug_Latn, ug_Cyrl) from its source."""
+    for code in DERIVED:
+        path = _po_file(code)
+        _write(path, derived(code))
+        print(f"{code}: {path} (derived from {DERIVED[code][0]})")
 
 
 def init(code: str) -> Path:
@@ -116,6 +156,10 @@ def check() -> list[str]:
             if m.id:
                 m.flags.discard("python-format")  # read_po adds it back from the "%" in "97%"
                 problems += [f"{code}: {m.id!r}: {e}" for e in m.check(po)]
+        if code in DERIVED:
+            fresh = {(m.context, m.id): m.string for m in derived(code) if m.id}
+            if {(m.context, m.id): m.string for m in po if m.id} != fresh:
+                problems.append(f"{code}: stale or edited by hand (run: python -m facematch.catalogs derive)")
         missing = template - {(m.context, m.id) for m in po if m.id}
         problems += [f"{code}: missing (run update): {mid!r}" for _ctx, mid in missing]
         print(f"{code}: {done} of {len(template)} translated")
@@ -129,9 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="every catalog complete, placeholders and plural forms right")
     i = sub.add_parser("init", help="start a catalog for a new language")
     i.add_argument("code")
+    sub.add_parser("derive", help="write ug_Latn (ULY) and ug_Cyrl from ug by transliteration")
     args = p.parse_args(argv)
     if args.cmd == "update":
         update()
+    elif args.cmd == "derive":
+        derive()
     elif args.cmd == "init":
         print(init(args.code))
     problems = check()

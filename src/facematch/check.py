@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import images
 from .fingerprint import Fingerprint
+from .i18n import N_
 from .index import Index, no_index_message
 from .store import DB_NAME
 from .vault import FILE_MAGIC
@@ -115,7 +116,7 @@ def _check_photos(index: Index, report: CheckReport, progress: bool) -> None:
     from .indexer import progress_bar
 
     rows = index.faces.photo_hashes()
-    bar = progress_bar(len(rows), progress, desc="Checking photos")
+    bar = progress_bar(len(rows), progress, desc=N_("Checking photos"))
     missing, changed = [], []
     for path, sha256 in rows:
         try:

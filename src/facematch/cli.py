@@ -13,6 +13,10 @@ from pathlib import Path
 
 from . import __version__, i18n, messages
 from .engines import DEFAULT_ENGINE, ENGINES
+from .i18n import _, ngettext
+
+num = messages.number  # counts in the language's digit grouping
+dec = messages.decimal  # decimals likewise (3.2 / 3,2)
 
 DEFAULT_INDEX = Path("index")
 
@@ -22,14 +26,27 @@ def _default_index() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        lang = i18n.choose(args.lang)  # --lang, else LC_ALL / LC_MESSAGES / LANG, else English
+        lang = i18n.choose(_lang_arg(argv))  # --lang, else LC_ALL / LC_MESSAGES / LANG, else English
     except ValueError as e:
-        parser.error(str(e))
+        _parser().error(str(e))
     with i18n.language(lang):  # restored afterwards: main() is also called in-process (tests)
+        parser = _parser()  # built in the language, so that --help speaks it too
+        args = parser.parse_args(argv)
         return _run(parser, args)
+
+
+def _lang_arg(argv: list[str]) -> str | None:
+    """--lang's value, read before argparse (whose help texts are written in the language it names)."""
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return None
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -40,50 +57,61 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(
-            "\nStopped. Everything finished so far is saved; run the same command again to continue.", file=sys.stderr
+            "\n" + _("Stopped. Everything finished so far is saved; run the same command again to continue."),
+            file=sys.stderr,
         )
         return 130
     except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as e:  # VaultError is a RuntimeError
-        print(f"facematch: {e}", file=sys.stderr)
+        print(f"facematch: {e}", file=sys.stderr)  # library messages are already in the active language
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="facematch",
-        description="Suggest candidate faces from a photo archive for a person to review. "
-        "The tool suggests; people decide.",
+        description=_(
+            "Suggest candidate faces from a photo archive for a person to review. The tool suggests; people decide."
+        ),
     )
     p.add_argument("--version", action="version", version=f"facematch {__version__}")
     p.add_argument(
         "--lang",
         default=None,
         metavar="CODE",
-        help=f"language of the messages: {', '.join(i18n.LANGUAGES)} (default: LC_ALL / LC_MESSAGES / LANG, else en)",
+        help=_(
+            "language of the messages: {codes} (default: LC_ALL / LC_MESSAGES / LANG, else en)",
+            codes=", ".join(i18n.LANGUAGES),
+        ),  # fmt: skip
     )
-    sub = p.add_subparsers(title="commands")
+    sub = p.add_subparsers(title=_("commands"))
 
-    s = sub.add_parser("index", help="index every face in a folder of photos (resumable, incremental)")
+    s = sub.add_parser("index", help=_("index every face in a folder of photos (resumable, incremental)"))
     s.add_argument("photo_dir", type=Path)
-    s.add_argument("--index", type=Path, default=None, help="index folder (default: ./index)")
+    s.add_argument("--index", type=Path, default=None, help=_("index folder (default: ./index)"))
     s.add_argument(
-        "--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE}); see `facematch models`"
+        "--engine",
+        default=DEFAULT_ENGINE,
+        help=_("face engine (default: {engine}); see `facematch models`", engine=DEFAULT_ENGINE),  # fmt: skip
     )
-    s.add_argument("--records", type=Path, help="CSV of archive records, joined to photos by file name")
-    s.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--records", type=Path, help=_("CSV of archive records, joined to photos by file name"))
+    s.add_argument("--workers", type=int, default=None, help=_("worker processes (default: one per CPU core)"))
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.add_argument(
         "--collection",
         default=None,
         metavar="NAME",
-        help="the collection this folder belongs to (a leak, a county list; default: the folder's name); "
-        "`facematch link` says which collections a pair joins",
+        help=_(
+            "the collection this folder belongs to (a leak, a county list; default: the folder's name); "
+            "`facematch link` says which collections a pair joins"
+        ),
     )
     s.add_argument(
         "--reindex",
         action="store_true",
-        help="replace faces this engine made with other weights or pre-processing (an index from an older "
-        "facematch); cases, decisions and records are kept",
+        help=_(
+            "replace faces this engine made with other weights or pre-processing (an index from an older "
+            "facematch); cases, decisions and records are kept"
+        ),
     )
     _index_type_args(s)
     s.add_argument(
@@ -92,69 +120,78 @@ def _parser() -> argparse.ArgumentParser:
         const="local",
         default=None,
         metavar="ADDRESS",
-        help="run the per-photo work on Ray (needs the 'cluster' extra): a private local Ray without ADDRESS, "
-        "else a running cluster (e.g. 'auto' on a cluster node, or ray://HEAD:10001)",
+        help=_(
+            "run the per-photo work on Ray (needs the 'cluster' extra): a private local Ray without ADDRESS, "
+            "else a running cluster (e.g. 'auto' on a cluster node, or ray://HEAD:10001)"
+        ),
     )
     s.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("retrain", help="rebuild the FAISS index from the database, choosing its type again")
+    s = sub.add_parser("retrain", help=_("rebuild the FAISS index from the database, choosing its type again"))
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--engine", default=None, help="engine (default: the one the index was built with)")
+    s.add_argument("--engine", default=None, help=_("engine (default: the one the index was built with)"))
     _index_type_args(s)
     s.set_defaults(func=cmd_retrain)
 
-    s = sub.add_parser("search", help="find candidate faces for the person in one or more photos (and by name)")
-    s.add_argument("photos", type=Path, nargs="*", help="photos of the same person (several are fused into one query)")
+    s = sub.add_parser("search", help=_("find candidate faces for the person in one or more photos (and by name)"))
+    s.add_argument(
+        "photos", type=Path, nargs="*", help=_("photos of the same person (several are fused into one query)")
+    )
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--engine", default=None, help="engine (default: the one the index was built with)")
+    s.add_argument("--engine", default=None, help=_("engine (default: the one the index was built with)"))
     s.add_argument(
         "--face",
         type=int,
         action="append",
-        help="which face to use (numbers as listed; default the largest); give once for all photos or once per photo",
+        help=_(
+            "which face to use (numbers as listed; default the largest); give once for all photos or once per photo"
+        ),
     )
-    s.add_argument("-k", type=int, default=50, help="how many candidates (default 50)")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("-k", type=int, default=50, help=_("how many candidates (default 50)"))
+    s.add_argument("--json", action="store_true", help=_("machine-readable output"))
     facts = s.add_argument_group(
-        "what the family knows", "archive records that agree lift a candidate a little and say why (as in the app)"
+        _("what the family knows"),
+        _("archive records that agree lift a candidate a little and say why (as in the app)"),
     )
-    facts.add_argument("--name", action="append", default=[], help="a name, in any script or spelling; repeatable")
-    facts.add_argument("--born", default=None, help="birth year (about)")
-    facts.add_argument("--born-margin", type=int, default=2, help="years either side of --born (default 2)")
-    facts.add_argument("--county", default="", help="home county, in any script")
+    facts.add_argument("--name", action="append", default=[], help=_("a name, in any script or spelling; repeatable"))
+    facts.add_argument("--born", default=None, help=_("birth year (about)"))
+    facts.add_argument("--born-margin", type=int, default=2, help=_("years either side of --born (default 2)"))
+    facts.add_argument("--county", default="", help=_("home county, in any script"))
     facts.add_argument(
-        "--photo-year", action="append", default=[], help="about when a photo was taken; once for all, or per photo"
+        "--photo-year", action="append", default=[], help=_("about when a photo was taken; once for all, or per photo")
     )
-    facts.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
+    facts.add_argument("--threshold", type=float, default=None, help=_("name score needed, 0-100 (default 88)"))
     s.set_defaults(func=cmd_search)
 
-    s = sub.add_parser("info", help="what is in an index")
+    s = sub.add_parser("info", help=_("what is in an index"))
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("demo", help="build the demo index from the built-in photos and run a demo search")
-    s.add_argument("--index", type=Path, default=None, help="where to put the demo index (default: ./index/demo)")
+    s = sub.add_parser("demo", help=_("build the demo index from the built-in photos and run a demo search"))
+    s.add_argument("--index", type=Path, default=None, help=_("where to put the demo index (default: ./index/demo)"))
     s.add_argument("--engine", default=DEFAULT_ENGINE)
     s.add_argument("--workers", type=int, default=None)
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("app", help="open the review workbench in your browser (this computer only)")
-    s.add_argument("--index", type=Path, default=None, help="index folder (default: the demo index)")
+    s = sub.add_parser("app", help=_("open the review workbench in your browser (this computer only)"))
+    s.add_argument("--index", type=Path, default=None, help=_("index folder (default: the demo index)"))
     s.add_argument("--port", type=int, default=8501)
     s.add_argument(
-        "--address", default="localhost", help="serve on another address (needs --team: accounts and a login)"
+        "--address", default="localhost", help=_("serve on another address (needs --team: accounts and a login)")
     )
     s.add_argument(
-        "--team", action="store_true", help="team server: a login page, accounts (facematch users), access per case"
+        "--team", action="store_true", help=_("team server: a login page, accounts (facematch users), access per case")
     )
     s.add_argument(
         "--oidc",
         action="store_true",
-        help="with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
-        ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)",
+        help=_(
+            "with --team: log in through the organisation's OpenID Connect provider (st.login; [auth] in "
+            ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)"
+        ),
     )
-    s.add_argument("--check", action="store_true", help="start, check the app answers, stop (for CI)")
+    s.add_argument("--check", action="store_true", help=_("start, check the app answers, stop (for CI)"))
     s.set_defaults(func=cmd_app)
     _users_parser(sub)
 
@@ -163,9 +200,11 @@ def _parser() -> argparse.ArgumentParser:
     _link_parser(sub)
     _upkeep_parser(sub)
 
-    s = sub.add_parser("models", help="list face engines, or fetch an insightface pack (needs internet)")
+    s = sub.add_parser("models", help=_("list face engines, or fetch an insightface pack (needs internet)"))
     msub = s.add_subparsers()
-    f = msub.add_parser("fetch", help="download an insightface pack into models/<pack> with insightface's downloader")
+    f = msub.add_parser(
+        "fetch", help=_("download an insightface pack into models/<pack> with insightface's downloader")
+    )
     f.add_argument("pack")
     f.set_defaults(func=cmd_models_fetch)
     s.set_defaults(func=cmd_models)
@@ -216,11 +255,13 @@ def _index_type_args(s: argparse.ArgumentParser) -> None:
         "--index-type",
         choices=KINDS,
         default=None,
-        help="FAISS structure: auto (default: exact flat scan for small archives, ivf-sq8 for large ones), "
-        "or force one; the choice is kept in the index",
+        help=_(
+            "FAISS structure: auto (default: exact flat scan for small archives, ivf-sq8 for large ones), "
+            "or force one; the choice is kept in the index"
+        ),
     )
     s.add_argument(
-        "--index-params", default=None, help="e.g. nlist=4096,nprobe=32,rerank=2 (ivf), m=64 (ivf-pq), M=32 (hnsw)"
+        "--index-params", default=None, help=_("e.g. nlist=4096,nprobe=32,rerank=2 (ivf), m=64 (ivf-pq), M=32 (hnsw)")
     )
 
 
@@ -228,7 +269,7 @@ def _choose_index_type(args: argparse.Namespace, index_dir: Path, engine: str) -
     """Record --index-type/--index-params before any work, so a bad value stops the command at once."""
     if args.index_type is None:
         if args.index_params:
-            raise ValueError("--index-params needs --index-type")
+            raise ValueError(_("--index-params needs --index-type"))
         return
     from .engines import get_engine
     from .fingerprint import Fingerprint
@@ -246,10 +287,13 @@ def _print_vectors(index_dir: Path, engine: str) -> None:
     vecs = FaceVectors.load(Path(index_dir), engine)
     if vecs is None:
         return
-    print(f"  FAISS index: {vecs.spec.describe()}, {vecs.count:,} faces.")
+    print(
+        "  " + _("FAISS index: {kind}, {faces}.", kind=vecs.spec.describe(), faces=messages.count(vecs.count, "face"))
+    )
     advice = vecs.retrain_advice()
     if advice:
-        print(f"  A retrain would help: {advice}. Run `facematch retrain --index {index_dir}`.")
+        print("  " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.", advice=advice,
+                       index=index_dir))  # fmt: skip
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
@@ -261,40 +305,42 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     _choose_index_type(args, index_dir, fp)
     with Index.open(index_dir) as index:
         vecs = index.vectors(fp, rebuild=True)
-    print(f"Rebuilt the FAISS index of {fp} in {vecs.spec.params.get('build_seconds', 0)} s.")
+    seconds = dec(float(vecs.spec.params.get("build_seconds", 0)))
+    print(_("Rebuilt the FAISS index of {engine} in {seconds} s.", engine=fp, seconds=seconds))
     recall = vecs.spec.params.get("measured_recall")
     if recall is not None:
-        print(
-            f"  Its shortlist holds {recall:.1%} of the exact top 50 on a sample of stored faces; "
-            "shown scores are exact."
-        )
+        print("  " + _("Its shortlist holds {recall} of the exact top 50 on a sample of stored faces; shown scores "
+                       "are exact.", recall=messages.percent(recall)))  # fmt: skip
     _print_vectors(index_dir, fp)
     return 0
 
 
 def _print_index_report(report, index_dir: Path) -> None:
-    print(f"\nIndex: {index_dir}  (engine {report.engine})")
+    print("\n" + _("Index: {index}  (engine {engine})", index=index_dir, engine=report.engine))
     for fp in getattr(report, "replaced", []):
-        print(f"  Replaced the faces made by {fp}: cases, decisions and records are kept.")
-    print(
-        f"  {report.seen} photo files seen: {report.scanned} read now, "
-        f"{report.unchanged} unchanged since the last run; "
-        f"{report.faces} faces found in {report.with_faces} photos, in {report.seconds:.1f} s."
-    )
+        print("  " + _("Replaced the faces made by {engine}: cases, decisions and records are kept.", engine=fp))
+    print("  " + ngettext(
+        "{n} photo file seen: {scanned} read now, {unchanged} unchanged since the last run; {faces} found in "
+        "{photos} photos, in {seconds} s.",
+        "{n} photo files seen: {scanned} read now, {unchanged} unchanged since the last run; {faces} found in "
+        "{photos} photos, in {seconds} s.",
+        report.seen, scanned=num(report.scanned), unchanged=num(report.unchanged),
+        faces=messages.count(report.faces, "face"), photos=num(report.with_faces), seconds=dec(report.seconds),
+    ))  # fmt: skip
     if report.records:
-        print(f"  {report.records} archive records imported.")
+        print("  " + ngettext("{n} archive record imported.", "{n} archive records imported.", report.records))
     for problem in getattr(report, "record_problems", []):
-        print(f"    records file, {problem}")
+        print("    " + _("records file, {problem}", problem=problem))
     if report.no_face:
-        print(f"  {len(report.no_face)} photos with no face found:")
+        print("  " + ngettext("{n} photo with no face found:", "{n} photos with no face found:", len(report.no_face)))
         for s in report.no_face:
             print(f"    - {s.path}")
     if report.errors:
-        print(f"  {len(report.errors)} files skipped:")
+        print("  " + ngettext("{n} file skipped:", "{n} files skipped:", len(report.errors)))
         for s in report.errors:
             print(f"    - {s.path}: {s.reason}")
     if report.interrupted:
-        print("  Interrupted: what was finished is saved; run the same command again to continue.")
+        print("  " + _("Interrupted: what was finished is saved; run the same command again to continue."))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -302,16 +348,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     facts = _search_facts(args)
     if not args.photos and not facts.names:
-        raise ValueError("give one or more photos, or a --name to search the records by")
+        raise ValueError(_("give one or more photos, or a --name to search the records by"))
     index_dir = args.index or _default_index()
     with Searcher(index_dir, args.engine) as searcher:
         queries = [searcher.detect_file(p) for p in args.photos]
         picks = args.face or []
         if len(picks) not in (0, 1, len(queries)):
-            raise ValueError("give --face once for all photos, or once for each photo")
+            raise ValueError(_("give --face once for all photos, or once for each photo"))
         years = args.photo_year or []
         if len(years) not in (0, 1, len(queries)):
-            raise ValueError("give --photo-year once for all photos, or once for each photo")
+            raise ValueError(_("give --photo-year once for all photos, or once for each photo"))
         chosen, chosen_years = [], []
         for i, q in enumerate(queries):
             if q.error or not q.faces:
@@ -424,7 +470,7 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     chosen_ids = {id(face) for _, face in chosen}
     for q in queries:
         if q.error:
-            print(f"{q.name}: cannot use this photo: {q.error}")
+            print(_("{photo}: cannot use this photo: {why}", photo=q.name, why=q.error))
             continue
         if not q.faces:
             print(f"{q.name}: {messages.no_face_hint()}")
@@ -432,16 +478,20 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         print(messages.faces_found(q.name, len(q.faces)))
         for n, f in enumerate(q.faces, start=1):
             x1, y1, x2, y2 = (round(float(v)) for v in f.box)
-            mark = "  <- used" if id(f) in chosen_ids else ""
-            print(f"  face {n}: box ({x1},{y1})-({x2},{y2}), {round(f.size)} px, detector score {f.score:.2f}{mark}")
+            mark = "  <- " + _("used") if id(f) in chosen_ids else ""
+            box = f"({x1},{y1})-({x2},{y2})"
+            line = _("face {n}: box {box}, {size} px, detector score {score}", n=n, box=box, size=round(f.size),
+                     score=dec(f.score, 2))  # fmt: skip
+            print(f"  {line}{mark}")
     if result is not None and result.facts.names and not result.name_hits:
         print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
     if chosen:
         print("\n" + messages.search_summary(len(candidates), searcher.gallery_size, searcher.engine.fingerprint,
                                             fused=len(chosen) > 1, lifted=result is not None))  # fmt: skip
-        print(f"{'rank':>4}  {'similarity':>10}  photo / face box / record")
+        rank, similarity, rest = _("rank"), _("similarity"), _("photo / face box / record")
+        print(f"{rank:>4}  {similarity:>10}  {rest}")
     elif result is None:
-        print("Nothing to search with.")
+        print(_("Nothing to search with."))
         return
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
@@ -450,18 +500,19 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
     linked = CrossCheck(searcher)
     for c, it in zip(listed, items, strict=True):
         x1, y1, x2, y2 = (round(v) for v in c.face.box)
-        rank = str(c.rank) if c.rank else "name"
-        print(f"{rank:>4}  {c.similarity:>10.3f}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
+        rank = str(c.rank) if c.rank else _("name")
+        print(f"{rank:>4}  {dec(c.similarity, 3):>10}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
         print(f"{'':>18}{messages.candidate_strength(c, searcher.gallery_size)}")
         for r in c.records:
-            shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in ("record", "photos"))
-            print(f"{'':>18}record {r.get('record_id', '')}: {shown}")
+            skip = (messages.record_label("record"), messages.record_label("photos"))
+            shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in skip)
+            print(f"{'':>18}" + _("record {id}: {fields}", id=r.get("record_id", ""), fields=shown))
         for line in [] if c.records else linked.linked_records(c.face):  # a cross-check reviewer's link, no record
             print(f"{'':>18}{line}")
         for line in it.reason_lines() if it is not None else []:
             print(f"{'':>18}{line}")
     if result is not None and result.no_face:
-        print(f"\nRecords found by name without a face to compare ({len(result.no_face)}):")
+        print("\n" + _("Records found by name without a face to compare ({n}):", n=num(len(result.no_face))))
         for it in result.no_face:
             print(f"  {it.records[0].get('record_id', '')}: {it.note}")
             for line in it.reason_lines():
@@ -505,9 +556,9 @@ def _calibration_json(searcher) -> dict | None:
 # -- evaluate -----------------------------------------------------------------------------------
 # -- records ------------------------------------------------------------------------------------
 def _records_parser(sub) -> None:
-    s = sub.add_parser("records", help="archive records: import a CSV/XLSX file, search by name in any script")
-    rsub = s.add_subparsers(title="records commands")
-    r = rsub.add_parser("import", help="load archive records (CSV or XLSX) into the index; re-importing updates")
+    s = sub.add_parser("records", help=_("archive records: import a CSV/XLSX file, search by name in any script"))
+    rsub = s.add_subparsers(title=_("records commands"))
+    r = rsub.add_parser("import", help=_("load archive records (CSV or XLSX) into the index; re-importing updates"))
     r.add_argument("file", type=Path)
     r.add_argument("--index", type=Path, default=None)
     r.add_argument(
@@ -515,17 +566,19 @@ def _records_parser(sub) -> None:
         action="append",
         default=[],
         metavar="COLUMN=FIELD",
-        help="read a column as a field (record_id, name, birth_date, birth_year, sex, id_number, address, county, "
-        "village, detention_date, charge, sentence, facility, photo, photo_date, source, keep, ignore); repeatable",
+        help=_(
+            "read a column as a field (record_id, name, birth_date, birth_year, sex, id_number, address, county, "
+            "village, detention_date, charge, sentence, facility, photo, photo_date, source, keep, ignore); repeatable"
+        ),
     )
-    r.add_argument("--encoding", default=None, help="text encoding of a CSV (default: UTF-8, else GB18030)")
-    r.add_argument("--sheet", default=None, help="XLSX sheet (default: the first)")
+    r.add_argument("--encoding", default=None, help=_("text encoding of a CSV (default: UTF-8, else GB18030)"))
+    r.add_argument("--sheet", default=None, help=_("XLSX sheet (default: the first)"))
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_records_import)
-    r = rsub.add_parser("search", help="records whose name agrees with a name in any script or spelling")
-    r.add_argument("names", nargs="+", help="one or more names (several spellings of one person: quote each)")
+    r = rsub.add_parser("search", help=_("records whose name agrees with a name in any script or spelling"))
+    r.add_argument("names", nargs="+", help=_("one or more names (several spellings of one person: quote each)"))
     r.add_argument("--index", type=Path, default=None)
-    r.add_argument("--threshold", type=float, default=None, help="name score needed, 0-100 (default 88)")
+    r.add_argument("--threshold", type=float, default=None, help=_("name score needed, 0-100 (default 88)"))
     r.add_argument("--limit", type=int, default=50)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_records_search)
@@ -551,17 +604,30 @@ def cmd_records_import(args: argparse.Namespace) -> int:
         doc["warnings"] = [str(p) for p in report.warnings]
         print(json.dumps(doc, indent=1, ensure_ascii=False))
         return 0
-    print(f"Records from {report.file}: {report.rows} rows read, {report.records} records ({report.new} new, "
-          f"{report.updated} updated); {report.with_photo} with a photo, {report.without_photo} without; "
-          f"{report.names} names.")  # fmt: skip
+    print(
+        _(
+            "Records from {file}: {rows} rows read, {records} records ({new} new, {updated} updated); {with_photo} "
+            "with a photo, {without_photo} without; {names} names.",
+            file=report.file,
+            rows=num(report.rows),
+            records=num(report.records),
+            new=num(report.new),
+            updated=num(report.updated),
+            with_photo=num(report.with_photo),
+            without_photo=num(report.without_photo),
+            names=num(report.names),
+        )
+    )
     fields = {f: [h for h, g in report.columns.items() if g == f] for f in dict.fromkeys(report.columns.values())}
-    print("  columns read as: " + "; ".join(f"{f}: {', '.join(hs)}" for f, hs in fields.items()))
+    print(
+        "  " + _("columns read as: {columns}", columns="; ".join(f"{f}: {', '.join(hs)}" for f, hs in fields.items()))
+    )
     if report.problems:
-        print(f"  {len(report.problems)} rows not read as they were:")
+        print("  " + ngettext("{n} row not read as it was:", "{n} rows not read as they were:", len(report.problems)))
         for p in report.problems:
             print(f"    - {p}")
     if report.warnings:
-        print(f"  {len(report.warnings)} warnings (kept as text):")
+        print("  " + ngettext("{n} warning (kept as text):", "{n} warnings (kept as text):", len(report.warnings)))
         for p in report.warnings:
             print(f"    - {p}")
     return 0
@@ -586,9 +652,16 @@ def cmd_records_search(args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, indent=1, ensure_ascii=False, default=str))
         return 0 if hits else 1
-    print(f"{len(hits)} records with a name that agrees (name score >= {threshold:g} of 100):")
+    print(
+        ngettext(
+            "{n} record with a name that agrees (name score >= {threshold} of 100):",
+            "{n} records with a name that agrees (name score >= {threshold} of 100):",
+            len(hits),
+            threshold=format(threshold, "g") if i18n.current() == i18n.SOURCE else i18n.format_number(threshold),
+        )
+    )
     for h in hits:
-        print(f"\n{h.score:5.1f}  {messages.name_agrees(h.reason)}")
+        print(f"\n{dec(h.score):>5}  {messages.name_agrees(h.reason)}")
         for label, text in record_lines(h.record):
             print(f"       {label}: {text}")
         if not h.has_photo:
@@ -598,57 +671,70 @@ def cmd_records_search(args: argparse.Namespace) -> int:
 
 
 def _evaluate_parser(sub) -> None:
-    s = sub.add_parser("evaluate", help="measure an engine on labelled photos (LFW protocol, open-set search)")
-    esub = s.add_subparsers(title="evaluations")
+    s = sub.add_parser("evaluate", help=_("measure an engine on labelled photos (LFW protocol, open-set search)"))
+    esub = s.add_subparsers(title=_("evaluations"))
 
     def common(e: argparse.ArgumentParser, kind: str) -> None:
-        e.add_argument("--images", type=Path, required=True, help="folder with one subfolder per person")
-        e.add_argument("--engine", default=DEFAULT_ENGINE, help=f"face engine (default: {DEFAULT_ENGINE})")
-        e.add_argument("--out", type=Path, default=None, help=f"output folder (default: ./evaluation/{kind}-ENGINE)")
+        e.add_argument("--images", type=Path, required=True, help=_("folder with one subfolder per person"))
         e.add_argument(
-            "--cache", type=Path, default=None, help="embedding cache folder (default: cache/ beside the --out folder)"
+            "--engine", default=DEFAULT_ENGINE, help=_("face engine (default: {engine})", engine=DEFAULT_ENGINE)
         )
-        e.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
-        e.add_argument("--quiet", action="store_true", help="no progress bar")
+        e.add_argument(
+            "--out", type=Path, default=None, help=_("output folder (default: ./evaluation/{kind}-ENGINE)", kind=kind)
+        )
+        e.add_argument(
+            "--cache",
+            type=Path,
+            default=None,
+            help=_("embedding cache folder (default: cache/ beside the --out folder)"),
+        )
+        e.add_argument("--workers", type=int, default=None, help=_("worker processes (default: one per CPU core)"))
+        e.add_argument("--quiet", action="store_true", help=_("no progress bar"))
 
-    e = esub.add_parser("verification", help="LFW protocol: 10-fold accuracy, TAR at FAR, ROC")
-    e.add_argument("--pairs", type=Path, required=True, help="pairs.txt in the LFW format (first line `10 300`)")
+    e = esub.add_parser("verification", help=_("LFW protocol: 10-fold accuracy, TAR at FAR, ROC"))
+    e.add_argument("--pairs", type=Path, required=True, help=_("pairs.txt in the LFW format (first line `10 300`)"))
     common(e, "verification")
     e.set_defaults(func=cmd_evaluate_verification)
 
-    e = esub.add_parser("search", help="open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors")
+    e = esub.add_parser("search", help=_("open-set search: rank-1..50 hit rates and FNIR at FPIR, with distractors"))
     common(e, "search")
-    e.add_argument("--people", type=int, default=None, help="use only the first N people (sorted by name)")
+    e.add_argument("--people", type=int, default=None, help=_("use only the first N people (sorted by name)"))
     e.add_argument(
-        "--plain-cosine", action="store_true", help="rank by plain cosine (default: hubness-corrected, as search)"
+        "--plain-cosine", action="store_true", help=_("rank by plain cosine (default: hubness-corrected, as search)")
     )
     e.set_defaults(func=cmd_evaluate_search)
 
     e = esub.add_parser(
         "calibrate",
-        help="(re)build an engine's stranger-rate table from all cross-person pairs, and check the shipped table "
-        "and the archive estimate against the strangers counted in the folder, per population group",
+        help=_(
+            "(re)build an engine's stranger-rate table from all cross-person pairs, and check the shipped table "
+            "and the archive estimate against the strangers counted in the folder, per population group"
+        ),
     )
     common(e, "calibrate")
-    e.add_argument("--install", action="store_true", help="also install the table into the package's calibration_data")
+    e.add_argument(
+        "--install", action="store_true", help=_("also install the table into the package's calibration_data")
+    )
     e.add_argument(
         "--plain-cosine",
         action="store_true",
-        help="measure plain cosine scores (default: the hubness-corrected scores searches show)",
+        help=_("measure plain cosine scores (default: the hubness-corrected scores searches show)"),
     )
-    e.add_argument("--source", default=None, help="how to name the photos in the table's source field")
+    e.add_argument("--source", default=None, help=_("how to name the photos in the table's source field"))
     e.add_argument(
         "--identity-from",
         choices=["folder", "filename"],
         default="folder",
-        help="folder: one subfolder per person (LFW); filename: <identity>-<n>.jpg, with one subfolder per "
-        "population group (e.g. east-asian-dev/images/chinese, .../japanese)",
+        help=_(
+            "folder: one subfolder per person (LFW); filename: <identity>-<n>.jpg, with one subfolder per "
+            "population group (e.g. east-asian-dev/images/chinese, .../japanese)"
+        ),
     )
     e.add_argument(
         "--identities",
         type=Path,
         default=None,
-        help="a TSV with the columns identity, images (comma-separated, relative to --images) and optionally group",
+        help=_("a TSV with the columns identity, images (comma-separated, relative to --images) and optionally group"),
     )
     e.set_defaults(func=cmd_evaluate_calibrate)
 
@@ -677,15 +763,19 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
         not args.quiet,
     )
     acc = r["accuracy"]
-    print(f"\nVerification, {r['engine']}: {r['pairs']} pairs in {r['folds']} folds")
-    print(f"  accuracy {acc['mean'] * 100:.2f}% +- {acc['std'] * 100:.2f}% (std over folds)")
-    print(f"  {len(r['photos_without_face'])} photos without a face; {r['pairs_with_missing_face']} pairs scored -1")
-    print(f"  {'FAR':>8}  {'TAR':>7}  threshold")
+    print("\n" + _("Verification, {engine}: {pairs} pairs in {folds} folds", engine=r["engine"], pairs=num(r["pairs"]),
+                    folds=r["folds"]))  # fmt: skip
+    print("  " + _("accuracy {mean} +- {std} (std over folds)", mean=messages.percent(acc["mean"], 2),
+                   std=messages.percent(acc["std"], 2)))  # fmt: skip
+    print("  " + _("{photos} photos without a face; {pairs} pairs scored -1", photos=num(len(r["photos_without_face"])),
+                   pairs=num(r["pairs_with_missing_face"])))  # fmt: skip
+    threshold = _("threshold")
+    print(f"  {'FAR':>8}  {'TAR':>7}  {threshold}")
     for row in r["tar_at_far"]:
         tar = "-" if row["tar"] is None else f"{row['tar']:.4f}"
         thr = row.get("note") or f"{row['threshold']:.4f}"
         print(f"  {row['far']:>8g}  {tar:>7}  {thr}")
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0
 
 
@@ -703,16 +793,18 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
         args.people,
         scoring=PLAIN if args.plain_cosine else None,
     )
-    print(
-        f"\nOpen-set search, {r['engine']} ({r['scores']}): gallery of {r['gallery_size']} faces "
-        f"({r['gallery_people_with_queries']} people searched for + {r['distractors']} distractors), "
-        f"{r['queries']} searches ({r['queries_without_face']} query photos without a face count as misses)"
-    )
-    print("  " + "  ".join(f"rank-{k}: {v:.3f}" for k, v in r["rank_hit_rate"].items()))
+    print("\n" + _(
+        "Open-set search, {engine} ({scores}): gallery of {faces} ({people} people searched for + {distractors} "
+        "distractors), {searches} ({no_face} query photos without a face count as misses)",
+        engine=r["engine"], scores=r["scores"], faces=messages.count(r["gallery_size"], "face"),
+        people=num(r["gallery_people_with_queries"]), distractors=num(r["distractors"]),
+        searches=messages.count(r["queries"], "search"), no_face=num(r["queries_without_face"]),
+    ))  # fmt: skip
+    print("  " + "  ".join(f"rank-{k}: {dec(v, 3)}" for k, v in r["rank_hit_rate"].items()))
     for row in r["fnir_at_fpir"]:
-        fnir = "-" if row["fnir"] is None else f"{row['fnir']:.4f}"
+        fnir = "-" if row["fnir"] is None else dec(row["fnir"], 4)
         print(f"  FNIR at FPIR {row['fpir']:g}: {fnir}" + (f" ({row['note']})" if row.get("note") else ""))
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0
 
 
@@ -733,47 +825,53 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
         identities=args.identities,
         scoring=PLAIN if args.plain_cosine else None,
     )
-    print(f"\nCalibration, {r['engine']}: {r['impostor_pairs']:,} pairs of different people ({r['people']} people)")
-    print(f"  scores: {r['scoring']}")
+    print("\n" + _("Calibration, {engine}: {pairs} pairs of different people ({people} people)", engine=r["engine"],
+                    pairs=num(r["impostor_pairs"]), people=num(r["people"])))  # fmt: skip
+    print("  " + _("scores: {scoring}", scoring=r["scoring"]))
     for rate, score in r["score_at_rate"].items():
-        print(f"  a stranger scores >= {score} at rate {rate}")
+        print("  " + _("a stranger scores >= {score} at rate {rate}", score=score, rate=rate))
     chk = r["check"]
-    print(f"  held-out check (predicted vs counted impostor pairs, tolerance +-{chk['tolerance']:.0%}):")
+    print("  " + _("held-out check (predicted vs counted impostor pairs, tolerance +-{tolerance}):",
+                   tolerance=messages.percent(chk["tolerance"], 0)))  # fmt: skip
     for row in chk["levels"]:
         err = "-" if row["relative_error"] is None else f"{row['relative_error']:+.1%}"
-        mark = "ok" if row["within_tolerance"] else ("too few to judge" if not row["meaningful"] else "OUTSIDE")
-        print(
-            f"    score {row['score']:>7}: predicted {row['predicted']:>12,.1f}  counted {row['counted']:>10,}"
-            f"  {err:>7}  {mark}"
+        mark = (
+            _("ok") if row["within_tolerance"] else (_("too few to judge") if not row["meaningful"] else _("OUTSIDE"))
         )
+        score, predicted, counted = format(row["score"], ">7"), dec(row["predicted"]).rjust(12), num(row["counted"])
+        line = _("score {score}: predicted {predicted}  counted {counted}", score=score, predicted=predicted,
+                 counted=counted.rjust(10))  # fmt: skip
+        print(f"    {line}  {err:>7}  {mark}")
     print(
-        f"  check {'passed' if chk['passed'] else 'FAILED'}; table: {r['table']}"
-        + (f"; installed: {r['installed']}" if r["installed"] else "")
-    )
+        "  " + (_("check passed; table: {table}", table=r["table"]) if chk["passed"]
+                else _("check FAILED; table: {table}", table=r["table"]))
+        + (_("; installed: {path}", path=r["installed"]) if r["installed"] else "")
+    )  # fmt: skip
     if r["strangers"] is not None:
         _print_strangers(r["strangers"])
-    print(f"  written: {Path(r['plots'][0]).parent}")
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
     return 0 if chk["passed"] else 1
 
 
 def _print_strangers(check: dict) -> None:
     """The stranger check as a table: counted vs the shipped table vs the archive's own estimate."""
-    print(
-        f"\nStrangers counted in this folder vs the shipped table ({check['table']['impostor_pairs']:,} pairs) and the "
-        f"archive estimate (same photos, labels unused); judged where >= {check['min_count']} pairs are counted"
-    )
+    print("\n" + _(
+        "Strangers counted in this folder vs the shipped table ({pairs} pairs) and the archive estimate (same "
+        "photos, labels unused); judged where >= {min_count} pairs are counted",
+        pairs=num(check["table"]["impostor_pairs"]), min_count=num(check["min_count"]),
+    ))  # fmt: skip
     print(f"  {'population':<26} {'rate':>6} {'score':>6} {'pairs':>8} {'counted/table':>13} {'estimate/counted':>16}")
     for pop in check["populations"]:
         for row in pop["levels"]:
             est = row.get("estimate_over_counted")
             est_text = "-" if est is None else f"{est:.2f}" + ("" if row["estimate_within_tolerance"] else " !")
-            mark = "" if row["judged"] else "  (few pairs)"
+            mark = "" if row["judged"] else "  " + _("(few pairs)")
             print(
                 f"  {pop['population']:<26} {row['rate']:>6g} {row['score']:>6.3f} {row['counted_pairs']:>8,} "
                 f"{row['counted_over_table']:>13.2f} {est_text:>16}{mark}"
             )
         if pop["no_estimate"]:
-            print(f"  {pop['population']:<26} no archive estimate: {pop['no_estimate']}")
+            print(f"  {pop['population']:<26} " + _("no archive estimate: {why}", why=pop["no_estimate"]))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -785,25 +883,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
-    print(f"Index {info['index']}")
-    print(f"  {info['photos']} photos in {info['roots']} folder(s); {info['records']} archive records")
+    print(_("Index {index}", index=info["index"]))
+    print("  " + _("{photos} photos in {folders} folder(s); {records} archive records", photos=num(info["photos"]),
+                   folders=num(info["roots"]), records=num(info["records"])))  # fmt: skip
     for c in info["collections"]:
-        faces = ", ".join(f"{n} faces ({fp.split('@')[0]})" for fp, n in c["faces"].items()) or "no faces"
-        print(f"  collection {c['name']}: {c['photos']} photos, {faces}")
+        faces = ", ".join(f"{messages.count(n, 'face')} ({fp.split('@')[0]})" for fp, n in c["faces"].items())
+        print("  " + _("collection {name}: {photos} photos, {faces}", name=c["name"], photos=num(c["photos"]),
+                       faces=faces or _("no faces")))  # fmt: skip
         for folder in c["folders"]:
-            print(f"    folder: {folder}")
+            print("    " + _("folder: {folder}", folder=folder))
     for fp, e in info["engines"].items():
         st = e["photos"]
-        print(
-            f"  engine {fp}: {e['faces']} faces; photos ok {st.get('ok', 0)}, no face {st.get('no_face', 0)}, "
-            f"unreadable {st.get('error', 0)}; FAISS file {e['faiss_file']}"
-        )
+        print("  " + _(
+            "engine {engine}: {faces}; photos ok {ok}, no face {no_face}, unreadable {error}; FAISS file {faiss}",
+            engine=fp, faces=messages.count(e["faces"], "face"), ok=num(st.get("ok", 0)),
+            no_face=num(st.get("no_face", 0)), error=num(st.get("error", 0)),
+            faiss=_("in step") if e["faiss_file"] == "in step" else e["faiss_file"],
+        ))  # fmt: skip
         if e["index_type"] is not None:
             from .ann import IndexSpec
 
-            print(f"    FAISS index: {IndexSpec.from_json(e['index_type']).describe()}")
+            print("    " + _("FAISS index: {kind}", kind=IndexSpec.from_json(e["index_type"]).describe()))
         if e["retrain_hint"]:
-            print(f"    A retrain would help: {e['retrain_hint']}. Run `facematch retrain --index {index_dir}`.")
+            print("    " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.",
+                             advice=e["retrain_hint"], index=index_dir))  # fmt: skip
     return 0
 
 
@@ -813,10 +916,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     index_dir = args.index or (_default_index() / "demo")
     gallery = demo.build_gallery(index_dir / "photos")
-    print(f"Building the demo index in {index_dir} from {gallery} (public-domain and package sample photos).")
+    print(_("Building the demo index in {index} from {gallery} (public-domain and package sample photos).",
+            index=index_dir, gallery=gallery))  # fmt: skip
     report = index_folder(gallery, index_dir, args.engine, workers=args.workers, records_csv=demo.records_csv())
     _print_index_report(report, index_dir)
-    print(f"\nDemo search with {demo.query_photo().name} (a photo that is not in the gallery):\n")
+    print(
+        "\n" + _("Demo search with {photo} (a photo that is not in the gallery):", photo=demo.query_photo().name) + "\n"
+    )
     return cmd_search(
         argparse.Namespace(
             photos=[demo.query_photo()],
@@ -839,12 +945,11 @@ def cmd_app(args: argparse.Namespace) -> int:
     from . import serve
 
     if args.address not in serve.LOCAL and not args.team:
-        print(
-            f"facematch: refusing to serve on {args.address} without --team. Beyond this computer anyone who can "
-            "reach the address would see every case, every family's photos and every decision. Create accounts "
-            "(facematch users add NAME --role admin) and start with --team, which asks everyone to log in.",
-            file=sys.stderr,
-        )
+        print("facematch: " + _(
+            "refusing to serve on {address} without --team. Beyond this computer anyone who can reach the address "
+            "would see every case, every family's photos and every decision. Create accounts (facematch users add "
+            "NAME --role admin) and start with --team, which asks everyone to log in.", address=args.address,
+        ), file=sys.stderr)  # fmt: skip
         return 2
     passphrase = None
     if args.team:
@@ -852,18 +957,19 @@ def cmd_app(args: argparse.Namespace) -> int:
         passphrase = _team_preflight(Path(index))
         args.index = index
     if args.oidc and not args.team:
-        raise ValueError("--oidc is a way to log in to a team server: add --team")
+        raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
     proc = serve.start(
         args.index, args.address, args.port, cwd=Path.cwd(), team=args.team, passphrase=passphrase, oidc=args.oidc
     )
     try:
         if args.check:
             up = serve.wait_until_up(args.port, proc=proc)
-            print("facematch app answered on localhost." if up else "facematch app did not start.")
+            print(_("facematch app answered on localhost.") if up else _("facematch app did not start."))
             return 0 if up else 1
-        print(f"facematch is open at http://{args.address}:{args.port} (Ctrl-C to stop).")
+        url = f"http://{args.address}:{args.port}"
+        print(_("facematch is open at {url} (Ctrl-C to stop).", url=url))
         if args.team:
-            print("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server').")
+            print(_("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server')."))
         return proc.wait()
     finally:
         if proc.poll() is None:
@@ -882,23 +988,24 @@ def _team_preflight(index_dir: Path) -> str | None:
     with Index.open(index_dir) as index:
         if not Accounts(index.db).count(ADMIN):
             raise ValueError(
-                f"a team server needs an admin account first: facematch users add NAME --role admin --index {index_dir}"
-            )
+                _("a team server needs an admin account first: facematch users add NAME --role admin --index {index}",
+                  index=index_dir)
+            )  # fmt: skip
         passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
         if passphrase is None:
             if not sys.stdin.isatty():
-                raise ValueError("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)")
+                raise ValueError(_("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)"))
             first_time = not index.encrypted
             passphrase = getpass.getpass(
-                "Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
-                "without it they cannot be read, keep it safe): "
+                _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+                  "without it they cannot be read, keep it safe): ")
                 if first_time
-                else "Passphrase of the families' data: "
-            )
-            if first_time and getpass.getpass("Again: ") != passphrase:
-                raise ValueError("the two passphrases differ; nothing was changed")
+                else _("Passphrase of the families' data: ")
+            )  # fmt: skip
+            if first_time and getpass.getpass(_("Again: ")) != passphrase:
+                raise ValueError(_("the two passphrases differ; nothing was changed"))
         if index.unlock(passphrase):
-            print("The families' data of this index is now encrypted (case names, notes, facts, kept photos).")
+            print(_("The families' data of this index is now encrypted (case names, notes, facts, kept photos)."))
     return passphrase
 
 
@@ -906,29 +1013,31 @@ def _team_preflight(index_dir: Path) -> str | None:
 def _users_parser(sub) -> None:
     from .access import ROLES
 
-    s = sub.add_parser("users", help="accounts of the team server (facematch app --team)")
-    usub = s.add_subparsers(title="users commands")
-    u = usub.add_parser("add", help="create an account; the password is asked (or read from stdin), never an argument")
+    s = sub.add_parser("users", help=_("accounts of the team server (facematch app --team)"))
+    usub = s.add_subparsers(title=_("users commands"))
+    u = usub.add_parser(
+        "add", help=_("create an account; the password is asked (or read from stdin), never an argument")
+    )
     u.add_argument("name")
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_add)
-    u = usub.add_parser("list", help="every account, its role and whether it is disabled")
+    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_list)
-    u = usub.add_parser("disable", help="refuse an account's logins (its open sessions end at their next click)")
+    u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_disable)
-    u = usub.add_parser("enable", help="allow a disabled account again")
+    u = usub.add_parser("enable", help=_("allow a disabled account again"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_enable)
-    u = usub.add_parser("reset-password", help="a new password (asked, or read from stdin); lifts a login lock")
+    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_reset)
-    u = usub.add_parser("give", help="give a case to an account (it may then open the case)")
+    u = usub.add_parser("give", help=_("give a case to an account (it may then open the case)"))
     u.add_argument("name")
     u.add_argument("case", type=int)
     u.add_argument("--index", type=Path, default=None)
@@ -950,8 +1059,8 @@ def _read_password(prompt: str) -> str:
 
     if sys.stdin.isatty():
         first = getpass.getpass(prompt)
-        if getpass.getpass("Again: ") != first:
-            raise ValueError("the two passwords differ; nothing was changed")
+        if getpass.getpass(_("Again: ")) != first:
+            raise ValueError(_("the two passwords differ; nothing was changed"))
         return first
     return sys.stdin.readline().rstrip("\n")
 
@@ -959,8 +1068,8 @@ def _read_password(prompt: str) -> str:
 def cmd_users_add(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
-        account = accounts.add(args.name, args.role, _read_password(f"Password for {args.name}: "))
-    print(f"Account {account.name} ({account.role}) created.")
+        account = accounts.add(args.name, args.role, _read_password(_("Password for {name}: ", name=args.name)))
+    print(_("Account {name} ({role}) created.", name=account.name, role=account.role))
     return 0
 
 
@@ -971,9 +1080,11 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     with index:
         rows = accounts.list()
     if not rows:
-        print("No accounts yet. Create an admin: facematch users add NAME --role admin")
+        print(_("No accounts yet. Create an admin: facematch users add NAME --role admin"))
     for a in rows:
-        print(f"{a.name:<24} {a.role:<11} {'DISABLED' if a.disabled else 'enabled':<9} {ROLE_TEXT[a.role]}")
+        state = _("DISABLED") if a.disabled else _("enabled")
+        what = _(ROLE_TEXT[a.role])
+        print(f"{a.name:<24} {a.role:<11} {state:<9} {what}")
     return 0
 
 
@@ -981,7 +1092,8 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.disable(args.name)
-    print(f"Account {args.name} is disabled: it cannot log in, and its open sessions end at their next click.")
+    print(_("Account {name} is disabled: it cannot log in, and its open sessions end at their next click.",
+            name=args.name))  # fmt: skip
     return 0
 
 
@@ -989,15 +1101,15 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.enable(args.name)
-    print(f"Account {args.name} is enabled.")
+    print(_("Account {name} is enabled.", name=args.name))
     return 0
 
 
 def cmd_users_reset(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
-        accounts.reset_password(args.name, _read_password(f"New password for {args.name}: "))
-    print(f"New password set for {args.name} (any login lock on the name is lifted).")
+        accounts.reset_password(args.name, _read_password(_("New password for {name}: ", name=args.name)))
+    print(_("New password set for {name} (any login lock on the name is lifted).", name=args.name))
     return 0
 
 
@@ -1005,16 +1117,16 @@ def cmd_users_give(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.grant(args.case, args.name, by=None)
-    print(f"Case {args.case} given to {args.name}.")
+    print(_("Case {case} given to {name}.", case=args.case, name=args.name))
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .engines import models_dir
 
-    print(f"Face engines (model folder: {models_dir()}):")
+    print(_("Face engines (model folder: {folder}):", folder=models_dir()))
     for name, what in ENGINES.items():
-        print(f"  {name:<20} {what}")
+        print(f"  {name:<20} {what}")  # the engines' own descriptions (technical; English)
     return 0
 
 
@@ -1024,13 +1136,11 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
     path = fetch_pack(args.pack, models_dir())
     name = f"insightface:{args.pack}"
-    print(
-        f"insightface pack '{args.pack}' is in {path} (non-commercial research licence).\n"
-        "Next, so that its scores come with stranger counts and its accuracy is known:\n"
-        f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # its stranger-rate table\n"
-        f"  facematch evaluate search LFW_DIR --engine {name}                # its accuracy, beside sface's\n"
-        f"  facematch index PHOTO_DIR --engine {name}                        # its faces, beside the others"
-    )
+    print(_("insightface pack '{pack}' is in {path} (non-commercial research licence).", pack=args.pack, path=path))
+    print(_("Next, so that its scores come with stranger counts and its accuracy is known:"))
+    print(f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # " + _("its stranger-rate table"))
+    print(f"  facematch evaluate search LFW_DIR --engine {name}                # " + _("its accuracy, beside sface's"))
+    print(f"  facematch index PHOTO_DIR --engine {name}                        # " + _("its faces, beside the others"))
     return 0
 
 
@@ -1038,60 +1148,66 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 def _link_parser(sub) -> None:
     s = sub.add_parser(
         "link",
-        help="cross-check the archive against itself: candidate pairs of faces that may show the same person, "
-        "duplicate images, groups; review them (`link review --next`, `link decide`)",
+        help=_(
+            "cross-check the archive against itself: candidate pairs of faces that may show the same person, "
+            "duplicate images, groups; review them (`link review --next`, `link decide`)"
+        ),
     )
     s.add_argument("--index", type=Path, default=None)
     s.add_argument(
-        "--engine", default=None, help="engine to link (default: each engine of the index in turn, one after another)"
+        "--engine",
+        default=None,
+        help=_("engine to link (default: each engine of the index in turn, one after another)"),
     )
-    s.add_argument("--across", action="store_true", help="only pairs between different collections")
-    s.add_argument("-k", type=int, default=20, help="nearest archive faces kept per face (default 20)")
+    s.add_argument("--across", action="store_true", help=_("only pairs between different collections"))
+    s.add_argument("-k", type=int, default=20, help=_("nearest archive faces kept per face (default 20)"))
     s.add_argument(
         "--min-band",
         choices=["strong", "possible", "weak"],
         default="possible",
-        help="keep pairs at least this strong (default possible; weak keeps all); duplicates are always kept",
+        help=_("keep pairs at least this strong (default possible; weak keeps all); duplicates are always kept"),
     )
-    s.add_argument("--resume", action="store_true", help="continue an interrupted run (what every run does anyway)")
-    s.add_argument("--full", action="store_true", help="link every face again, not only those not linked yet")
-    s.add_argument("--nprobe", type=int, default=None, help="inverted lists visited on an approximate index")
+    s.add_argument("--resume", action="store_true", help=_("continue an interrupted run (what every run does anyway)"))
+    s.add_argument("--full", action="store_true", help=_("link every face again, not only those not linked yet"))
+    s.add_argument("--nprobe", type=int, default=None, help=_("inverted lists visited on an approximate index"))
     s.add_argument(
         "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-        help="rank the blocks of faces as Ray tasks (the 'cluster' extra): a private local Ray without ADDRESS",
+        help=_("rank the blocks of faces as Ray tasks (the 'cluster' extra): a private local Ray without ADDRESS"),
     )  # fmt: skip
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_link)
-    lsub = s.add_subparsers(title="review and export")
+    lsub = s.add_subparsers(title=_("review and export"))
 
     def common(c: argparse.ArgumentParser) -> None:
         c.add_argument("--index", type=Path, default=argparse.SUPPRESS)
         c.add_argument("--engine", default=argparse.SUPPRESS)
         c.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
-    c = lsub.add_parser("review", help="the review queue: pairs by strength (undecided first with --next)")
+    c = lsub.add_parser("review", help=_("the review queue: pairs by strength (undecided first with --next)"))
     common(c)
-    c.add_argument("--next", action="store_true", help="only the strongest pair no one has decided yet")
-    c.add_argument("--limit", type=int, default=20, help="pairs to list (default 20)")
-    c.add_argument("--all", action="store_true", help="decided pairs too")
+    c.add_argument("--next", action="store_true", help=_("only the strongest pair no one has decided yet"))
+    c.add_argument("--limit", type=int, default=20, help=_("pairs to list (default 20)"))
+    c.add_argument("--all", action="store_true", help=_("decided pairs too"))
     c.set_defaults(func=cmd_link_review)
-    c = lsub.add_parser("decide", help="record a decision on a pair: same, different or unsure (append-only log)")
+    c = lsub.add_parser("decide", help=_("record a decision on a pair: same, different or unsure (append-only log)"))
     common(c)
-    c.add_argument("pair", help="the pair, as listed (two face ids joined by '-', e.g. 12-345)")
+    c.add_argument("pair", help=_("the pair, as listed (two face ids joined by '-', e.g. 12-345)"))
     c.add_argument("decision", choices=["same", "different", "unsure"])
-    c.add_argument("--reviewer", required=True, help="who decides (recorded with the decision)")
-    c.add_argument("--why", default="", help="why (recorded with the decision)")
+    c.add_argument("--reviewer", required=True, help=_("who decides (recorded with the decision)"))
+    c.add_argument("--why", default="", help=_("why (recorded with the decision)"))
     c.set_defaults(func=cmd_link_decide)
-    c = lsub.add_parser("groups", help="groups 'possibly the same person' (strong mutual pairs; never merged)")
+    c = lsub.add_parser("groups", help=_("groups 'possibly the same person' (strong mutual pairs; never merged)"))
     common(c)
     c.set_defaults(func=cmd_link_groups)
-    c = lsub.add_parser("duplicates", help="duplicate images (the same photo saved again), apart from persons")
+    c = lsub.add_parser("duplicates", help=_("duplicate images (the same photo saved again), apart from persons"))
     common(c)
     c.set_defaults(func=cmd_link_duplicates)
-    c = lsub.add_parser("export", help="pairs, duplicates, groups and decisions as CSV and JSON lines, with the caveat")
+    c = lsub.add_parser(
+        "export", help=_("pairs, duplicates, groups and decisions as CSV and JSON lines, with the caveat")
+    )
     common(c)
-    c.add_argument("out", type=Path, help="folder to write into")
+    c.add_argument("out", type=Path, help=_("folder to write into"))
     c.set_defaults(func=cmd_link_export)
 
 
@@ -1116,28 +1232,37 @@ def cmd_link(args: argparse.Namespace) -> int:
     reports = []
     for fp in engines:
         if len(engines) > 1 and not args.json:
-            print(f"Engine {fp} (each engine is linked on its own; choose one with --engine):")
+            print(_("Engine {engine} (each engine is linked on its own; choose one with --engine):", engine=fp))
         r = link(
             index_dir, fp, k=args.k, across=args.across, min_band=args.min_band, full=args.full,
             progress=not (args.quiet or args.json), nprobe=args.nprobe, ray=args.ray,
         )  # fmt: skip
         reports.append(r)
         if not args.json:
-            print(
-                f"  {r.faces} faces: {r.linked} linked now, {r.already} already linked"
-                f"{', interrupted: run again to continue' if r.interrupted else ''}; in {r.seconds:.1f} s"
-                + (f" (nprobe {r.nprobe})" if r.nprobe else "")
-            )
-            print(
-                f"  {r.pairs.get('person', 0)} candidate pairs (may be the same person; "
-                f"{'between collections only, ' if args.across else ''}at least '{args.min_band}'), "
-                f"{r.pairs.get('duplicate', 0)} duplicate images."
-            )
+            stopped = _(", interrupted: run again to continue") if r.interrupted else ""
+            print("  " + _("{faces}: {linked} linked now, {already} already linked{stopped}; in {seconds} s",
+                           faces=messages.count(r.faces, "face"), linked=num(r.linked), already=num(r.already),
+                           stopped=stopped, seconds=dec(r.seconds))
+                  + (f" (nprobe {r.nprobe})" if r.nprobe else ""))  # fmt: skip
+            band = messages.band_text(args.min_band, decided=True)
+            pairs, dups = r.pairs.get("person", 0), r.pairs.get("duplicate", 0)
+            if args.across:
+                text = ngettext(
+                    "{n} candidate pair (may be the same person; between collections only, at least '{band}'), "
+                    "{duplicates} duplicate images.",
+                    "{n} candidate pairs (may be the same person; between collections only, at least '{band}'), "
+                    "{duplicates} duplicate images.", pairs, band=band, duplicates=num(dups))  # fmt: skip
+            else:
+                text = ngettext(
+                    "{n} candidate pair (may be the same person; at least '{band}'), {duplicates} duplicate images.",
+                    "{n} candidate pairs (may be the same person; at least '{band}'), {duplicates} duplicate images.",
+                    pairs, band=band, duplicates=num(dups))  # fmt: skip
+            print("  " + text)
     if args.json:
         print(json.dumps([asdict(r) for r in reports], indent=1))
     else:
-        print(f"Review them with `facematch link review --next --index {index_dir}`.")
-        print(messages.LINK_CAVEAT)
+        print(_("Review them with `facematch link review --next --index {index}`.", index=index_dir))
+        print(messages.link_caveat())
     return 0
 
 
@@ -1152,19 +1277,34 @@ def _crosscheck(args: argparse.Namespace):
 def _print_pair(cc, p) -> None:
     from .link import pair_lines, record_summary
 
-    print(f"pair {p.id}  ({p.kind})")
+    kind = {"person": _("may be the same person"), "duplicate": _("duplicate image")}.get(p.kind, p.kind)
+    print(_("pair {pair}  ({kind})", pair=p.id, kind=kind))
     for side, f in (("A", p.a), ("B", p.b)):
-        print(f"  {side}: {f.path}  face box {[round(v) for v in f.box]}  sha256 {(f.sha256 or '')[:16]}")
+        print(f"  {side}: {f.path}  " + _("face box {box}", box=[round(v) for v in f.box])
+              + f"  sha256 {(f.sha256 or '')[:16]}")  # fmt: skip
         print(f"     {record_summary(cc.index, f)}")
         for line in cc.linked_records(f):
             print(f"     {line}")
     for line in pair_lines(p, cc.s.gallery_size):
         print(f"  {line}")
     if p.copies:
-        print(f"  {p.copies} more pair(s) through copies of these images folded into this one")
+        print(
+            "  "
+            + ngettext(
+                "{n} more pair through copies of these images folded into this one",
+                "{n} more pairs through copies of these images folded into this one",
+                p.copies,
+            )
+        )
     if p.decision is not None:
         d = p.decision
-        print(f"  decided: {d['decision']} by {d['reviewer']}" + (f" ({d['note']})" if d["note"] else ""))
+        print("  " + _("decided: {decision} by {reviewer}", decision=_pair_word(d["decision"]), reviewer=d["reviewer"])
+              + (f" ({d['note']})" if d["note"] else ""))  # fmt: skip
+
+
+def _pair_word(decision: str) -> str:
+    """A pair decision as people read it (the stored value, same|different|unsure, is what commands take)."""
+    return {"same": _("same person"), "different": _("different people"), "unsure": _("unsure")}.get(decision, decision)
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
@@ -1175,17 +1315,17 @@ def cmd_link_review(args: argparse.Namespace) -> int:
         pairs = cc.pairs(undecided=not args.all)
         pairs = pairs[:1] if args.next else pairs[: args.limit]
         if getattr(args, "json", False):
-            print(json.dumps({"caveat": f"{messages.CAVEAT} {messages.LINK_CAVEAT}",
+            print(json.dumps({"caveat": messages.full_link_caveat(),
                               "pairs": [pair_row(p) for p in pairs]}, indent=1, ensure_ascii=False))  # fmt: skip
             return 0
         if not pairs:
-            print("No undecided pairs. Run `facematch link` after indexing new photos.")
+            print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
             return 0
         for p in pairs:
             _print_pair(cc, p)
             print()
-        print("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`.")
-        print(messages.LINK_CAVEAT)
+        print(_("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`."))
+        print(messages.link_caveat())
     return 0
 
 
@@ -1193,7 +1333,8 @@ def cmd_link_decide(args: argparse.Namespace) -> int:
     s, cc = _crosscheck(args)
     with s:
         d = cc.decide(args.pair, args.decision, args.reviewer, args.why)
-    print(f"Recorded: pair {args.pair} '{d['decision']}' by {d['reviewer']} (decision {d['id']} in the audit log).")
+    print(_("Recorded: pair {pair} '{decision}' by {reviewer} (decision {id} in the audit log).", pair=args.pair,
+            decision=_pair_word(d["decision"]), reviewer=d["reviewer"], id=d["id"]))  # fmt: skip
     return 0
 
 
@@ -1208,12 +1349,18 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
                 json.dumps([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)], indent=1, ensure_ascii=False)
             )
             return 0
-        print(f"{len(groups)} group(s) 'possibly the same person': faces joined by mutual pairs of band "
-              f"'{GROUP_BAND}' that no reviewer called different. Never merged: review each pair.")  # fmt: skip
+        print(ngettext(
+            "{n} group 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
+            "called different. Never merged: review each pair.",
+            "{n} groups 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
+            "called different. Never merged: review each pair.",
+            len(groups), band=messages.band_text(GROUP_BAND, decided=True),
+        ))  # fmt: skip
         for n, g in enumerate(groups, 1):
             faces = {f.id: f for p in g for f in (p.a, p.b)}
-            print(f"group {n}: {len(faces)} faces: " + ", ".join(f.relpath for f in faces.values()))
-            print("  pairs: " + ", ".join(p.id for p in g))
+            print(_("group {n}: {faces}: {photos}", n=n, faces=messages.count(len(faces), "face"),
+                    photos=", ".join(f.relpath for f in faces.values())))  # fmt: skip
+            print("  " + _("pairs: {pairs}", pairs=", ".join(p.id for p in g)))
     return 0
 
 
@@ -1226,7 +1373,13 @@ def cmd_link_duplicates(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print(json.dumps([pair_row(p) for p in dups], indent=1, ensure_ascii=False))
             return 0
-        print(f"{len(dups)} duplicate image(s): the same photo saved again, not evidence about a person.")
+        print(
+            ngettext(
+                "{n} duplicate image: the same photo saved again, not evidence about a person.",
+                "{n} duplicate images: the same photo saved again, not evidence about a person.",
+                len(dups),
+            )
+        )
         for p in dups:
             print(f"  {p.a.path}  =  {p.b.path}  ({p.duplicate})")
     return 0
@@ -1245,23 +1398,23 @@ def cmd_link_export(args: argparse.Namespace) -> int:
 
 # -- upkeep: check, backup, restore ------------------------------------------------------------------
 def _upkeep_parser(sub) -> None:
-    s = sub.add_parser("check", help="is the index sound? SQLite, FAISS against SQLite, photos against their hashes")
+    s = sub.add_parser("check", help=_("is the index sound? SQLite, FAISS against SQLite, photos against their hashes"))
     s.add_argument("--index", type=Path, default=None)
-    s.add_argument("--repair", action="store_true", help="rebuild FAISS files that disagree with the database")
-    s.add_argument("--no-photos", action="store_true", help="skip re-hashing every indexed photo (fast)")
+    s.add_argument("--repair", action="store_true", help=_("rebuild FAISS files that disagree with the database"))
+    s.add_argument("--no-photos", action="store_true", help=_("skip re-hashing every indexed photo (fast)"))
     s.add_argument("--json", action="store_true")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("backup", help="copy an index (database, FAISS, kept case photos) while it is in use")
+    s = sub.add_parser("backup", help=_("copy an index (database, FAISS, kept case photos) while it is in use"))
     s.add_argument("index", type=Path)
-    s.add_argument("dest", type=Path, help="a new folder for the backup")
+    s.add_argument("dest", type=Path, help=_("a new folder for the backup"))
     s.set_defaults(func=cmd_backup)
 
-    s = sub.add_parser("restore", help="put a backup in place as an index (an existing one is kept aside)")
+    s = sub.add_parser("restore", help=_("put a backup in place as an index (an existing one is kept aside)"))
     s.add_argument("backup", type=Path)
     s.add_argument("index", type=Path)
-    s.add_argument("--force", action="store_true", help="replace an existing index (moved into .replaced-<time>)")
+    s.add_argument("--force", action="store_true", help=_("replace an existing index (moved into .replaced-<time>)"))
     s.set_defaults(func=cmd_restore)
 
 
@@ -1275,19 +1428,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": r.ok, **asdict(r)}, indent=1, ensure_ascii=False, default=str))
         return 0 if r.ok else 1
-    print(f"Checked {index_dir}:")
+    print(_("Checked {index}:", index=index_dir))
     for fp, facts in r.facts.get("engines", {}).items():
-        state = facts["faiss"] if facts["faiss"] in ("ok", "rebuilt") else "PROBLEM, see below"
-        print(f"  {fp}: {facts['faces']} faces; FAISS file: {state}" + _type_note(facts))
+        state = {"ok": _("ok"), "rebuilt": _("rebuilt")}.get(facts["faiss"], _("PROBLEM, see below"))
+        print(f"  {fp}: " + _("{faces}; FAISS file: {state}", faces=messages.count(facts["faces"], "face"), state=state)
+              + _type_note(facts))  # fmt: skip
     if "photos_checked" in r.facts:
-        print(f"  {r.facts['photos_checked']} photos re-hashed")
+        print("  " + ngettext("{n} photo re-hashed", "{n} photos re-hashed", r.facts["photos_checked"]))
     if "decisions" in r.facts:
-        print(f"  {r.facts['decisions']} decisions; the log is append-only")
+        print("  " + ngettext("{n} decision; the log is append-only", "{n} decisions; the log is append-only",
+                              r.facts["decisions"]))  # fmt: skip
     for line in r.repaired:
-        print(f"  repaired: {line}")
+        print("  " + _("repaired: {what}", what=line))
     for p in r.problems:
-        print(f"  PROBLEM ({p.what}): {p.detail}\n    what to do: {p.fix}")
-    print("The index is sound." if r.ok else f"{len(r.problems)} problem(s) found.")
+        print("  " + _("PROBLEM ({what}): {detail}", what=p.what, detail=p.detail))
+        print("    " + _("what to do: {fix}", fix=p.fix))
+    print(_("The index is sound.") if r.ok else ngettext("{n} problem found.", "{n} problems found.", len(r.problems)))
     return 0 if r.ok else 1
 
 
@@ -1299,11 +1455,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from .backup import backup
 
     r = backup(args.index, args.dest)
-    print(
-        f"Backup written to {r.dest} in {r.seconds:.1f} s: {r.faces} faces, {r.decisions} decisions, "
-        f"{r.case_photos} kept case photos; checked, sound."
-    )
-    print("The archive photos themselves are not in the backup; keep them safe separately.")
+    print(_("Backup written to {dest} in {seconds} s: {faces}, {decisions} decisions, {photos} kept case photos; "
+            "checked, sound.", dest=r.dest, seconds=dec(r.seconds), faces=messages.count(r.faces, "face"),
+            decisions=num(r.decisions), photos=num(r.case_photos)))  # fmt: skip
+    print(_("The archive photos themselves are not in the backup; keep them safe separately."))
     return 0
 
 
@@ -1311,9 +1466,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from .backup import restore
 
     moved = restore(args.backup, args.index, force=args.force)
-    print(f"Restored {args.backup} into {args.index}.")
+    print(_("Restored {backup} into {index}.", backup=args.backup, index=args.index))
     if moved is not None:
-        print(f"The index that was there is kept in {moved}.")
+        print(_("The index that was there is kept in {folder}.", folder=moved))
     return 0
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from . import messages, namesearch
 from .engines import Face
+from .i18n import _
 from .names import THRESHOLD, NameIndex, normalise
 from .namesearch import NameHit
 from .search import Candidate, Searcher
@@ -135,8 +136,8 @@ class Combined:
         if self.found_by == "name" and self.candidate is not None:
             c = self.candidate
             lines.append(
-                f"found by name; photo rank {c.rank}" if c.rank else f"found by name; beyond the first "
-                f"{RANK_HORIZON} by photo"
+                _("found by name; photo rank {rank}", rank=c.rank) if c.rank
+                else _("found by name; beyond the first {n} by photo", n=RANK_HORIZON)
             )  # fmt: skip
         if self.photo_records and self.candidate is not None:
             n = self.candidate.faces_in_photo

@@ -35,7 +35,11 @@ DOMAIN = "facematch"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 SOURCE = "en"
 #: The languages facematch speaks, in the order a picker shows them (the families' first languages first).
-LANGUAGES: tuple[str, ...] = ("ug", "tr", "zh_Hans", "en")
+#: ug_Latn (ULY) and ug_Cyrl are derived from ug by transliteration (translit.py; catalogs.py derive).
+LANGUAGES: tuple[str, ...] = ("ug", "ug_Latn", "ug_Cyrl", "tr", "zh_Hans", "en")
+#: Uyghur in Latin and Cyrillic script: Babel's CLDR data knows only Arabic-script Uyghur (right to left, named
+#: in Arabic script), so these two say their own name and direction; numbers and plurals are Uyghur's.
+SCRIPT_VARIANTS: dict[str, tuple[str, str]] = {"ug_Latn": ("Uyghurche (ULY)", "ltr"), "ug_Cyrl": ("Уйғурчә", "ltr")}
 #: Where gettext looks for the user's language, in its order.
 ENV_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -66,11 +70,15 @@ def normalize(code: str | None) -> str | None:
 
     Accepts what users and environments write: ``tr_TR.UTF-8``, ``tr-TR``, ``zh_CN``, ``zh-Hans``, ``zh``
     (Simplified Chinese: the script of the archives and of mainland China), ``ug_CN``, ``ug-Arab``,
-    ``en_US``. ``C`` and ``POSIX`` are English.
+    ``ug-Latn`` (ULY), ``ug-Cyrl``, ``ug_KZ.UTF-8@cyrillic`` (Cyrillic, as glibc writes scripts), ``en_US``. ``C`` and
+    ``POSIX`` are English.
     """
     if not code:
         return None
-    code = code.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
+    code, _at, modifier = code.strip().partition("@")
+    code = code.split(".", 1)[0].replace("-", "_")
+    if modifier.lower().startswith(("cyrillic", "latin")) and code.lower().startswith("ug"):
+        code = "ug_Cyrl" if modifier.lower().startswith("cyrillic") else "ug_Latn"
     if code in ("C", "POSIX"):
         return SOURCE
     lower = {c.lower(): c for c in LANGUAGES}
@@ -84,7 +92,9 @@ def normalize(code: str | None) -> str | None:
         return None if rest & {"hant", "tw", "hk", "mo"} else "zh_Hans"
     if lang == "ug":
         rest = {p.lower() for p in parts[1:]}
-        return None if rest & {"latn", "cyrl"} else "ug"  # ULY / Cyrillic Uyghur: not written yet
+        if "latn" in rest:
+            return "ug_Latn"  # ULY
+        return "ug_Cyrl" if "cyrl" in rest else "ug"
     return lower.get(lang)
 
 
@@ -161,6 +171,9 @@ def _locale(code: str) -> Locale:
 
 def is_rtl(code: str | None = None) -> bool:
     """Whether ``code`` (default: the active language) is written right to left (Uyghur in Arabic script)."""
+    code = code or current()
+    if code in SCRIPT_VARIANTS:
+        return SCRIPT_VARIANTS[code][1] == "rtl"
     return locale(code).character_order == "right-to-left"
 
 
@@ -176,6 +189,8 @@ def html_lang(code: str | None = None) -> str:
 
 def display_name(code: str) -> str:
     """A language's name in itself (ئۇيغۇرچە, Türkçe, 中文 (简体), English), for a picker."""
+    if code in SCRIPT_VARIANTS:
+        return SCRIPT_VARIANTS[code][0]
     return _locale(code).display_name or code
 
 

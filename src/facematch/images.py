@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .i18n import _
+
 #: Refuse anything above this many pixels (a 100-megapixel photo is already far beyond any camera
 #: used for booking photos). Checked from the header, before decoding.
 MAX_PIXELS = 100_000_000
@@ -71,25 +73,25 @@ def read_file(path: Path) -> bytes:
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):  # a pipe or device named .jpg would block or never end
-            raise ImageError("not a regular file (a pipe, device or socket); not read")
+            raise ImageError(_("not a regular file (a pipe, device or socket); not read"))
         size = st.st_size
         if size == 0:
-            raise ImageError("empty file (0 bytes)")
+            raise ImageError(_("empty file (0 bytes)"))
         if size > MAX_FILE_BYTES:
             raise ImageError(f"file too large ({size / 1e6:.0f} MB; limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
         return path.read_bytes()
     except PermissionError as e:
-        raise ImageError("cannot read the file (permission denied)") from e
+        raise ImageError(_("cannot read the file (permission denied)")) from e
     except IsADirectoryError as e:
-        raise ImageError("is a folder, not a file") from e
+        raise ImageError(_("is a folder, not a file")) from e
     except OSError as e:
-        raise ImageError(f"cannot read the file ({e.strerror or e})") from e
+        raise ImageError(_("cannot read the file ({why})", why=e.strerror or e)) from e
 
 
 def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
     """Decode bytes into oriented 8-bit RGB, or raise ImageError saying why not."""
     if not data:
-        raise ImageError("empty file (0 bytes)")
+        raise ImageError(_("empty file (0 bytes)"))
     _register_heif()
     try:
         im = Image.open(io.BytesIO(data))
@@ -107,9 +109,9 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(_too_large(_bomb_pixels(e))) from e
     except UnidentifiedImageError as e:
-        raise ImageError("not an image, or an image format that cannot be read") from e
+        raise ImageError(_("not an image, or an image format that cannot be read")) from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"damaged or truncated image ({e})") from e
+        raise ImageError(_("damaged or truncated image ({why})", why=e)) from e
     width, height = rgb_im.size
     scale = 1.0
     if max(width, height) > max_side:

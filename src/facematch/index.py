@@ -17,6 +17,7 @@ import numpy as np
 from . import calibration, neighbours
 from .engines import DEFAULT_ENGINE
 from .fingerprint import Fingerprint
+from .i18n import _
 from .store import DB_NAME, Cases, Database, Faces, Links, Neighbours, Records
 from .vectors import EngineMismatch, FaceVectors, VectorsState, state, sync
 
@@ -27,7 +28,9 @@ class NoIndex(FileNotFoundError):
 
 def no_index_message(folder: Path) -> str:
     """The one thing a person is told, wherever they came from, when a folder holds no index."""
-    return f"no facematch index in {folder}; build one with `facematch index PHOTO_DIR --index {folder}`"
+    return _(
+        "no facematch index in {folder}; build one with `facematch index PHOTO_DIR --index {folder}`", folder=folder
+    )
 
 
 class Index:
@@ -101,7 +104,10 @@ class Index:
         present = {fp: n for fp, n in self.engines().items() if n > 0} or self.engines()
         if not present:
             raise EngineMismatch(
-                f"this index holds no faces yet; run `facematch index PHOTO_DIR --index {self.folder}` first"
+                _(
+                    "this index holds no faces yet; run `facematch index PHOTO_DIR --index {folder}` first",
+                    folder=self.folder,
+                )
             )
         by_name = {fp.name: fp for fp in present}
         if requested is None:
@@ -110,13 +116,21 @@ class Index:
             if DEFAULT_ENGINE in by_name:
                 return by_name[DEFAULT_ENGINE]
             raise EngineMismatch(
-                f"this index holds faces from several engines ({', '.join(by_name)}); choose one with --engine"
+                _(
+                    "this index holds faces from several engines ({engines}); choose one with --engine",
+                    engines=", ".join(by_name),
+                )
             )
         name = Fingerprint(requested).name if "@" in requested else requested
         if name not in by_name:
             raise EngineMismatch(
-                f"this index was built with {', '.join(by_name)}, not '{name}'. Search with "
-                f"--engine {next(iter(by_name))}, or index the photos again with --engine {name}."
+                _(
+                    "this index was built with {built}, not '{name}'. Search with --engine {first}, or index the "
+                    "photos again with --engine {name}.",
+                    built=", ".join(by_name),
+                    name=name,
+                    first=next(iter(by_name)),
+                )
             )
         return by_name[name]
 
@@ -125,11 +139,14 @@ class Index:
         for fp in self.engines():
             if fp.name == fingerprint.name and fp != fingerprint:
                 raise EngineMismatch(
-                    f"this index holds '{fp.name}' faces made with other model weights or pre-processing ({fp}); "
-                    f"this facematch makes {fingerprint}. Scores between the two mean nothing. Add --reindex to "
-                    f"index the photos again into this index (its cases, decisions and records are kept), or "
-                    f"use a new --index folder."
-                )
+                    _(
+                        "this index holds '{name}' faces made with other model weights or pre-processing ({old}); "
+                        "this facematch makes {new}. Scores between the two mean nothing. Add --reindex to index the "
+                        "photos again into this index (its cases, decisions and records are kept), or use a new "
+                        "--index folder.",
+                        name=fp.name, old=fp, new=fingerprint,
+                    )
+                )  # fmt: skip
 
     def drop_other_weights(self, fingerprint: Fingerprint) -> list[Fingerprint]:
         """Remove the faces and scans an engine made with other weights or pre-processing, and their FAISS file

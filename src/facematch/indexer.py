@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import images
 from .engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
+from .i18n import N_, _
 from .index import Index
 from .neighbours import Scoring
 from .records import import_file
@@ -102,7 +103,7 @@ def index_folder(
     start = time.monotonic()
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"photo folder not found: {folder}")
+        raise FileNotFoundError(_("photo folder not found: {folder}", folder=folder))
     workers = max(1, workers or os.cpu_count() or 1)
     # Workers start first: they import and load the engine while this process hashes its files and walks.
     pool = start_pool(engine_name, models, workers) if scan is None and workers > 1 else None
@@ -140,7 +141,7 @@ def index_folder(
 
         bar = progress_bar(len(todo), progress)
         try:
-            for (p, _), result in (scan or functools.partial(scan_all, pool=pool))(
+            for (p, _pos), result in (scan or functools.partial(scan_all, pool=pool))(
                 todo, engine, engine_name, workers, models
             ):
                 rel = p.relative_to(folder).as_posix()
@@ -247,10 +248,10 @@ def scan_all(
             pool.close()
 
 
-def progress_bar(total: int, enabled: bool, desc: str = "Indexing"):
+def progress_bar(total: int, enabled: bool, desc: str = N_("Indexing")):
     """A tqdm bar over photos (ETA included), or None when disabled or there is nothing to do."""
     if not enabled or total == 0:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="photo", desc=desc, dynamic_ncols=True)
+    return tqdm(total=total, unit="photo", desc=_(desc), dynamic_ncols=True)

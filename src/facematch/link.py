@@ -43,6 +43,7 @@ import numpy as np
 
 from . import calibration, messages, records
 from .access import Account, check_cross_check
+from .i18n import _
 from .index import Index
 from .search import Searcher, rank_ids, split_records
 from .store import FaceRow
@@ -255,7 +256,7 @@ def _bar(total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="face", desc="Linking", dynamic_ncols=True)
+    return tqdm(total=total, unit="face", desc=_("Linking"), dynamic_ncols=True)
 
 
 class _Context:
@@ -447,7 +448,8 @@ class Pair:
 
     def strength(self, gallery: int) -> str:
         if self.expected_strangers is None:
-            return f"{messages.SCORE_LABEL} {self.score:.3f} (no stranger rates for this engine)"
+            return _("{label} {score} (no stranger rates for this engine)", label=messages.score_label(),
+                     score=messages.decimal(self.score, 3))  # fmt: skip
         return messages.strength(self.band or "weak", self.expected_strangers, gallery=gallery)
 
 
@@ -459,7 +461,9 @@ def parse_pair_id(text: str) -> tuple[int, int]:
     try:
         a, b = (int(x) for x in str(text).split("-"))
     except ValueError:
-        raise ValueError(f"a pair is written as two face ids joined by '-', e.g. 12-345, not '{text}'") from None
+        raise ValueError(
+            _("a pair is written as two face ids joined by '-', e.g. 12-345, not '{text}'", text=text)
+        ) from None
     return min(a, b), max(a, b)
 
 
@@ -548,7 +552,12 @@ class CrossCheck:
         a, b = parse_pair_id(text)
         rows = [r for r in self.index.links.pairs(self.fp) if (r["a"], r["b"]) == (a, b)]
         if not rows:
-            raise ValueError(f"no candidate pair {a}-{b} in this index (it may have left the queue: photo removed)")
+            raise ValueError(
+                _(
+                    "no candidate pair {pair} in this index (it may have left the queue: photo removed)",
+                    pair=pair_id(a, b),
+                )
+            )
         return self._load(rows)[0]
 
     def next(self) -> Pair | None:
@@ -564,7 +573,7 @@ class CrossCheck:
         if self.account is not None:  # team mode: the reviewer is the account, never a typed name
             reviewer = self.account.name
         if not reviewer.strip():
-            raise ValueError("say who is deciding (--reviewer): every decision records its reviewer")
+            raise ValueError(_("say who is deciding (--reviewer): every decision records its reviewer"))
         p = self.pair(pair) if isinstance(pair, str) else pair
         (ka, fa), (kb, fb) = sorted([(face_key(p.a), p.a), (face_key(p.b), p.b)], key=lambda t: t[0])
         return self.index.links.append_decision(
@@ -605,12 +614,12 @@ class CrossCheck:
             for mine, other in (("a", "b"), ("b", "a")):
                 if d[f"{mine}_sha256"] == face.sha256 and iou(d[f"{mine}_box"], tuple(face.box)) >= 0.4:
                     for r in self._records_of(d[f"{other}_sha256"], d[f"{other}_box"]):
-                        when = time.strftime("%Y-%m-%d", time.localtime(d["decided_at"]))
+                        when = messages.day(d["decided_at"])
                         why = f" ({d['note']})" if d["note"] else ""
                         out.append(
-                            f"{d['reviewer']} linked this face to record {r['record_id']} on {when}{why}; "
-                            "nothing was copied into a record"
-                        )
+                            _("{reviewer} linked this face to record {record} on {when}{why}; nothing was copied "
+                              "into a record", reviewer=d["reviewer"], record=r["record_id"], when=when, why=why)
+                        )  # fmt: skip
         return out
 
     def _records_of(self, sha256: str, box: tuple) -> list[dict]:
@@ -670,14 +679,15 @@ def _same_face(sha: str, box: tuple, key: tuple[str, tuple], iou) -> bool:
 
 def pair_lines(p: Pair, gallery: int) -> list[str]:
     """What a screen says beside a pair, as kept with a decision (and exported)."""
-    lines = [f"{messages.SCORE_LABEL} {p.score:.3f}", p.strength(gallery)]
+    lines = [f"{messages.score_label()} {messages.decimal(p.score, 3)}", p.strength(gallery)]
     lines.append(
-        "mutual: each face is among the other's nearest" if p.mutual else "one-sided: only one face lists the other"
-    )
-    lines.append(f"collections: {p.collections[0]} / {p.collections[1]}")
-    lines += [f"records: {r}" for r in p.reasons]
+        _("mutual: each face is among the other's nearest") if p.mutual
+        else _("one-sided: only one face lists the other")
+    )  # fmt: skip
+    lines.append(_("collections: {a} / {b}", a=p.collections[0], b=p.collections[1]))
+    lines += [_("records: {reason}", reason=r) for r in p.reasons]
     if p.duplicate:
-        lines.append(f"duplicate image: {p.duplicate}")
+        lines.append(_("duplicate image: {why}", why=p.duplicate))
     return lines
 
 
@@ -689,7 +699,7 @@ def record_summary(index: Index, f: FaceRow) -> str:
         return "; ".join(records.record_summary(r) for r in own)
     if photo:  # a record of a group photo that does not say which face: about someone in it, maybe not this one
         return f"{messages.photo_record_only(count)}: " + "; ".join(records.record_summary(r) for r in photo)
-    return "no archive record"
+    return _("no archive record")
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -739,17 +749,18 @@ def export(cc: CrossCheck, out_dir: Path) -> dict[str, Path]:
         fields = list(rows[0]) if rows else (["group", *EXPORT_FIELDS] if name == "groups" else list(EXPORT_FIELDS))
         path = out_dir / f"crosscheck-{name}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
-            fh.write(f"# {messages.CAVEAT} {messages.LINK_CAVEAT}\n")
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
+            fh.write(f"# {messages.full_link_caveat()}\n")
+            w = csv.writer(fh)
+            w.writerow([messages.column(f) for f in fields])  # the reader's language; the JSON keeps English keys
             for r in rows:
                 w.writerow(
-                    {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | tuple) else v for k, v in r.items()}
-                )
+                    [json.dumps(v, ensure_ascii=False) if isinstance(v, list | tuple) else v for v in
+                     (r.get(f) for f in fields)]
+                )  # fmt: skip
         written[f"{name}.csv"] = path
         path = out_dir / f"crosscheck-{name}.jsonl"
         with path.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"caveat": f"{messages.CAVEAT} {messages.LINK_CAVEAT}"}, ensure_ascii=False) + "\n")
+            fh.write(json.dumps({"caveat": messages.full_link_caveat()}, ensure_ascii=False) + "\n")
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False, default=list) + "\n")
         written[f"{name}.jsonl"] = path

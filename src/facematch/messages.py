@@ -426,7 +426,9 @@ def photo_records(n_faces: int) -> str:
 
 def photo_record_only(n_faces: int) -> str:
     """A face of a group photo whose record does not say which face it is about (the cross-check's wording)."""
-    return f"record for this photo, which shows {plural(n_faces, 'face')} (it may be about someone else in it)"
+    return _(
+        "record for this photo, which shows {faces} (it may be about someone else in it)", faces=count(n_faces, "face")
+    )
 
 
 def photo_records_weighed(n_faces: int) -> str:
@@ -522,3 +524,133 @@ def child_photo(age: int, photo: str = "") -> str:
         "records point to.",
         age=max(age, 0),
     )
+
+
+# --- cli, report, exports ---
+def link_caveat() -> str:
+    """LINK_CAVEAT in the active language: added to the caveat wherever the archive cross-check shows or
+    exports pairs and groups."""
+    return _(
+        "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
+        "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "
+        "evidence about a person. A reviewer's decision on a pair is recorded in the audit log; nothing is "
+        "ever copied into an archive record."
+    )
+
+
+def full_link_caveat() -> str:
+    """The caveat and the cross-check caveat together, as exports and `link review --json` begin."""
+    return f"{caveat()} {link_caveat()}"
+
+
+def decimal(x: float, digits: int = 1) -> str:
+    """A decimal number with a fixed number of digits in the language's way (3.2 / 3,2); English as before."""
+    if i18n.current() == i18n.SOURCE:
+        return f"{x:,.{digits}f}"
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(x, digits), format="#,##0." + "0" * digits if digits else "#,##0", locale=i18n.locale())
+
+
+def percent(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage in the language's way (97.5% / %97,5 / 97.5%); English as before."""
+    if i18n.current() == i18n.SOURCE:
+        return f"{x:.{digits}%}"
+    from babel.numbers import format_percent
+
+    fmt = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+    return format_percent(x, format=fmt, locale=i18n.locale())
+
+
+def number(n: int) -> str:
+    """A count with the language's digit grouping (1,204 / 1.204)."""
+    return i18n.format_number(n)
+
+
+def day(when: float) -> str:
+    """A date as the language writes it (29 Nov 2026, 29 Kas 2026, 2026年11月29日); ISO in English as before."""
+    if i18n.current() == i18n.SOURCE:
+        import time
+
+        return time.strftime("%Y-%m-%d", time.localtime(when))
+    return i18n.format_date(when)
+
+
+#: What a record's fields are called on screens and in reports (records.LABELS keeps these English keys).
+RECORD_LABELS = {
+    "record": N_("record"),
+    "names": N_("names"),
+    "born": N_("born"),
+    "sex": N_("sex"),
+    "ID number": N_("ID number"),
+    "address": N_("address"),
+    "county": N_("county"),
+    "village": N_("village"),
+    "detained": N_("detained"),
+    "charge": N_("charge"),
+    "sentence": N_("sentence"),
+    "facility": N_("facility"),
+    "photo taken": N_("photo taken"),
+    "photos": N_("photos"),
+    "source": N_("source"),
+}
+
+
+def record_label(label: str) -> str:
+    """A record field's label in the active language (an archive's own column names stay as they were)."""
+    return _(RECORD_LABELS[label]) if label in RECORD_LABELS else label
+
+
+#: Column names of the CSV exports (audit log, cross-check): stable English identifiers in English, translated
+#: otherwise, so a caseworker opening one in a spreadsheet reads their language. Programs read the JSON lines,
+#: whose keys never change (README "Exports"). Coordinates (x1..y2) and unknown columns stay as they are.
+COLUMNS = {
+    "decision_id": N_("decision_id"),
+    "case_id": N_("case_id"),
+    "decided_at_utc": N_("decided_at_utc"),
+    "decided_at": N_("decided_at"),
+    "reviewer": N_("reviewer"),
+    "decision": N_("decision"),
+    "photo_sha256": N_("photo_sha256"),
+    "photo_path": N_("photo_path"),
+    "engine": N_("engine"),
+    "similarity_uncalibrated": N_("similarity_uncalibrated"),
+    "rank": N_("rank"),
+    "note": N_("note"),
+    "shown_on_screen": N_("shown_on_screen"),
+    "shown": N_("shown"),
+    "group": N_("group"),
+    "pair": N_("pair"),
+    "kind": N_("kind"),
+    "score": N_("score"),
+    "cosine": N_("cosine"),
+    "expected_strangers": N_("expected_strangers"),
+    "band": N_("band"),
+    "mutual": N_("mutual"),
+    "collection_a": N_("collection_a"),
+    "collection_b": N_("collection_b"),
+    "photo_a": N_("photo_a"),
+    "box_a": N_("box_a"),
+    "photo_b": N_("photo_b"),
+    "box_b": N_("box_b"),
+    "reasons": N_("reasons"),
+    "duplicate": N_("duplicate"),
+    "copies_folded": N_("copies_folded"),
+    "why": N_("why"),
+}
+
+
+def column(name: str) -> str:
+    """A CSV export's column name in the active language (the name itself when it has no entry)."""
+    return _(COLUMNS[name]) if name in COLUMNS else name
+
+
+AUDIT_COLUMNS = (
+    "decision_id", "case_id", "decided_at_utc", "reviewer", "decision", "photo_sha256", "x1", "y1", "x2", "y2",
+    "photo_path", "engine", "similarity_uncalibrated", "rank", "note", "shown_on_screen",
+)  # fmt: skip
+
+
+def audit_header() -> list[str]:
+    """The audit CSV's header row in the active language."""
+    return [column(c) for c in AUDIT_COLUMNS]

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent
 
+from . import messages
 from . import names as names_mod
+from .i18n import _
 from .store import RECORD_FIELDS
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.message}" if self.row else self.message
+        return _("row {row}: {message}", row=self.row, message=self.message) if self.row else self.message
 
 
 @dataclass
@@ -272,12 +274,12 @@ def _read_csv_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], l
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise RecordsError(f"cannot read records file {path}: {e.strerror or e}") from e
+        raise RecordsError(_("cannot read records file {path}: {why}", path=path, why=e.strerror or e)) from e
     text, warning = _decode(data, encoding)
     problems = [Problem(None, warning)] if warning else []
     if "\x00" in text:
         text = text.replace("\x00", "")
-        problems.append(Problem(None, "the file holds NUL characters; they were removed"))
+        problems.append(Problem(None, _("the file holds NUL characters; they were removed")))
     sample = text[:65536]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
@@ -321,12 +323,12 @@ def read_rows(path: Path, encoding: str | None = None, sheet: str | None = None)
     """All rows of a CSV / TSV / XLSX file as lists of cells, and file-level problems."""
     path = Path(path)
     if not path.is_file():
-        raise RecordsError(f"records file not found: {path}")
+        raise RecordsError(_("records file not found: {path}", path=path))
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx_rows(path, sheet)
     if suffix == ".xls":
-        raise RecordsError(f"{path}: old Excel .xls files are not read; save it as .xlsx or .csv first")
+        raise RecordsError(_("{path}: old Excel .xls files are not read; save it as .xlsx or .csv first", path=path))
     return _read_csv_rows(path, encoding)
 
 
@@ -393,8 +395,13 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
             warnings.append(
                 Problem(
                     d.row,
-                    f"record {d.record_id}: {f} differs between its rows "
-                    f"({' / '.join(map(str, vals))}); kept {vals[0]}",
+                    _(
+                        "record {id}: {field} differs between its rows ({values}); kept {kept}",
+                        id=d.record_id,
+                        field=f,
+                        values=" / ".join(map(str, vals)),
+                        kept=vals[0],
+                    ),  # fmt: skip
                 )
             )
     for f in ("sex", "id_number", "address", "county", "village", "charge", "sentence", "facility", "source"):
@@ -407,7 +414,10 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
             year_field = {"birth_date": "birth_year", "detention_date": "detention_year", "photo_date": "photo_year"}[f]
             fields[year_field] = p.year
             if p.iso is None:
-                warnings.append(Problem(d.row, f"{f} {p.text!r} is not a date facematch reads; kept as text"))
+                warnings.append(
+                    Problem(d.row, _("{field} {text} is not a date facematch reads; kept as text", field=f,
+                                     text=repr(p.text)))
+                )  # fmt: skip
             elif f == "birth_date":
                 fields["birth_source"] = "birth_date"
     if "birth_year" in first and not fields.get("birth_year"):
@@ -416,7 +426,7 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
             fields["birth_year"], fields["birth_source"] = p.year, "birth_year"
             fields.setdefault("birth_date", str(p.year))
         else:
-            warnings.append(Problem(d.row, f"birth_year {p.text!r} is not a year; kept as text"))
+            warnings.append(Problem(d.row, _("birth_year {text} is not a year; kept as text", text=repr(p.text))))
     from_id = birth_from_id(str(fields.get("id_number", "")))
     if from_id.problem:
         warnings.append(Problem(d.row, from_id.problem))
@@ -430,7 +440,14 @@ def _finish(d: _Draft, source_file: str, warnings: list[Problem], kept: list[str
             )
         elif str(fields.get("birth_date", ""))[:10] not in (id_birth, id_birth[:7], id_birth[:4]):
             warnings.append(
-                Problem(d.row, f"the ID number says born {id_birth}, the birth date column {fields.get('birth_date')}")
+                Problem(
+                    d.row,
+                    _(
+                        "the ID number says born {id_birth}, the birth date column {column}",
+                        id_birth=id_birth,
+                        column=fields.get("birth_date"),
+                    ),
+                )  # fmt: skip
             )
     names = [str(n).strip() for n in d.values.get("name", [])]
     linked = [split_face(p) for v in d.values.get("photo", []) for p in _split_photos(v)]
@@ -456,13 +473,17 @@ def map_rows(
     maps = dict(maps or {})
     start = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)
     if start is None:
-        raise RecordsError(f"records file {source} is empty")
+        raise RecordsError(_("records file {source} is empty", source=source))
     header = [str(h).strip() for h in rows[start]]
     unknown = [c for c in maps if c not in header]
     if unknown:
         raise RecordsError(
-            f"--map names columns that are not in {source}: {', '.join(unknown)}; "
-            f"columns: {', '.join(h for h in header if h)}"
+            _(
+                "--map names columns that are not in {source}: {unknown}; columns: {columns}",
+                source=source,
+                unknown=", ".join(unknown),
+                columns=", ".join(h for h in header if h),
+            )  # fmt: skip
         )
     fields = [maps.get(h) or (guess_field(h) if h else "ignore") for h in header]
     report.columns = {h: f for h, f in zip(header, fields, strict=True) if h}
@@ -470,20 +491,29 @@ def map_rows(
         cols = [h for h, f in report.columns.items() if f == fld]
         if len(cols) > 1:
             report.warnings.append(
-                Problem(None, f"columns {', '.join(cols)} all read as {fld}; the first filled one is used")
+                Problem(
+                    None,
+                    _(
+                        "columns {columns} all read as {field}; the first filled one is used",
+                        columns=", ".join(cols),
+                        field=fld,
+                    ),
+                )  # fmt: skip
             )
     if "record_id" not in fields:
         report.warnings.append(
             Problem(
                 None,
-                f"no record id column; records are named {id_prefix or Path(source).name}:ROW "
-                "(name one with --map COLUMN=record_id)",
+                _(
+                    "no record id column; records are named {prefix}:ROW (name one with --map COLUMN=record_id)",
+                    prefix=id_prefix or Path(source).name,
+                ),  # fmt: skip
             )
         )
     if "name" not in fields:
-        report.warnings.append(Problem(None, "no name column: these records cannot be found by name (see --map)"))
+        report.warnings.append(Problem(None, _("no name column: these records cannot be found by name (see --map)")))
     if "photo" not in fields:
-        report.warnings.append(Problem(None, "no photo column: the records are kept without photos"))
+        report.warnings.append(Problem(None, _("no photo column: the records are kept without photos")))
     drafts: dict[str, _Draft] = {}
     prefix = id_prefix or Path(source).name
     for i in range(start + 1, len(rows)):
@@ -498,12 +528,14 @@ def map_rows(
                 report.problems.append(
                     Problem(
                         n,
-                        f"{len(cells) - len(header)} more cells than the header has columns; "
-                        "the extra cells are kept as extra_1, ...",
+                        _(
+                            "{n} more cells than the header has columns; the extra cells are kept as extra_1, ...",
+                            n=len(cells) - len(header),
+                        ),  # fmt: skip
                     )
                 )
         if any("\ufffd" in str(c) for c in cells):
-            report.problems.append(Problem(n, "some characters could not be decoded (shown as �)"))
+            report.problems.append(Problem(n, _("some characters could not be decoded (shown as �)")))
         rid = ""
         for f, c in zip(fields, cells, strict=False):
             if f == "record_id" and str(c).strip():
@@ -512,12 +544,14 @@ def map_rows(
         if not rid:
             rid = f"{prefix}:{n}"
             if "record_id" in fields:
-                report.problems.append(Problem(n, f"no record id; named {rid}"))
+                report.problems.append(Problem(n, _("no record id; named {id}", id=rid)))
         d = drafts.get(rid)
         if d is None:
             d = drafts[rid] = _Draft(rid, n)
         else:
-            report.problems.append(Problem(n, f"record id {rid} already in row {d.row}: the rows are merged"))
+            report.problems.append(
+                Problem(n, _("record id {id} already in row {row}: the rows are merged", id=rid, row=d.row))
+            )
         for j, c in enumerate(cells):
             h = header[j] if j < len(header) else f"extra_{j - len(header) + 1}"
             f = fields[j] if j < len(fields) else "keep"
@@ -600,17 +634,17 @@ LABELS = {
 
 def record_lines(r: dict) -> list[tuple[str, str]]:
     """(label, text) pairs of everything a record says, typed fields first, then the other columns."""
-    out = [("record", str(r.get("record_id", "")))]
+    out = [(messages.record_label("record"), str(r.get("record_id", "")))]
     for key, label in LABELS.items():
         v = r.get(key)
         if not v:
             continue
         if key == "birth_date" and r.get("birth_source") == "id_number":
-            v = f"{v} (from the ID number)"
+            v = _("{date} (from the ID number)", date=v)
         if key == "photos" and r.get("photo_faces"):
             faces = r["photo_faces"]
-            v = [f"{p} (face {faces[p]} from the left)" if p in faces else p for p in v]
-        out.append((label, " · ".join(map(str, v)) if isinstance(v, list) else str(v)))
+            v = [_("{photo} (face {n} from the left)", photo=p, n=faces[p]) if p in faces else p for p in v]
+        out.append((messages.record_label(label), " · ".join(map(str, v)) if isinstance(v, list) else str(v)))
     if "columns" in r:  # imported by this version: the columns that are no field, as they were
         other = r.get("other", {})
     else:  # a legacy record: its columns are the record
@@ -624,4 +658,4 @@ def record_lines(r: dict) -> list[tuple[str, str]]:
 def record_summary(r: dict) -> str:
     """One line: first name · born · county (or the record id)."""
     bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
-    return " · ".join(bits) if bits else f"record {r.get('record_id', '')}"
+    return " · ".join(bits) if bits else _("record {id}", id=r.get("record_id", ""))

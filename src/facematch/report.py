@@ -16,36 +16,19 @@ import io
 import time
 
 from . import images, messages, thumbs
-from .review import Case, Decision, Review
+from .i18n import _
+from .review import DECISION_WORDS, Case, Decision, Review
 from .store import Faces
 
 LABELS = {"confirm": "Confirmed by a person", "reject": "Rejected", "unsure": "Unsure"}
 
 
 def audit_csv(review: Review, case_id: int | None = None) -> str:
-    """Every decision, oldest first, one row each (a change of mind is a later row)."""
+    """Every decision, oldest first, one row each (a change of mind is a later row). The header is in the active
+    language (messages.COLUMNS); the values (decisions, hashes, times in UTC) are the stored ones."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(
-        [
-            "decision_id",
-            "case_id",
-            "decided_at_utc",
-            "reviewer",
-            "decision",
-            "photo_sha256",
-            "x1",
-            "y1",
-            "x2",
-            "y2",
-            "photo_path",
-            "engine",
-            "similarity_uncalibrated",
-            "rank",
-            "note",
-            "shown_on_screen",
-        ]
-    )
+    w.writerow(messages.audit_header())  # English identifiers in English; the reader's language otherwise
     for d in review.log(case_id):
         w.writerow(
             [
@@ -74,11 +57,13 @@ def _img(data: bytes, mime: str = "image/jpeg", alt: str = "") -> str:
 def _face_img(faces: Faces, d: Decision) -> str:
     path = faces.photo_path_by_sha(d.photo_sha256)
     if path is None or not path.exists():
-        return '<div class="missing">archive photo not found on this computer</div>'
+        missing = _("archive photo not found on this computer")
+        return f'<div class="missing">{html.escape(missing)}</div>'
     try:
-        return _img(thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(path), d.box)), alt="archive face")
+        return _img(thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(path), d.box)), alt=_("archive face"))
     except Exception as e:  # a report must still be written when one photo has gone bad
-        return f'<div class="missing">cannot read the archive photo ({html.escape(str(e))})</div>'
+        why = _("cannot read the archive photo ({why})", why=e)
+        return f'<div class="missing">{html.escape(why)}</div>'
 
 
 def _facts_html(review: Review, case: Case) -> str:
@@ -86,15 +71,17 @@ def _facts_html(review: Review, case: Case) -> str:
     facts = review.facts(case.id)
     rows = []
     if facts.names:
-        rows.append(("Names", " · ".join(facts.names)))
+        rows.append((_("Names"), " · ".join(facts.names)))
     if facts.birth_year:
-        rows.append(("Born", f"about {facts.birth_year} (± {messages.plural(facts.birth_year_margin, 'year')})"))
+        years = messages.count(facts.birth_year_margin, "year")
+        rows.append((_("Born"), _("about {year} (± {years})", year=facts.birth_year, years=years)))
     if facts.county:
-        rows.append(("Home county", facts.county))
+        rows.append((_("Home county"), facts.county))
     if case.notes.strip():
-        rows.append(("Notes", case.notes.strip()))
+        rows.append((_("Notes"), case.notes.strip()))
     if not rows:
-        return "<p>Nothing recorded.</p>"
+        nothing = _("Nothing recorded.")
+        return f"<p>{html.escape(nothing)}</p>"
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
@@ -104,8 +91,8 @@ def _kept_photo_html(review: Review, case_id: int, kept) -> str:
     rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000).rgb
     if kept.face_box is not None:
         rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
-    year = f"taken about {kept.photo_year}" if kept.photo_year else "year not given"
-    chosen = "chosen face boxed" if kept.face_box is not None else "no face chosen yet (the largest is used)"
+    year = _("taken about {year}", year=kept.photo_year) if kept.photo_year else _("year not given")
+    chosen = _("chosen face boxed") if kept.face_box is not None else _("no face chosen yet (the largest is used)")
     return (
         f"<figure>{_img(thumbs.jpeg_bytes(rgb), alt=kept.original_name)}<figcaption>"
         f"{html.escape(kept.original_name)}<br>{year}; {chosen}<br>"
@@ -123,18 +110,39 @@ def _verdict_rows(review: Review, case: Case, faces: Faces) -> list[str]:
             continue
         first = v.decisions[0]
         each = "<br>".join(
-            f"{LABELS[d.decision]} by {html.escape(d.reviewer)} on {d.when()}"
+            html.escape(_("{label} by {reviewer} on {when}", label=messages.decision_label(d.decision),
+                          reviewer=d.reviewer, when=d.when()))
             + (f": {html.escape(d.note)}" if d.note else "")
             for d in v.decisions
-        )
-        shown = "<br>".join(html.escape(line) for line in first.shown) or "(not kept)"
+        )  # fmt: skip
+        shown = "<br>".join(html.escape(line) for line in first.shown) or _("(not kept)")
         css = "confirm" if v.state == "confirmed" else "reject" if v.state == "rejected" else ""
         rows.append(
             f"<tr class='{css}'><td>{_face_img(faces, first)}</td><td><b>{html.escape(v.text())}</b><br>{each}</td>"
-            f"<td>rank {first.rank}<br>{messages.SCORE_LABEL} {first.score:.3f}</td><td class='shown'>{shown}</td>"
-            f"<td>{html.escape(first.photo_path)}<br><code>{first.photo_sha256}</code><br>box {first.box}</td></tr>"
+            f"<td>{_rank_score(first)}</td><td class='shown'>{shown}</td>"
+            f"<td>{html.escape(first.photo_path)}<br><code>{first.photo_sha256}</code><br>{_box(first)}</td></tr>"
         )
     return rows
+
+
+def _rank_score(d: Decision) -> str:
+    return _("rank {rank}", rank=d.rank) + f"<br>{html.escape(messages.score_label())} {messages.decimal(d.score, 3)}"
+
+
+def _box(d: Decision) -> str:
+    return _("box {box}", box=list(d.box))
+
+
+def _day(when: float) -> str:
+    return html.escape(messages.day(when))
+
+
+#: Fonts that have Uyghur's Arabic letters and Simplified Chinese, named first so a browser or a printer uses them
+#: when installed (the app ships Noto woff2 files; the report stays one self-contained file and names them).
+FONTS = (
+    'system-ui, "Noto Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "UKIJ Tuz Tom", "Microsoft Uighur", '
+    '"Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+)
 
 
 def case_html(review: Review, case_id: int) -> str:
@@ -150,60 +158,79 @@ def case_html(review: Review, case_id: int) -> str:
             try:
                 queries.append(_kept_photo_html(review, case_id, kept))
             except Exception as e:  # one unreadable kept photo must not stop the report
-                queries.append(f'<div class="missing">{html.escape(kept.original_name)}: cannot read ({e})</div>')
+                why = _("cannot read ({why})", why=e)
+                queries.append(f'<div class="missing">{html.escape(kept.original_name)}: {html.escape(why)}</div>')
     if not queries:
-        queries.append("<p>The family's photos were not kept in this case (they were used in memory only).</p>")
+        not_kept = _("The family's photos were not kept in this case (they were used in memory only).")
+        queries.append(f"<p>{html.escape(not_kept)}</p>")
     rows = _verdict_rows(review, case, faces) if case.two_reviewers else []
     for d in [] if case.two_reviewers else latest:
-        shown = "<br>".join(html.escape(line) for line in d.shown) or "(not kept: decided before facematch kept it)"
+        shown = "<br>".join(html.escape(line) for line in d.shown) or _("(not kept: decided before facematch kept it)")
+        by = _("by {reviewer} on {when}", reviewer=d.reviewer, when=d.when())
         rows.append(
             f"<tr class='{d.decision}'><td>{_face_img(faces, d)}</td>"
             f"<td><b>{messages.decision_label(d.decision)}</b><br>"
-            f"by {html.escape(d.reviewer)} on {d.when()}<br>{html.escape(d.note)}</td>"
-            f"<td>rank {d.rank}<br>{messages.score_label()} {d.score:.3f}</td>"
+            f"{html.escape(by)}<br>"
+            f"{html.escape(d.note)}</td>"
+            f"<td>{_rank_score(d)}</td>"
             f"<td class='shown'>{shown}</td>"
-            f"<td>{html.escape(d.photo_path)}<br><code>{d.photo_sha256}</code><br>box {d.box}</td></tr>"
+            f"<td>{html.escape(d.photo_path)}<br><code>{d.photo_sha256}</code><br>{_box(d)}</td></tr>"
         )
     engines = sorted({d.engine for d in log})
     log_rows = "".join(
-        f"<tr><td>{d.id}</td><td>{d.when()}</td><td>{html.escape(d.reviewer)}</td><td>{d.decision}</td>"
-        f"<td><code>{d.photo_sha256[:16]}…</code> {d.box}</td><td>{d.rank}</td><td>{d.score:.3f}</td>"
+        f"<tr><td>{d.id}</td><td>{d.when()}</td><td>{html.escape(d.reviewer)}</td>"
+        f"<td>{html.escape(_(DECISION_WORDS[d.decision]))}</td>"
+        f"<td><code>{d.photo_sha256[:16]}…</code> {d.box}</td><td>{d.rank}</td><td>{messages.decimal(d.score, 3)}</td>"
         f"<td>{html.escape(d.note)}</td></tr>"
         for d in log
     )
+    closed = (" · " + _("closed {day}", day=_day(case.closed_at))) if case.closed_at else ""
+    heading = (
+        _("Decided candidates (each reviewer's latest decision; two reviewers must confirm)")
+        if case.two_reviewers
+        else _("Decided candidates (latest decision for each)")
+    )
+    t = {k: html.escape(v) for k, v in {
+        "title": _("facematch case: {name}", name=case.name),
+        "case": _("Case: {name}", name=case.name),
+        "meta": _(
+            "Reviewer: {reviewer} · opened {opened}", reviewer=case.reviewer, opened=messages.day(case.created_at)
+        ),
+        "written": _("report written {when}", when=messages.day(time.time()) + time.strftime(" %H:%M")),
+        "knows": _("What the family knows"), "photos": _("Photos of the missing person"), "decided": heading,
+        "face": _("archive face"), "decision": _("decision"), "rank_score": _("rank / score"),
+        "shown": _("what the screen showed when deciding"), "photo": _("archive photo"),
+        "none": _("No decisions yet."), "audit": _("Audit log (every decision, never edited)"),
+        "time": _("time"), "reviewer": _("reviewer"), "rank": _("rank"), "score": _("score"), "note": _("note"),
+        "engines": _("Engine(s): {engines}", engines=", ".join(engines) or _("none")),
+    }.items()}  # fmt: skip
     return f"""<!doctype html>
 <html {messages.html_lang_dir()}>
-<head><meta charset="utf-8"><title>facematch case: {html.escape(case.name)}</title>
+<head><meta charset="utf-8"><title>{t["title"]}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+body {{ font-family: {FONTS}; margin: 2em; color: #222; }}
 .caveat {{ border: 2px solid #b00; padding: .8em; background: #fff6f6; }}
 table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: .4em; vertical-align: top; font-size: 90%; }}
-img {{ max-width: 180px; }} figure img {{ max-width: 260px; }} th {{ text-align: left; }}
-td.shown {{ max-width: 28em; }} figure {{ display: inline-block; margin: 0 1em 1em 0; }}
-tr.confirm td:first-child {{ border-left: 6px solid #2a9d8f; }}
-tr.reject td:first-child {{ border-left: 6px solid #999; }}
-code {{ font-size: 80%; word-break: break-all; }}
+img {{ max-width: 180px; }} figure img {{ max-width: 260px; }} th {{ text-align: start; }}
+td.shown {{ max-width: 28em; }} figure {{ display: inline-block; margin-block: 0 1em; margin-inline: 0 1em; }}
+tr.confirm td:first-child {{ border-inline-start: 6px solid #2a9d8f; }}
+tr.reject td:first-child {{ border-inline-start: 6px solid #999; }}
+code {{ font-size: 80%; word-break: break-all; unicode-bidi: isolate; direction: ltr; }}
 @media print {{ tr {{ page-break-inside: avoid; }} }}
 </style></head><body>
-<h1>Case: {html.escape(case.name)}</h1>
-<p>Reviewer: {html.escape(case.reviewer)} · opened {time.strftime("%Y-%m-%d", time.localtime(case.created_at))}
-{" · closed " + time.strftime("%Y-%m-%d", time.localtime(case.closed_at)) if case.closed_at else ""}
-· report written {time.strftime("%Y-%m-%d %H:%M")}</p>
+<h1>{t["case"]}</h1>
+<p>{t["meta"]}{closed} · {t["written"]}</p>
 <p class="caveat">{html.escape(messages.caveat())}</p>
-<h2>What the family knows</h2>{_facts_html(review, case)}
-<h2>Photos of the missing person</h2>{"".join(queries)}
-<h2>Decided candidates ({
-        "each reviewer's latest decision; two reviewers must confirm"
-        if case.two_reviewers
-        else "latest decision for each"
-    })</h2>
-<table><tr><th>archive face</th><th>decision</th><th>rank / score</th><th>what the screen showed when deciding</th>
-<th>archive photo</th></tr>
-{"".join(rows) or "<tr><td colspan=5>No decisions yet.</td></tr>"}</table>
+<h2>{t["knows"]}</h2>{_facts_html(review, case)}
+<h2>{t["photos"]}</h2>{"".join(queries)}
+<h2>{t["decided"]}</h2>
+<table><tr><th>{t["face"]}</th><th>{t["decision"]}</th><th>{t["rank_score"]}</th><th>{t["shown"]}</th>
+<th>{t["photo"]}</th></tr>
+{"".join(rows) or f"<tr><td colspan=5>{t['none']}</td></tr>"}</table>
 <p>{html.escape(messages.calibration_note())}</p>
-<p>Engine(s): {", ".join(html.escape(e) for e in engines) or "none"}</p>
-<h2>Audit log (every decision, never edited)</h2>
-<table><tr><th>#</th><th>time</th><th>reviewer</th><th>decision</th><th>face</th><th>rank</th><th>score</th>
-<th>note</th></tr>{log_rows}</table>
+<p>{t["engines"]}</p>
+<h2>{t["audit"]}</h2>
+<table><tr><th>#</th><th>{t["time"]}</th><th>{t["reviewer"]}</th><th>{t["decision"]}</th><th>{t["face"]}</th>
+<th>{t["rank"]}</th><th>{t["score"]}</th><th>{t["note"]}</th></tr>{log_rows}</table>
 </body></html>"""

@@ -26,6 +26,7 @@ from typing import NamedTuple
 from . import images
 from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
 from .combined import Facts
+from .i18n import N_, _
 from .index import Index
 from .search import Candidate
 from .vault import FILE_MAGIC, VaultError
@@ -107,25 +108,33 @@ class Verdict:
     keys: tuple[tuple[str, tuple], ...] = ()  # the face (photo sha256, box) of every decision on it, to find it
 
     def text(self) -> str:
+        """Where the face stands, in the active language (the app, the CLI and the case report show it)."""
         by = {d.decision: [x for x in self.decisions if x.decision == d.decision] for d in self.decisions}
-        names = " and ".join(f"{d.reviewer} ({d.when()})" for d in by.get(CONFIRM, []))
+        names = _(" and ").join(f"{d.reviewer} ({d.when()})" for d in by.get(CONFIRM, []))
         if self.state == CONFIRMED:
             n = len(by.get(CONFIRM, []))
-            return f"Confirmed by {'two' if n == 2 else n} reviewers: {names}"
+            if n == 2:
+                return _("Confirmed by two reviewers: {names}", names=names)
+            return _("Confirmed by {n} reviewers: {names}", n=n, names=names)
         if self.state == NEEDS_SECOND:
-            return f"Confirmed by {names}; a second reviewer must confirm independently before it counts"
+            return _("Confirmed by {names}; a second reviewer must confirm independently before it counts", names=names)
         if self.state == DISAGREE:
-            each = ", ".join(f"{d.reviewer}: {d.decision}" for d in self.decisions)
-            return f"Reviewers disagree ({each}): a third reviewer should decide"
+            each = ", ".join(d.reviewer + ": " + _(DECISION_WORDS[d.decision]) for d in self.decisions)
+            return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
         if self.state == WAITING:
-            return "Another reviewer has decided on this face; you see their decision after you record yours"
-        return "; ".join(f"{LABEL[d.decision]} by {d.reviewer} on {d.when()}" for d in self.decisions)
+            return _("Another reviewer has decided on this face; you see their decision after you record yours")
+        return "; ".join(
+            _("{label} by {reviewer} on {when}", label=_(LABEL[d.decision]), reviewer=d.reviewer, when=d.when())
+            for d in self.decisions
+        )
 
 
 CONFIRMED, NEEDS_SECOND, DISAGREE, WAITING, REJECTED, UNSURE_STATE = (
     "confirmed", "needs_second", "disagree", "waiting", "rejected", "unsure",
 )  # fmt: skip
-LABEL = {CONFIRM: "Confirmed", REJECT: "Rejected", UNSURE: "Marked unsure"}
+LABEL = {CONFIRM: N_("Confirmed"), REJECT: N_("Rejected"), UNSURE: N_("Marked unsure")}
+#: A decision as one word, where the stored value ("confirm") is shown to people (translated in Verdict.text).
+DECISION_WORDS = {CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure")}
 
 
 class Review:
@@ -149,7 +158,7 @@ class Review:
     def _guard(self, case_id: int) -> None:
         """Refuse a case this account may not open, with the same words whether or not it exists."""
         if self.account is not None and not self.accounts.may_open(self.account, int(case_id)):
-            raise AccessDenied(f"you have no case {case_id} to open")
+            raise AccessDenied(_("you have no case {case_id} to open", case_id=case_id))
 
     # -- cases ----------------------------------------------------------------------------------
     def create_case(self, name: str, reviewer: str = "", notes: str = "", two_reviewers: bool | None = None) -> Case:
@@ -182,7 +191,7 @@ class Review:
         self._guard(case_id)
         row = self._cases.get(case_id)
         if row is None:
-            raise ValueError(f"there is no case {case_id}")
+            raise ValueError(_("there is no case {case_id}", case_id=case_id))
         return Case(**row)
 
     def rename_case(self, case_id: int, name: str) -> Case:
@@ -310,7 +319,7 @@ class Review:
         data = kept.path.read_bytes()
         if data.startswith(FILE_MAGIC):
             if self._cases.vault is None:
-                raise VaultError("this kept photo is encrypted: start the team server with its passphrase")
+                raise VaultError(_("this kept photo is encrypted: start the team server with its passphrase"))
             return self._cases.vault.open_bytes(data, f"photo:{sha256}")
         return data
 
@@ -333,10 +342,10 @@ class Review:
         if self.account is not None:  # team mode: the logged-in account decides, whatever name was typed
             reviewer = self.account.name
         if not reviewer.strip():
-            raise ValueError("say who is deciding: every decision records its reviewer")
+            raise ValueError(_("say who is deciding: every decision records its reviewer"))
         case = self.case(case_id)
         if not case.is_open:
-            raise ValueError(f"case '{case.name}' is closed; reopen it to record decisions")
+            raise ValueError(_("case '{case}' is closed; reopen it to record decisions", case=case.name))
         sha, box = face_key(candidate)
         account_id = self.account.id if self.account is not None else None
 
@@ -495,7 +504,7 @@ def parse_year(value: int | str | None, what: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 1880 <= int(text) <= 2100:
-        raise ValueError(f"{what}: write a year such as 1979, or leave it empty")
+        raise ValueError(_("{what}: write a year such as 1979, or leave it empty", what=what))
     return int(text)
 
 

@@ -29,6 +29,7 @@ from . import calibration, images, neighbours
 from .calibration import ArchiveCalibration, Calibration
 from .engines import Face, FaceEngine, get_engine
 from .engines.base import normalise
+from .i18n import _
 from .index import Index
 from .store import FaceRow
 from .vectors import EngineMismatch, ExactVectors, FaceVectors, stored_vectors
@@ -53,11 +54,18 @@ class QueryPhoto:
     def pick(self, number: int | None = None) -> Face:
         """The face a person chose (1-based), or the largest one."""
         if not self.faces:
-            raise ValueError(f"{self.name}: no face found")
+            raise ValueError(_("{photo}: no face found", photo=self.name))
         if number is None:
             return self.faces[0]
         if not 1 <= number <= len(self.faces):
-            raise ValueError(f"{self.name}: there is no face {number}; faces found: {len(self.faces)}")
+            raise ValueError(
+                _(
+                    "{photo}: there is no face {number}; faces found: {found}",
+                    photo=self.name,
+                    number=number,
+                    found=len(self.faces),
+                )
+            )
         return self.faces[number - 1]
 
 
@@ -103,10 +111,12 @@ class Searcher:
             self.engine: FaceEngine = get_engine(fp.name, models=models)
             if self.engine.fingerprint != fp:
                 raise EngineMismatch(
-                    f"this index was built with {fp}, but the installed '{self.engine.name}' model is "
-                    f"{self.engine.fingerprint}. Scores between different model weights mean nothing; "
-                    "index the photos again into a new folder."
-                )
+                    _(
+                        "this index was built with {built}, but the installed '{name}' model is {installed}. Scores "
+                        "between different model weights mean nothing; index the photos again into a new folder.",
+                        built=fp, name=self.engine.name, installed=self.engine.fingerprint,
+                    )
+                )  # fmt: skip
             self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
             self.scoring = neighbours.Scoring(alpha=float(hubness))
             self.alpha = self.scoring.alpha
@@ -184,7 +194,7 @@ class Searcher:
     def search(self, faces: list[Face], k: int = 50) -> list[Candidate]:
         """Candidates for one person shown in one or more query faces (embeddings fused by their mean)."""
         if not faces:
-            raise ValueError("no query face to search with")
+            raise ValueError(_("no query face to search with"))
         return self.rank(fuse([f.embedding for f in faces])[None, :], k)[0]
 
     def rank(self, queries: np.ndarray, k: int = 50) -> list[list[Candidate]]:

@@ -24,6 +24,8 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .i18n import _
+
 TEXT_PREFIX = "enc1:"
 FILE_MAGIC = b"FMENC1\n"
 #: argon2id for the key: 64 MiB and 3 passes take about a third of a second here, once per server start.
@@ -65,7 +67,7 @@ class Vault:
         stored = meta_get("vault")
         if stored is None:
             if len(passphrase) < MIN_PASSPHRASE:
-                raise VaultError(f"choose a passphrase of at least {MIN_PASSPHRASE} characters (a few words)")
+                raise VaultError(_("choose a passphrase of at least {n} characters (a few words)", n=MIN_PASSPHRASE))
             salt = os.urandom(16)
             vault = cls(cls.derive(passphrase, salt, KDF))
             record = {"kdf": "argon2id", "params": KDF, "salt": base64.b64encode(salt).decode()}
@@ -79,7 +81,7 @@ class Vault:
         except VaultError:
             ok = False
         if not ok:
-            raise VaultError("wrong passphrase for the families' data of this index; nothing was read or changed")
+            raise VaultError(_("wrong passphrase for the families' data of this index; nothing was read or changed"))
         return vault, False
 
     # -- texts (SQLite values) --------------------------------------------------------------------

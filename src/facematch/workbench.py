@@ -59,13 +59,6 @@ PAIR_STATUS = {
     link.DIFFERENT: N_("Decided different people by {who} on {when}"),
     link.UNSURE: N_("Marked unsure by {who} on {when}"),
 }
-#: The labels of an archive record's lines (records.LABELS and record_lines' "record"), as the app shows them.
-RECORD_LABELS = {
-    "record": N_("record"), "names": N_("names"), "born": N_("born"), "sex": N_("sex"), "ID number": N_("ID number"),
-    "address": N_("address"), "county": N_("county"), "village": N_("village"), "detained": N_("detained"),
-    "charge": N_("charge"), "sentence": N_("sentence"), "facility": N_("facility"),
-    "photo taken": N_("photo taken"), "photos": N_("photos"), "source": N_("source"),
-}  # fmt: skip
 #: The cross-check's exports (link.export: crosscheck-pairs.csv, ...), as their download buttons name them.
 EXPORT_NAMES = {
     "pairs": N_("Candidate pairs"), "groups": N_("Groups"), "duplicates": N_("Duplicate images"),
@@ -807,12 +800,9 @@ def verdict_text(v: Verdict) -> str:
 
 
 def record_lines(r: dict) -> str:
-    """An archive record, one "label: text" line each, with the labels in the page's language (the record's own
-    words and its other columns' headers stay as the archive wrote them)."""
-    return "  \n".join(
-        f"{_(RECORD_LABELS[k]) if k in RECORD_LABELS else k}: {' · '.join(iso(part) for part in v.split(' · '))}"
-        for k, v in records.record_lines(r)
-    )
+    """An archive record, one "label: text" line each (records.record_lines: the labels in the page's language, the
+    record's own words and its other columns' headers as the archive wrote them), each value isolated."""
+    return "  \n".join(f"{k}: {' · '.join(iso(part) for part in v.split(' · '))}" for k, v in records.record_lines(r))
 
 
 def record_summary(r: dict) -> str:
@@ -1254,23 +1244,12 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
                     else name
                 )
                 st.download_button(label, path.read_bytes(), file_name=path.name, key=f"x_{name}")
-    st.warning(f"{messages.caveat()} {link_caveat()}")
+    st.warning(f"{messages.caveat()} {messages.link_caveat()}")
 
 
 def pair_count(n: int) -> str:
     """ "3 candidate pairs": a pair of archive faces the cross-check suggests, never a "match"."""
     return ngettext("{n} candidate pair", "{n} candidate pairs", n)
-
-
-def link_caveat() -> str:
-    """messages.LINK_CAVEAT in the page's language (the CLI's branch adds messages.link_caveat(); the msgid is the
-    same, so the two share one catalog entry)."""
-    return _(
-        "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
-        "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "
-        "evidence about a person. A reviewer's decision on a pair is recorded in the audit log; nothing is "
-        "ever copied into an archive record."
-    )
 
 
 def open_pair(pair: str | None) -> None:
@@ -1345,7 +1324,7 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
             st.caption(link.record_summary(cc.index, f))
             for line in cc.linked_records(f):
                 st.info(line)
-    st.warning(f"{messages.caveat()} {link_caveat()}")
+    st.warning(f"{messages.caveat()} {messages.link_caveat()}")
     if p.decision is not None:
         st.write(pair_status(p.decision))
     with st.form(f"xdecide_{p.id}"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fingerprint import Fingerprint
+from ..i18n import _
 from .base import Face, FaceEngine, fingerprint_of
 
 #: The engine used when none is named: the best measured on age-gap and East Asian photos.
@@ -63,7 +64,7 @@ def get_engine(
         from .insightface_engine import InsightFaceEngine
 
         return InsightFaceEngine(name.split(":", 1)[1], folder, threads=threads)
-    raise ValueError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
+    raise ValueError(_("unknown engine '{name}'; choose one of: {engines}", name=name, engines=", ".join(ENGINES)))
 
 
 @dataclass(frozen=True)
