@@ -361,6 +361,22 @@ def test_case_report_in_uyghur_is_right_to_left(turkish_demo):
     assert "These are candidates" not in uyghur
     assert "بىر كىشى جەزملەشتۈردى" in uyghur  # "Confirmed by a person"
     assert "Noto Sans Arabic" in uyghur and "Noto Sans SC" in uyghur  # a font stack with Uyghur and Chinese
+    # The shipped fonts travel inside the file, only the files its characters need, so a computer without a
+    # Uyghur or Chinese font still draws the letters. The decision's "what the screen showed" is Uyghur, so even
+    # the English report carries the Arabic-script font; only the Chinese one carries Chinese slices.
+    from facematch import fonts
+
+    def inlined(page: str) -> list[tuple[str, str]]:
+        rule = r"font-family: '([^']+)'; font-weight: (\d+); font-style: normal; src: url\(data:"
+        return sorted(re.findall(rule, page))
+
+    arabic = [("facematch Noto Sans Arabic", "400"), ("facematch Noto Sans Arabic", "700")]
+    assert inlined(uyghur) == arabic and inlined(english) == arabic
+    with i18n.language("zh_Hans"):
+        chinese = inlined(report.case_html(rv, case.id))
+    chinese_slices = [r for r in chinese if r[0] == "facematch Noto Sans SC"]
+    assert chinese[:2] == arabic and len(chinese) == 2 + len(chinese_slices)
+    assert 0 < len(chinese_slices) < len(fonts._rules()) // 4  # a few of the 101 slices, not all
     # No English word is left: what remains after the tags, once names, file names, hashes, the engine's
     # fingerprint and the LFW data set's name are set aside, is Uyghur, numbers and punctuation.
     text = re.sub(r"<style>.*?</style>|<[^>]+>", " ", uyghur, flags=re.S)

@@ -14,7 +14,9 @@ its look and only the characters that font lacks come from Noto.
 
 from __future__ import annotations
 
+import base64
 import functools
+import re
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent / "static" / "fonts"
@@ -38,3 +40,53 @@ def css(url: str = "app/static/fonts") -> str:
         ["'Source Sans', 'Source Sans Pro', 'Source Sans 3'", *(f"'{f}'" for f in FAMILIES), "sans-serif"]
     )
     return f'<style>\n@import url("{url}/fonts.css");\n{TEXT_ELEMENTS} {{ font-family: {stack}; }}\n</style>'
+
+
+#: The Unicode blocks each shipped family is there for: Arabic (with its supplement, extended and presentation
+#: forms) and CJK (radicals, punctuation, kana, ideographs, compatibility and full-width forms). Noto Sans SC also
+#: draws a few Arabic letters and punctuation; a report takes those from the Arabic font and the system.
+SCRIPTS = {
+    FAMILIES[0]: ((0x0600, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFE)),
+    FAMILIES[1]: ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF)),
+}
+
+#: One @font-face rule of fonts.css: its family, weight, file and unicode-range.
+_RULE = re.compile(
+    r"@font-face\s*\{[^}]*?font-family:\s*'([^']+)'[^}]*?font-weight:\s*(\d+)[^}]*?src:\s*url\(\./([^)]+)\)"
+    r"[^}]*?unicode-range:\s*([^;]+);[^}]*\}"
+)
+
+
+@functools.cache
+def _rules() -> list[tuple[str, str, str, tuple[tuple[int, int], ...]]]:
+    """(family, weight, file, code point ranges) of every shipped @font-face rule, from fonts.css itself."""
+    out = []
+    for family, weight, file, ranges in _RULE.findall((FOLDER / "fonts.css").read_text(encoding="utf-8")):
+        spans = []
+        for part in ranges.split(","):
+            lo, _, hi = part.strip().removeprefix("U+").partition("-")
+            spans.append((int(lo, 16), int(hi or lo, 16)))
+        out.append((family, weight, file, tuple(spans)))
+    return out
+
+
+def embedded(text: str) -> str:
+    """@font-face rules with the shipped font files inlined (data: URLs), only for the files that draw a
+    character of `text` in the Arabic or Chinese blocks (SCRIPTS; punctuation and Latin, Greek and Cyrillic are
+    left to the system's own fonts, which have them).
+
+    Why: the case report is one self-contained HTML file that a family may open, print or forward on a
+    computer without Uyghur or Chinese fonts; a report that shows boxes is worse than none. Inlining only the
+    slices the report uses adds about 130 KB (base64 of two 50 KB files) to a Uyghur report and a Chinese one at a few slices,
+    instead of the whole 2.6 MB."""
+    points = {ord(c) for c in text}
+    needed = {f: {c for c in points if any(lo <= c <= hi for lo, hi in blocks)} for f, blocks in SCRIPTS.items()}
+    rules = []
+    for family, weight, file, spans in _rules():
+        if any(lo <= c <= hi for c in needed[family] for lo, hi in spans):
+            data = base64.b64encode((FOLDER / file).read_bytes()).decode("ascii")
+            rules.append(
+                f"@font-face {{ font-family: '{family}'; font-weight: {weight}; font-style: normal; "
+                f"src: url(data:font/woff2;base64,{data}) format('woff2'); }}"
+            )
+    return "\n".join(rules)

@@ -15,7 +15,7 @@ import html
 import io
 import time
 
-from . import images, messages, thumbs
+from . import fonts, images, messages, thumbs
 from .i18n import _
 from .review import DECISION_WORDS, Case, Decision, Review
 from .store import Faces
@@ -138,10 +138,13 @@ def _day(when: float) -> str:
 
 
 #: Fonts that have Uyghur's Arabic letters and Simplified Chinese, named first so a browser or a printer uses them
-#: when installed (the app ships Noto woff2 files; the report stays one self-contained file and names them).
+#: when installed; the shipped Noto slices the report's own text needs are inlined last (fonts.embedded), so the
+#: file stays self-contained and still renders on a computer that has neither script.
 FONTS = (
     'system-ui, "Noto Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "UKIJ Tuz Tom", "Microsoft Uighur", '
-    '"Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+    '"Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+    + ", ".join(f'"{f}"' for f in fonts.FAMILIES)
+    + ", sans-serif"
 )
 
 
@@ -204,10 +207,11 @@ def case_html(review: Review, case_id: int) -> str:
         "time": _("time"), "reviewer": _("reviewer"), "rank": _("rank"), "score": _("score"), "note": _("note"),
         "engines": _("Engine(s): {engines}", engines=", ".join(engines) or _("none")),
     }.items()}  # fmt: skip
-    return f"""<!doctype html>
+    page = f"""<!doctype html>
 <html {messages.html_lang_dir()}>
 <head><meta charset="utf-8"><title>{t["title"]}</title>
 <style>
+/*FONTS*/
 body {{ font-family: {FONTS}; margin: 2em; color: #222; }}
 .caveat {{ border: 2px solid #b00; padding: .8em; background: #fff6f6; }}
 table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
@@ -234,3 +238,4 @@ code {{ font-size: 80%; word-break: break-all; unicode-bidi: isolate; direction:
 <table><tr><th>#</th><th>{t["time"]}</th><th>{t["reviewer"]}</th><th>{t["decision"]}</th><th>{t["face"]}</th>
 <th>{t["rank"]}</th><th>{t["score"]}</th><th>{t["note"]}</th></tr>{log_rows}</table>
 </body></html>"""
+    return page.replace("/*FONTS*/", fonts.embedded(page), 1)
