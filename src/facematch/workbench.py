@@ -1268,7 +1268,7 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
             title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
             st.markdown(f"**{title}** · {messages.score_label()} {score_text(p.score)}")
             st.caption(pair_strength(p, s.gallery_size))
-            st.caption(f"{iso(p.collections[0])}: {iso(p.a.relpath)}  ↔  {iso(p.collections[1])}: {iso(p.b.relpath)}")
+            st.caption(f"{iso(f'{p.collections[0]}: {p.a.relpath}')}  ↔  {iso(f'{p.collections[1]}: {p.b.relpath}')}")
             st.caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
                 st.caption(_("records: {reason}", reason=r))
