@@ -62,15 +62,6 @@ NAMES |= {w.lower() for _code, name in CASES for w in name.split()}
 #: The words the app's CSS shows in the file uploader in place of Streamlit's English (workbench.UPLOADER_STYLE).
 UPLOADER_WORDS = """const after = sel => getComputedStyle(arguments[0].querySelector(sel), '::after').content;
 return [after('[data-testid=stFileUploaderDropzoneInstructions] > div'), after('button > div')]"""
-#: What two archive records agree on, as link.py's pair reasons write it ("same birth date (...) in records A and
-#: B"): still English after the CLI's translation (link.py is not the app's file); the one English left on the
-#: cross-check page, to translate in link.py.
-LINK_REASONS = (
-    r"same ID number \([^)]*\) in records \S+ and \S+",
-    r"same birth date \([^)]*\) in records \S+ and \S+",
-    r"names agree: [^\n]*?~ [^\n]*?(?=$|\n| ?[\u0600-\u06ff])",
-    r"same county \([^)]*\)",
-)
 #: The page itself (not the sidebar, which has the same "new case" form).
 MAIN = "//*[@data-testid='stMain']"
 
@@ -224,8 +215,6 @@ class Page:
         self.settle()
         text = self.d.execute_script(VISIBLE_TEXT)
         text = re.sub(r"sha256 \S+", " ", text)  # a checksum (hex digits), as the archive photo's fingerprint
-        for pattern in LINK_REASONS if page == "cross-check" else ():
-            text = re.sub(pattern, " ", text)
         words = {w.lower() for w in re.findall(r"[^\W\d_]{2,}", text)}
         left = {w for w in words & self.english if w not in ALLOWED | NAMES}
         if self.code in ("ug", "zh_Hans"):  # neither writes in Latin letters: any Latin word is left-over English

@@ -43,7 +43,7 @@ import numpy as np
 
 from . import calibration, messages, records
 from .access import Account, check_cross_check
-from .i18n import _
+from .i18n import N_, _
 from .index import Index
 from .search import Searcher, rank_ids, split_records
 from .store import FaceRow
@@ -311,9 +311,9 @@ class _Context:
             fa, fb = rows[p["a"]], rows[p["b"]]
             p["kind"], p["duplicate"] = "person", ""
             if fa.sha256 and fa.sha256 == fb.sha256:
-                p["kind"], p["duplicate"] = "duplicate", "the same file (identical sha256)"
+                p["kind"], p["duplicate"] = "duplicate", DUP_FILE
             elif p["cosine"] >= DUP_COSINE and same_pixels(hashes.get(fa.id), hashes.get(fb.id)):
-                p["kind"], p["duplicate"] = "duplicate", "the same image saved again (re-encoded, resized or cropped)"
+                p["kind"], p["duplicate"] = "duplicate", DUP_PIXELS
             p["reasons"] = self._reasons(recs.get(fa.id, []), recs.get(fb.id, []))
 
     def _records(self, rows: dict[int, FaceRow]) -> dict[int, list[dict]]:
@@ -347,25 +347,52 @@ class _Context:
         return self._names[rid]
 
 
-def record_reasons(ra: list[dict], rb: list[dict], name_hits: Callable[[dict], set[str]]) -> list[str]:
+#: What two faces' records can agree on. Stored as the English message and its arguments ({"msg", "args"}), not
+#: as a sentence, so each screen and export shows the reason in its reader's language (reason_text).
+SAME_RECORD = N_("both faces are in record {record}")
+SAME_ID = N_("same ID number ({id_number}) in records {a} and {b}")
+SAME_BIRTH = N_("same birth date ({birth_date}) in records {a} and {b}")
+NAMES_AGREE = N_("names agree: {names_a} ~ {names_b}")
+SAME_COUNTY = N_("same county ({county})")
+#: Why a pair is a duplicate image (stored as this English message; shown through the catalog).
+DUP_FILE = N_("the same file (identical sha256)")
+DUP_PIXELS = N_("the same image saved again (re-encoded, resized or cropped)")
+
+
+def record_reasons(ra: list[dict], rb: list[dict], name_hits: Callable[[dict], set[str]]) -> list[dict]:
     """What two faces' records agree on: ID number, birth date, names (across scripts), county."""
-    out: list[str] = []
+    out: list[dict] = []
+
+    def say(msg: str, **args: object) -> None:
+        reason = {"msg": msg, "args": {k: str(v) for k, v in args.items()}}
+        if reason not in out:
+            out.append(reason)
+
     for x in ra:
         for y in rb:
-            if x.get("record_id") == y.get("record_id"):
-                out.append(f"both faces are in record {x['record_id']}")
+            a, b = x.get("record_id"), y.get("record_id")
+            if a == b:
+                say(SAME_RECORD, record=a)
                 continue
             idx, idy = _plain(x.get("id_number")), _plain(y.get("id_number"))
             if idx and idx == idy:
-                out.append(f"same ID number ({x['id_number']}) in records {x['record_id']} and {y['record_id']}")
+                say(SAME_ID, id_number=x["id_number"], a=a, b=b)
             if x.get("birth_date") and x.get("birth_date") == y.get("birth_date"):
-                out.append(f"same birth date ({x['birth_date']}) in records {x['record_id']} and {y['record_id']}")
-            if str(y.get("record_id")) in name_hits(x):
-                out.append(f"names agree: {' / '.join(x.get('names', [])[:2])} ~ {' / '.join(y.get('names', [])[:2])}")
+                say(SAME_BIRTH, birth_date=x["birth_date"], a=a, b=b)
+            if str(b) in name_hits(x):
+                say(NAMES_AGREE, names_a=" / ".join(x.get("names", [])[:2]), names_b=" / ".join(y.get("names", [])[:2]))
             cx, cy = _plain(x.get("county")), _plain(y.get("county"))
             if cx and cx == cy:
-                out.append(f"same county ({x['county']})")
-    return list(dict.fromkeys(out))
+                say(SAME_COUNTY, county=x["county"])
+    return out
+
+
+def reason_text(reason: str | dict) -> str:
+    """A stored reason in the active language (a plain string: an index linked before reasons were stored
+    as messages, shown as it was written)."""
+    if isinstance(reason, dict):
+        return _(reason["msg"], **reason.get("args", {}))
+    return reason
 
 
 def _plain(v: object) -> str:
@@ -493,7 +520,8 @@ class CrossCheck:
             mutual = r["rank_ab"] is not None and r["rank_ba"] is not None
             p = Pair(
                 pair_id(r["a"], r["b"]), fa, fb, r["score"], r["cosine"], mutual,
-                r["kind"], r["duplicate"], r["reasons"], (colls.get(r["a"], ""), colls.get(r["b"], "")),
+                r["kind"], _(r["duplicate"]) if r["duplicate"] else "", [reason_text(x) for x in r["reasons"]],
+                (colls.get(r["a"], ""), colls.get(r["b"], "")),
             )  # fmt: skip
             if cal is not None:
                 p.expected_strangers = cal.expected_strangers(p.score, self.s.gallery_size)
