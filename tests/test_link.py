@@ -197,10 +197,15 @@ def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
         assert len(cc.log()) == 2
 
 
-def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path):
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, kind, capsys):
+    """Flat index (FAISS's search per block) and IVF index (the list-major join per block, selfjoin.py)."""
     whole = copy_index(archive, tmp_path / "whole")
-    link.link(whole, progress=False, block=4)
     killed = copy_index(archive, tmp_path / "killed")
+    if kind == "ivf":
+        as_ivf(whole), as_ivf(killed)
+        capsys.readouterr()
+    link.link(whole, progress=False, block=4)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     for wait_for in (8, 24):  # faces linked before each kill: one early, one late
         proc = subprocess.Popen(

@@ -5,11 +5,13 @@ the same person appears in several. `link` finds, for every archive face, its ne
 keeps them as *candidate pairs* for people to review. The tool suggests, people decide: a pair is never
 called a match; a group is never merged; nothing is copied into a record.
 
-How a face's pairs are found: its stored embedding is ranked against the whole archive by the one ranking
-path (search.rank_ids: FAISS shortlist -> exact re-rank -> hubness correction), in large blocks of
-queries (FAISS's batched search is where it is fast), with all threads and, on an approximate index, a
-smaller nprobe than single searches use (what linking needs is the same person among the first k, not the
-exact top 50; bench/link_scale.py measures the recall of same-person pairs against an exact self-join).
+How a face's pairs are found: its stored embedding is ranked against the whole archive, in large blocks of
+faces with all threads. On a flat (exact) index through the one ranking path (search.rank_ids: FAISS's
+blocked matrix product -> hubness correction). On an IVF index through the list-major join of
+selfjoin.py: each list's probing faces times its members in one matrix product, exact cosines, the same
+hubness-corrected scores, at a much smaller nprobe than single searches use (what linking needs is the
+same person among the first k, not the exact top 50; bench/link_scale.py measures the recall of
+same-person pairs against an exact self-join).
 Faces of the same photo are never paired (a photo shows different people); with --across, neither are
 faces of the same collection.
 
@@ -59,8 +61,11 @@ BLOCK = 4096
 JOIN_BLOCK = 65536
 #: On an approximate index, link with the tuned nprobe divided by this. The tuned nprobe finds 99% of each
 #: face's exact top 50 through the index's 8-bit codes; linking needs the same person among the top 20,
-#: scored exactly (selfjoin.py), which a fraction of it finds (bench/link_scale.py, see NPROBE_SHARE's use).
-NPROBE_SHARE = 8
+#: scored exactly (selfjoin.py), which a 24th of it finds: bench/link_scale.py at 1M sface-like faces
+#: (nlist 4096, tuned 3072 -> 128), same-person pairs of the exact top 20 found from either side: 0.996
+#: (one side only 0.968); at 64: 0.985; at 192: 0.998; at 256: 0.9995 (2,000-face sample). The join's time
+#: grows with nprobe (2x from 128 to 256).
+NPROBE_SHARE = 24
 #: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
 SPARE = 10
 BANDS = calibration.BANDS  # strongest first: --min-band keeps this band and those before it

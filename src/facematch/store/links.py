@@ -98,7 +98,7 @@ class Links:
     def ranked(self, engine: str, faces: Iterable[int]) -> dict[int, list[int]]:
         """For each face: the faces of the pairs it ranked itself (its own k nearest, as stored)."""
         out: dict[int, list[int]] = {}
-        for part in chunks(sorted({int(f) for f in faces})):
+        for part in chunks(sorted({int(f) for f in faces}), 400):  # twice in the query: under SQLite's 999
             marks = ",".join("?" * len(part))
             for face, other in self.db.execute(
                 f"""SELECT a, b FROM link_pairs WHERE engine = ? AND rank_ab IS NOT NULL AND a IN ({marks})
