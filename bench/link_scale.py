@@ -4,8 +4,9 @@ Why this exists: issue 17 asks that an archive of 1,000,000 faces x 128-d link o
 most 15 minutes, under 2 GB, finding >= 0.99 of the same-person pairs an exact self-join finds in the top
 k, with batched queries >= 5x faster per query than one at a time. This measures exactly that, through
 facematch's own code: the FAISS index is built by ann.build (the type `facematch index` would choose for
-that many faces, or the one given), and every face is ranked by search.rank_ids (the one ranking path
-link.py uses) in link.BLOCK-sized blocks at link's nprobe, under link.probing.
+that many faces, or the one given), and every face is ranked by link.Ranker in its blocks, as `facematch
+link` does: on a flat index FAISS's blocked search (search.rank_ids), on an IVF index the list-major join
+of selfjoin.py at link's nprobe (the tuned nprobe / link.NPROBE_SHARE), asking k + link.SPARE per face.
 
 Galleries: bench/search_scale.py's synthetic faces (a two-level Gaussian fitted to real embeddings of
 LFW: realistic same-person clusters, LFW's photos-per-person distribution), here fitted to real sface
@@ -13,20 +14,22 @@ embeddings (the default engine; a cached scan of LFW is used when given, else th
 Every row has a person label, so "same-person pairs" are known.
 
 Measured, per gallery:
-- link time: the whole self-join (every face a query, k + link.SPARE asked, then its own row dropped and the
-  first k kept), plus building the index; peak memory (ru_maxrss of this process, which holds the
-  gallery, the FAISS index and the exact embeddings).
 - recall: on a random sample of faces, the same-person pairs among each face's exact top k (a flat
-  inner-product scan, the exact self-join) that the link run also found, from either face's side.
-- batch speed-up: the same sample ranked one face per call vs the block run's time per face.
-- an nprobe sweep on the sample (recall and time per face), so the default can be judged.
+  inner-product scan: the exact self-join) that linking found, from either face's side (the sample face's
+  own row, or the other face's), and from the sample face's side only. The other faces' rows come from
+  linking the sample's *closure* (the sample and every face in its exact top k), so recall both ways is
+  known without the whole self-join, for every nprobe of the sweep (time per face too, and the join's
+  candidates per face and share of faces with fewer than k candidates above tau).
+- one face at a time: the sample ranked one face per FAISS call at link's nprobe (what a search costs,
+  with the exact re-rank of its shortlist), against the join's time per face: the batching ratio.
+- the whole self-join (unless --sample-only): time, peak memory (ru_maxrss of this process, which also
+  holds the gallery, the FAISS index and the exact sample scan), recall again from the whole run.
 Scores are plain cosines here (no hubness offsets: they need every face's neighbours first, i.e. this very
-self-join); the shortlist FAISS proposes, which is what can miss, is the same either way.
-The machine is shared: compare ratios within one run (the flat scan and one-at-a-time are measured in
-the same run), not absolute times across runs.
+self-join); which faces are candidates, which is what can miss, is the same either way.
+The machine is shared: every timing is printed with the load average; compare ratios within one run.
 
     python bench/link_scale.py [--sizes 100000,1000000] [--kind auto|flat|ivf-sq8] [--sample 5000]
-                               [--real-cache PATH.npz] [--out bench/out]
+                               [--sweep 64,128,256] [--sample-only] [--real-cache PATH.npz] [--out bench/out]
 """
 
 from __future__ import annotations
