@@ -35,6 +35,7 @@ The machine is shared: every timing is printed with the load average; compare ra
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -92,6 +93,27 @@ def real_sface(cache: Path | None) -> RealSet:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> bool:
+    """Start counting peak memory again (Linux: writing 5 to clear_refs resets VmHWM), so the join's own
+    peak is known apart from generating the gallery and the exact sample scan. False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_mb() -> float | None:
+    """VmHWM (peak resident memory since the last reset_peak) in MB, None where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def load() -> str:
@@ -249,16 +271,21 @@ def measure(
         return row
     ranker.stats = selfjoin.JoinStats()
     load_before = load()
+    gc.collect()
+    reset = reset_peak()
     got, join_s = self_join(ranker, np.arange(size), progress)
     mem = rss_mb()
+    join_mem = peak_mb() if reset else None
     st = ranker.stats
-    print(f"  self-join: {join_s:.0f} s ({join_s / size * 1e3:.3f} ms/face), peak RSS {mem:.0f} MB; load {load()}")
+    print(f"  self-join: {join_s:.0f} s ({join_s / size * 1e3:.3f} ms/face), peak RSS {mem:.0f} MB (during the join: "
+          f"{join_mem} MB); load {load()}", flush=True)  # fmt: skip
     sets = {int(r): set(got[r].tolist()) for r in around}
     both, one, want = recall(truth, rows, person, sets)
     batch_ms = join_s / size * 1e3
     row.update(
         full_self_join=True, self_join_s=round(join_s, 1), total_s=round(build_s + join_s, 1),
         ms_per_face_batched=round(batch_ms, 4), batch_speedup=round(single_ms / batch_ms, 1), peak_rss_mb=round(mem),
+        peak_during_join_mb=None if join_mem is None else round(join_mem),
         recall_same_person=round(both, 4), recall_one_side=round(one, 4), same_person_pairs_in_sample=want,
         candidates_per_face=round(st.candidates / max(st.faces, 1), 1), short_faces=st.short,
         join_seconds={k: round(v, 1) for k, v in st.seconds.items()}, load_before=load_before, load_after=load(),
