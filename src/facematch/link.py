@@ -56,9 +56,10 @@ K = 20
 #: Queries per FAISS call on a flat (exact) index: large blocks are where FAISS's blocked GEMM pays.
 BLOCK = 4096
 #: Queries per block of the list-major join on an IVF index (selfjoin.py): each list's product is then
-#: about JOIN_BLOCK x nprobe / nlist rows (a real GEMM); one block is one transaction, so a kill loses
-#: at most this many faces' work (about a minute at 1M faces).
-JOIN_BLOCK = 65536
+#: about JOIN_BLOCK x nprobe / nlist rows (1,024 at 1M faces: a real GEMM); one block is one transaction,
+#: so a kill loses at most this many faces' work (~9 s at 1M). bench/link_scale.py at 1M: 255 s and a
+#: 1.43 GB peak; blocks of 65,536: 263 s and 1.76 GB.
+JOIN_BLOCK = 32768
 #: On an approximate index, link with the tuned nprobe divided by this. The tuned nprobe finds 99% of each
 #: face's exact top 50 through the index's 8-bit codes; linking needs the same person among the top 20,
 #: scored exactly (selfjoin.py), which a 24th of it finds: bench/link_scale.py at 1M sface-like faces

@@ -11,13 +11,15 @@ around, list-major:
 3. for each list, one matrix product (its queries x its member faces, exact float32 embeddings): a
    real GEMM, which runs near the CPU's peak where FAISS's per-query scan does not;
 4. no per-row sort of those products: only cosines >= `tau` are kept, where `tau` is the cosine that a
-   random pair of this archive exceeds with probability TAU_CROWD x wide / N. Why that is safe: a face
-   in another face's exact top `wide` has fewer than `wide` faces above it, and strangers above a
-   cosine are about N x (their rate) in number, so faces in the top `wide` sit above the stranger
-   quantile ~wide/N; TAU_CROWD gives room for faces in sparse regions. A pair below `tau` is also one
-   that ~TAU_CROWD x wide strangers of this archive resemble as much: band 'weak' (calibration.band),
-   which `link` drops unless --min-band weak. Faces with fewer than k candidates above `tau` are
-   counted (JoinStats.short) so the bench can say how often that happens.
+   random pair of this archive exceeds with probability TAU_CROWD x wide / N. Why: a face in another
+   face's exact top `wide` has fewer than `wide` faces above it, and strangers above a cosine are about
+   N x (their rate) in number, so for a typical face its top `wide` sit above the stranger quantile
+   ~wide/N; TAU_CROWD gives room for faces in sparse regions. A pair below `tau` is one that
+   ~TAU_CROWD x wide strangers of this archive resemble as much: band 'weak' (calibration.band, as far
+   as the calibration's stranger rates describe this archive), which `link` drops unless --min-band
+   weak. Faces with fewer than k candidates above `tau` are counted (JoinStats.short): at 1M
+   sface-like faces, 6.8% (bench/link_scale.py); their lists end early, with weak pairs missing. Unlike
+   search.rank_ids, no face below tau is brought back by its hubness offset.
 5. per query face: the kept candidates scored as search.rank_ids scores them (cosine minus the other
    face's hubness offset), the best `wide`, best first: the same arrays link.Ranker.rank returns, so
    pairs, bands, duplicates and resuming downstream are unchanged.
