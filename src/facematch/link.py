@@ -5,11 +5,13 @@ the same person appears in several. `link` finds, for every archive face, its ne
 keeps them as *candidate pairs* for people to review. The tool suggests, people decide: a pair is never
 called a match; a group is never merged; nothing is copied into a record.
 
-How a face's pairs are found: its stored embedding is ranked against the whole archive by the one ranking
-path (search.rank_ids: FAISS shortlist -> exact re-rank -> hubness correction), in large blocks of
-queries (FAISS's batched search is where it is fast), with all threads and, on an approximate index, a
-smaller nprobe than single searches use (what linking needs is the same person among the first k, not the
-exact top 50; bench/link_scale.py measures the recall of same-person pairs against an exact self-join).
+How a face's pairs are found: its stored embedding is ranked against the whole archive, in large blocks of
+faces with all threads. On a flat (exact) index through the one ranking path (search.rank_ids: FAISS's
+blocked matrix product -> hubness correction). On an IVF index through the list-major join of
+selfjoin.py: each list's probing faces times its members in one matrix product, exact cosines, the same
+hubness-corrected scores, at a much smaller nprobe than single searches use (what linking needs is the
+same person among the first k, not the exact top 50; bench/link_scale.py measures the recall of
+same-person pairs against an exact self-join).
 Faces of the same photo are never paired (a photo shows different people); with --across, neither are
 faces of the same collection.
 
@@ -25,9 +27,9 @@ not flood the pair list.
 
 Progress is stored per face (link_done), written in the same transaction as the block's pairs: a run
 killed at any moment resumes where it stopped and never duplicates a pair (a pair's key is its two faces).
-After new photos are indexed only their faces are linked. A new face's pairs are found from its own side:
-an older face whose k nearest would now include it, but which is not among the new face's k nearest, gets
-that pair on a full relink (`--full`).
+After new photos are indexed only their faces are linked, and symmetrically: a new face's pair with an
+older face (anywhere in the new face's `wide` best) is offered to the older face, which ranks it among its
+stored pairs and keeps its first k (offer()), so the older face gets the pairs a full relink would.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calibration, messages, records
+from . import calibration, messages, records, selfjoin
 from .access import Account, check_cross_check
 from .i18n import N_, _
 from .index import Index
@@ -51,13 +53,20 @@ from .vectors import FaceVectors
 
 #: Nearest archive faces kept per face.
 K = 20
-#: Queries per FAISS call: large blocks are where batched search pays (bench/link_scale.py).
+#: Queries per FAISS call on a flat (exact) index: large blocks are where FAISS's blocked GEMM pays.
 BLOCK = 4096
+#: Queries per block of the list-major join on an IVF index (selfjoin.py): each list's product is then
+#: about JOIN_BLOCK x nprobe / nlist rows (1,024 at 1M faces: a real GEMM); one block is one transaction,
+#: so a kill loses at most this many faces' work (~9 s at 1M). bench/link_scale.py at 1M: 255 s and a
+#: 1.43 GB peak; blocks of 65,536: 263 s and 1.76 GB.
+JOIN_BLOCK = 32768
 #: On an approximate index, link with the tuned nprobe divided by this. The tuned nprobe finds 99% of each
-#: face's exact top 50; linking needs the same person among the top 20, which an eighth of it still finds
-#: (bench/link_scale.py on sface-like galleries: >= 0.994 of same-person pairs, counted from one side only,
-#: at 100k and 1M faces; a quarter: 0.999, at 2.7x the time).
-NPROBE_SHARE = 8
+#: face's exact top 50 through the index's 8-bit codes; linking needs the same person among the top 20,
+#: scored exactly (selfjoin.py), which a 24th of it finds: bench/link_scale.py at 1M sface-like faces
+#: (nlist 4096, tuned 3072 -> 128), same-person pairs of the exact top 20 found from either side: 0.996
+#: (one side only 0.968); at 64: 0.985; at 192: 0.998; at 256: 0.9995 (2,000-face sample). The join's time
+#: grows with nprobe (2x from 128 to 256).
+NPROBE_SHARE = 24
 #: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
 SPARE = 10
 BANDS = calibration.BANDS  # strongest first: --min-band keeps this band and those before it
@@ -98,7 +107,7 @@ def link(
     min_band: str = "possible",
     full: bool = False,
     progress: bool = True,
-    block: int = BLOCK,
+    block: int | None = None,
     nprobe: int | None = None,
     threads: int | None = None,
     ray: str | None = None,
@@ -108,7 +117,8 @@ def link(
 
     `min_band` keeps person pairs of at least this band (strong, possible, weak = all); duplicates are kept
     whatever their band. `ray` runs the ranking of the blocks as Ray tasks (cluster.connect's address).
-    `stop_after` stops after that many blocks (tests of resuming use a real kill instead).
+    `stop_after` stops after that many blocks (tests of resuming use a real kill instead). `block`: faces
+    per block (one transaction each; default BLOCK on a flat index, JOIN_BLOCK on an IVF one).
     """
     if min_band not in BANDS:
         raise ValueError(f"--min-band must be one of {', '.join(BANDS)}")
@@ -129,8 +139,12 @@ def link(
         report.nprobe = link_nprobe(s, nprobe)
         ctx = _Context(s, k, across, min_band)
         bar = _bar(len(todo), progress)
-        ranker = Ranker.of(s, report.nprobe) if len(todo) else None
-        blocks = ranker.plan(todo, block) if ranker is not None else []
+        ranker = Ranker.of(s, report.nprobe, threads or os.cpu_count() or 1) if len(todo) else None
+        if ranker is not None and ranker.lists is not None:
+            ranker.prepare(k + SPARE, k)  # tau once, here: Ray tasks get it with the ranker
+            report.settings["tau"] = round(ranker.tau, 4)  # type: ignore[arg-type]
+        blocks = ranker.plan(todo, block or ranker.block) if ranker is not None else []
+        old = linked_before(ranker, todo) if ranker is not None and report.already else None
         ranked: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]]
         if ray is not None and blocks:
             from .cluster import rank_blocks_on_ray
@@ -140,7 +154,9 @@ def link(
             ranked = (ranker.rank(b, k + SPARE) for b in blocks)
         try:
             for n, (ids, found) in enumerate(ranked, start=1):  # noqa: B007
-                index.links.save_block(fp, k, across, ids.tolist(), ctx.pairs(ids, *found))
+                pairs = ctx.pairs(ids, *found, old=old)
+                pairs, ranks = offer(index, fp, k, ranker, pairs)
+                index.links.save_block(fp, k, across, ids.tolist(), pairs, ranks)
                 report.linked += len(ids)
                 if bar is not None:
                     bar.update(len(ids))
@@ -153,8 +169,60 @@ def link(
             if bar is not None:
                 bar.close()
         report.pairs = index.links.count(fp)
+        if ranker is not None and ranker.lists is not None:
+            st = ranker.stats  # Ray tasks keep their own: counted on one machine only
+            report.settings["join"] = {"candidates": st.candidates, "short": st.short, "faces": st.faces}
     report.seconds = time.monotonic() - start
     return report
+
+
+def linked_before(ranker: Ranker, todo: np.ndarray) -> Callable[[int], bool]:
+    """Is a face one linked by an earlier run (not in this run's todo)?"""
+    before = ~np.isin(ranker.ids, todo)
+
+    def old(face: int) -> bool:
+        pos = int(np.searchsorted(ranker.ids, face))
+        return pos < len(before) and ranker.ids[pos] == face and bool(before[pos])
+
+    return old
+
+
+def offer(index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict]) -> tuple[list[dict], list[tuple]]:
+    """Incremental linking, made symmetric: a new face's pair with an older face is offered to the older face.
+
+    The older face's ranked pairs (those where it gave a rank) are ranked again with the offered faces, by
+    the score its own row ranks by (cosine - the other face's hubness offset, as search.rank_ids); its
+    first k keep (or get) its rank, numbered again, and any pushed beyond k lose it (a pair ranked by
+    neither face is deleted by save_block). So after new photos are indexed, linking only their faces
+    gives an older face the pairs a full relink would, as far as the new face's row reaches (its `wide`
+    best). Returns (the pairs to store, the (a, b, column, rank or None) updates for the older faces).
+    """
+    offered: dict[int, dict[int, dict]] = {}
+    for p in pairs:
+        g = p.pop("offer", None)
+        if g is not None:
+            offered.setdefault(g, {})[p["b"] if p["a"] == g else p["a"]] = p
+    if not offered or ranker is None:
+        return [p for p in pairs if _ranked(p)], []
+    current = index.links.ranked(fp, list(offered))
+    ranks: list[tuple] = []
+    accepted: set[tuple[int, int]] = set()
+    for g, new in offered.items():
+        partners = np.array(sorted(set(current.get(g, [])) | set(new)), dtype=np.int64)
+        cos = ranker.exact(partners) @ ranker.exact(np.array([g]))[0]
+        score = cos - ranker.offsets(partners) if ranker.offsets_all is not None else cos
+        order = np.lexsort((partners, -score))
+        for n, j in enumerate(order.tolist(), start=1):
+            other = int(partners[j])
+            a, b = min(g, other), max(g, other)
+            ranks.append((a, b, "rank_ab" if g == a else "rank_ba", n if n <= k else None))
+            if n <= k and other in new:
+                accepted.add((a, b))
+    return [p for p in pairs if _ranked(p) or (p["a"], p["b"]) in accepted], ranks
+
+
+def _ranked(p: dict) -> bool:
+    return p.get("rank_ab") is not None or p.get("rank_ba") is not None
 
 
 def link_nprobe(s: Searcher, nprobe: int | None) -> int | None:
@@ -171,13 +239,16 @@ def link_nprobe(s: Searcher, nprobe: int | None) -> int | None:
 class Ranker:
     """Every face of one engine ranked against the whole archive: the self-join's engine room.
 
-    It holds the FAISS index, every exact embedding (ids sorted) and every face's hubness offset in
-    memory (1M x 128-d: 512 MB), so a block of queries never waits on SQLite, and ranks through the one
-    ranking path, search.rank_ids, a block of BLOCK faces per FAISS call (FAISS spreads a block over its
-    threads; on a flat index a block is one matrix product). On an IVF index at linking's nprobe: each
-    face probes its own lists, exactly as its own search would, so batching changes the speed and never
-    the answer (tests/test_link.py). Plain picklable arrays, so a Ray task rebuilds the same Ranker and
-    gets the same pairs (cluster.rank_blocks_on_ray).
+    It holds every exact embedding (ids sorted) and every face's hubness offset in memory (1M x 128-d:
+    512 MB), so a block of queries never waits on SQLite, and ranks a block at a time:
+    - flat (exact) index: through the one ranking path, search.rank_ids, a block of BLOCK faces per FAISS
+      call (on a flat index a block is one blocked matrix product: exact and fast);
+    - IVF index: the list-major join of selfjoin.py over the index's own lists (`lists`), at linking's
+      nprobe: each face probes the lists its own search would probe, every cosine is exact, and batching
+      changes the speed, never the answer (tests/test_link.py). FAISS's own IVF search scans a list one
+      query at a time, so a block of queries is hardly faster per query than one search.
+    Plain picklable arrays, so a Ray task rebuilds the same Ranker and gets the same pairs
+    (cluster.rank_blocks_on_ray).
     """
 
     vectors: FaceVectors
@@ -186,15 +257,33 @@ class Ranker:
     offsets_all: np.ndarray | None  # what hubness correction takes off each face's cosine (None: plain)
     spread: float  # HUB_ALPHA x (mean r - smallest r): how far a face outside a shortlist can rise
     nprobe: int | None
+    lists: selfjoin.Lists | None = None  # an IVF index's lists: the join path (None: FAISS's search)
+    threads: int = 1
+    tau: float | None = None  # the join keeps cosines >= tau (selfjoin.estimate_tau), set by prepare()
+    k: int | None = None  # faces with fewer than k candidates above tau are counted in stats
+    stats: selfjoin.JoinStats = field(default_factory=selfjoin.JoinStats)
 
     @classmethod
-    def of(cls, s: Searcher, nprobe: int | None) -> Ranker:
+    def of(cls, s: Searcher, nprobe: int | None, threads: int = 1) -> Ranker:
         ids = s.index.faces.ids(s.fingerprint)
         vecs = np.empty((len(ids), s.engine.dim), np.float32)
         for part_ids, part in s.index.faces.iter_embeddings(s.fingerprint):
             vecs[np.searchsorted(ids, part_ids)] = part
         offsets = s.offsets(ids) if s.alpha else None
-        return cls(s.vectors, ids, vecs, offsets, s.alpha * (s.hub_mean - s.hub_min), nprobe)
+        lists = selfjoin.Lists.of(s.vectors.index, ids) if joins(s.vectors) else None
+        return cls(s.vectors, ids, vecs, offsets, s.alpha * (s.hub_mean - s.hub_min), nprobe, lists, threads)
+
+    @property
+    def block(self) -> int:
+        """Faces per block by default: JOIN_BLOCK for the join, BLOCK for FAISS's search."""
+        return JOIN_BLOCK if self.lists is not None else BLOCK
+
+    def prepare(self, wide: int, k: int | None = None) -> Ranker:
+        """Fix the join's tau for `wide` candidates per face (once: every block and Ray task then uses it)."""
+        if self.lists is not None and self.tau is None:
+            self.tau = selfjoin.estimate_tau(self.vecs, wide)
+        self.k = k if k is not None else self.k
+        return self
 
     # -- exact embeddings and offsets by id ----------------------------------------------------------
     def _pos(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,17 +301,35 @@ class Ranker:
         return np.where(ok, self.offsets_all[pos], 0.0).astype(np.float32)  # type: ignore[index]
 
     # -- blocks -----------------------------------------------------------------------------------
-    def plan(self, todo: np.ndarray, block: int = BLOCK) -> list[np.ndarray]:
-        """The faces to link in blocks of `block` (one FAISS call and one transaction each)."""
+    def plan(self, todo: np.ndarray, block: int | None = None) -> list[np.ndarray]:
+        """The faces to link in blocks of `block` (one FAISS call or join, and one transaction each)."""
+        block = block or self.block
         return [todo[i : i + block] for i in range(0, len(todo), block)]
 
     def rank(self, block: np.ndarray, wide: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces): one batched
-        FAISS search for the whole block at linking's nprobe, then the exact re-rank and hubness correction
-        of search.rank_ids."""
+        """(the block's face ids, (scores, cosines, ids) of each one's `wide` best archive faces, best first;
+        -inf and id -1 in empty slots): the list-major join on an IVF index, else one batched FAISS search
+        for the whole block then the exact re-rank and hubness correction of search.rank_ids."""
+        if self.lists is not None:
+            return block, self._join(block, wide)
         offsets = self.offsets if self.offsets_all is not None else None
         with probing(self.vectors.index, self.nprobe if self.vectors.spec.kind.startswith("ivf") else None):
             return block, rank_ids(self.vectors, self.exact(block), wide, self.exact, offsets, self.spread)
+
+    def _join(self, block: np.ndarray, wide: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.prepare(wide)
+        assert self.lists is not None and self.tau is not None
+        (scores, cos, pos), st = selfjoin.join(
+            self.exact(block), self.vecs, self.lists, int(self.nprobe or self.lists.nlist), wide, self.tau,
+            self.offsets_all, self.threads, self.k,
+        )  # fmt: skip
+        self.stats.add(st)
+        return scores, cos, np.where(pos >= 0, self.ids[np.maximum(pos, 0)], -1)
+
+
+def joins(vectors: FaceVectors) -> bool:
+    """Does linking this index go through the list-major join (an IVF index), or FAISS's own search?"""
+    return vectors.spec.kind.startswith("ivf")
 
 
 def faiss_ivf(index):
@@ -267,7 +374,18 @@ class _Context:
         self.min_rank = BANDS.index(min_band)
         self._names: dict[str, set[str]] = {}
 
-    def pairs(self, q_ids: np.ndarray, scores: np.ndarray, cos: np.ndarray, ids: np.ndarray) -> list[dict]:
+    def pairs(
+        self,
+        q_ids: np.ndarray,
+        scores: np.ndarray,
+        cos: np.ndarray,
+        ids: np.ndarray,
+        old: Callable[[int], bool] | None = None,
+    ) -> list[dict]:
+        """The block's pairs: each query face's first k (after skipping its own photo and, with --across, its
+        collection), classified, at least min_band. With `old` (faces linked before this run): a pair with an
+        older face is also marked "offer" (that face), anywhere in the query's `wide` row, so offer() can
+        rank it from the older face's side too."""
         faces = self.s.index.faces
         everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
         rows = faces.by_id(everyone)
@@ -286,11 +404,16 @@ class _Context:
                 if self.across and coll.get(g) == coll.get(q):
                     continue
                 rank += 1
-                if rank > self.k:
-                    break
+                offer = old is not None and old(g)
+                if rank > self.k and not offer:
+                    continue
                 a, b = (q, g) if q < g else (g, q)
                 score = c - max(offsets.get(q, 0.0), offsets.get(g, 0.0))
-                pair = {"a": a, "b": b, "cosine": c, "score": score, "rank_ab" if q == a else "rank_ba": rank}
+                pair = {"a": a, "b": b, "cosine": c, "score": score}
+                if rank <= self.k:
+                    pair["rank_ab" if q == a else "rank_ba"] = rank
+                if offer:
+                    pair["offer"] = g
                 found[(a, b)] = {**found.get((a, b), {}), **pair}
         pairs = list(found.values())
         self._classify(pairs, rows)

@@ -42,11 +42,21 @@ class Links:
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def save_block(self, engine: str, k: int, across: bool, faces: Iterable[int], pairs: list[dict]) -> None:
+    def save_block(
+        self,
+        engine: str,
+        k: int,
+        across: bool,
+        faces: Iterable[int],
+        pairs: list[dict],
+        ranks: Iterable[tuple[int, int, str, int | None]] = (),
+    ) -> None:
         """One block's pairs and the faces it linked, in one transaction: a kill leaves all of it or none.
 
         A pair found again (from its other face, or by a rerun) is updated in place, never duplicated: it
-        keeps the rank each side found, so a pair found from both sides is known to be mutual.
+        keeps the rank each side found, so a pair found from both sides is known to be mutual. `ranks`:
+        (a, b, 'rank_ab' or 'rank_ba', rank or None) set afterwards (an older face's ranks after new faces
+        were offered to it, link.offer); a pair left ranked by neither face is deleted.
         """
         now = time.time()
         with self.db.write() as c:
@@ -70,10 +80,34 @@ class Links:
                     if p["a"] in alive and p["b"] in alive
                 ],
             )  # fmt: skip
+            ranks = list(ranks)
+            for column in ("rank_ab", "rank_ba"):  # two fixed statements: a column name is never data
+                c.executemany(
+                    f"UPDATE link_pairs SET {column} = ? WHERE engine = ? AND a = ? AND b = ?",
+                    [(r, engine, a, b) for a, b, col, r in ranks if col == column],
+                )
+            c.executemany(
+                "DELETE FROM link_pairs WHERE engine = ? AND a = ? AND b = ? AND rank_ab IS NULL AND rank_ba IS NULL",
+                [(engine, a, b) for a, b, _, r in ranks if r is None],
+            )
             c.executemany(
                 "INSERT OR REPLACE INTO link_done(face_id, engine, k, across) VALUES (?, ?, ?, ?)",
                 [(f, engine, k, int(across)) for f in ids if f in alive and f in {int(x) for x in faces}],
             )
+
+    def ranked(self, engine: str, faces: Iterable[int]) -> dict[int, list[int]]:
+        """For each face: the faces of the pairs it ranked itself (its own k nearest, as stored)."""
+        out: dict[int, list[int]] = {}
+        for part in chunks(sorted({int(f) for f in faces}), 400):  # twice in the query: under SQLite's 999
+            marks = ",".join("?" * len(part))
+            for face, other in self.db.execute(
+                f"""SELECT a, b FROM link_pairs WHERE engine = ? AND rank_ab IS NOT NULL AND a IN ({marks})
+                    UNION ALL
+                    SELECT b, a FROM link_pairs WHERE engine = ? AND rank_ba IS NOT NULL AND b IN ({marks})""",
+                (engine, *part, engine, *part),
+            ):
+                out.setdefault(face, []).append(other)
+        return out
 
     def forget_settings(self, engine: str, k: int, across: bool) -> None:
         """Linked with other settings (k, --across): those pairs describe another question; start again."""
