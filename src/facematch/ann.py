@@ -23,6 +23,8 @@ import faiss
 import numpy as np
 from faiss.contrib.inspect_tools import get_invlist
 
+from .i18n import _, format_number
+
 #: Index kinds a person can ask for (`facematch index --index-type`).
 KINDS = ("auto", "flat", "ivf-sq8", "ivf-pq", "hnsw")
 #: Exact scan below this many 128-d faces (proportionally fewer for longer embeddings: 50,000 at
@@ -84,9 +86,8 @@ class IndexSpec:
     def describe(self) -> str:
         shown = {k: v for k, v in self.params.items() if k in ("nlist", "nprobe", "m", "M", "efSearch", "rerank")}
         extra = ", ".join(f"{k}={v}" for k, v in shown.items())
-        return (
-            f"{self.kind}" + (f" ({extra})" if extra else "") + (", chosen by you" if self.chosen_by == "user" else "")
-        )
+        by_you = ", " + _("chosen by you") if self.chosen_by == "user" else ""
+        return f"{self.kind}" + (f" ({extra})" if extra else "") + by_you
 
 
 # -- choosing -----------------------------------------------------------------------------------
@@ -322,15 +323,20 @@ def retrain_advice(spec: IndexSpec, count: int, dim: int) -> str | None:
         wanted = auto_spec(count, dim)
         if wanted.kind != spec.kind:
             if wanted.exact:
-                return f"the index now holds {count:,} faces, few enough for the exact scan ({spec.kind} is in use)"
-            return (
-                f"the index now holds {count:,} faces; from {threshold_for(dim):,} on an approximate "
-                f"{wanted.kind} index answers several times faster (exact scan in use)"
-            )
+                return _(
+                    "the index now holds {count} faces, few enough for the exact scan ({kind} is in use)",
+                    count=format_number(count), kind=spec.kind,
+                )  # fmt: skip
+            return _(
+                "the index now holds {count} faces; from {threshold} on an approximate {kind} index answers several "
+                "times faster (exact scan in use)",
+                count=format_number(count), threshold=format_number(threshold_for(dim)), kind=wanted.kind,
+            )  # fmt: skip
     trained = int(spec.params.get("trained_count", 0))
     if spec.kind.startswith("ivf") and trained and count >= REGROW_FACTOR * trained:
-        return (
-            f"the index grew from {trained:,} faces at training to {count:,}; its inverted lists are now "
-            f"{count / trained:.1f}x longer, so searches are slower than they need to be"
-        )
+        return _(
+            "the index grew from {trained} faces at training to {count}; its inverted lists are now {times}x "
+            "longer, so searches are slower than they need to be",
+            trained=format_number(trained), count=format_number(count), times=format_number(round(count / trained, 1)),
+        )  # fmt: skip
     return None

@@ -28,6 +28,7 @@ import numpy as np
 from . import images
 from .engines import get_engine
 from .fingerprint import Fingerprint, slug
+from .i18n import _
 from .indexer import progress_bar, scan_all
 
 #: Score given to a pair in which a face is missing: below every possible cosine similarity.
@@ -436,9 +437,8 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, fars: Sequence[float] 
     for far in fars:
         allowed = int(np.floor(far * len(imp)))
         if allowed < 1:
-            out.append(
-                {"far": far, "tar": None, "threshold": None, "note": f"not measurable with {len(imp)} impostor pairs"}
-            )
+            note = _("not measurable with {n} impostor pairs", n=len(imp))
+            out.append({"far": far, "tar": None, "threshold": None, "note": note})
             continue
         t = float(np.nextafter(imp[allowed], np.inf))  # at most `allowed` impostors score >= t
         out.append({"far": far, "tar": float(np.mean(genuine >= t)), "threshold": round(t, 5)})
@@ -638,7 +638,7 @@ def fnir_at_fpir(
                     "fpir": fpir,
                     "fnir": None,
                     "threshold": None,
-                    "note": f"not measurable with {len(top)} non-mated searches",
+                    "note": _("not measurable with {n} non-mated searches", n=len(top)),
                 }
             )
             continue
