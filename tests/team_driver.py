@@ -11,9 +11,11 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from facematch import serve
+from facematch import demo, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -50,6 +52,31 @@ def start_team_server(
         proc.terminate()
         raise RuntimeError("the team server did not start: " + log.read_text(errors="replace")[-2000:])
     return proc
+
+
+@contextmanager
+def demo_app(idx: Path, log: Path) -> Iterator[str]:
+    """The demo archive indexed into `idx` and the workbench serving it on localhost (the same command as
+    serve.start, its output kept in `log`); yields the address. The server's log must stay clean: no traceback,
+    no warning."""
+    from facematch.indexer import index_folder
+
+    index_folder(
+        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
+    )
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            serve.command("localhost", port), env=serve.environment(idx), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        assert serve.wait_until_up(port, proc=proc), "the app did not start"
+        yield f"http://localhost:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and "WARNING" not in text.upper().replace("WARNINGS", ""), text[-3000:]
 
 
 def start_caddy(upstream_port: int, https_port: int, folder: Path) -> tuple[subprocess.Popen, Path]:
@@ -135,7 +162,7 @@ class TeamBrowser:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
 
-        self.wait.until(ec.presence_of_element_located((By.XPATH, f'//body[contains(., "{text}")]')))
+        self.wait.until(ec.presence_of_element_located((By.XPATH, f"//body[contains(., {xpath_text(text)})]")))
 
     def body(self) -> str:
         from selenium.webdriver.common.by import By
@@ -167,8 +194,8 @@ class TeamBrowser:
                 time.sleep(0.5)
         raise AssertionError(f"could not click {xpath}")
 
-    def type_into(self, label: str, text: str) -> None:
-        self.visible(f"//input[@aria-label='{label}']").send_keys(text)
+    def type_into(self, label: str, text: str, where: str = "") -> None:
+        self.visible(f"{where}//input[@aria-label={xpath_text(label)}]").send_keys(text)
 
     def login(self, name: str, password: str, url: str | None = None) -> None:
         """Log in on a fresh page load (a reload is a new session: Streamlit keeps no login cookie)."""
@@ -232,7 +259,9 @@ class TeamBrowser:
 
 
 def xpath_text(text: str) -> str:
-    """A string literal for XPath (names may contain quotes)."""
+    """A string literal for XPath (names and translations may contain quotes of either kind)."""
     if "'" not in text:
         return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
     return "concat(" + ', "\'", '.join(f"'{part}'" for part in text.split("'")) + ")"

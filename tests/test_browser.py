@@ -8,9 +8,7 @@ person can look at them. The server's log must stay free of warnings and stack t
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,8 +16,7 @@ import pytest
 
 import team_driver
 from conftest import skip_or_fail
-from facematch import demo, serve
-from facematch.indexer import index_folder
+from facematch import demo
 from facematch.store import DB_NAME
 
 CHROMIUM, CHROMEDRIVER = team_driver.CHROMIUM, team_driver.CHROMEDRIVER
@@ -38,32 +35,11 @@ def a_browser_to_drive() -> None:
         skip_or_fail("Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def running_app(tmp_path):
     idx = tmp_path / "index"
-    index_folder(
-        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
-    )
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:  # the same command as serve.start, with its output kept to read
-        proc = subprocess.Popen(
-            serve.command("localhost", port), env=serve.environment(idx), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        assert serve.wait_until_up(port, proc=proc), "the app did not start"
-        yield f"http://localhost:{port}", idx
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text and "WARNING" not in text.upper().replace("WARNINGS", ""), text[-3000:]
+    with team_driver.demo_app(idx, tmp_path / "server.log") as url:
+        yield url, idx
 
 
 def chrome(tmp_path: Path, name: str, phone: bool = False):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,9 +25,8 @@ import pytest
 
 import team_driver
 from conftest import skip_or_fail
-from facematch import demo, i18n, serve
+from facematch import demo, i18n
 from facematch.i18n import _
-from facematch.indexer import index_folder
 from facematch.store import DB_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,32 +77,11 @@ def server(tmp_path_factory):
     """The demo index and one app server for every test of this module; its log must stay clean."""
     tmp = tmp_path_factory.mktemp("i18n_app")
     idx = tmp / "index"
-    index_folder(
-        demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False
-    )
-    port = team_driver.free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            serve.command("localhost", port), env=serve.environment(idx), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        assert serve.wait_until_up(port, proc=proc), "the app did not start"
-        yield f"http://localhost:{port}", idx
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text and "WARNING" not in text.upper().replace("WARNINGS", ""), text[-3000:]
+    with team_driver.demo_app(idx, tmp / "server.log") as url:
+        yield url, idx
 
 
-def xpath_literal(text: str) -> str:
-    """A string as an XPath literal (translations hold both kinds of quote)."""
-    if "'" not in text:
-        return f"'{text}'"
-    if '"' not in text:
-        return f'"{text}"'
-    return "concat(" + ', "\'", '.join(f"'{part}'" for part in text.split("'")) + ")"
+xpath_literal = team_driver.xpath_text
 
 
 def english_words(code: str) -> set[str]:
@@ -148,58 +125,16 @@ return out.join(' ');
 """
 
 
-class Page:
-    """One Chromium window on the app, with the waits a person's pace needs."""
+class Page(team_driver.TeamBrowser):
+    """One Chromium window on the app in one language, with the waits a person's pace needs."""
 
     def __init__(self, driver, code: str, prefix: str) -> None:
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.d, self.code, self.prefix = driver, code, prefix
-        self.wait = WebDriverWait(driver, 120)
+        super().__init__(driver, "")
+        self.code, self.prefix = code, prefix
         self.english = english_words(code)
-
-    def settle(self) -> None:
-        from selenium.webdriver.common.by import By
-
-        time.sleep(0.3)
-        self.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))
-
-    def text_appears(self, text: str) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        self.wait.until(ec.presence_of_element_located((By.XPATH, f"//body[contains(., {xpath_literal(text)})]")))
-
-    def visible(self, xpath: str):
-        from selenium.common.exceptions import StaleElementReferenceException
-        from selenium.webdriver.common.by import By
-
-        for _try in range(10):
-            self.settle()
-            try:
-                el = next(e for e in self.d.find_elements(By.XPATH, xpath) if e.is_displayed())
-                self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-                return el
-            except (StopIteration, StaleElementReferenceException):
-                time.sleep(1)
-        raise AssertionError(f"nothing visible at {xpath}")
-
-    def click(self, xpath: str) -> None:
-        from selenium.common.exceptions import StaleElementReferenceException
-
-        for _try in range(5):
-            try:
-                self.visible(xpath).click()
-                return
-            except StaleElementReferenceException:
-                time.sleep(1)
-        raise AssertionError(f"could not click {xpath}")
 
     def button(self, label: str, where: str = "") -> None:
         self.click(f"{where}//button[.//p[text()={xpath_literal(label)}]]")
-
-    def type_into(self, label: str, text: str, where: str = "") -> None:
-        self.visible(f"{where}//input[@aria-label={xpath_literal(label)}]").send_keys(text)
 
     def shot(self, name: str) -> Path:
         SCREENS.mkdir(parents=True, exist_ok=True)
