@@ -54,6 +54,18 @@ def start_team_server(
     return proc
 
 
+def need_browser() -> None:
+    """Skip without selenium or Chromium (a developer may have neither); fail in CI, which installs both."""
+    from conftest import skip_or_fail
+
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
+    if not (CHROMIUM and CHROMEDRIVER):
+        skip_or_fail("Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)")
+
+
 @contextmanager
 def demo_app(idx: Path, log: Path) -> Iterator[str]:
     """The demo archive indexed into `idx` and the workbench serving it on localhost (the same command as

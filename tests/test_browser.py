@@ -15,24 +15,13 @@ from pathlib import Path
 import pytest
 
 import team_driver
-from conftest import skip_or_fail
 from facematch import demo
 from facematch.store import DB_NAME
-
-CHROMIUM, CHROMEDRIVER = team_driver.CHROMIUM, team_driver.CHROMEDRIVER
-try:
-    from selenium import webdriver
-except ImportError:
-    webdriver = None
 
 
 @pytest.fixture(autouse=True)
 def a_browser_to_drive() -> None:
-    """Skip without selenium or Chromium (a developer may have neither); fail in CI, which installs both."""
-    if webdriver is None:
-        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
-    if not (CHROMIUM and CHROMEDRIVER):
-        skip_or_fail("Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)")
+    team_driver.need_browser()
 
 
 @pytest.fixture

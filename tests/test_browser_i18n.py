@@ -24,18 +24,12 @@ from pathlib import Path
 import pytest
 
 import team_driver
-from conftest import skip_or_fail
 from facematch import demo, i18n
 from facematch.i18n import _
 from facematch.store import DB_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENS = ROOT / "bench" / "out" / "screens-i18n"
-CHROMIUM, CHROMEDRIVER = team_driver.CHROMIUM, team_driver.CHROMEDRIVER
-try:
-    from selenium import webdriver
-except ImportError:
-    webdriver = None
 
 #: Latin words allowed on a non-English page, and why:
 ALLOWED = {
@@ -66,10 +60,7 @@ MAIN = "//*[@data-testid='stMain']"
 
 @pytest.fixture(autouse=True)
 def a_browser_to_drive() -> None:
-    if webdriver is None:
-        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
-    if not (CHROMIUM and CHROMEDRIVER):
-        skip_or_fail("Chromium/ChromeDriver not installed (apt-get install chromium chromium-driver)")
+    team_driver.need_browser()
 
 
 @pytest.fixture(scope="module")

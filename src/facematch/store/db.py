@@ -350,14 +350,20 @@ _V3_COLUMNS = {
 }
 
 
-def _upgrade_to_v3(conn: sqlite3.Connection) -> None:
-    """Add the schema-3 columns. Adding a column is no UPDATE, so the append-only triggers do not object."""
-    todo = _missing_columns(conn, _V3_COLUMNS)
-    if not todo and _version(conn) >= 3:
+def _add_columns(conn: sqlite3.Connection, version: int, columns) -> None:
+    """A schema step that only adds columns (the ones missing), in one _step. Adding a column is no UPDATE,
+    so the append-only triggers do not object, and every row is kept."""
+    todo = _missing_columns(conn, columns)
+    if not todo and _version(conn) >= version:
         return
-    with _step(conn, 3):
+    with _step(conn, version):
         for table, column, kind in todo:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _upgrade_to_v3(conn: sqlite3.Connection) -> None:
+    """Add the schema-3 columns."""
+    _add_columns(conn, 3, _V3_COLUMNS)
 
 
 def _upgrade_to_v4(conn: sqlite3.Connection) -> None:
@@ -395,13 +401,8 @@ _V6_COLUMNS = {"accounts": (("language", "TEXT"),)}
 
 
 def _upgrade_to_v6(conn: sqlite3.Connection) -> None:
-    """Add the schema-6 column (ALTER TABLE: every account is kept, with no language chosen yet)."""
-    todo = _missing_columns(conn, _V6_COLUMNS)
-    if not todo and _version(conn) >= 6:
-        return
-    with _step(conn, 6):
-        for table, column, kind in todo:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    """Add the schema-6 column (every account is kept, with no language chosen yet)."""
+    _add_columns(conn, 6, _V6_COLUMNS)
 
 
 class Database:
