@@ -140,12 +140,12 @@ class Faces:
                 part,
             ).fetchall()
         photo = np.full(len(ids), -1, np.int64)
-        sha = np.full(len(ids), "", dtype=object)
+        image = -1 - np.arange(len(ids))  # a face that does not exist is an image of its own
         at = np.searchsorted(ids, np.array([r[0] for r in found], np.int64))
         photo[at] = [r[1] for r in found]
-        sha[at] = [r[2] or f"photo {r[1]}" for r in found]
-        _, image = np.unique(sha, return_inverse=True)
-        return photo, np.where(photo >= 0, image, -1 - np.arange(len(ids)))
+        number: dict[str, int] = {}  # a dict, not np.unique over ~1M strings: ~10x faster
+        image[at] = [number.setdefault(r[2] or f"photo {r[1]}", len(number)) for r in found]
+        return photo, image
 
     def collection_of(self, ids: Iterable[int]) -> dict[int, str]:
         """face id -> the name of the collection its photo was indexed in."""
