@@ -172,6 +172,7 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
     plain cosines; lists are saved through store/neighbours.py block by block."""
     from facematch.search import Searcher  # noqa: F401  (imported for the same module state as link)
 
+    start = time.perf_counter()  # loading included
     ids = index.faces.ids(fp)
     vecs = np.empty((len(ids), fv.dim), np.float32)
     for part_ids, part in index.faces.iter_embeddings(fp):
@@ -180,7 +181,6 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
     wide = neighbours.K + 6
     lists = selfjoin.Lists.of(fv.index, ids) if link.joins(fv) else None
     ranker = link.Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, neighbours.K)
-    start = time.perf_counter()
     for block in ranker.plan(todo):
         q, (_, cos, found) = ranker.rank(block, wide)
         out = {}
@@ -202,6 +202,12 @@ def counts(folder: Path, fp: str) -> dict:
             "pairs": index.links.count(fp),
             "link_done": index.links.done_count(fp),
             "face_phash": int(index.db.one("SELECT COUNT(*) FROM face_phash")),
+            "same_photo_pairs": int(  # the same-photo skip: must be 0
+                index.db.one(
+                    "SELECT COUNT(*) FROM link_pairs l JOIN faces fa ON fa.id = l.a JOIN faces fb ON fb.id = l.b "
+                    "WHERE fa.photo_id = fb.photo_id"
+                )
+            ),
             "db_mb": round(db_mb(folder)),
         }
 
