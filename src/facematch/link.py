@@ -78,6 +78,10 @@ DUP_BITS = 10
 #: ... if the face also sits the same way in its box (landmarks relative to the box, in box widths).
 DUP_SHAPE = 0.05
 
+#: The first cut of _Context.pairs keeps entries this far below what could be kept (a pair's cosine and score,
+#: computed from each of its faces' sides, may differ in the last float bits).
+_MARGIN = 1e-3
+
 #: Groups ("possibly the same person") are built only from pairs that are mutual and at least this band.
 GROUP_BAND = "strong"
 
@@ -373,6 +377,7 @@ class _Context:
         self.s, self.k, self.across = s, k, across
         self.min_rank = BANDS.index(min_band)
         self._names: dict[str, set[str]] = {}
+        self._lowest: float | None = None
 
     def pairs(
         self,
@@ -385,39 +390,62 @@ class _Context:
         """The block's pairs: each query face's first k (after skipping its own photo and, with --across, its
         collection), classified, at least min_band. With `old` (faces linked before this run): a pair with an
         older face is also marked "offer" (that face), anywhere in the query's `wide` row, so offer() can
-        rank it from the older face's side too."""
+        rank it from the older face's side too.
+
+        A block is 32,768 faces x `wide` candidates (~1M entries): the skips, ranks and a first cut by score
+        are array operations, and only entries that can be kept become pair dicts (about one in ten at 1M
+        faces, bench/link_e2e.py). The cut keeps every entry that min_band, or a duplicate check, could keep
+        (with a margin: a pair's score from its two sides may differ in the last float bits); min_band
+        itself is then applied to each pair as before, so the pairs are those of the per-entry loop."""
         faces = self.s.index.faces
         everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
-        rows = faces.by_id(everyone)
-        coll = faces.collection_of(everyone) if self.across else {}
-        offsets = dict(zip(everyone.tolist(), self.s.offsets(everyone).tolist(), strict=True)) if self.s.alpha else {}
+        photo, image = faces.photos_of(everyone)  # -1: a face gone meanwhile
+        q_pos, g_pos = np.searchsorted(everyone, q_ids), np.searchsorted(everyone, np.maximum(ids, 0))
+        keep = (ids >= 0) & (ids != q_ids[:, None]) & (photo[g_pos] >= 0) & (photo[q_pos] >= 0)[:, None]
+        keep &= photo[g_pos] != photo[q_pos][:, None]
+        if self.across:
+            coll = faces.collection_of(everyone)
+            _, code = np.unique(np.array([coll.get(int(f), "") for f in everyone], dtype=object), return_inverse=True)
+            keep &= code[g_pos] != code[q_pos][:, None]
+        ranks = np.cumsum(keep, axis=1)
+        ranked = keep & (ranks <= self.k)
+        offers = np.zeros_like(keep)
+        if old is not None:
+            at = np.nonzero(keep)
+            offers[at] = [old(int(g)) for g in ids[at].tolist()]
+        off = self.s.offsets(everyone).astype(np.float64) if self.s.alpha else np.zeros(len(everyone))
+        score = cos.astype(np.float64) - np.maximum(off[q_pos][:, None], off[g_pos])
+        could = (
+            (score >= self._lowest_score()) | (cos >= DUP_COSINE - _MARGIN) | (image[g_pos] == image[q_pos][:, None])
+        )
         found: dict[tuple[int, int], dict] = {}
-        for q, row_c, row_i in zip(q_ids.tolist(), cos, ids, strict=True):
-            mine = rows.get(q)
-            if mine is None:
-                continue
-            rank = 0
-            for c, g in zip(row_c.tolist(), row_i.tolist(), strict=True):
-                other = rows.get(g)
-                if g < 0 or g == q or other is None or other.photo_id == mine.photo_id:
-                    continue
-                if self.across and coll.get(g) == coll.get(q):
-                    continue
-                rank += 1
-                offer = old is not None and old(g)
-                if rank > self.k and not offer:
-                    continue
-                a, b = (q, g) if q < g else (g, q)
-                score = c - max(offsets.get(q, 0.0), offsets.get(g, 0.0))
-                pair = {"a": a, "b": b, "cosine": c, "score": score}
-                if rank <= self.k:
-                    pair["rank_ab" if q == a else "rank_ba"] = rank
-                if offer:
-                    pair["offer"] = g
-                found[(a, b)] = {**found.get((a, b), {}), **pair}
+        rows_at, cols_at = np.nonzero((ranked | offers) & could)  # row-major: each query's row in order
+        for i, j, c, sc, r, o in zip(
+            rows_at.tolist(), cols_at.tolist(), cos[rows_at, cols_at].tolist(), score[rows_at, cols_at].tolist(),
+            ranks[rows_at, cols_at].tolist(), offers[rows_at, cols_at].tolist(), strict=True,
+        ):  # fmt: skip
+            q, g = int(q_ids[i]), int(ids[i, j])
+            a, b = (q, g) if q < g else (g, q)
+            pair = {"a": a, "b": b, "cosine": c, "score": sc}
+            if r <= self.k:
+                pair["rank_ab" if q == a else "rank_ba"] = r
+            if o:
+                pair["offer"] = g
+            found[(a, b)] = {**found.get((a, b), {}), **pair}
         pairs = list(found.values())
+        rows = faces.by_id({f for p in pairs for f in (p["a"], p["b"])})
+        pairs = [p for p in pairs if p["a"] in rows and p["b"] in rows]
         self._classify(pairs, rows)
         return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
+
+    def _lowest_score(self) -> float:
+        """A score below which no pair is strong enough for min_band (-inf when every score is): the bands
+        only fall as the score falls (rates of strangers), read on a grid of 0.001 with a margin."""
+        if self._lowest is None:
+            grid = np.arange(-1.0, 2.0, 0.001)
+            ok = [g for g in grid.tolist() if self._strong_enough(g)]
+            self._lowest = -np.inf if not ok or ok[0] == grid[0] else ok[0] - 0.001 - _MARGIN
+        return self._lowest
 
     def _strong_enough(self, score: float) -> bool:
         cal = self.s.calibration

@@ -127,6 +127,26 @@ class Faces:
                 c["faces"][e["engine"]] = c["faces"].get(e["engine"], 0) + e["n"]
         return list(out.values())
 
+    def photos_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(photo id, image number) of each face of `ids` (sorted, unique), as arrays in that order: -1 for a
+        face that does not exist. Faces of byte-identical photos (same sha256) share an image number. What
+        linking needs of every candidate of a block (~1M faces) without building a FaceRow for each."""
+        found: list[tuple[int, int, str | None]] = []
+        for part in chunks(ids.tolist()):
+            marks = ",".join("?" * len(part))
+            found += self.db.execute(
+                f"SELECT f.id, f.photo_id, p.sha256 FROM faces f JOIN photos p ON p.id = f.photo_id "
+                f"WHERE f.id IN ({marks})",
+                part,
+            ).fetchall()
+        photo = np.full(len(ids), -1, np.int64)
+        image = -1 - np.arange(len(ids))  # a face that does not exist is an image of its own
+        at = np.searchsorted(ids, np.array([r[0] for r in found], np.int64))
+        photo[at] = [r[1] for r in found]
+        number: dict[str, int] = {}  # a dict, not np.unique over ~1M strings: ~10x faster
+        image[at] = [number.setdefault(r[2] or f"photo {r[1]}", len(number)) for r in found]
+        return photo, image
+
     def collection_of(self, ids: Iterable[int]) -> dict[int, str]:
         """face id -> the name of the collection its photo was indexed in."""
         out: dict[int, str] = {}

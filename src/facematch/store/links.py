@@ -59,9 +59,10 @@ class Links:
         were offered to it, link.offer); a pair left ranked by neither face is deleted.
         """
         now = time.time()
+        linked = {int(f) for f in faces}  # once: a block is 32,768 faces, tested against every face of its pairs
         with self.db.write() as c:
             alive = set()
-            ids = sorted({int(f) for f in faces} | {p["a"] for p in pairs} | {p["b"] for p in pairs})
+            ids = sorted(linked | {p["a"] for p in pairs} | {p["b"] for p in pairs})
             for part in chunks(ids):
                 alive |= {
                     r[0] for r in c.execute(f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(part))})", part)
@@ -92,7 +93,7 @@ class Links:
             )
             c.executemany(
                 "INSERT OR REPLACE INTO link_done(face_id, engine, k, across) VALUES (?, ?, ?, ?)",
-                [(f, engine, k, int(across)) for f in ids if f in alive and f in {int(x) for x in faces}],
+                [(f, engine, k, int(across)) for f in ids if f in alive and f in linked],
             )
 
     def ranked(self, engine: str, faces: Iterable[int]) -> dict[int, list[int]]:
