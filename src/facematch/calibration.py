@@ -361,7 +361,9 @@ class ArchivePairs:
     def kept(self, neighbours: int, floor: float) -> tuple[np.ndarray, int]:
         """(at_least, pairs) without each query face's `neighbours` nearest faces scoring >= floor."""
         near = self.top[:, :neighbours]
-        near = near[near >= floor].astype(np.float64)
+        # -inf marks "no pair" (a face with fewer than `neighbours` scores kept, or a dropped one): not a pair
+        # to leave out. Counted as one, it was cast to an integer bin (a NumPy warning) and taken off the total.
+        near = near[np.isfinite(near) & (near >= floor)].astype(np.float64)
         b = np.clip(np.floor((near + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
         hist = self.hist - np.bincount(b, minlength=_NBINS + 1)
         return np.cumsum(hist[::-1])[::-1], self.pairs - len(near)
