@@ -15,6 +15,7 @@ isolated so they keep their own direction. The fonts that render Uyghur and Chin
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,44 @@ def iso(text: object) -> str:
     FSI ... PDI: the <bdi> of plain text, which also works in widget labels and alerts), so "Alim Ahmat, 1972"
     keeps its own order inside Uyghur and does not pull the punctuation around it to the wrong side."""
     return f"\u2068{text}\u2069" if i18n.is_rtl() else str(text)
+
+
+def decision_form(
+    form: str,
+    labels: dict[str, str],
+    keys: tuple[str, str, str],
+    note_label: str,
+    unchosen: str,
+    reviewer: str,
+    *,
+    ask_name: bool,
+    close: str,
+    record: Callable[[str, str, str], object],
+) -> None:
+    """The one decision form of the workbench (a candidate in a case, a pair in the cross-check): a choice, a
+    note, the reviewer's name when nobody is known yet, and `record(choice, who, note)`. The library checks the
+    decision; its refusal (ValueError) is shown, and nothing is written. `close` is the session key of the
+    compare view the decision ends."""
+    with st.form(form):
+        choice = st.radio(
+            _("Your decision"), list(labels), index=None, key=keys[0],
+            format_func=in_this_language(lambda d: _(labels[d])),
+        )  # fmt: skip
+        note = st.text_input(note_label, key=keys[1])
+        who = reviewer
+        if not reviewer.strip() and ask_name:
+            who = st.text_input(_("Your name (saved with this decision)"), key=keys[2])
+        if st.form_submit_button(_("Record decision")):
+            try:
+                if choice is None:
+                    raise ValueError(unchosen)
+                record(choice, who, note)
+                if who != reviewer:
+                    st.session_state["pending_reviewer"] = who
+                st.session_state.pop(close, None)
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
 
 
 def score_text(x: float) -> str:
@@ -903,26 +942,14 @@ def compare_panel(
         facts_reasons(item)
     st.warning(messages.caveat())
     show_status(decision, verdict)
-    with st.form(f"decide_{cand.face.id}"):
-        choice = st.radio(
-            _("Your decision"), list(DECISION_LABELS), index=None, key="decision",
-            format_func=in_this_language(lambda d: _(DECISION_LABELS[d])),
-        )  # fmt: skip
-        note = st.text_input(_("Note (why; optional)"), key="decision_note")
-        who = reviewer
-        if not reviewer.strip() and rv.account is None:
-            who = st.text_input(_("Your name (saved with this decision)"), key="decision_reviewer")
-        if st.form_submit_button(_("Record decision")):
-            try:
-                if choice is None:
-                    raise ValueError(_("choose Confirm, Reject or Unsure first"))
-                rv.decide(case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True))
-                if who != reviewer:
-                    st.session_state["pending_reviewer"] = who
-                st.session_state.pop("compare", None)
-                st.rerun()
-            except ValueError as e:
-                st.error(str(e))
+    decision_form(
+        f"decide_{cand.face.id}", DECISION_LABELS, ("decision", "decision_note", "decision_reviewer"),
+        _("Note (why; optional)"), _("choose Confirm, Reject or Unsure first"), reviewer,
+        ask_name=rv.account is None, close="compare",
+        record=lambda choice, who, note: rv.decide(
+            case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True)
+        ),
+    )  # fmt: skip
     if st.button(_("Back to the candidates"), key="back"):
         st.session_state.pop("compare", None)
         st.rerun()
@@ -1327,29 +1354,11 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
     st.warning(f"{messages.caveat()} {messages.link_caveat()}")
     if p.decision is not None:
         st.write(pair_status(p.decision))
-    with st.form(f"xdecide_{p.id}"):
-        choice = st.radio(
-            _("Your decision"),
-            list(PAIR_LABELS),
-            index=None,
-            format_func=in_this_language(lambda d: _(PAIR_LABELS[d])),
-            key="xdecision",
-        )
-        why = st.text_input(_("Why (optional)"), key="xwhy")
-        who = reviewer
-        if not reviewer.strip():
-            who = st.text_input(_("Your name (saved with this decision)"), key="xreviewer")
-        if st.form_submit_button(_("Record decision")):
-            try:
-                if choice is None:
-                    raise ValueError(_("choose Same person, Different people or Unsure first"))
-                cc.decide(p, choice, who, why)
-                if who != reviewer:
-                    st.session_state["pending_reviewer"] = who
-                st.session_state.pop("xpair", None)
-                st.rerun()
-            except ValueError as e:
-                st.error(str(e))
+    decision_form(
+        f"xdecide_{p.id}", PAIR_LABELS, ("xdecision", "xwhy", "xreviewer"), _("Why (optional)"),
+        _("choose Same person, Different people or Unsure first"), reviewer, ask_name=True, close="xpair",
+        record=lambda choice, who, why: cc.decide(p, choice, who, why),
+    )  # fmt: skip
 
 
 def main() -> None:
