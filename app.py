@@ -1,5 +1,5 @@
 """The review workbench for `streamlit run app.py`; `facematch app` runs the same code from the package."""
 
-from facematch.workbench import main
+from facematch.app.workbench import main
 
 main()

@@ -26,7 +26,7 @@ LFW = ROOT.parent / "shared" / "data" / "lfw" / "images"
 
 
 def build_gallery(work: Path, faces: int) -> Path:
-    from facematch.indexer import index_folder
+    from facematch.indexing import index_folder
 
     photos, idx = work / "photos", work / "index"
     if not photos.exists():

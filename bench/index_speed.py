@@ -301,7 +301,7 @@ class _Instrument:
         return make
 
     def __enter__(self) -> _Instrument:
-        import facematch.indexer as ix
+        import facematch.indexing.indexer as ix
 
         self.t0 = time.perf_counter()
         prof, t0 = self.prof, self.t0
@@ -362,7 +362,7 @@ class _Instrument:
 
         self._patch(ix, "scan_all", scan)
         try:
-            from facematch import workers
+            from facematch.indexing import workers
 
             pools = self._pools
 
@@ -467,7 +467,7 @@ def print_breakdown(profiles: list[Profile], n_photos: int) -> None:
 
 def run_facematch(folder: Path, work: Path, engine: str, workers: int | None, n_photos: int, i: int) -> Run:
     """facematch's real indexer into a fresh index folder (removed afterwards)."""
-    from facematch.indexer import index_folder
+    from facematch.indexing import index_folder
 
     index_dir = work / f"index_{i}"
     wall0, cpu0 = time.perf_counter(), _cpu_seconds()

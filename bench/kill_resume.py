@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import variants  # noqa: E402
 from crash import finish, kill_repeatedly  # noqa: E402
-from facematch.indexer import index_folder  # noqa: E402
+from facematch.indexing import index_folder  # noqa: E402
 from test_index import assert_consistent, faces_in_db  # noqa: E402
 
 

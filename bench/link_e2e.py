@@ -65,7 +65,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from link_scale import DEFAULT_CACHE, load, peak_mb, real_sface  # noqa: E402
 from search_scale import fit, synthetic  # noqa: E402
 
-from facematch import link, neighbours, selfjoin  # noqa: E402
+from facematch import neighbours  # noqa: E402
+from facematch.crosscheck import link, selfjoin  # noqa: E402
 from facematch.index import Index  # noqa: E402
 from facematch.store import DB_NAME  # noqa: E402
 

@@ -55,7 +55,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from search_scale import LFW_IMAGES, RealSet, fit, synthetic  # noqa: E402
 
-from facematch import ann, link, selfjoin  # noqa: E402
+from facematch import ann  # noqa: E402
+from facematch.crosscheck import link, selfjoin  # noqa: E402
 from facematch.search import rank_ids  # noqa: E402
 from facematch.vectors import FaceVectors  # noqa: E402
 

@@ -22,15 +22,19 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from facematch import name_eval, names
-from facematch.index import Index
-from facematch.records import import_file
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the evaluation lives with its data
+import name_eval  # noqa: E402
+
+from facematch import names  # noqa: E402
+from facematch.index import Index  # noqa: E402
+from facematch.records import import_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ROOT / "tests" / "data" / "name_variants.csv"

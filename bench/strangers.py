@@ -39,13 +39,13 @@ from statistics import NormalDist
 import numpy as np
 
 from facematch import calibration as C
-from facematch.evaluate import (
-    _pyplot,
+from facematch.evaluate import (  # noqa: E402
     compare_levels,
     counted_rates,
     embed_photos,
     labelled_photos,
 )
+from facematch.evaluate.core import _pyplot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

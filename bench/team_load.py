@@ -32,7 +32,7 @@ from conftest import variants  # noqa: E402  (real photos with real faces, each 
 from facematch import demo  # noqa: E402
 from facematch.access import Accounts  # noqa: E402
 from facematch.index import Index  # noqa: E402
-from facematch.indexer import index_folder  # noqa: E402
+from facematch.indexing import index_folder  # noqa: E402
 from facematch.review import Review  # noqa: E402
 from facematch.search import Searcher  # noqa: E402
 from team_driver import PASSPHRASE, TeamBrowser, chrome, free_port, start_team_server  # noqa: E402

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from facematch import demo  # noqa: E402
 from facematch.access import Accounts  # noqa: E402
 from facematch.index import Index  # noqa: E402
-from facematch.indexer import index_folder  # noqa: E402
+from facematch.indexing import index_folder  # noqa: E402
 from facematch.review import Review  # noqa: E402
 from team_driver import PASSPHRASE, TeamBrowser, chrome, free_port, start_team_server  # noqa: E402
 

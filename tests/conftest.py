@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facematch import demo, serve
+from facematch import demo
+from facematch.app import serve
 from facematch.engines import get_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def dlib_engine():
 @pytest.fixture(scope="module")
 def app_index(tmp_path_factory) -> Path:
     """The demo archive with its records, indexed once per test module that drives the app."""
-    from facematch.indexer import index_folder
+    from facematch.indexing import index_folder
 
     idx = tmp_path_factory.mktemp("app") / "index"
     index_folder(

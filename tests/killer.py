@@ -16,7 +16,7 @@ import os
 import signal
 from pathlib import Path
 
-from facematch.scan import scan_photo
+from facematch.indexing.scan import scan_photo
 
 KILL_ON = "FACEMATCH_TEST_KILL_ON"
 KILL_LOG = "FACEMATCH_TEST_KILL_LOG"

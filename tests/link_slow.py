@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from facematch import link
+from facematch.crosscheck import link
 
 if __name__ == "__main__":
     index_dir, delay, block = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])

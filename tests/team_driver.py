@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from facematch import demo, serve
+from facematch import demo
+from facematch.app import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -71,7 +72,7 @@ def demo_app(idx: Path, log: Path) -> Iterator[str]:
     """The demo archive indexed into `idx` and the workbench serving it on localhost (the same command as
     serve.start, its output kept in `log`); yields the address. The server's log must stay clean: no traceback,
     no warning."""
-    from facematch.indexer import index_folder
+    from facematch.indexing import index_folder
 
     index_folder(
         demo.build_gallery(idx / "photos"), idx, "sface", workers=1, records_csv=demo.records_csv(), progress=False

@@ -9,7 +9,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import package_image, texts
-from facematch import demo, messages, report, serve
+from facematch import demo, messages, report
+from facematch.app import serve
 from facematch.index import Index
 from facematch.review import Review
 from facematch.store import DB_NAME

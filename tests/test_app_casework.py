@@ -9,7 +9,8 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from conftest import ok, package_image, save_facts, texts
-from facematch import demo, messages, serve
+from facematch import demo, messages
+from facematch.app import serve
 from facematch.index import Index
 from facematch.review import Review
 
@@ -147,7 +148,7 @@ def test_words_on_the_cards(app):
 def test_group_photo_preview_is_large_with_readable_numbers(app):
     """AppTest cannot click inside the picture component; the same choice goes through the numbers, and the
     preview is drawn at PREVIEW_SIDE with numbers sized to it (the click -> face mapping: test_thumbs_face_at)."""
-    from facematch import workbench
+    from facematch.app import workbench
 
     open_case(app, "Group preview")
     upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))

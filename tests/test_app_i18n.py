@@ -12,7 +12,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from conftest import ok, texts
-from facematch import fonts, i18n, serve
+from facematch import fonts, i18n
+from facematch.app import serve
 from facematch.i18n import _
 
 ROOT = Path(__file__).resolve().parents[1]

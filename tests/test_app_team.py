@@ -8,8 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import texts
-from facematch import access, demo, serve
+from facematch import access, demo
 from facematch.access import Accounts
+from facematch.app import serve
 from facematch.index import Index
 from facematch.review import Review
 

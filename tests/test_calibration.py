@@ -17,7 +17,7 @@ from facematch import calibration, cli, demo, messages
 from facematch.calibration import Calibration, band, for_engine
 from facematch.engines import get_engine
 from facematch.evaluate import evaluate_calibration
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import Searcher
 
 

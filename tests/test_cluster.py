@@ -20,7 +20,7 @@ from PIL import Image
 
 from conftest import package_image, skip_or_fail, variants
 from facematch import demo
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import Searcher
 from facematch.store import DB_NAME
 from facematch.vectors import FaceVectors
@@ -30,7 +30,7 @@ try:
 except ImportError:
     skip_or_fail("ray[data] is not installed (pip install -e '.[test]' installs it)")
 
-from facematch.cluster import index_folder_on_ray  # noqa: E402
+from facematch.indexing.on_ray import index_folder_on_ray  # noqa: E402
 
 PHOTOS = 200
 

@@ -6,7 +6,7 @@ import pytest
 
 from facematch import combined, demo, messages
 from facematch.combined import Facts
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import REJECT, Review
 from facematch.search import Searcher
 

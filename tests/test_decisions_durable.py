@@ -21,7 +21,7 @@ import pytest
 
 from facematch import demo
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.store import DB_NAME
 

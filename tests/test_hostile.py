@@ -18,7 +18,7 @@ import pytest
 
 from conftest import skip_or_fail
 from facematch import images
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from hostile import FACE, _png_with_declared_size, make_corpus
 from test_index import assert_consistent, faces_in_db
 
@@ -26,7 +26,7 @@ _RUN = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from facematch.indexer import index_folder
+    from facematch.indexing import index_folder
     r = index_folder(Path(sys.argv[1]), Path(sys.argv[2]), "sface", workers=2, progress=False)
     out = {"errors": {Path(s.path).name: s.reason for s in r.errors + r.no_face},
            "scanned": r.scanned, "faces": r.faces}

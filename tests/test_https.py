@@ -18,7 +18,7 @@ from conftest import skip_or_fail
 from facematch import demo
 from facematch.access import Accounts
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.store import DB_NAME
 from facematch.vault import FILE_MAGIC

@@ -403,7 +403,7 @@ def test_case_report_in_uyghur_is_right_to_left(turkish_demo):
     ],
 )
 def test_transliterator_on_known_words(uey, uly, cyrillic):
-    from facematch import translit
+    from facematch.names import translit
 
     assert translit.to_latin(uey) == uly
     assert translit.to_cyrillic(uey) == cyrillic

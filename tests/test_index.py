@@ -13,7 +13,7 @@ import pytest
 from conftest import package_image, variants
 from facematch import demo
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import Searcher
 from facematch.store import DB_NAME
 from facematch.vectors import EngineMismatch, FaceVectors

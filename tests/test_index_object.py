@@ -15,7 +15,7 @@ from facematch import demo
 from facematch.cli import main
 from facematch.fingerprint import Fingerprint
 from facematch.index import Index, NoIndex
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
 from facematch.vectors import FaceVectors

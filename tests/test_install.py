@@ -46,7 +46,7 @@ def installed(tmp_path_factory) -> Path:
         pytest.skip(f"cannot build a wheel here: {built.stderr.strip()[-300:]}")
     wheel = next((work / "dist").glob("facematch-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "facematch/workbench.py" in names and "facematch/models/sface/LICENSE.sface" in names
+    assert "facematch/app/run.py" in names and "facematch/models/sface/LICENSE.sface" in names
     target = work / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import Searcher
 
 PEOPLE = 150

@@ -25,10 +25,11 @@ import linkdata
 import pytest
 
 from conftest import LFW, skip_or_fail
-from facematch import link, messages
+from facematch import messages
 from facematch.cli import main
+from facematch.crosscheck import link
 from facematch.engines.sface import SFaceEngine
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import Searcher
 from facematch.store import DB_NAME
 
@@ -314,7 +315,7 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from conftest import texts
-    from facematch import serve
+    from facematch.app import serve
 
     idx = copy_index(archive, tmp_path / "index")
     link.link(idx, across=True, progress=False)
@@ -350,7 +351,8 @@ def test_ivf_join_is_exact_within_each_faces_probed_lists_whatever_the_blocks():
     import faiss
     import numpy as np
 
-    from facematch import ann, selfjoin
+    from facematch import ann
+    from facematch.crosscheck import selfjoin
     from facematch.vectors import FaceVectors
 
     rng = np.random.default_rng(5)

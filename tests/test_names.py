@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import name_eval
 import pytest
 
-from facematch import name_eval, names, nametable
+from facematch import names
+from facematch.names import readings as nametable
 
 VARIANTS = Path(__file__).resolve().parent / "data" / "name_variants.csv"
 

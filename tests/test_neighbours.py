@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import variants
 from facematch import demo, neighbours
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.search import HUB_ALPHA, Searcher
 
 

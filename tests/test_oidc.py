@@ -21,7 +21,7 @@ from conftest import skip_or_fail
 from facematch import demo
 from facematch.access import Accounts
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from team_driver import CHROMEDRIVER, CHROMIUM, TeamBrowser, chrome, free_port, start_team_server
 
 

@@ -19,7 +19,8 @@ import textwrap
 from pathlib import Path
 
 from conftest import package_image
-from facematch import demo, serve
+from facematch import demo
+from facematch.app import serve
 from facematch.engines import models_dir
 from test_insightface_pack import tiny_scrfd
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from facematch import demo, namesearch, records
+from facematch import demo, records
 from facematch.index import Index
+from facematch.names import search as namesearch
 from facematch.records import RecordsError, import_file, parse_date
 from facematch.store import DB_NAME, SCHEMA_VERSION
 

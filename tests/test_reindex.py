@@ -11,7 +11,7 @@ from facematch import demo
 from facematch.cli import main
 from facematch.engines.sface import SFaceEngine
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
 from facematch.vectors import EngineMismatch

@@ -6,7 +6,7 @@ import numpy as np
 
 from conftest import variants
 from crash import finish, kill_repeatedly
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from test_index import assert_consistent, faces_in_db
 
 KILLS = 10

@@ -9,7 +9,7 @@ import pytest
 
 from facematch import demo
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME

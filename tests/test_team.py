@@ -19,7 +19,7 @@ import pytest
 from facematch import access, demo, report
 from facematch.access import AccessDenied, Accounts, LoginRefused, Session
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import CONFIRMED, DISAGREE, NEEDS_SECOND, WAITING, Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME
@@ -257,7 +257,8 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
 
 
 def test_uploads_over_the_limit_are_refused_in_the_library_too(team_index):
-    from facematch import images, serve
+    from facematch import images
+    from facematch.app import serve
 
     big = demo.query_photo().read_bytes() + b"\0" * (images.MAX_UPLOAD_BYTES + 1)
     assert serve.SETTINGS["server.maxUploadSize"] == str(images.MAX_UPLOAD_MB)

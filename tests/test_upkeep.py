@@ -21,7 +21,7 @@ from facematch.backup import BackupError, backup, restore
 from facematch.check import check
 from facematch.cli import main
 from facematch.index import Index
-from facematch.indexer import index_folder
+from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME

@@ -24,8 +24,8 @@ import pytest
 import killer
 from conftest import variants
 from crash import index_cmd, scanned
-from facematch.indexer import index_folder, scan_all
-from facematch.workers import Pool, WorkerStartError
+from facematch.indexing import index_folder, scan_all
+from facematch.indexing.workers import Pool, WorkerStartError
 from test_index import assert_consistent, faces_in_db
 
 N_PHOTOS = 18

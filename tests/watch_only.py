@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from facematch.workers import watch_parent
+from facematch.indexing.workers import watch_parent
 
 
 def main() -> None:

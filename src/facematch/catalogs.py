@@ -27,7 +27,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from . import i18n, translit
+from . import i18n
+from .names import translit
 
 PACKAGE = Path(__file__).resolve().parent
 POT = i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot"

@@ -113,7 +113,7 @@ def _check_faiss(index: Index, fp: Fingerprint, report: CheckReport, repair: boo
 
 def _check_photos(index: Index, report: CheckReport, progress: bool) -> None:
     """Photos still there and unchanged: a decision points at the content its reviewer saw."""
-    from .indexer import progress_bar
+    from .indexing import progress_bar
 
     rows = index.faces.photo_hashes()
     bar = progress_bar(len(rows), progress, desc=N_("Checking photos"))

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import messages, namesearch
+from . import messages
 from .engines import Face
 from .i18n import _
 from .names import THRESHOLD, NameIndex, normalise
-from .namesearch import NameHit
+from .names import search as namesearch
+from .names.search import NameHit
 from .search import Candidate, Searcher
 
 NAME_LIFT = 0.10

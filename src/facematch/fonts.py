@@ -5,9 +5,9 @@ or a phone without CJK fonts) would show boxes ("tofu") for both scripts. facema
 so the fonts come with the package: Noto Sans Arabic (weights 400 and 700, its Arabic-script subset: Uyghur's
 extra letters ې ۆ ۇ ۈ ۋ ە ھ included) and Noto Sans SC (weight 400, split by unicode-range into 101 slices, so a
 browser fetches only the slices a page uses; bold Chinese is synthesised by the browser). Both are under the SIL
-Open Font License 1.1 (static/fonts/OFL-*.txt), taken from the npm @fontsource packages (docs/fonts.md).
+Open Font License 1.1 (app/static/fonts/OFL-*.txt), taken from the npm @fontsource packages (docs/fonts.md).
 
-They are served by Streamlit's static file serving (serve.SETTINGS) from static/fonts and declared with
+They are served by Streamlit's static file serving (serve.SETTINGS) from app/static/fonts and declared with
 @font-face; the page's font list names them after Streamlit's own Latin font, so Latin and Turkish text keeps
 its look and only the characters that font lacks come from Noto.
 """
@@ -19,7 +19,7 @@ import functools
 import re
 from pathlib import Path
 
-FOLDER = Path(__file__).resolve().parent / "static" / "fonts"
+FOLDER = Path(__file__).resolve().parent / "app" / "static" / "fonts"
 #: The families declared in fonts.css (prefixed "facematch", so a Noto font installed on the machine, maybe of
 #: another version or subset, is not mistaken for ours).
 FAMILIES = ("facematch Noto Sans Arabic", "facematch Noto Sans SC")

@@ -1,10 +1,10 @@
 """Other readings of one word of a name searched for: the name's usual writing in the other script, and
 the name with an affectionate or honorific ending set aside.
 
-Phonetic rules (names.py) find most spellings of a name, but two kinds of family-side spelling escape them:
+Phonetic rules (scripts.py, forms.py) find most spellings of a name, but two kinds of family-side spelling escape them:
   - Chinese writes many common names by convention, not by sound: 司马义 for Ismayil, 肖合来提 or 肖开提
     for Shöhret, 穆罕默德 beside 买买提 for Memet. A table of common Uyghur given names with their usual
-    Chinese transcriptions and Latin spellings (names_data/uyghur_given_names.tsv, read once) gives those
+    Chinese transcriptions and Latin spellings (names/data/uyghur_given_names.tsv, read once) gives those
     writings, and each is tried as if the family had typed it.
   - Families add endings that records often leave out (Alimjan for the 阿力木 of a record, Gülnisaxan for
     古丽尼沙): -jan (affectionate), -han/-xan and -hun/-xun (honorific), -gül. The name with the ending
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import names
+from .forms import Token, normalise
+from .scripts import arabic_to_latin, cyrillic_to_latin, fold_latin, han_to_pinyin, phonetic_key
 
-TABLE_PATH = Path(__file__).resolve().parent / "names_data" / "uyghur_given_names.tsv"
+TABLE_PATH = Path(__file__).resolve().parent / "data" / "uyghur_given_names.tsv"
 
 #: What a reading with an ending set aside costs (points of 0-100) against the name as written: a record
 #: that has the whole name ("阿力木江" for "Alimjan") must rank above one that has only its stem ("阿力木").
@@ -79,7 +80,7 @@ ENDINGS: tuple[Ending, ...] = (
 class Reading:
     """One way to read a word of the query: the token to compare, what it costs, and why it is tried."""
 
-    token: names.Token
+    token: Token
     cost: float = 0.0
     note: str = ""  # empty for the word as written
     chinese: bool | None = None  # compare as a name heard in Chinese (None: as the query as a whole)
@@ -116,17 +117,17 @@ class NameTable:
         for row in self.rows:
             for zh in row.chinese:
                 _add(self.by_han, zh, row)
-                _add(self.by_pinyin, names.fold_latin(names.han_to_pinyin(zh)), row)
+                _add(self.by_pinyin, fold_latin(han_to_pinyin(zh)), row)
             for spelling in row.spellings:
-                plain = names.fold_latin(spelling)
+                plain = fold_latin(spelling)
                 if plain:
                     _add(self.by_plain, plain, row)
-                    _add(self.by_key, names.phonetic_key(plain), row)
+                    _add(self.by_key, phonetic_key(plain), row)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def lookup(self, token: names.Token) -> list[GivenName]:
+    def lookup(self, token: Token) -> list[GivenName]:
         """Rows this word may be (several when spellings collide; none for a name not in the table)."""
         if token.script == "han":
             return self.by_han.get(token.written, [])
@@ -139,10 +140,10 @@ class NameTable:
         agree once h and y are dropped); a spelling it does not list, the rows of its sound key."""
         return self.by_plain.get(plain) or self.by_key.get(key, [])
 
-    def knows(self, token: names.Token) -> bool:
+    def knows(self, token: Token) -> bool:
         return bool(self.lookup(token))
 
-    def row_ids(self, token: names.Token) -> frozenset[int]:
+    def row_ids(self, token: Token) -> frozenset[int]:
         return frozenset(self._ids[id(r)] for r in self.lookup(token))
 
     def with_endings(self, rows: frozenset[int]) -> frozenset[int]:
@@ -160,7 +161,7 @@ class NameTable:
             for end in ("jan", "can", "zhan", "jon"):
                 if plain.endswith(end) and len(plain) - len(end) >= 3:
                     stem = plain[: -len(end)]
-                    found = self._latin(names.phonetic_key(stem), stem)
+                    found = self._latin(phonetic_key(stem), stem)
                     break
         return [self._ids[id(r)] for r in found]
 
@@ -184,7 +185,7 @@ def load_table(path: Path = TABLE_PATH) -> NameTable:
         lines = (line for line in f if line.strip() and not line.startswith("#"))
         for n, r in enumerate(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
             uly, chinese = (r.get("uly") or "").strip(), [z for z in (r.get("chinese") or "").split("|") if z]
-            if not uly or not chinese or not names.normalise(uly).tokens:
+            if not uly or not chinese or not normalise(uly).tokens:
                 raise ValueError(f"{path.name}: row {n} has no readable name or no Chinese transcription: {r}")
             latin = tuple(x for x in (r.get("latin") or "").split("|") if x)
             note = (r.get("note") or "").strip()
@@ -200,13 +201,13 @@ def table() -> NameTable:
 
 
 # -- readings of a query word -----------------------------------------------------------------------
-def _token(text: str) -> names.Token | None:
+def _token(text: str) -> Token | None:
     """One word as a token (None if the text is not one readable word)."""
-    form = names.normalise(text)
+    form = normalise(text)
     return form.tokens[0] if len(form.tokens) == 1 else None
 
 
-def _table_readings(token: names.Token, cost: float, why: str, shown: str = "") -> list[Reading]:
+def _table_readings(token: Token, cost: float, why: str, shown: str = "") -> list[Reading]:
     """The usual writings, in the other script, of the names of the table this word may be."""
     out = []
     for row in table().lookup(token):
@@ -238,7 +239,7 @@ def _strip(written: str, n_plain: int, fold: Callable[[str], str]) -> str:
     return written
 
 
-def _folds(token: names.Token) -> list[tuple[names.Token, Ending, str]]:
+def _folds(token: Token) -> list[tuple[Token, Ending, str]]:
     """(stem token, ending, ending as written) for each ending this word may carry."""
     out = []
     known = table()
@@ -257,9 +258,9 @@ def _folds(token: names.Token) -> list[tuple[names.Token, Ending, str]]:
                 stem_written = token.written[:-n]
             else:
                 fold = {
-                    "arabic": lambda s: names.fold_latin(names.arabic_to_latin(s)),
-                    "cyrillic": lambda s: names.fold_latin(names.cyrillic_to_latin(s)),
-                }.get(token.script, names.fold_latin)
+                    "arabic": lambda s: fold_latin(arabic_to_latin(s)),
+                    "cyrillic": lambda s: fold_latin(cyrillic_to_latin(s)),
+                }.get(token.script, fold_latin)
                 stem_written = _strip(token.written, n, fold)
             stem = _token(stem_written) if stem_written else None
             if stem is None or len(stem.plain) < 3 or not any(c in "aeiou" for c in stem.plain):
@@ -275,7 +276,7 @@ def _folds(token: names.Token) -> list[tuple[names.Token, Ending, str]]:
     return out
 
 
-def readings(token: names.Token, use_table: bool = True, use_endings: bool = True) -> list[Reading]:
+def readings(token: Token, use_table: bool = True, use_endings: bool = True) -> list[Reading]:
     """The word as written, then its other readings, cheapest first (duplicates compared once)."""
     found = [Reading(token)]
     if use_table:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .names import THRESHOLD, NameIndex, normalise
+from facematch.names import THRESHOLD, NameIndex, normalise
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def distractors(variants: list[Variant], n: int = 10_000, seed: int = 7) -> list
     A pair that names one of the set's people (the same two names, or one with -jan added) is left
     out: no name search can tell namesakes apart.
     """
-    from .nametable import table
+    from facematch.names.readings import table
 
     rows = table().rows
     rng = random.Random(seed)

@@ -43,13 +43,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calibration, messages, records, selfjoin
-from .access import Account, check_cross_check
-from .i18n import N_, _
-from .index import Index
-from .search import Searcher, rank_ids, split_records
-from .store import FaceRow
-from .vectors import FaceVectors
+from .. import calibration, messages, records
+from ..access import Account, check_cross_check
+from ..i18n import N_, _
+from ..index import Index
+from ..search import Searcher, rank_ids, split_records
+from ..store import FaceRow
+from ..vectors import FaceVectors
+from . import selfjoin
 
 #: Nearest archive faces kept per face.
 K = 20
@@ -151,7 +152,7 @@ def link(
         old = linked_before(ranker, todo) if ranker is not None and report.already else None
         ranked: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]]
         if ray is not None and blocks:
-            from .cluster import rank_blocks_on_ray
+            from .on_ray import rank_blocks_on_ray
 
             ranked = rank_blocks_on_ray(ranker, blocks, k + SPARE, ray)
         else:
@@ -252,7 +253,7 @@ class Ranker:
       changes the speed, never the answer (tests/test_link.py). FAISS's own IVF search scans a list one
       query at a time, so a block of queries is hardly faster per query than one search.
     Plain picklable arrays, so a Ray task rebuilds the same Ranker and gets the same pairs
-    (cluster.rank_blocks_on_ray).
+    (on_ray.rank_blocks_on_ray).
     """
 
     vectors: FaceVectors
@@ -489,7 +490,7 @@ class _Context:
         """Record ids whose names agree with this record's names (the existing name search, any script)."""
         rid = str(record.get("record_id"))
         if rid not in self._names:
-            from . import namesearch
+            from ..names import search as namesearch
 
             names = [n for n in record.get("names", []) if n]
             self._names[rid] = (
@@ -559,7 +560,7 @@ def face_hashes(index: Index, faces: list[FaceRow]) -> dict[int, tuple[int | Non
     by_path: dict[Path, list[FaceRow]] = {}
     for f in todo:
         by_path.setdefault(Path(f.path), []).append(f)
-    from .thumbs import load_full
+    from ..thumbs import load_full
 
     for path, fs in by_path.items():
         try:
@@ -578,7 +579,7 @@ def phash(rgb: np.ndarray, box: tuple) -> int:
     close for the same pixels re-encoded, resized or cropped around the face; far for another photo."""
     import cv2
 
-    from .thumbs import crop
+    from ..thumbs import crop
 
     grey = cv2.cvtColor(crop(rgb, box, margin=0.0, size=32), cv2.COLOR_RGB2GRAY).astype(np.float32)
     low = cv2.dct(grey)[:8, :8].ravel()[1:]  # the lowest frequencies, without the mean (brightness)
@@ -766,7 +767,7 @@ class CrossCheck:
         return self.index.links.decisions()
 
     def _attach_decisions(self, pairs: list[Pair]) -> None:
-        from .review import iou
+        from ..review import iou
 
         shas = {f.sha256 for p in pairs for f in (p.a, p.b)}
         decided = [d for d in self.index.links.decisions() if d["a_sha256"] in shas and d["b_sha256"] in shas]
@@ -781,7 +782,7 @@ class CrossCheck:
     def linked_records(self, face: FaceRow) -> list[str]:
         """For a face with no record of its own: "a reviewer linked this face to record R on DATE" for each pair
         with a face that has a record, decided 'same' (latest decision). Nothing is copied into any record."""
-        from .review import iou
+        from ..review import iou
 
         out = []
         latest: dict[tuple, dict] = {}
@@ -802,7 +803,7 @@ class CrossCheck:
         return out
 
     def _records_of(self, sha256: str, box: tuple) -> list[dict]:
-        from .review import iou
+        from ..review import iou
 
         path = self.index.faces.photo_path_by_sha(sha256)
         if path is None:

@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, i18n, messages
-from .engines import DEFAULT_ENGINE, ENGINES
-from .i18n import _, ngettext
+from .. import __version__, i18n, messages
+from ..engines import DEFAULT_ENGINE, ENGINES
+from ..i18n import _, ngettext
 
 num = messages.number  # counts in the language's digit grouping
 dec = messages.decimal  # decimals likewise (3.2 / 3,2)
@@ -213,12 +213,12 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- commands -----------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from .indexer import index_folder
+    from ..indexing import index_folder
 
     index_dir = args.index or _default_index()
     _choose_index_type(args, index_dir, args.engine)
     if args.ray:
-        from .cluster import index_folder_on_ray
+        from ..indexing.on_ray import index_folder_on_ray
 
         report = index_folder_on_ray(
             args.photo_dir,
@@ -249,7 +249,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 # -- FAISS index type (ann.py, vectors.py) --------------------------------------------------------
 def _index_type_args(s: argparse.ArgumentParser) -> None:
-    from .ann import KINDS
+    from ..ann import KINDS
 
     s.add_argument(
         "--index-type",
@@ -271,10 +271,10 @@ def _choose_index_type(args: argparse.Namespace, index_dir: Path, engine: str) -
         if args.index_params:
             raise ValueError(_("--index-params needs --index-type"))
         return
-    from .engines import get_engine
-    from .fingerprint import Fingerprint
-    from .index import Index
-    from .vectors import choose_type
+    from ..engines import get_engine
+    from ..fingerprint import Fingerprint
+    from ..index import Index
+    from ..vectors import choose_type
 
     name = Fingerprint(engine).name if "@" in engine else engine
     with Index.open(Path(index_dir), create=True) as index:
@@ -282,7 +282,7 @@ def _choose_index_type(args: argparse.Namespace, index_dir: Path, engine: str) -
 
 
 def _print_vectors(index_dir: Path, engine: str) -> None:
-    from .vectors import FaceVectors
+    from ..vectors import FaceVectors
 
     vecs = FaceVectors.load(Path(index_dir), engine)
     if vecs is None:
@@ -297,7 +297,7 @@ def _print_vectors(index_dir: Path, engine: str) -> None:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from .index import Index
+    from ..index import Index
 
     index_dir = args.index or _default_index()
     with Index.open(index_dir) as index:
@@ -344,7 +344,7 @@ def _print_index_report(report, index_dir: Path) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .search import Searcher
+    from ..search import Searcher
 
     facts = _search_facts(args)
     if not args.photos and not facts.names:
@@ -368,8 +368,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         candidates = searcher.search([face for _, face in chosen], k=args.k) if chosen else []
         result = None
         if not facts.empty:
-            from . import combined
-            from .names import THRESHOLD
+            from .. import combined
+            from ..names import THRESHOLD
 
             result = combined.combine(
                 searcher, [f for _, f in chosen], candidates, facts, photo_years=chosen_years,
@@ -384,14 +384,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _year(text: str | None) -> int | None:
-    from .review import parse_year
+    from ..review import parse_year
 
     return parse_year(text, "--photo-year")
 
 
 def _search_facts(args: argparse.Namespace):
-    from .combined import Facts
-    from .review import parse_year
+    from ..combined import Facts
+    from ..review import parse_year
 
     return Facts(
         names=tuple(n for n in args.name if n.strip()),
@@ -405,7 +405,7 @@ def _search_json(searcher, queries, chosen, candidates, result=None) -> dict:
     chosen_ids = {id(face) for _, face in chosen}
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
-    from .link import CrossCheck
+    from ..crosscheck.link import CrossCheck
 
     linked = CrossCheck(searcher)
     doc = {
@@ -465,7 +465,7 @@ def _facts_json(item) -> dict:
 
 
 def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
-    from .records import record_lines
+    from ..records import record_lines
 
     chosen_ids = {id(face) for _, face in chosen}
     for q in queries:
@@ -495,7 +495,7 @@ def _print_search(searcher, queries, chosen, candidates, result=None) -> None:
         return
     items = result.faces if result is not None else [None] * len(candidates)
     listed = [it.candidate for it in result.faces] if result is not None else candidates
-    from .link import CrossCheck
+    from ..crosscheck.link import CrossCheck
 
     linked = CrossCheck(searcher)
     for c, it in zip(listed, items, strict=True):
@@ -586,7 +586,7 @@ def _records_parser(sub) -> None:
 
 
 def _records_index(args: argparse.Namespace, create: bool):
-    from .index import Index
+    from ..index import Index
 
     return Index.open(args.index or _default_index(), create=create)
 
@@ -594,7 +594,7 @@ def _records_index(args: argparse.Namespace, create: bool):
 def cmd_records_import(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .records import import_file
+    from ..records import import_file
 
     with _records_index(args, create=True) as index:
         report = import_file(index, args.file, args.map, encoding=args.encoding, sheet=args.sheet)
@@ -634,9 +634,9 @@ def cmd_records_import(args: argparse.Namespace) -> int:
 
 
 def cmd_records_search(args: argparse.Namespace) -> int:
-    from . import namesearch
-    from .names import THRESHOLD
-    from .records import record_lines
+    from ..names import THRESHOLD
+    from ..names import search as namesearch
+    from ..records import record_lines
 
     threshold = THRESHOLD if args.threshold is None else args.threshold
     with _records_index(args, create=False) as index:
@@ -740,7 +740,7 @@ def _evaluate_parser(sub) -> None:
 
 
 def _eval_out(args: argparse.Namespace, kind: str) -> Path:
-    from .fingerprint import slug
+    from ..fingerprint import slug
 
     return args.out or Path("evaluation") / f"{kind}-{slug(args.engine)}"
 
@@ -751,7 +751,7 @@ def _eval_cache(args: argparse.Namespace, kind: str) -> Path:
 
 
 def cmd_evaluate_verification(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_verification
+    from ..evaluate import evaluate_verification
 
     r = evaluate_verification(
         args.pairs,
@@ -780,8 +780,8 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_search(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_search
-    from .neighbours import PLAIN
+    from ..evaluate import evaluate_search
+    from ..neighbours import PLAIN
 
     r = evaluate_search(
         args.images,
@@ -809,8 +809,8 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_calibration
-    from .neighbours import PLAIN
+    from ..evaluate import evaluate_calibration
+    from ..neighbours import PLAIN
 
     r = evaluate_calibration(
         args.images,
@@ -875,7 +875,7 @@ def _print_strangers(check: dict) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .index import Index
+    from ..index import Index
 
     index_dir = args.index or _default_index()
     with Index.open(index_dir) as index:
@@ -901,7 +901,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             faiss=_("in step") if e["faiss_file"] == "in step" else e["faiss_file"],
         ))  # fmt: skip
         if e["index_type"] is not None:
-            from .ann import IndexSpec
+            from ..ann import IndexSpec
 
             print("    " + _("FAISS index: {kind}", kind=IndexSpec.from_json(e["index_type"]).describe()))
         if e["retrain_hint"]:
@@ -911,8 +911,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
-    from .indexer import index_folder
+    from .. import demo
+    from ..indexing import index_folder
 
     index_dir = args.index or (_default_index() / "demo")
     gallery = demo.build_gallery(index_dir / "photos")
@@ -942,7 +942,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from . import serve
+    from ..app import serve
 
     if args.address not in serve.LOCAL and not args.team:
         print("facematch: " + _(
@@ -982,8 +982,8 @@ def _team_preflight(index_dir: Path) -> str | None:
     families' data (item of README 'Team server'), checked here so a wrong one stops before anything starts."""
     import getpass
 
-    from .access import ADMIN, Accounts
-    from .index import Index
+    from ..access import ADMIN, Accounts
+    from ..index import Index
 
     with Index.open(index_dir) as index:
         if not Accounts(index.db).count(ADMIN):
@@ -1011,7 +1011,7 @@ def _team_preflight(index_dir: Path) -> str | None:
 
 # -- accounts (team mode) ------------------------------------------------------------------------------
 def _users_parser(sub) -> None:
-    from .access import ROLES
+    from ..access import ROLES
 
     s = sub.add_parser("users", help=_("accounts of the team server (facematch app --team)"))
     usub = s.add_subparsers(title=_("users commands"))
@@ -1045,8 +1045,8 @@ def _users_parser(sub) -> None:
 
 
 def _accounts(args: argparse.Namespace):
-    from .access import Accounts
-    from .index import Index
+    from ..access import Accounts
+    from ..index import Index
 
     index = Index.open(args.index or _default_index())
     return index, Accounts(index.db)
@@ -1074,7 +1074,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from .access import ROLE_TEXT
+    from ..access import ROLE_TEXT
 
     index, accounts = _accounts(args)
     with index:
@@ -1122,7 +1122,7 @@ def cmd_users_give(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .engines import models_dir
+    from ..engines import models_dir
 
     print(_("Face engines (model folder: {folder}):", folder=models_dir()))
     for name, what in ENGINES.items():
@@ -1131,8 +1131,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
-    from .engines import models_dir
-    from .engines.insightface_engine import fetch_pack
+    from ..engines import models_dir
+    from ..engines.insightface_engine import fetch_pack
 
     path = fetch_pack(args.pack, models_dir())
     name = f"insightface:{args.pack}"
@@ -1214,7 +1214,7 @@ def _link_parser(sub) -> None:
 def _link_engines(index_dir: Path, requested: str | None) -> list[str]:
     """The engines to link: the one asked for, else every engine of the index with faces, each on its own
     (embeddings of two engines are never compared)."""
-    from .index import Index
+    from ..index import Index
 
     with Index.open(index_dir) as index:
         if requested is not None:
@@ -1225,7 +1225,7 @@ def _link_engines(index_dir: Path, requested: str | None) -> list[str]:
 def cmd_link(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .link import link
+    from ..crosscheck.link import link
 
     index_dir = args.index or _default_index()
     engines = _link_engines(index_dir, args.engine)
@@ -1267,15 +1267,15 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def _crosscheck(args: argparse.Namespace):
-    from .link import CrossCheck
-    from .search import Searcher
+    from ..crosscheck.link import CrossCheck
+    from ..search import Searcher
 
     s = Searcher(getattr(args, "index", None) or _default_index(), getattr(args, "engine", None))
     return s, CrossCheck(s)
 
 
 def _print_pair(cc, p) -> None:
-    from .link import pair_lines, record_summary
+    from ..crosscheck.link import pair_lines, record_summary
 
     kind = {"person": _("may be the same person"), "duplicate": _("duplicate image")}.get(p.kind, p.kind)
     print(_("pair {pair}  ({kind})", pair=p.id, kind=kind))
@@ -1308,7 +1308,7 @@ def _pair_word(decision: str) -> str:
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
-    from .link import pair_row
+    from ..crosscheck.link import pair_row
 
     s, cc = _crosscheck(args)
     with s:
@@ -1339,7 +1339,7 @@ def cmd_link_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_link_groups(args: argparse.Namespace) -> int:
-    from .link import GROUP_BAND, pair_row
+    from ..crosscheck.link import GROUP_BAND, pair_row
 
     s, cc = _crosscheck(args)
     with s:
@@ -1365,7 +1365,7 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
 
 
 def cmd_link_duplicates(args: argparse.Namespace) -> int:
-    from .link import pair_row
+    from ..crosscheck.link import pair_row
 
     s, cc = _crosscheck(args)
     with s:
@@ -1386,7 +1386,7 @@ def cmd_link_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_link_export(args: argparse.Namespace) -> int:
-    from .link import export
+    from ..crosscheck.link import export
 
     s, cc = _crosscheck(args)
     with s:
@@ -1421,7 +1421,7 @@ def _upkeep_parser(sub) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from .check import check
+    from ..check import check
 
     index_dir = args.index or _default_index()
     r = check(index_dir, photos=not args.no_photos, repair=args.repair, progress=not (args.quiet or args.json))
@@ -1452,7 +1452,7 @@ def _type_note(facts: dict) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import backup
+    from ..backup import backup
 
     r = backup(args.index, args.dest)
     print(_("Backup written to {dest} in {seconds} s: {faces}, {decisions} decisions, {photos} kept case photos; "
@@ -1463,14 +1463,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import restore
+    from ..backup import restore
 
     moved = restore(args.backup, args.index, force=args.force)
     print(_("Restored {backup} into {index}.", backup=args.backup, index=args.index))
     if moved is not None:
         print(_("The index that was there is kept in {folder}.", folder=moved))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,43 +22,8 @@ The rules, beyond one letter for one letter:
 
 from __future__ import annotations
 
-HAMZA = "\u0626"  # ئ
+from .scripts import HAMZA, LETTERS
 
-#: UEY letter -> (ULY, Cyrillic)
-LETTERS: dict[str, tuple[str, str]] = {
-    "ا": ("a", "а"),
-    "ە": ("e", "ә"),
-    "ب": ("b", "б"),
-    "پ": ("p", "п"),
-    "ت": ("t", "т"),
-    "ج": ("j", "җ"),
-    "چ": ("ch", "ч"),
-    "خ": ("x", "х"),
-    "د": ("d", "д"),
-    "ر": ("r", "р"),
-    "ز": ("z", "з"),
-    "ژ": ("zh", "ж"),
-    "س": ("s", "с"),
-    "ش": ("sh", "ш"),
-    "غ": ("gh", "ғ"),
-    "ف": ("f", "ф"),
-    "ق": ("q", "қ"),
-    "ك": ("k", "к"),
-    "گ": ("g", "г"),
-    "ڭ": ("ng", "ң"),
-    "ل": ("l", "л"),
-    "م": ("m", "м"),
-    "ن": ("n", "н"),
-    "ھ": ("h", "һ"),
-    "و": ("o", "о"),
-    "ۇ": ("u", "у"),
-    "ۆ": ("ö", "ө"),
-    "ۈ": ("ü", "ү"),
-    "ۋ": ("w", "в"),
-    "ې": ("é", "е"),
-    "ى": ("i", "и"),
-    "ي": ("y", "й"),
-}
 VOWELS = set("اەوۇۆۈېى")
 PUNCTUATION = {"،": ",", "؛": ";", "؟": "?", "٪": "%", "«": "«", "»": "»"}
 #: ULY pairs of letters that would read as one digraph: an apostrophe keeps them apart.

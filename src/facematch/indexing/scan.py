@@ -11,8 +11,8 @@ import signal
 import time
 from pathlib import Path
 
-from . import images
-from .engines import FaceEngine, get_engine
+from .. import images
+from ..engines import FaceEngine, get_engine
 
 _ENGINE: FaceEngine | None = None
 

@@ -26,7 +26,7 @@ around, list-major:
 
 Every cosine is exact (float32 embeddings, not the index's 8-bit codes), so only the choice of lists
 is approximate, as in a search. A face's answer depends only on itself, its probes and the lists, not
-on which other faces share its block: blocks (and Ray tasks, cluster.rank_blocks_on_ray) give the same
+on which other faces share its block: blocks (and Ray tasks, on_ray.rank_blocks_on_ray) give the same
 answer; the kept cosines are recomputed one pair at a time so they do not depend on GEMM blocking.
 """
 

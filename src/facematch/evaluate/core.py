@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import images
-from .engines import get_engine
-from .fingerprint import Fingerprint, slug
-from .i18n import _
-from .indexer import progress_bar, scan_all
+from .. import images
+from ..engines import get_engine
+from ..fingerprint import Fingerprint, slug
+from ..i18n import _
+from ..indexing import progress_bar, scan_all
 
 #: Score given to a pair in which a face is missing: below every possible cosine similarity.
 MISSING_SCORE = -1.0
@@ -564,7 +564,7 @@ def gallery_index(folder: Path, images_dir: Path, gallery: Sequence[Path], emb: 
     """Write the gallery photos into a fresh index at `folder`, as indexing would (every face of each photo,
     through the same write path, FAISS type chosen by size), and return each photo's labelled face id
     (its largest face: the one the folder's label names)."""
-    from .index import Index
+    from ..index import Index
 
     shutil.rmtree(folder, ignore_errors=True)
     labelled: dict[Path, int] = {}
@@ -589,7 +589,7 @@ def rank_mates(
     """Per query, through the product's own ranking (Searcher.rank): rank of its mate face (inf when absent
     from the first max(RANKS), when the query has no face or has no mate), the mate's score, and the best
     score of any other face (for the open-set errors)."""
-    from .engines.base import normalise
+    from ..engines.base import normalise
 
     n = len(queries)
     ranks = np.full(n, np.inf)
@@ -664,7 +664,7 @@ def evaluate_search(
     The gallery becomes a real index (out_dir/gallery-index) and every query goes through the same
     ranking as `facematch search`, so the figures are those of the product, not of a separate scorer.
     """
-    from .search import Searcher
+    from ..search import Searcher
 
     images_dir = Path(images_dir)
     people = people_photos(images_dir)
@@ -680,7 +680,7 @@ def evaluate_search(
     labelled = gallery_index(out_dir / "gallery-index", images_dir, split.gallery, emb)
     face_of_person = {person: labelled[p] for p, person in zip(split.gallery, split.gallery_people, strict=True)}
     qi = [where[p] for p in split.queries]
-    from .neighbours import Scoring
+    from ..neighbours import Scoring
 
     scoring = scoring or Scoring()
     with Searcher(out_dir / "gallery-index", models=models, hubness=scoring.alpha) as searcher:
@@ -836,8 +836,8 @@ def evaluate_calibration(
     how far is the shipped table off, within each population group and across, and how close does
     the archive's own estimate (from the same photos, labels unused) come to the counted rate?
     """
-    from . import calibration
-    from .neighbours import Scoring, neighbour_means
+    from .. import calibration
+    from ..neighbours import Scoring, neighbour_means
 
     scoring = scoring or Scoring()  # the scores a search shows (search.Searcher's default)
     labelled = labelled_photos(images_dir, identity_from, identities)
@@ -919,7 +919,7 @@ def counted_rates(
 
     With `offsets` (per photo, taken off its scores as an archive face: the hubness correction), the
     ordered pairs of one set, on the corrected scores."""
-    from . import calibration
+    from .. import calibration
 
     if other is None and offsets is not None:
         hist, total = calibration.adjusted_impostor_histogram(
@@ -942,7 +942,7 @@ def counted_rates(
 
 def compare_levels(curve: np.ndarray, total: int, table, estimate, rates=STRANGER_RATES) -> list[dict]:
     """Per rate: the score where the counted rate falls to it, and what the table and the estimate say there."""
-    from . import calibration
+    from .. import calibration
 
     bins = np.arange(calibration._NBINS + 1) * calibration._BIN - 1.0
     rows = []
@@ -979,8 +979,8 @@ def stranger_check(
     archive; pairs across groups have no archive of their own (an archive holding both groups gets
     the estimate of "all").
     """
-    from . import calibration
-    from .neighbours import PLAIN, neighbour_means
+    from .. import calibration
+    from ..neighbours import PLAIN, neighbour_means
 
     scoring = scoring or PLAIN
 

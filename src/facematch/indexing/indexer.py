@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import images
-from .engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
-from .i18n import N_, _
-from .index import Index
-from .neighbours import Scoring
-from .records import import_file
+from .. import images
+from ..engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
+from ..i18n import N_, _
+from ..index import Index
+from ..neighbours import Scoring
+from ..records import import_file
 from .scan import _init_worker, _scan_in_worker, crashed_result, scan_photo
 from .workers import Pool
 
@@ -98,7 +98,7 @@ def index_folder(
     be compared.
 
     `scan` replaces the local worker pool (scan_all) with another way of running scan_photo over
-    the photos, e.g. cluster.ray_scanner; everything else, and so the result, stays the same.
+    the photos, e.g. on_ray.ray_scanner; everything else, and so the result, stays the same.
     """
     start = time.monotonic()
     folder = Path(folder)

@@ -13,10 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import images
+from .. import images
 
-#: The workbench script, inside the package: it is there after any `pip install`, editable or not.
-APP = Path(__file__).resolve().parent / "workbench.py"
+#: The script Streamlit runs, inside the package: it is there after any `pip install`, editable or not.
+APP = Path(__file__).resolve().parent / "run.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
 #: Every Streamlit setting facematch relies on, given on the command line: the project's
 #: .streamlit/config.toml is only read when Streamlit starts in the project folder, and a family that
@@ -32,7 +32,7 @@ SETTINGS = {
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "false",
     "theme.base": "light",
-    # the fonts for Uyghur and Chinese ship in the package (static/fonts, fonts.py) and are served from /app/static
+    # the fonts for Uyghur and Chinese ship in the package (app/static/fonts, fonts.py) and are served from /app/static
     "server.enableStaticServing": "true",
 }
 

@@ -11,9 +11,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import records
-from .index import Index
-from .names import THRESHOLD, Agreement, NameIndex, normalise
+from .. import records
+from ..index import Index
+from .forms import Agreement, normalise
+from .nameindex import THRESHOLD, NameIndex
 
 _CACHE: OrderedDict[tuple[str, int], NameIndex] = OrderedDict()
 _CACHE_LOCK = threading.Lock()  # the app's sessions search on several threads at once

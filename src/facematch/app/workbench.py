@@ -1,15 +1,15 @@
 """facematch review workbench (Streamlit): search an archive with a family photo, compare, decide.
 
-`facematch app` runs this file with Streamlit (it lives in the package, so a plain `pip install .`
-can start it from any folder); the project's `app.py` is a two-line entry point for `streamlit run
-app.py`. The app only shows and asks: every face, index, search, decision and report operation is a
-call into the facematch library.
+`facematch app` runs app/run.py with Streamlit (it lives in the package, so a plain `pip install .`
+can start it from any folder); the project's `app.py` is the same two lines for `streamlit run app.py`.
+The app only shows and asks: every face, index, search, decision and report operation is a call into the
+facematch library.
 
 Every word on the screen goes through the message catalog (i18n.py) in the language picked at the top of
 the page (Uyghur, Turkish, Chinese or English): remembered in the address (?lang=) and, in team mode, for
 the account. Uyghur is laid out right to left; names, file names and numbers inside its sentences are
 isolated so they keep their own direction. The fonts that render Uyghur and Chinese ship with facematch
-(static/fonts, docs/fonts.md), so a computer without them shows real letters, not boxes.
+(app/static/fonts, docs/fonts.md), so a computer without them shows real letters, not boxes.
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ from pathlib import Path
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from facematch import access, combined, demo, filters, fonts, i18n, images, link, messages, records, report, thumbs
-from facematch.access import AccessDenied, Account, Accounts, LoginRefused
-from facematch.combined import Combined, Facts
-from facematch.engines import Face
-from facematch.i18n import N_, _, ngettext
-from facematch.index import Index
-from facematch.indexer import index_folder
-from facematch.names import THRESHOLD
-from facematch.review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, iou, parse_year
-from facematch.search import QueryPhoto, Searcher
-from facematch.vault import VaultError
+from .. import access, combined, demo, filters, fonts, i18n, images, messages, records, report, thumbs
+from ..access import AccessDenied, Account, Accounts, LoginRefused
+from ..combined import Combined, Facts
+from ..crosscheck import link
+from ..engines import Face
+from ..i18n import N_, _, ngettext
+from ..index import Index
+from ..indexing import index_folder
+from ..names import THRESHOLD
+from ..review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, iou, parse_year
+from ..search import QueryPhoto, Searcher
+from ..vault import VaultError
 
 #: The texts below keep their English (the catalog's msgids); each is translated where it is shown, with _().
 DECISION_LABELS = {
@@ -99,7 +100,7 @@ RTL_STYLE = """<style>
 [data-testid="stAlertContentError"] { direction: rtl; text-align: right; }
 bdi, .fm-iso { unicode-bidi: isolate; }
 </style>"""
-#: Where the shipped fonts are served from (Streamlit's static serving of src/facematch/static, serve.SETTINGS).
+#: Where the shipped fonts are served from (Streamlit serves app/static beside run.py, serve.SETTINGS).
 FONT_URL = "app/static/fonts"
 #: Streamlit writes some English of its own, with no setting to change it: the file uploader ("Drag and drop files
 #: here", "Upload", "200MB per file • JPG, …"), "Press Enter to apply" under a text field, and the "Skip to main
@@ -1435,7 +1436,3 @@ def page(s: Searcher, rv: Review) -> None:
         records_without_face(result.no_face)
     decisions_section(rv, case_id)
     export_section(rv, case_id)
-
-
-if __name__ == "__main__":  # Streamlit runs this file as __main__ (facematch app)
-    main()

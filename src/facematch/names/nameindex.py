@@ -1,38 +1,25 @@
-"""Names across scripts: one person's name written in Chinese characters, pinyin, Uyghur Arabic or Latin
-script, Cyrillic, or a Turkish or English spelling, brought to forms that can be compared.
+"""Name search over many names at once: `NameIndex` scores every archive name against a query, in any
+script or spelling, with the reason for each hit.
 
-Families know a relative's name as they write it; the archives write it as a Chinese clerk heard it.
-Each name becomes, per word (token):
-  - a Latin reading (`latin`): pinyin for Chinese characters, Uyghur Latin (ULY) for Uyghur Arabic
-    script, ULY-like letters for Cyrillic, the spelling itself for Latin script; shown in reasons;
-  - a phonetic key (`key`): consonant classes with every run of vowels as "V", so that the sounds
-    which transliteration changes (b/p/f, d/t, k/q/g/gh, s/sh/pinyin x, j/ch/pinyin q/Turkish c,
-    w/v/y/h, doubled letters, vowels a/e/é/i...) stop mattering, while the consonant skeleton that
-    carries a name survives. Chinese transliteration also hears r as l ("巴拉克" for Barack), so keys
-    of names that went through Chinese merge r into l, and the query's key is merged the same way
-    when it is compared with them.
 Two names are compared word by word (in order, or in any order at a small cost) and as a whole (for
 Chinese names written without the dot between given name and father's name), with rapidfuzz's
-normalised Levenshtein ratio. Every hit says why: "阿布都外力 → abuduwaili ≈ abduweli".
-
-Nothing here decides who anybody is: a name that agrees is a reason to look, shown as such.
+normalised Levenshtein ratio. Each query word is also read through the name table (readings.py): its
+usual writing in the other script, and the name with an ending set aside. Every hit says why:
+"阿布都外力 → abuduwaili ≈ abduweli".
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-if TYPE_CHECKING:
-    from .nametable import Reading
+from . import readings as nametable
+from .forms import Agreement, NameForm, Token, normalise
+from .readings import Reading, table
+from .scripts import coarse_key, fold_latin
 
 #: Default score (0-100) at or above which a name is reported as agreeing; chosen on the development
 #: half of tests/data/name_variants.csv (see README "Records and names").
@@ -52,386 +39,6 @@ OTHER_NAME_COST = 20.0
 #: What a record word costs that the name table knows as the query's name with an ending the query lacks
 #: (阿力木江 Alimjan for "Alim"); the same as setting aside an ending of the query's word.
 ENDING_COST = 4.0
-
-SCRIPT_NAMES = {
-    "han": "Chinese characters",
-    "pinyin": "pinyin",
-    "arabic": "Uyghur Arabic script",
-    "cyrillic": "Cyrillic",
-    "latin": "Latin script",
-}
-
-# -- script detection --------------------------------------------------------------------------
-_SEPARATORS = re.compile(r"[\s·・•‧∙⋅.\-‐‑–—_/,;()\[\]\"'`ʼ’‘]+")
-
-
-def char_script(ch: str) -> str | None:
-    o = ord(ch)
-    if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FA1F:
-        return "han"
-    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
-        return "arabic" if unicodedata.category(ch).startswith("L") else None
-    if 0x0400 <= o <= 0x052F:
-        return "cyrillic"
-    if ch.isalpha() and o < 0x0250 or 0x1E00 <= o <= 0x1EFF:
-        return "latin"
-    return None
-
-
-def detect_script(text: str) -> str:
-    """The script most letters of text are written in ("han", "arabic", "cyrillic", "latin"; "" if none)."""
-    counts: dict[str, int] = {}
-    for ch in text:
-        s = char_script(ch)
-        if s:
-            counts[s] = counts.get(s, 0) + 1
-    return max(counts, key=lambda s: counts[s]) if counts else ""
-
-
-# -- Chinese characters -> pinyin ---------------------------------------------------------------
-#: Characters whose everyday reading differs from the one used in transliterated names.
-_NAME_READINGS = {"都": "du", "卜": "bu", "什": "shi", "查": "zha", "蕃": "fan", "单": "shan"}
-
-
-@lru_cache(maxsize=1)
-def _pinyin_syllables() -> frozenset[str]:
-    from pypinyin.contrib.tone_convert import to_normal
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    out = set()
-    for readings in pinyin_dict.values():
-        for p in readings.split(","):
-            s = to_normal(p)
-            if re.search("[aeiouv]", s):  # "m", "ng", "hm" are interjections, not syllables of names
-                out.add(s.replace("ü", "v"))
-    return frozenset(out)
-
-
-def han_to_pinyin(text: str) -> str:
-    """Chinese characters read as toneless pinyin, one syllable per character, joined ("abuduwaili")."""
-    from pypinyin import lazy_pinyin
-
-    out = []
-    for ch in text:
-        if char_script(ch) == "han":
-            out.append(_NAME_READINGS.get(ch) or lazy_pinyin(ch, v_to_u=True)[0])
-        elif ch.isalpha():
-            out.append(ch.lower())
-    return "".join(out)
-
-
-def is_pinyin(word: str) -> bool:
-    """True if a Latin word splits wholly into two or more pinyin syllables ("tuerxun", "maimaiti")."""
-    w = word.lower().replace("ü", "v")
-    if not w.isascii() or not w.isalpha():
-        return False
-    syl = _pinyin_syllables()
-    n = len(w)
-    best = [None] * (n + 1)  # best[i]: fewest syllables covering w[:i]
-    best[0] = 0
-    for i in range(n):
-        if best[i] is None:
-            continue
-        for j in range(i + 1, min(n, i + 6) + 1):
-            if w[i:j] in syl and (best[j] is None or best[j] > best[i] + 1):
-                best[j] = best[i] + 1
-    return best[n] is not None and best[n] >= 2
-
-
-# -- Uyghur Arabic script <-> Uyghur Latin (ULY) ------------------------------------------------
-_UEY_TO_ULY = {
-    "ا": "a", "ە": "e", "ب": "b", "پ": "p", "ت": "t", "ج": "j", "چ": "ch", "خ": "x", "د": "d", "ر": "r",
-    "ز": "z", "ژ": "zh", "س": "s", "ش": "sh", "غ": "gh", "ف": "f", "ق": "q", "ك": "k", "ک": "k", "گ": "g",
-    "ڭ": "ng", "ل": "l", "م": "m", "ن": "n", "ھ": "h", "و": "o", "ۇ": "u", "ۆ": "ö", "ۈ": "ü", "ۋ": "w",
-    "ې": "é", "ى": "i", "ي": "y", "ی": "i",
-    # Arabic and Persian letters met in names typed on other keyboards
-    "ح": "h", "ع": "", "ة": "e", "أ": "a", "إ": "i", "آ": "a", "ؤ": "u", "ث": "s", "ذ": "z", "ص": "s",
-    "ض": "z", "ط": "t", "ظ": "z", "ء": "",
-}  # fmt: skip
-_ULY_TO_UEY = {
-    "a": "ا", "e": "ە", "é": "ې", "i": "ى", "o": "و", "u": "ۇ", "ö": "ۆ", "ü": "ۈ", "b": "ب", "p": "پ",
-    "t": "ت", "j": "ج", "ch": "چ", "x": "خ", "d": "د", "r": "ر", "z": "ز", "zh": "ژ", "s": "س", "sh": "ش",
-    "gh": "غ", "f": "ف", "q": "ق", "k": "ك", "g": "گ", "ng": "ڭ", "l": "ل", "m": "م", "n": "ن", "h": "ھ",
-    "w": "ۋ", "v": "ۋ", "y": "ي",
-}  # fmt: skip
-_ULY_VOWELS = set("aeéiouöü")
-_HAMZA = "ئ"
-
-
-def arabic_to_latin(text: str) -> str:
-    """Uyghur Arabic script (UEY) to Uyghur Latin (ULY): "ئابدۇكېرىم" -> "abdukérim".
-
-    The hamza carrier that starts a vowel is not a sound and is dropped. Arabic ه (often typed for
-    the Uyghur letters ە and ھ) reads as e at the end of a word and as h elsewhere.
-    """
-    text = unicodedata.normalize("NFKC", text)  # presentation forms -> letters
-    out = []
-    for i, ch in enumerate(text):
-        if ch == _HAMZA:
-            continue
-        if ch == "ه":
-            end = i + 1 == len(text) or char_script(text[i + 1]) != "arabic"
-            out.append("e" if end else "h")
-        elif ch in _UEY_TO_ULY:
-            out.append(_UEY_TO_ULY[ch])
-        elif unicodedata.category(ch) == "Mn":  # Arabic vowel marks (harakat)
-            continue
-        else:
-            out.append(ch)
-            continue
-        # ULY writes n'g, s'h, z'h, g'h where two letters would otherwise read as one sound
-        if len(out) >= 2 and out[-2][-1:] + out[-1][:1] in ("ng", "sh", "zh", "gh") and len(out[-2]) == 1:
-            out.insert(len(out) - 1, "'")
-    return "".join(out)
-
-
-def latin_to_arabic(text: str) -> str:
-    """Uyghur Latin (ULY) to Uyghur Arabic script, so a family can see how an archive may write a name.
-
-    A vowel at the start of a word or after another vowel is written on a hamza carrier; "n'g" keeps n
-    and g apart where ULY would otherwise read "ng".
-    """
-    out = []
-    for word in re.split(r"(\s+)", text.lower()):
-        if not word or word.isspace():
-            out.append(word)
-            continue
-        i, prev_vowel = 0, True
-        while i < len(word):
-            if word[i] in "'’":
-                i += 1
-                continue
-            two = word[i : i + 2]
-            if two in ("ch", "zh", "sh", "gh", "ng"):
-                out.append(_ULY_TO_UEY[two])
-                i, prev_vowel = i + 2, False
-                continue
-            ch = word[i]
-            if ch in _ULY_VOWELS:
-                out.append((_HAMZA if prev_vowel else "") + _ULY_TO_UEY[ch])
-                prev_vowel = True
-            else:
-                out.append(_ULY_TO_UEY.get(ch, ch))
-                prev_vowel = False
-            i += 1
-    return "".join(out)
-
-
-# -- Cyrillic -> Latin ----------------------------------------------------------------------------
-_CYRILLIC = {
-    "а": "a", "ә": "e", "б": "b", "в": "w", "г": "g", "ғ": "gh", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
-    "җ": "j", "з": "z", "и": "i", "й": "y", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n", "ң": "ng",
-    "о": "o", "ө": "ö", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ү": "ü", "ұ": "u", "ў": "w",
-    "ф": "f", "х": "x", "һ": "h", "ҳ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "i",
-    "і": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
-}  # fmt: skip
-
-
-def cyrillic_to_latin(text: str) -> str:
-    """Uyghur, Kazakh, Uzbek or Russian Cyrillic to ULY-like Latin: "Абдукерим" -> "abdukerim"."""
-    return "".join(_CYRILLIC.get(ch, ch) for ch in text.lower())
-
-
-# -- Latin folding and the phonetic key -------------------------------------------------------------
-_FOLD = {
-    "ş": "sh", "ç": "ch", "ğ": "gh", "ı": "i", "é": "e", "è": "e", "ê": "e", "ë": "e", "ä": "e", "ə": "e",
-    "ö": "o", "ô": "o", "ü": "u", "û": "u", "ù": "u", "â": "a", "à": "a", "á": "a", "î": "i", "í": "i",
-    "ñ": "ng", "ß": "ss", "ž": "zh", "š": "sh", "č": "ch", "ǧ": "gh", "ŋ": "ng", "ʻ": "", "ʼ": "", "ʹ": "",
-}  # fmt: skip
-
-
-def fold_latin(text: str) -> str:
-    """Turkish, ULY, Uzbek and European letters to plain ASCII letters and digraphs ("şöhret" -> "shohret")."""
-    text = text.replace("İ", "i").replace("I", "i").lower()
-    out = []
-    for ch in text:
-        if ch in _FOLD:
-            out.append(_FOLD[ch])
-        else:
-            base = unicodedata.normalize("NFKD", ch)
-            out.append("".join(c for c in base if not unicodedata.combining(c)))
-    return re.sub("[^a-z]", "", "".join(out))
-
-
-# Sound classes. Two tables: Latin spellings of all kinds, and pinyin (where x, q, c sound otherwise).
-# Vowels fall into three classes (a/e/é -> A, i -> I, o/u/ö/ü -> U: "Hesen" and "Hasan", "Tohti" and
-# "Tuhti" agree); the glides and breaths that transliteration adds or drops (y, w, v, h, ULY x ~ kh)
-# become nothing.
-_DIGRAPHS = {"sh": "S", "ch": "J", "zh": "Z", "gh": "K", "kh": "", "ng": "N", "ph": "P", "ts": "S", "th": "T"}
-_SINGLE = {
-    "a": "A", "e": "A", "i": "I", "o": "U", "u": "U", **dict.fromkeys("ywvhx", ""), **dict.fromkeys("bpf", "P"),
-    **dict.fromkeys("dt", "T"), **dict.fromkeys("gkq", "K"), "c": "J", "j": "J", "s": "S", "z": "Z",
-    "l": "L", "r": "R", "m": "M", "n": "N",
-}  # fmt: skip
-_PINYIN_SINGLE = {**_SINGLE, "x": "S", "q": "J", "c": "S"}
-_VOWEL_CLASSES = set("AIU")
-
-
-def phonetic_key(plain: str, pinyin: bool = False) -> str:
-    """Sound classes of a folded Latin word, a run of vowels as its first vowel ("abdukerim" -> "APTUKARIM")."""
-    single = _PINYIN_SINGLE if pinyin else _SINGLE
-    out: list[str] = []
-    i = 0
-    while i < len(plain):
-        two = plain[i : i + 2]
-        if two == "ng" and plain[i + 2 : i + 3] in tuple("aeiou"):  # "Reyhangül", "hanguli": n + g
-            code, i = "N", i + 1
-        elif two in _DIGRAPHS:
-            code, i = _DIGRAPHS[two], i + 2
-        else:
-            code, i = single.get(plain[i], ""), i + 1
-        if not code or (out and (out[-1] == code or (code in _VOWEL_CLASSES and out[-1] in _VOWEL_CLASSES))):
-            continue
-        out.append(code)
-    return "".join(out)
-
-
-def coarse_key(key: str) -> str:
-    """The consonant skeleton (a first vowel as "V"), r heard as l: how names compare across Chinese.
-
-    A Chinese clerk writes a syllable per sound: vowels are added ("Abdukerim" -> "abudukelimu") and
-    changed, r and l become one, and no syllable ends in m, so a final m is heard as n ("Ibrahim" ->
-    "依布拉音" yibulayin): only the consonants carry over.
-    """
-    if not key:
-        return key
-    head = "V" if key[0] in _VOWEL_CLASSES else key[0]
-    out = (head + "".join(c for c in key[1:] if c not in _VOWEL_CLASSES)).replace("R", "L")
-    ends_in_m = key.endswith("M") or key.endswith("MU")  # "-m", or pinyin's "-mu" (木) for it
-    return out[:-1] + "N" if len(out) > 1 and ends_in_m else out
-
-
-# -- a normalised name ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Token:
-    """One word of a name: as written, its Latin reading, its plain ASCII folding and its sound keys."""
-
-    written: str
-    script: str
-    latin: str
-    plain: str
-    key: str  # sound classes with vowels (phonetic_key)
-
-    @property
-    def coarse(self) -> str:
-        return coarse_key(self.key)
-
-
-@dataclass(frozen=True)
-class NameForm:
-    written: str
-    script: str  # the script of most of its letters; "pinyin" for Latin words that read as pinyin
-    tokens: tuple[Token, ...]
-
-    @property
-    def latin(self) -> str:
-        return " ".join(t.latin for t in self.tokens)
-
-    @property
-    def plain(self) -> str:
-        return "".join(t.plain for t in self.tokens)
-
-    @property
-    def heard_in_chinese(self) -> bool:
-        """Written in characters or pinyin: r and l were already merged by the clerk's ear."""
-        return self.script in ("han", "pinyin")
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(t.key for t in self.tokens)
-
-    @property
-    def key(self) -> str:
-        return "".join(self.keys)
-
-    @property
-    def coarse_keys(self) -> tuple[str, ...]:
-        return tuple(t.coarse for t in self.tokens)
-
-    @property
-    def coarse(self) -> str:
-        return "".join(self.coarse_keys)
-
-
-def _token(written: str) -> Token | None:
-    script = detect_script(written)
-    if script == "han":
-        latin = han_to_pinyin(written)
-        plain = fold_latin(latin)
-        return Token(written, "han", latin, plain, phonetic_key(plain, pinyin=True))
-    if script == "arabic":
-        latin = arabic_to_latin(written)
-    elif script == "cyrillic":
-        latin = cyrillic_to_latin(written)
-    elif script == "latin":
-        latin = written.replace("İ", "i").lower()
-    else:
-        return None
-    plain = fold_latin(latin)
-    if not plain:
-        return None
-    return Token(written, script, latin, plain, phonetic_key(plain))
-
-
-def _as_pinyin(t: Token) -> Token:
-    return Token(t.written, "pinyin", t.latin, t.plain, phonetic_key(t.plain, pinyin=True))
-
-
-def _words(text: str) -> list[str]:
-    """Words of a name; a run of Chinese characters and a run of another script are separate words."""
-    out = []
-    for part in _SEPARATORS.split(text):
-        runs = re.findall(
-            r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", part
-        )
-        out.extend(r for r in runs if r.strip())
-    return out
-
-
-@lru_cache(maxsize=4096)
-def normalise(name: str) -> NameForm:
-    """A name in any script as comparable words. Never raises: an empty or unreadable name has no tokens."""
-    name = unicodedata.normalize("NFKC", str(name or "")).strip()
-    tokens = tuple(t for w in _words(name) if (t := _token(w)) is not None)
-    # A Latin name reads as pinyin only if all its Latin words do ("Tuerxun Maimaiti", not "Mirzat Hesen").
-    latin = [t for t in tokens if t.script == "latin"]
-    if latin and all(is_pinyin(t.plain) for t in latin) and sum(len(t.plain) for t in latin) >= 6:
-        tokens = tuple(_as_pinyin(t) if t.script == "latin" else t for t in tokens)
-    scripts = [t.script for t in tokens]
-    script = max(set(scripts), key=scripts.count) if scripts else ""
-    return NameForm(name, script, tokens)
-
-
-# -- comparing two names ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Agreement:
-    """How a record's name agrees with the name searched for: a score (0-100) and word pairs as reasons."""
-
-    score: float
-    pairs: tuple[tuple[Token, Token], ...]  # (record word, query word as read)
-    record: NameForm
-    query: NameForm
-    notes: tuple[str, ...] = ()  # per pair: why the query word was read so ("" when as written)
-
-    def reason(self) -> str:
-        """ "阿布都外力 → abuduwaili ≈ abduweli; 阿尤普 → ayoupu ≈ ayup" (record words first); a word read
-        through the name table or with an ending set aside says so in brackets."""
-        if not self.pairs:
-            return f"{_shown(self.record.written, self.record.latin)} ≈ {self.query.latin}"
-        notes = self.notes or ("",) * len(self.pairs)
-        return "; ".join(
-            f"{_shown(r.written, r.latin)} ≈ {q.latin}" + (f" ({note})" if note else "")
-            for (r, q), note in zip(self.pairs, notes, strict=True)
-        )
-
-    @property
-    def read_by_rule(self) -> bool:
-        """True if a word agreed only through the name table or with an ending set aside."""
-        return any(self.notes)
-
-
-def _shown(written: str, latin: str) -> str:
-    return written if fold_latin(written) == fold_latin(latin) and written.isascii() else f"{written} → {latin}"
 
 
 class NameIndex:
@@ -498,8 +105,6 @@ class NameIndex:
         and which rows (a word can be several: homophones), and which are a table name with -jan added
         by the rule (阿力木江: Alim). Made on the first search that uses the table, once per index."""
         if self._tok_names is None:
-            from .nametable import table
-
             known_table = table()
             tok, tok_plain, tok_chinese = self._tok
             # each distinct word is looked up once (archives repeat names), then spread to every word
@@ -525,8 +130,6 @@ class NameIndex:
         empty: the query word is not a name of the table, so the table says nothing about it."""
         if not rows:
             return None
-        from .nametable import table
-
         known, pt, pr, et, er = self._table_names()
         wanted = np.fromiter(rows, dtype=np.int64)
         same = np.zeros(len(known), dtype=bool)
@@ -651,8 +254,6 @@ class NameIndex:
 
 def query_readings(query: NameForm, readings: bool = True) -> list[list[Reading]]:
     """Per query word, the readings tried (the word as written first); see nametable.readings."""
-    from . import nametable
-
     if not readings:
         return [[nametable.Reading(t)] for t in query.tokens]
     return [nametable.readings(t) for t in query.tokens]
@@ -751,8 +352,6 @@ def _table_agrees(reading: Reading, rt: Token) -> tuple[float, str]:
     words that say so; (0, "") when it does not."""
     if not reading.rows:
         return 0.0, ""
-    from .nametable import table
-
     t = table()
     rows = t.row_ids(rt)
     if reading.rows & rows:
