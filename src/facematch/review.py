@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from . import images
+from . import faces, images
 from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
 from .combined import Facts
 from .i18n import N_, _
@@ -94,9 +94,9 @@ class KeptPhoto(NamedTuple):
 _KEEP = object()  # "leave this as it is" for optional updates
 
 
-def face_key(c: Candidate) -> tuple[str, tuple[float, float, float, float]]:
-    """How a decision finds its candidate again: photo content + face box (rounded as stored)."""
-    return c.face.sha256, tuple(round(float(v), 1) for v in c.face.box)  # type: ignore[return-value]
+def face_key(c: Candidate) -> faces.FaceKey:
+    """How a decision finds its candidate again: photo content + face box as stored (faces.py)."""
+    return faces.key(c.face.sha256, c.face.box)
 
 
 @dataclass(frozen=True)
@@ -362,7 +362,7 @@ class Review:
             mine = [
                 r[4] for r in rows
                 if (f"#{r[6]}" if r[6] is not None else str(r[5]).strip().casefold()) == me
-                and iou(tuple(r[:4]), box) >= 0.4
+                and faces.same_box(tuple(r[:4]), box)
             ]  # fmt: skip
             if mine and mine[-1] == CONFIRM:
                 raise ValueError(
@@ -424,15 +424,15 @@ class Review:
         case = self.case(case_id)
         full = [Decision(**row) for row in self._cases.decisions(case_id)]
         me = self._me()
-        faces: list[list[Decision]] = []
+        per_face: list[list[Decision]] = []
         for d in full:
-            group = next((g for g in faces if _same_face_any(d, g)), None)
+            group = next((g for g in per_face if _same_face_any(d, g)), None)
             if group is None:
-                faces.append([d])
+                per_face.append([d])
             else:
                 group.append(d)
         out = []
-        for group in faces:
+        for group in per_face:
             latest: dict[str, Decision] = {}
             for d in group:
                 latest[d.who] = d
@@ -448,7 +448,7 @@ class Review:
         """The verdict on this candidate's face (None: nobody decided on it)."""
         sha, box = face_key(candidate)
         for v in self.verdicts(case_id) if verdicts is None else verdicts:
-            if any(k_sha == sha and iou(k_box, box) >= 0.4 for k_sha, k_box in v.keys):
+            if any(faces.same_face(k_sha, k_box, sha, box) for k_sha, k_box in v.keys):
                 return v
         return None
 
@@ -462,9 +462,7 @@ class Review:
     def annotate(self, case_id: int, candidates: list[Candidate]) -> list[tuple[Candidate, Decision | None]]:
         """Each candidate with the latest decision on its face.
 
-        A decision applies to a candidate in the same photo (sha256) whose box overlaps the decided box
-        (IoU >= 0.4): another engine, or a re-index, finds the same face with a slightly different box.
-        Measured on the demo photos: 0.59-0.78 between sface and dlib boxes of one face, ~0 between two.
+        A decision applies to a candidate that is the same face (faces.py: same photo, boxes overlapping).
         """
         by_photo: dict[str, list[Decision]] = {}
         for d in self.current(case_id).values():
@@ -472,14 +470,14 @@ class Review:
         out = []
         for c in candidates:
             sha, box = face_key(c)
-            same = [d for d in by_photo.get(sha, []) if iou(d.box, box) >= 0.4]
+            same = [d for d in by_photo.get(sha, []) if faces.same_box(d.box, box)]
             out.append((c, max(same, key=lambda d: d.id) if same else None))
         return out
 
 
 def _same_face_any(d: Decision, others: list[Decision]) -> bool:
     """Is d on the same archive face as one of the others (same photo, boxes overlapping)?"""
-    return any(o.photo_sha256 == d.photo_sha256 and iou(o.box, d.box) >= 0.4 for o in others)
+    return any(faces.same_face(o.photo_sha256, o.box, d.photo_sha256, d.box) for o in others)
 
 
 def _state(latest: list[Decision], two_reviewers: bool) -> str:
@@ -506,12 +504,3 @@ def parse_year(value: int | str | None, what: str) -> int | None:
     if not text.isdigit() or not 1880 <= int(text) <= 2100:
         raise ValueError(_("{what}: write a year such as 1979, or leave it empty", what=what))
     return int(text)
-
-
-def iou(a: tuple, b: tuple) -> float:
-    """Intersection over union of two boxes (x1, y1, x2, y2)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

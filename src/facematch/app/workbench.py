@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from .. import access, combined, demo, filters, fonts, i18n, images, messages, records, report, thumbs
+from .. import access, combined, demo, faces, filters, fonts, i18n, images, messages, records, report, thumbs
 from ..access import AccessDenied, Account, Accounts, LoginRefused
 from ..combined import Combined, Facts
 from ..crosscheck import link
@@ -31,7 +31,7 @@ from ..i18n import N_, _, ngettext
 from ..index import Index
 from ..indexing import index_folder
 from ..names import THRESHOLD
-from ..review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, iou, parse_year
+from ..review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, parse_year
 from ..search import QueryPhoto, Searcher
 from ..vault import VaultError
 
@@ -767,7 +767,8 @@ def photo_block(
                 st.error(str(e))
                 year = None
     face = q.faces[n - 1]
-    if kept is not None and (kept.face_box is None or iou(kept.face_box, face.box) < 0.99 or kept.photo_year != year):
+    moved = kept is not None and (kept.face_box is None or faces.iou(kept.face_box, face.box) < 0.99)
+    if kept is not None and (moved or kept.photo_year != year):
         rv.choose_face(case_id, kept.sha256, tuple(float(v) for v in face.box), year)
     return Chosen(q, face, year, name)
 
@@ -776,9 +777,9 @@ def stored_face(q: QueryPhoto, kept: KeptPhoto | None) -> int | None:
     """The number of the face chosen earlier in a kept photo (the detected face whose box overlaps it)."""
     if kept is None or kept.face_box is None:
         return None
-    overlap = [(iou(kept.face_box, tuple(float(v) for v in f.box)), n) for n, f in enumerate(q.faces, start=1)]
+    overlap = [(faces.iou(kept.face_box, f.box), n) for n, f in enumerate(q.faces, start=1)]
     best = max(overlap)
-    return best[1] if best[0] >= 0.4 else None
+    return best[1] if best[0] >= faces.SAME_FACE_IOU else None
 
 
 def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None:

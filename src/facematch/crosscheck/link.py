@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import calibration, messages, records
+from .. import calibration, faces, messages, records
 from ..access import Account, check_cross_check
 from ..i18n import N_, _
 from ..index import Index
@@ -767,23 +767,19 @@ class CrossCheck:
         return self.index.links.decisions()
 
     def _attach_decisions(self, pairs: list[Pair]) -> None:
-        from ..review import iou
-
         shas = {f.sha256 for p in pairs for f in (p.a, p.b)}
         decided = [d for d in self.index.links.decisions() if d["a_sha256"] in shas and d["b_sha256"] in shas]
         if not decided:
             return
         for p in pairs:
             (ka, _), (kb, _) = sorted([(face_key(p.a), 0), (face_key(p.b), 0)], key=lambda t: t[0])
-            same = [d for d in decided if _same_face(d["a_sha256"], d["a_box"], ka, iou)
-                    and _same_face(d["b_sha256"], d["b_box"], kb, iou)]  # fmt: skip
+            same = [d for d in decided if faces.same_face(d["a_sha256"], d["a_box"], *ka)
+                    and faces.same_face(d["b_sha256"], d["b_box"], *kb)]  # fmt: skip
             p.decision = same[-1] if same else None
 
     def linked_records(self, face: FaceRow) -> list[str]:
         """For a face with no record of its own: "a reviewer linked this face to record R on DATE" for each pair
         with a face that has a record, decided 'same' (latest decision). Nothing is copied into any record."""
-        from ..review import iou
-
         out = []
         latest: dict[tuple, dict] = {}
         for d in self.index.links.decisions(sha256=face.sha256):
@@ -792,7 +788,7 @@ class CrossCheck:
             if d["decision"] != SAME:
                 continue
             for mine, other in (("a", "b"), ("b", "a")):
-                if d[f"{mine}_sha256"] == face.sha256 and iou(d[f"{mine}_box"], tuple(face.box)) >= 0.4:
+                if faces.same_face(d[f"{mine}_sha256"], d[f"{mine}_box"], face.sha256, face.box):
                     for r in self._records_of(d[f"{other}_sha256"], d[f"{other}_box"]):
                         when = messages.day(d["decided_at"])
                         why = f" ({d['note']})" if d["note"] else ""
@@ -803,8 +799,6 @@ class CrossCheck:
         return out
 
     def _records_of(self, sha256: str, box: tuple) -> list[dict]:
-        from ..review import iou
-
         path = self.index.faces.photo_path_by_sha(sha256)
         if path is None:
             return []
@@ -812,10 +806,10 @@ class CrossCheck:
             "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.sha256 = ? AND f.engine = ?",
             (sha256, self.fp),
         ).fetchall()
-        faces = [f for f in self.index.faces.by_id(r[0] for r in rows).values() if iou(tuple(f.box), box) >= 0.4]
-        if not faces:
+        same = [f for f in self.index.faces.by_id(r[0] for r in rows).values() if faces.same_box(f.box, box)]
+        if not same:
             return []
-        f = faces[0]
+        f = same[0]
         number, count = self.index.faces.numbers([f]).get(f.id, (1, 1))
         own, _ = split_records(
             self.index.records.for_files([f.filename]).get(f.filename, []), f.filename, number, count
@@ -849,12 +843,8 @@ class CrossCheck:
         return sorted(out.values(), key=lambda g: (-len(g), -g[0].score))
 
 
-def face_key(f: FaceRow) -> tuple[str, tuple]:
-    return f.sha256 or "", tuple(round(float(v), 1) for v in f.box)
-
-
-def _same_face(sha: str, box: tuple, key: tuple[str, tuple], iou) -> bool:
-    return sha == key[0] and iou(tuple(box), key[1]) >= 0.4
+def face_key(f: FaceRow) -> faces.FaceKey:
+    return faces.key(f.sha256, f.box)
 
 
 def pair_lines(p: Pair, gallery: int) -> list[str]:

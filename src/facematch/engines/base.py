@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..faces import SAME_FACE_IOU, iou
 from ..fingerprint import Fingerprint
 
 
@@ -192,16 +193,9 @@ def touches_edge(faces: list[Face], shape: tuple[int, ...], margin: float = 0.02
     return bool(f.box[0] <= mx or f.box[1] <= my or f.box[2] >= w - mx or f.box[3] >= h - my)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two x1, y1, x2, y2 boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def merge_faces(first: list[Face], second: list[Face], how: str = "score", min_iou: float = 0.4) -> list[Face]:
+def merge_faces(
+    first: list[Face], second: list[Face], how: str = "score", min_iou: float = SAME_FACE_IOU
+) -> list[Face]:
     """One list from two detections of the same photo: the same face (IoU >= min_iou) once.
 
     how="score" keeps the higher-scored detection of a face, how="second" the second list's; how="mean"

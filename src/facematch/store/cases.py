@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+from ..faces import stored_box
 from ..vault import FILE_MAGIC, Vault, VaultError, is_sealed
 from .db import Database
 
@@ -156,7 +157,7 @@ class Cases:
 
     def set_photo_choice(self, case_id: int, sha256: str, face_box: tuple | None, photo_year: int | None) -> None:
         """The face a person chose in a kept photo (its box) and about when the photo was taken."""
-        box = None if face_box is None else json.dumps([round(float(v), 1) for v in face_box])
+        box = None if face_box is None else json.dumps(list(stored_box(face_box)))
         with self.db.write() as c:
             c.execute(
                 "UPDATE case_photos SET face_box = ?, photo_year = ? WHERE case_id = ? AND sha256 = ?",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..faces import stored_box
 from ..fingerprint import Fingerprint
 from .db import Database
 
@@ -221,7 +222,7 @@ class Faces:
                             next_id + len(ids),
                             photo_id,
                             engine,
-                            *[round(float(v), 1) for v in f["box"]],
+                            *stored_box(f["box"]),
                             json.dumps(np.round(np.asarray(f["landmarks"], dtype=float), 1).tolist()),
                             float(f["score"]),
                             float(f["quality"]),
