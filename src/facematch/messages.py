@@ -131,14 +131,72 @@ def _nice_floor(x: float) -> float:
     return max(m for m in (1, 2, 5) if m * k <= y) * k
 
 
-# -- decisions and documents (report.py) -----------------------------------------------------------
-#: A person's decision on a candidate, as the report labels it (report.LABELS keeps the English).
-DECISION_LABELS = {"confirm": N_("Confirmed by a person"), "reject": N_("Rejected"), "unsure": N_("Unsure")}
+# -- decisions: the one vocabulary ------------------------------------------------------------------
+# A person's decision on a candidate face of a case (review.py) or on a pair of archive faces (crosscheck/):
+# the stored values, and every way a screen, a report or the CLI says them. Nothing else names a decision.
+CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
+SAME, DIFFERENT = "same", "different"
+CASE_DECISIONS = (CONFIRM, REJECT, UNSURE)
+PAIR_DECISIONS = (SAME, DIFFERENT, UNSURE)
+
+#: The short word (inside a sentence or a list, the CLI's "decided: ...").
+DECISION_WORDS = {
+    CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure"),
+    SAME: N_("same person"), DIFFERENT: N_("different people"),
+}  # fmt: skip
+#: The choices of a decision form.
+DECISION_CHOICES = {
+    CONFIRM: N_("Confirm: this is the same person"), REJECT: N_("Reject: not the same person"),
+    UNSURE: N_("Unsure: cannot tell"), SAME: N_("Same person"), DIFFERENT: N_("Different people"),
+}  # fmt: skip
+#: A case decision as a state (the report's table).
+DECISION_LABELS = {CONFIRM: N_("Confirmed by a person"), REJECT: N_("Rejected"), UNSURE: N_("Unsure")}
+#: Who decided, and when.
+DECIDED_BY = {
+    CONFIRM: N_("Confirmed by {who} on {when}"), REJECT: N_("Rejected by {who} on {when}"),
+    UNSURE: N_("Marked unsure by {who} on {when}"), SAME: N_("Decided the same person by {who} on {when}"),
+    DIFFERENT: N_("Decided different people by {who} on {when}"),
+}  # fmt: skip
+
+
+def decision_word(decision: str) -> str:
+    """ "confirm" / "reject" / "unsure" / "same person" / "different people" in the active language."""
+    return _(DECISION_WORDS[decision]) if decision in DECISION_WORDS else decision
+
+
+def decision_choice(decision: str) -> str:
+    """A decision form's choice ("Confirm: this is the same person") in the active language."""
+    return _(DECISION_CHOICES[decision])
 
 
 def decision_label(decision: str) -> str:
     """ "Confirmed by a person" / "Rejected" / "Unsure" in the active language."""
     return _(DECISION_LABELS[decision])
+
+
+def decided_by(decision: str, who: str, ts: float) -> str:
+    """ "Confirmed by Ayşe on 29 Kas 2026 14:05": the decision, its reviewer (isolated) and its moment."""
+    return _(DECIDED_BY[decision], who=isolate(who), when=moment(ts))
+
+
+def isolate(text: object) -> str:
+    """A name, file name, year or number inside a sentence. In a right-to-left language it is isolated (Unicode
+    FSI ... PDI: the <bdi> of plain text, which also works in widget labels, alerts and terminals), so "Alim
+    Ahmat, 1972" keeps its own order inside Uyghur and does not pull the punctuation around it to the wrong side."""
+    return f"\u2068{text}\u2069" if i18n.is_rtl() else str(text)
+
+
+def moment(ts: float) -> str:
+    """A date and time as the language writes dates (29 Kas 2026 14:05, 2026年11月29日 14:05); English keeps the
+    ISO form (2026-11-29 14:05). Isolated inside a right-to-left sentence."""
+    import time
+
+    if i18n.current() == i18n.SOURCE:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    return isolate(f"{i18n.format_date(ts)} {time.strftime('%H:%M', time.localtime(ts))}")
+
+
+# -- documents (report.py) --------------------------------------------------------------------------
 
 
 def html_lang_dir() -> str:

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING
@@ -655,7 +655,8 @@ def record_lines(r: dict) -> list[tuple[str, str]]:
     return out
 
 
-def record_summary(r: dict) -> str:
-    """One line: first name · born · county (or the record id)."""
-    bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
-    return " · ".join(bits) if bits else _("record {id}", id=r.get("record_id", ""))
+def record_summary(r: dict, show: Callable[[object], str] = str) -> str:
+    """One line: first name · born · county (or "record N" when it names no one); `show` writes each part
+    (the app isolates them inside a right-to-left page)."""
+    bits = [show(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
+    return " · ".join(bits) if bits else _("record {id}", id=show(r.get("record_id", "")))

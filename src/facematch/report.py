@@ -17,7 +17,7 @@ import time
 
 from . import fonts, images, messages, thumbs
 from .i18n import _
-from .review import DECISION_WORDS, Case, Decision, Review
+from .review import Case, Decision, Review
 from .store import Faces
 
 LABELS = {"confirm": "Confirmed by a person", "reject": "Rejected", "unsure": "Unsure"}
@@ -110,8 +110,7 @@ def _verdict_rows(review: Review, case: Case, faces: Faces) -> list[str]:
             continue
         first = v.decisions[0]
         each = "<br>".join(
-            html.escape(_("{label} by {reviewer} on {when}", label=messages.decision_label(d.decision),
-                          reviewer=d.reviewer, when=d.when()))
+            html.escape(messages.decided_by(d.decision, d.reviewer, d.decided_at))
             + (f": {html.escape(d.note)}" if d.note else "")
             for d in v.decisions
         )  # fmt: skip
@@ -182,7 +181,7 @@ def case_html(review: Review, case_id: int) -> str:
     engines = sorted({d.engine for d in log})
     log_rows = "".join(
         f"<tr><td>{d.id}</td><td>{d.when()}</td><td>{html.escape(d.reviewer)}</td>"
-        f"<td>{html.escape(_(DECISION_WORDS[d.decision]))}</td>"
+        f"<td>{html.escape(messages.decision_word(d.decision))}</td>"
         f"<td><code>{d.photo_sha256[:16]}…</code> {d.box}</td><td>{d.rank}</td><td>{messages.decimal(d.score, 3)}</td>"
         f"<td>{html.escape(d.note)}</td></tr>"
         for d in log

@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from . import faces, images
+from . import faces, images, messages
 from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
 from .combined import Facts
-from .i18n import N_, _
+from .i18n import _, ngettext
 from .index import Index
+from .messages import CONFIRM, REJECT
 from .search import Candidate
 from .vault import FILE_MAGIC, VaultError
 
-CONFIRM, REJECT, UNSURE = "confirm", "reject", "unsure"
-DECISIONS = (CONFIRM, REJECT, UNSURE)
+DECISIONS = messages.CASE_DECISIONS
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class Decision:
         return self.photo_sha256, self.box
 
     def when(self) -> str:
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.decided_at))
+        """When it was decided, as the active language writes dates (ISO in English)."""
+        return messages.moment(self.decided_at)
 
 
 class KeptPhoto(NamedTuple):
@@ -108,33 +109,31 @@ class Verdict:
     keys: tuple[tuple[str, tuple], ...] = ()  # the face (photo sha256, box) of every decision on it, to find it
 
     def text(self) -> str:
-        """Where the face stands, in the active language (the app, the CLI and the case report show it)."""
-        by = {d.decision: [x for x in self.decisions if x.decision == d.decision] for d in self.decisions}
-        names = _(" and ").join(f"{d.reviewer} ({d.when()})" for d in by.get(CONFIRM, []))
+        """Where the face stands, in the active language: the one wording the app, the CLI and the case report
+        show (names and dates isolated in a right-to-left language)."""
+        confirmed = [d for d in self.decisions if d.decision == CONFIRM]
+        names = _(", ").join(f"{messages.isolate(d.reviewer)} ({messages.moment(d.decided_at)})" for d in confirmed)
+        if self.state == CONFIRMED and len(confirmed) == 2:  # the usual case, said in words
+            return _("Confirmed by two reviewers: {names}", names=names)
         if self.state == CONFIRMED:
-            n = len(by.get(CONFIRM, []))
-            if n == 2:
-                return _("Confirmed by two reviewers: {names}", names=names)
-            return _("Confirmed by {n} reviewers: {names}", n=n, names=names)
+            return ngettext(
+                "Confirmed by {n} reviewer: {names}", "Confirmed by {n} reviewers: {names}", len(confirmed), names=names
+            )
         if self.state == NEEDS_SECOND:
             return _("Confirmed by {names}; a second reviewer must confirm independently before it counts", names=names)
         if self.state == DISAGREE:
-            each = ", ".join(d.reviewer + ": " + _(DECISION_WORDS[d.decision]) for d in self.decisions)
+            each = _(", ").join(
+                f"{messages.isolate(d.reviewer)}: {messages.decision_word(d.decision)}" for d in self.decisions
+            )
             return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
         if self.state == WAITING:
             return _("Another reviewer has decided on this face; you see their decision after you record yours")
-        return "; ".join(
-            _("{label} by {reviewer} on {when}", label=_(LABEL[d.decision]), reviewer=d.reviewer, when=d.when())
-            for d in self.decisions
-        )
+        return "; ".join(messages.decided_by(d.decision, d.reviewer, d.decided_at) for d in self.decisions)
 
 
 CONFIRMED, NEEDS_SECOND, DISAGREE, WAITING, REJECTED, UNSURE_STATE = (
     "confirmed", "needs_second", "disagree", "waiting", "rejected", "unsure",
 )  # fmt: skip
-LABEL = {CONFIRM: N_("Confirmed"), REJECT: N_("Rejected"), UNSURE: N_("Marked unsure")}
-#: A decision as one word, where the stored value ("confirm") is shown to people (translated in Verdict.text).
-DECISION_WORDS = {CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure")}
 
 
 class Review:

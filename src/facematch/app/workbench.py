@@ -30,44 +30,23 @@ from ..engines import Face
 from ..i18n import N_, _, ngettext
 from ..index import Index
 from ..indexing import index_folder
+from ..messages import isolate as iso
 from ..names import THRESHOLD
-from ..review import CONFIRM, CONFIRMED, REJECT, REJECTED, UNSURE, KeptPhoto, Review, Verdict, parse_year
+from ..review import CONFIRM, CONFIRMED, REJECT, REJECTED, KeptPhoto, Review, Verdict, parse_year
 from ..search import QueryPhoto, Searcher
 from ..vault import VaultError
 
 #: The texts below keep their English (the catalog's msgids); each is translated where it is shown, with _().
-DECISION_LABELS = {
-    CONFIRM: N_("Confirm: this is the same person"),
-    REJECT: N_("Reject: not the same person"),
-    UNSURE: N_("Unsure: cannot tell"),
-}
-STATUS_TEXT = {
-    CONFIRM: N_("Confirmed by {who} on {when}"),
-    REJECT: N_("Rejected by {who} on {when}"),
-    UNSURE: N_("Marked unsure by {who} on {when}"),
-}
 PAGE = 50
 #: The two pages: cases (a family's search) and the archive cross-checked against itself (link.py). The values
 #: are the widget's (English, stable across languages); the picker shows them translated.
 PAGES = ("Cases", "Cross-check")
 PAGE_NAMES = {"Cases": N_("Cases"), "Cross-check": N_("Cross-check")}
-PAIR_LABELS = {
-    link.SAME: N_("Same person"),
-    link.DIFFERENT: N_("Different people"),
-    link.UNSURE: N_("Unsure: cannot tell"),
-}
-PAIR_STATUS = {
-    link.SAME: N_("Decided the same person by {who} on {when}"),
-    link.DIFFERENT: N_("Decided different people by {who} on {when}"),
-    link.UNSURE: N_("Marked unsure by {who} on {when}"),
-}
 #: The cross-check's exports (link.export: crosscheck-pairs.csv, ...), as their download buttons name them.
 EXPORT_NAMES = {
     "pairs": N_("Candidate pairs"), "groups": N_("Groups"), "duplicates": N_("Duplicate images"),
     "decisions": N_("Decisions on pairs"),
 }  # fmt: skip
-#: What a decision in the two-reviewer list is called (review.CONFIRM ...), as the app shows it.
-DECISION_WORDS = {CONFIRM: N_("confirm"), REJECT: N_("reject"), UNSURE: N_("unsure")}
 #: Candidate cards per row, laid out row by row so a phone (where columns stack) keeps the rank order.
 PER_ROW = 4
 #: Largest side of the face-picking preview: large enough to see and tap small faces in a group photo.
@@ -145,16 +124,9 @@ def oidc_mode() -> bool:
 
 
 # -- language ---------------------------------------------------------------------------------------
-def iso(text: object) -> str:
-    """A name, file name, year or number inside a sentence. In a right-to-left language it is isolated (Unicode
-    FSI ... PDI: the <bdi> of plain text, which also works in widget labels and alerts), so "Alim Ahmat, 1972"
-    keeps its own order inside Uyghur and does not pull the punctuation around it to the wrong side."""
-    return f"\u2068{text}\u2069" if i18n.is_rtl() else str(text)
-
-
 def decision_form(
     form: str,
-    labels: dict[str, str],
+    choices: tuple[str, ...],
     keys: tuple[str, str, str],
     note_label: str,
     unchosen: str,
@@ -170,8 +142,8 @@ def decision_form(
     compare view the decision ends."""
     with st.form(form):
         choice = st.radio(
-            _("Your decision"), list(labels), index=None, key=keys[0],
-            format_func=in_this_language(lambda d: _(labels[d])),
+            _("Your decision"), list(choices), index=None, key=keys[0],
+            format_func=in_this_language(messages.decision_choice),
         )  # fmt: skip
         note = st.text_input(note_label, key=keys[1])
         who = reviewer
@@ -813,31 +785,10 @@ def show_status(decision, verdict: Verdict | None) -> None:
     """Where a decided candidate stands: in a two-reviewer case the verdict (two confirmations, waiting for a
     second, disagreement, or "decide first"), else the latest decision."""
     if verdict is not None:
-        (st.success if verdict.state == CONFIRMED else st.info)(verdict_text(verdict))
+        (st.success if verdict.state == CONFIRMED else st.info)(verdict.text())
     elif decision is not None:
-        text = _(STATUS_TEXT[decision.decision], who=iso(decision.reviewer), when=when(decision.decided_at))
+        text = messages.decided_by(decision.decision, decision.reviewer, decision.decided_at)
         (st.success if decision.decision == CONFIRM else st.info)(text)
-
-
-def verdict_text(v: Verdict) -> str:
-    """Where a two-reviewer candidate stands (review.Verdict.text), in the page's language."""
-    by = {d.decision: [x for x in v.decisions if x.decision == d.decision] for d in v.decisions}
-    confirmed = by.get(CONFIRM, [])
-    names = _(", ").join(f"{iso(d.reviewer)} ({when(d.decided_at)})" for d in confirmed)
-    if v.state == CONFIRMED and len(confirmed) == 2:  # the usual case, said in words
-        return _("Confirmed by two reviewers: {names}", names=names)
-    if v.state == CONFIRMED:
-        return ngettext(
-            "Confirmed by {n} reviewer: {names}", "Confirmed by {n} reviewers: {names}", len(confirmed), names=names
-        )
-    if v.state == "needs_second":
-        return _("Confirmed by {names}; a second reviewer must confirm independently before it counts", names=names)
-    if v.state == "disagree":
-        each = _(", ").join(f"{iso(d.reviewer)}: {_(DECISION_WORDS[d.decision])}" for d in v.decisions)
-        return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
-    if v.state == "waiting":
-        return _("Another reviewer has decided on this face; you see their decision after you record yours")
-    return "; ".join(_(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=when(d.decided_at)) for d in v.decisions)
 
 
 def record_lines(r: dict) -> str:
@@ -847,12 +798,8 @@ def record_lines(r: dict) -> str:
 
 
 def record_summary(r: dict) -> str:
-    """One line about a record (records.record_summary), isolated in a right-to-left page; "record N" when it
-    names no one."""
-    bits = [str(r[k]) for k in ("name", "birth_date", "county") if r.get(k)]
-    if bits:
-        return " · ".join(iso(b) for b in bits)
-    return _("record {id}", id=iso(r.get("record_id", "")))
+    """One line about a record (records.record_summary), its parts isolated in a right-to-left page."""
+    return records.record_summary(r, iso)
 
 
 def candidate_card(
@@ -945,7 +892,7 @@ def compare_panel(
     st.warning(messages.caveat())
     show_status(decision, verdict)
     decision_form(
-        f"decide_{cand.face.id}", DECISION_LABELS, ("decision", "decision_note", "decision_reviewer"),
+        f"decide_{cand.face.id}", messages.CASE_DECISIONS, ("decision", "decision_note", "decision_reviewer"),
         _("Note (why; optional)"), _("choose Confirm, Reject or Unsure first"), reviewer,
         ask_name=rv.account is None, close="compare",
         record=lambda choice, who, note: rv.decide(
@@ -1103,7 +1050,7 @@ def decisions_section(rv: Review, case_id: int) -> None:
                         st.image(face_thumb(str(path), tuple(d.box)), width=160)
                     except (images.ImageError, TypeError, OSError):
                         st.caption(_("archive photo not found on this computer"))
-                    text = _(STATUS_TEXT[d.decision], who=iso(d.reviewer), when=when(d.decided_at))
+                    text = messages.decided_by(d.decision, d.reviewer, d.decided_at)
                     (st.success if d.decision == CONFIRM else st.info)(text)
                     st.caption(decision_line(iso(d.photo_path), d))
 
@@ -1130,7 +1077,7 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
                         st.caption(_("archive photo not found on this computer"))
                     show_status(None, v)
                     for d in v.decisions:
-                        st.caption(decision_line(f"{iso(d.reviewer)}: {_(DECISION_WORDS[d.decision])}", d))
+                        st.caption(decision_line(f"{iso(d.reviewer)}: {messages.decision_word(d.decision)}", d))
 
 
 def decision_line(first: str, d) -> str:
@@ -1172,20 +1119,6 @@ def in_language(code: str, build):
 
 
 # -- the archive cross-checked against itself (link.py) -------------------------------------------
-def pair_when(d: dict) -> str:
-    return when(d["decided_at"])
-
-
-def when(ts: float) -> str:
-    """A decision's date and time as the language writes dates (29 Kas 2026 14:05, 2026年11月29日 14:05);
-    English keeps the ISO form it always had (2026-11-29 14:05). Isolated inside a right-to-left sentence."""
-    import time
-
-    if i18n.current() == i18n.SOURCE:
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-    return iso(f"{i18n.format_date(ts)} {time.strftime('%H:%M', time.localtime(ts))}")
-
-
 def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) -> None:
     """Pairs of archive faces that may show the same person, strongest first, to compare and decide; groups
     and duplicate images apart. Everything is read from and written through link.CrossCheck."""
@@ -1316,7 +1249,7 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
 
 def pair_status(decision: dict) -> str:
     """Who decided a cross-check pair, what, and when."""
-    return _(PAIR_STATUS[decision["decision"]], who=iso(decision["reviewer"]), when=pair_when(decision))
+    return messages.decided_by(decision["decision"], decision["reviewer"], decision["decided_at"])
 
 
 def pair_strength(p: link.Pair, gallery: int) -> str:
@@ -1357,7 +1290,7 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
     if p.decision is not None:
         st.write(pair_status(p.decision))
     decision_form(
-        f"xdecide_{p.id}", PAIR_LABELS, ("xdecision", "xwhy", "xreviewer"), _("Why (optional)"),
+        f"xdecide_{p.id}", messages.PAIR_DECISIONS, ("xdecision", "xwhy", "xreviewer"), _("Why (optional)"),
         _("choose Same person, Different people or Unsure first"), reviewer, ask_name=True, close="xpair",
         record=lambda choice, who, why: cc.decide(p, choice, who, why),
     )  # fmt: skip

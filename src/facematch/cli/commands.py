@@ -1298,13 +1298,9 @@ def _print_pair(cc, p) -> None:
         )
     if p.decision is not None:
         d = p.decision
-        print("  " + _("decided: {decision} by {reviewer}", decision=_pair_word(d["decision"]), reviewer=d["reviewer"])
+        word = messages.decision_word(d["decision"])
+        print("  " + _("decided: {decision} by {reviewer}", decision=word, reviewer=d["reviewer"])
               + (f" ({d['note']})" if d["note"] else ""))  # fmt: skip
-
-
-def _pair_word(decision: str) -> str:
-    """A pair decision as people read it (the stored value, same|different|unsure, is what commands take)."""
-    return {"same": _("same person"), "different": _("different people"), "unsure": _("unsure")}.get(decision, decision)
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
@@ -1334,7 +1330,7 @@ def cmd_link_decide(args: argparse.Namespace) -> int:
     with s:
         d = cc.decide(args.pair, args.decision, args.reviewer, args.why)
     print(_("Recorded: pair {pair} '{decision}' by {reviewer} (decision {id} in the audit log).", pair=args.pair,
-            decision=_pair_word(d["decision"]), reviewer=d["reviewer"], id=d["id"]))  # fmt: skip
+            decision=messages.decision_word(d["decision"]), reviewer=d["reviewer"], id=d["id"]))  # fmt: skip
     return 0
 
 

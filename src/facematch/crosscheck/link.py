@@ -47,6 +47,7 @@ from .. import calibration, faces, messages, records
 from ..access import Account, check_cross_check
 from ..i18n import N_, _
 from ..index import Index
+from ..messages import DIFFERENT, SAME
 from ..search import Searcher, rank_ids, split_records
 from ..store import FaceRow
 from ..vectors import FaceVectors
@@ -86,8 +87,7 @@ _MARGIN = 1e-3
 #: Groups ("possibly the same person") are built only from pairs that are mutual and at least this band.
 GROUP_BAND = "strong"
 
-SAME, DIFFERENT, UNSURE = "same", "different", "unsure"
-PAIR_DECISIONS = (SAME, DIFFERENT, UNSURE)
+PAIR_DECISIONS = messages.PAIR_DECISIONS
 
 
 @dataclass
