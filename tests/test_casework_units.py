@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from conftest import rgb
-from facematch import messages, records, thumbs
+from facematch import i18n, messages, records, thumbs
 from facematch.index import Index
 from facematch.review import Review
 from facematch.store import DB_NAME, SCHEMA_VERSION
@@ -109,3 +109,13 @@ def test_a_schema_2_index_opens_and_keeps_its_cases(tmp_path):
         assert rv.case_photos(1)[0].face_box == (1.0, 2.0, 3.0, 4.0)
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):  # the log is still append-only
             index.db.execute("UPDATE decisions SET reviewer = 'x'")
+
+
+def test_a_count_between_one_and_two_strangers_is_never_said_in_the_singular():
+    # 1.5-1.99 expected strangers take the plural sentence ("about {n} strangers"); the number was cut to "1"
+    for expected in (1.5, 1.7, 1.99):
+        said = messages.strangers(expected, gallery=400)
+        assert "about 1 strangers" not in said and "about 2 strangers" in said, said
+    assert messages.round_number(2.5) == "3" and messages.round_number(1_549) == "1,500"
+    with i18n.language("tr"):
+        assert "yaklaşık 2 " in messages.strangers(1.7, gallery=400)

@@ -20,7 +20,8 @@ from facematch import demo
 from facematch.backup import BackupError, backup, restore
 from facematch.check import check
 from facematch.cli import main
-from facematch.index import Index
+from facematch.fingerprint import Fingerprint
+from facematch.index import Index, derived_files
 from facematch.indexing import index_folder
 from facematch.review import Review
 from facematch.search import Searcher
@@ -198,3 +199,19 @@ def test_backup_refuses_a_non_empty_destination_and_a_non_index(idx, tmp_path, c
     con = sqlite3.connect(idx / DB_NAME)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_restore_over_an_index_leaves_none_of_its_derived_files_beside_the_restored_one(idx, tmp_path):
+    dest = tmp_path / "backup"
+    backup(idx, dest)
+    # The index restored over has its own archive stranger estimate and FAISS file of another engine (as an
+    # index of another archive would): none of them may stay beside the restored database.
+    fp = Fingerprint(_fp(idx))
+    stale = [idx / f"strangers-{fp.slug}.json", idx / "faces-dlib.faiss", idx / "faces-dlib.json"]
+    for f in stale:
+        f.write_text('{"of": "the index replaced"}')
+    restore(dest, idx, force=True)
+    aside = next(idx.glob(".replaced-*"))
+    assert all(not f.exists() for f in stale), [f.name for f in stale if f.exists()]  # was: left in place
+    assert all((aside / f.name).is_file() for f in stale)  # nothing deleted: kept aside with the old database
+    assert sorted(f.name for f in derived_files(idx)) == sorted(f.name for f in derived_files(dest))

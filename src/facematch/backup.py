@@ -24,7 +24,7 @@ from pathlib import Path
 from . import __version__
 from .check import CheckReport, check
 from .i18n import _
-from .index import Index, no_index_message
+from .index import Index, derived_files, no_index_message
 from .store import DB_NAME
 
 MANIFEST = "backup.json"
@@ -59,7 +59,7 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
         shutil.rmtree(tmp)  # a backup that was interrupted earlier
     tmp.mkdir(parents=True)
     try:
-        for f in sorted(index_dir.glob("faces-*.faiss")) + sorted(index_dir.glob("faces-*.json")):
+        for f in derived_files(index_dir):
             shutil.copy2(f, tmp / f.name)
         _sqlite_copy(index_dir / DB_NAME, tmp / DB_NAME)
         n_case = _copy_case_photos(index_dir, tmp)
@@ -117,10 +117,14 @@ def restore(backup_dir: Path, index_dir: Path, force: bool = False) -> Path | No
         for name in [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "cases"]:
             if (index_dir / name).exists():
                 os.replace(index_dir / name, moved / name)
-        for f in [*index_dir.glob("faces-*.faiss"), *index_dir.glob("faces-*.json")]:
+    stale = derived_files(index_dir)  # of the index replaced, or left behind by one: never beside the restored one
+    if stale:
+        moved = moved or index_dir / f".replaced-{time.strftime('%Y%m%d-%H%M%S')}"
+        moved.mkdir(exist_ok=True)
+        for f in stale:
             os.replace(f, moved / f.name)
     index_dir.mkdir(parents=True, exist_ok=True)
-    for f in [*backup_dir.glob("faces-*.faiss"), *backup_dir.glob("faces-*.json")]:
+    for f in derived_files(backup_dir):
         shutil.copy2(f, index_dir / f".{f.name}.tmp")
         os.replace(index_dir / f".{f.name}.tmp", index_dir / f.name)
     if (backup_dir / "cases").is_dir():

@@ -33,6 +33,17 @@ def no_index_message(folder: Path) -> str:
     )
 
 
+#: The derived files of an index folder, rebuilt from the database whenever they are missing: one FAISS file and
+#: its sidecar per engine, and the archive's own stranger estimate per engine. Backups copy them and a restore
+#: replaces them as a set, so no file of another index is left beside a restored database.
+DERIVED_FILES = ("faces-*.faiss", "faces-*.json", "strangers-*.json")
+
+
+def derived_files(folder: Path) -> list[Path]:
+    """The derived files present in an index folder (DERIVED_FILES), sorted."""
+    return sorted(f for pattern in DERIVED_FILES for f in Path(folder).glob(pattern) if f.is_file())
+
+
 class Index:
     """An index folder, open for reading on any thread and writing through one path (store.Database)."""
 
@@ -80,9 +91,7 @@ class Index:
         self.cases.vault = vault
         if created:
             self.cases.seal_existing(self.folder)
-            with self.db.write():  # the plaintext pages the WAL still holds go into the (zeroed) main file now
-                pass
-            self.db._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.checkpoint()  # the plaintext pages the WAL still holds go into the (zeroed) main file now
         return created
 
     def __enter__(self) -> Index:

@@ -103,22 +103,23 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def round_number(x: float) -> str:
-    """A count as people say it: 2 significant digits, words for millions ("1,600", "3.2 million";
-    "1.600", "3,2 milyon"; "1,600", "320万")."""
+    """A count as people say it: 2 significant digits, rounded to a whole number, words for millions ("1,600",
+    "3.2 million"; "1.600", "3,2 milyon"; "1,600", "320万"). Rounded, not cut: 1.7 is "2", so a sentence that
+    says "about {n} strangers" for 1.5 and more never reads "about 1 strangers"."""
     lang = i18n.current()
+    two = float(f"{x:.2g}")
     if lang != i18n.SOURCE:
         from babel.numbers import format_compact_decimal, format_decimal
 
-        two = float(f"{x:.2g}")
         big = 1e4 if lang.startswith("zh") else 1e6  # Chinese counts in 万 (ten thousand) and 亿
         if two >= big:
             return format_compact_decimal(two, format_type="long", fraction_digits=1, locale=i18n.locale())
-        return format_decimal(int(two), locale=i18n.locale())
+        return format_decimal(int(two + 0.5), locale=i18n.locale())
     if x >= 1e9:
         return f"{float(f'{x / 1e9:.2g}'):g} billion"
     if x >= 1e6:
         return f"{float(f'{x / 1e6:.2g}'):g} million"
-    return f"{int(float(f'{x:.2g}')):,}"
+    return f"{int(two + 0.5):,}"
 
 
 def _nice_floor(x: float) -> float:

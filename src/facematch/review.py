@@ -343,14 +343,19 @@ class Review:
         if not reviewer.strip():
             raise ValueError(_("say who is deciding: every decision records its reviewer"))
         case = self.case(case_id)
-        if not case.is_open:
-            raise ValueError(_("case '{case}' is closed; reopen it to record decisions", case=case.name))
         sha, box = face_key(candidate)
         account_id = self.account.id if self.account is not None else None
 
-        def once_per_reviewer(c: sqlite3.Connection) -> None:
-            """In a two-reviewer case one reviewer cannot confirm twice: checked inside the write transaction."""
-            if not case.two_reviewers or decision != CONFIRM:
+        def rules(c: sqlite3.Connection) -> None:
+            """The case's rules, checked inside the write transaction, so a case closed (or switched to two
+            reviewers) by another session a moment ago is seen: the case must be open, and in a two-reviewer
+            case one reviewer cannot confirm twice."""
+            closed_at, two_reviewers = c.execute(
+                "SELECT closed_at, two_reviewers FROM cases WHERE id = ?", (case_id,)
+            ).fetchone()
+            if closed_at is not None:
+                raise ValueError(_("case '{case}' is closed; reopen it to record decisions", case=case.name))
+            if not two_reviewers or decision != CONFIRM:
                 return
             me = f"#{account_id}" if account_id is not None else reviewer.strip().casefold()
             rows = c.execute(
@@ -381,7 +386,7 @@ class Review:
             photo_path=candidate.face.relpath,
             shown=list(shown),
             account_id=account_id,
-            guard=once_per_reviewer,
+            guard=rules,
         )
         return Decision(**row)
 

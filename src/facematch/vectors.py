@@ -14,9 +14,12 @@ embeddings, so a shown similarity is always the exact cosine, whatever the index
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,12 +104,12 @@ class FaceVectors:
         return base.with_suffix(".faiss"), base.with_suffix(".json")
 
     def save(self, folder: Path) -> None:
-        """Atomic: write to temporary files, fsync, rename over the old ones (FAISS first, sidecar last)."""
+        """Atomic: write to temporary files, fsync, rename over the old ones (FAISS first, sidecar last).
+
+        The app and an indexing run may save at the same moment: each writes its own temporary files
+        (unique names), and the two renames happen under a lock on the folder, so the file and its sidecar
+        always come from the same save."""
         index_path, meta_path = self.paths(folder, self.engine)
-        tmp = index_path.with_suffix(".faiss.tmp")
-        faiss.write_index(self.index, str(tmp))
-        _fsync(tmp)
-        os.replace(tmp, index_path)
         meta = {
             "engine": self.engine,
             "dim": self.dim,
@@ -114,10 +117,19 @@ class FaceVectors:
             "max_id": self.max_id(),
             "index": self.spec.to_json(),
         }
-        tmp_meta = meta_path.with_suffix(".json.tmp")
-        tmp_meta.write_text(json.dumps(meta, indent=1))
-        _fsync(tmp_meta)
-        os.replace(tmp_meta, meta_path)
+        tmp = _temp_beside(index_path)
+        tmp_meta = _temp_beside(meta_path)
+        try:
+            faiss.write_index(self.index, str(tmp))
+            _fsync(tmp)
+            tmp_meta.write_text(json.dumps(meta, indent=1))
+            _fsync(tmp_meta)
+            with _folder_lock(index_path.parent):
+                os.replace(tmp, index_path)
+                os.replace(tmp_meta, meta_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp_meta.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: Path, engine: str) -> FaceVectors | None:
@@ -338,6 +350,24 @@ def build(faces: Faces, engine: str, dim: int, choice: dict | None = None) -> Fa
             spec.params["nlist"] = max(1, min(int(spec.params["nlist"]), count // 39))
     index, spec = ann.build(spec, dim, lambda: faces.iter_embeddings(engine), count)
     return FaceVectors(engine, index, spec)
+
+
+def _temp_beside(path: Path) -> Path:
+    """A new, uniquely named temporary file in path's folder (same file system, so os.replace is atomic)."""
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock between processes (and threads: each takes its own file description) on a folder."""
+    with open(folder / ".vectors.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _fsync(path: Path) -> None:

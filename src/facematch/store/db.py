@@ -412,6 +412,8 @@ class Database:
         self.folder = Path(folder)
         self.path = self.folder / DB_NAME
         self._lock = threading.RLock()
+        self._depth = 0  # writes open on the write connection (nested ones are savepoints)
+        self._durable = False  # the outermost open write commits with synchronous=FULL
         self._writer = connect(self.path)
         try:
             migrate(self._writer)
@@ -457,19 +459,49 @@ class Database:
         """
         with self._lock:
             c = self._writer
+            if self._depth:  # a write inside a write (same thread: the lock is re-entrant): a savepoint
+                if durable and not self._durable:
+                    raise RuntimeError("a durable write cannot run inside a non-durable one (SQLite fixes the "
+                                       "safety level when the outer transaction begins)")  # fmt: skip
+                yield from self._savepoint(c)
+                return
             if durable:
                 c.execute("PRAGMA synchronous=FULL")
+            self._depth, self._durable = 1, durable
             try:
                 c.execute("BEGIN IMMEDIATE")
                 try:
                     yield c
+                    c.execute("COMMIT")
                 except BaseException:
-                    c.execute("ROLLBACK")
+                    if c.in_transaction:  # also when COMMIT itself failed (busy, disk full): never left open
+                        c.execute("ROLLBACK")
                     raise
-                c.execute("COMMIT")
             finally:
+                self._depth, self._durable = 0, False
                 if durable:
                     c.execute("PRAGMA synchronous=NORMAL")
+
+    def _savepoint(self, c: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """A nested write: its own savepoint, rolled back alone on error; the outer transaction commits it."""
+        name = f"nested_{self._depth}"
+        self._depth += 1
+        try:
+            c.execute(f"SAVEPOINT {name}")
+            try:
+                yield c
+            except BaseException:
+                c.execute(f"ROLLBACK TO {name}")
+                c.execute(f"RELEASE {name}")
+                raise
+            c.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+    def checkpoint(self) -> None:
+        """Move the WAL into the main file and truncate it, on the write connection, holding the write lock."""
+        with self._lock:
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- meta -------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
