@@ -135,8 +135,13 @@ def test_unknown_engine():
         get_engine("nope")
 
 
-def test_models_dir_is_the_committed_folder():
+def test_models_dir_is_the_committed_folder_unless_told_otherwise(monkeypatch, tmp_path):
     from facematch.engines import models_dir
 
-    assert (models_dir() / "sface" / "LICENSE.sface").is_file()
-    assert isinstance(models_dir(), Path)
+    monkeypatch.delenv("FACEMATCH_MODELS", raising=False)
+    project = Path(__file__).resolve().parents[1] / "models"
+    assert models_dir() == project and (project / "sface" / "LICENSE.sface").is_file()
+    monkeypatch.setenv("FACEMATCH_MODELS", str(tmp_path / "elsewhere"))
+    assert models_dir() == tmp_path / "elsewhere"  # an organisation's own folder of packs
+    with pytest.raises(FileNotFoundError, match="sface"):  # and an engine loads from there or says what is missing
+        get_engine("sface")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -117,9 +118,15 @@ def test_faiss_file_rebuilt_from_sqlite_when_lost_or_stale(demo_index, tmp_path)
         got = s.search([s.detect_file(demo.query_photo()).pick()], k=3)
     assert [(c.face.id, round(c.similarity, 5)) for c in got] == [(c.face.id, round(c.similarity, 5)) for c in expected]
     assert FaceVectors.load(idx, fp).count == 11
-    meta_path.write_text("{not json")
+    meta_path.write_text("{not json")  # a corrupt sidecar: the FAISS file cannot be trusted, so it is rebuilt
     with Searcher(idx) as s:
         assert s.gallery_size == 11
+        again = s.search([s.detect_file(demo.query_photo()).pick()], k=3)
+    assert [(c.face.id, round(c.similarity, 5)) for c in again] == [
+        (c.face.id, round(c.similarity, 5)) for c in expected
+    ]
+    assert json.loads(meta_path.read_text())["count"] == 11  # and the sidecar was written again, whole
+    assert FaceVectors.load(idx, fp).count == 11
 
 
 def test_search_with_another_engine_is_a_clear_error(demo_index):

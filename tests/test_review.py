@@ -22,13 +22,19 @@ def index(tmp_path) -> Path:
     return idx
 
 
+@pytest.fixture
+def rv(index):
+    """The case rules on an open index, closed after the test (its connections and files released)."""
+    with Index.open(index) as opened:
+        yield Review(opened)
+
+
 def search_obama(idx: Path, engine: str | None = None):
     with Searcher(idx, engine) as s:
         return s.search([s.detect_file(demo.query_photo()).pick()], k=11)
 
 
-def test_cases_lifecycle(index):
-    rv = Review(Index.open(index))
+def test_cases_lifecycle(index, rv):
     case = rv.create_case("  Abdul (alias)  ", "Ayse", "last seen 2017")
     assert case.name == "Abdul (alias)" and case.is_open
     assert rv.rename_case(case.id, "Abdulla").name == "Abdulla"
@@ -41,8 +47,7 @@ def test_cases_lifecycle(index):
         rv.create_case("   ", "Ayse")
 
 
-def test_log_is_append_only_and_latest_decision_wins(index):
-    rv = Review(Index.open(index))
+def test_log_is_append_only_and_latest_decision_wins(index, rv):
     case = rv.create_case("c", "Ayse")
     top = search_obama(index)[0]
     rv.decide(case.id, top, "confirm", "Ayse", "same ears")
@@ -57,12 +62,12 @@ def test_log_is_append_only_and_latest_decision_wins(index):
         con.execute("UPDATE decisions SET decision = 'reject'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("DELETE FROM decisions")
+    con.close()
     with pytest.raises(ValueError, match="decision must be one of"):
         rv.decide(case.id, top, "match", "Ayse")
 
 
-def test_decisions_survive_reindexing_with_another_engine(index):
-    rv = Review(Index.open(index))
+def test_decisions_survive_reindexing_with_another_engine(index, rv):
     case = rv.create_case("c", "Ayse")
     # Decide on two candidates in photos with one face each, so the file name says which face it was.
     first, other = [c for c in search_obama(index) if c.face.filename != "t1.jpg"][:2]
