@@ -12,7 +12,7 @@ from ..combined import Facts
 from ..i18n import _
 from ..messages import isolate as iso
 from ..names import THRESHOLD
-from ..review import CONFIRM, CONFIRMED, Review
+from ..review import CONFIRM, CONFIRMED, DISAGREE, NEEDS_SECOND, WAITING, Review
 from ..search import Searcher
 from .candidates import candidates_section, records_without_face
 from .language import in_language, in_this_language
@@ -250,7 +250,7 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
     verdicts = rv.verdicts(case_id)
     if not verdicts:
         return
-    order = {CONFIRMED: 0, "disagree": 1, "needs_second": 2, "waiting": 3}
+    order = {CONFIRMED: 0, DISAGREE: 1, NEEDS_SECOND: 2, WAITING: 3}
     verdicts.sort(key=lambda v: order.get(v.state, 4))
     st.subheader(
         _("Decisions in this case ({faces}, two reviewers needed)", faces=messages.count(len(verdicts), "face"))

@@ -134,7 +134,7 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
         with c:
             title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
             st.markdown(f"**{title}** · {messages.score_label()} {score_text(p.score)}")
-            st.caption(pair_strength(p, s.gallery_size))
+            st.caption(p.strength(s.gallery_size))
             st.caption(f"{iso(f'{p.collections[0]}: {p.a.relpath}')}  ↔  {iso(f'{p.collections[1]}: {p.b.relpath}')}")
             st.caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
@@ -157,14 +157,6 @@ def pair_status(decision: dict) -> str:
     return messages.decided_by(decision["decision"], decision["reviewer"], decision["decided_at"])
 
 
-def pair_strength(p: link.Pair, gallery: int) -> str:
-    """link.Pair.strength in the page's language."""
-    if p.expected_strangers is None:
-        return _("{score} {value} (no stranger rates for this engine)", score=messages.score_label(),
-                 value=score_text(p.score))  # fmt: skip
-    return messages.strength(p.band or "weak", p.expected_strangers, gallery=gallery)
-
-
 def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) -> None:
     """The two archive faces aligned the same way, side by side, their full photos and records; decide."""
     st.subheader(_("Compare pair {id}", id=iso(p.id)))
@@ -174,7 +166,7 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
         for col, f, coll in ((a, p.a, p.collections[0]), (b, p.b, p.collections[1])):
             col.markdown(f"**{iso(coll)}**")
             col.image(s.aligned_archive(f), width="stretch")
-    st.markdown(f"{messages.score_label()} **{score_text(p.score)}** · {pair_strength(p, s.gallery_size)}")
+    st.markdown(f"{messages.score_label()} **{score_text(p.score)}** · {p.strength(s.gallery_size)}")
     if s.calibration is not None:
         st.caption(messages.calibration_note(s.calibration.kind))
     for r in p.reasons:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import i18n, messages, records, thumbs
+from .. import messages, records, thumbs
 from ..i18n import _
 from ..messages import isolate as iso
 from ..review import CONFIRM, CONFIRMED, Verdict
@@ -64,16 +64,12 @@ def decision_form(
 
 def score_text(x: float) -> str:
     """A similarity score with three decimals, written as the language writes decimals (0.512, 0,512)."""
-    if i18n.current() == i18n.SOURCE:
-        return f"{x:.3f}"
-    from babel.numbers import format_decimal
-
-    return iso(format_decimal(x, format="0.000", locale=i18n.locale()))
+    return iso(messages.decimal(x, 3))
 
 
 def number(n: int) -> str:
     """A count with the language's digit grouping (1,204 / 1.204), isolated in a right-to-left sentence."""
-    return iso(i18n.format_number(n))
+    return iso(messages.number(n))
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
