@@ -147,19 +147,17 @@ def photo_block(
                 st.error(str(e))
                 year = None
     face = q.faces[n - 1]
-    moved = kept is not None and (kept.face_box is None or faces.iou(kept.face_box, face.box) < 0.99)
-    if kept is not None and (moved or kept.photo_year != year):
+    if kept is not None and (faces.stored_box(face.box) != kept.face_box or kept.photo_year != year):
         rv.choose_face(case_id, kept.sha256, tuple(float(v) for v in face.box), year)
     return Chosen(q, face, year, name)
 
 
 def stored_face(q: QueryPhoto, kept: KeptPhoto | None) -> int | None:
-    """The number of the face chosen earlier in a kept photo (the detected face whose box overlaps it)."""
+    """The number of the face chosen earlier in a kept photo (the detected face that is the same face)."""
     if kept is None or kept.face_box is None:
         return None
-    overlap = [(faces.iou(kept.face_box, f.box), n) for n, f in enumerate(q.faces, start=1)]
-    best = max(overlap)
-    return best[1] if best[0] >= faces.SAME_FACE_IOU else None
+    i = faces.find_same(kept.face_box, [f.box for f in q.faces])
+    return None if i is None else i + 1
 
 
 def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None:
