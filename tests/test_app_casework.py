@@ -148,10 +148,10 @@ def test_words_on_the_cards(app):
 def test_group_photo_preview_is_large_with_readable_numbers(app):
     """AppTest cannot click inside the picture component; the same choice goes through the numbers, and the
     preview is drawn at PREVIEW_SIDE with numbers sized to it (the click -> face mapping: test_thumbs_face_at)."""
-    from facematch.app import workbench
+    from facematch.app import photos
 
     open_case(app, "Group preview")
     upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))
     assert face_picker(app).options == [f"face {n}" for n in range(1, 7)]
     assert "Click (or tap) the face of your relative" in texts(app)
-    assert workbench.PREVIEW_SIDE >= 900
+    assert photos.PREVIEW_SIDE >= 900

@@ -40,7 +40,7 @@ def test_the_fonts_ship_with_their_licence_and_every_declared_file_exists():
     for licence in ("OFL-NotoSansArabic.txt", "OFL-NotoSansSC.txt"):
         assert "SIL Open Font License, Version 1.1" in (fonts.FOLDER / licence).read_text()
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["facematch"]
-    assert "static/fonts/*" in data  # a plain `pip install .` has them
+    assert "app/static/fonts/*" in data  # a plain `pip install .` has them (Streamlit serves app/static)
     assert serve.SETTINGS["server.enableStaticServing"] == "true"  # and the server serves them
     page_css = fonts.css("app/static/fonts")
     assert '@import url("app/static/fonts/fonts.css")' in page_css

@@ -61,6 +61,19 @@ def test_a_click_on_the_preview_picks_the_face_under_it(t1_path, sface):
     assert thumbs.face_at(boxes, 640, 860) is None  # the table, far from every face
 
 
+def test_a_kept_photos_face_is_found_again_among_the_faces_detected_anew(t1_path, sface):
+    """The app shows the face chosen earlier in a kept photo by asking faces.find_same which detected face it is."""
+    from facematch import faces as same
+
+    boxes = [f.box for f in sface.analyze(rgb(t1_path))]
+    for i, b in enumerate(boxes):
+        assert same.find_same(same.stored_box(b), boxes) == i
+        shifted = (b[0] + 3, b[1] - 2, b[2] + 3, b[3] - 2)  # another engine's box of the same face
+        assert same.find_same(shifted, boxes) == i
+    assert same.find_same((0, 0, 5, 5), boxes) is None  # no face there
+    assert same.find_same(boxes[0], []) is None
+
+
 def test_records_name_a_face_of_a_group_photo(tmp_path, app_index, t1_path):
     """t1.jpg#3 in a records file links the record to the third face from the left, and to no other face."""
     from facematch.search import Searcher

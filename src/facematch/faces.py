@@ -51,3 +51,13 @@ def same_box(a: Sequence[float], b: Sequence[float]) -> bool:
 def same_face(sha_a: str | None, box_a: Sequence[float], sha_b: str | None, box_b: Sequence[float]) -> bool:
     """The same photo content and overlapping boxes: the same face."""
     return (sha_a or "") == (sha_b or "") and same_box(box_a, box_b)
+
+
+def find_same(box: Sequence[float], boxes: Sequence[Sequence[float]]) -> int | None:
+    """Which of `boxes` (the faces found again in the same photo) is the face `box` marks: the position of the one
+    that overlaps it most, when that one is the same face; None when none is (or there are no boxes)."""
+    overlap = [(iou(box, b), i) for i, b in enumerate(boxes)]
+    if not overlap:
+        return None
+    best, i = max(overlap)
+    return i if best >= SAME_FACE_IOU else None
