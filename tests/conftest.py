@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
@@ -39,14 +38,15 @@ def skip_or_fail(reason: str) -> NoReturn:
     pytest.skip(reason, allow_module_level=True)
 
 
-def package_image(package: str, rel: str) -> Path:
-    return Path(str(resources.files(package).joinpath(rel)))
+def demo_photo(name: str) -> Path:
+    """A photo of the committed demo gallery (demo_photos/SOURCES.md), e.g. the group photo t1.jpg."""
+    return demo.DEMO_DIR / "gallery" / name
 
 
 @pytest.fixture(scope="session")
 def t1_path() -> Path:
-    """insightface's sample group photo: six different people."""
-    return package_image("insightface", "data/images/t1.jpg")
+    """The demo's group photo (insightface's sample t1.jpg): six different people."""
+    return demo_photo("t1.jpg")
 
 
 @pytest.fixture(scope="session")
@@ -132,8 +132,8 @@ def variants(dest: Path, n: int) -> list[Path]:
     sources = [
         demo.DEMO_DIR / "gallery" / "obama.jpg",
         demo.DEMO_DIR / "gallery" / "biden.jpg",
-        package_image("skimage", "data/astronaut.png"),
-        package_image("insightface", "data/images/t1.jpg"),
+        demo_photo("astronaut.png"),
+        demo_photo("t1.jpg"),
     ]
     base = [Image.open(p).convert("RGB") for p in sources]
     out = []

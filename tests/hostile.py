@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import package_image
+from conftest import demo_photo
 from facematch import demo
 
 FACE = demo.DEMO_DIR / "gallery" / "obama.jpg"
@@ -56,7 +56,7 @@ def file_kinds() -> dict[str, tuple[Kind, bytes]]:
     """The regular files of the corpus: name -> (kind, bytes). Usable for upload as well as indexing."""
     good = FACE.read_bytes()
     face = Image.open(FACE).convert("RGB")
-    png = package_image("skimage", "data/astronaut.png").read_bytes()
+    png = demo_photo("astronaut.png").read_bytes()
     gray = face.convert("L")
     sixteen = Image.fromarray(np.asarray(gray, dtype=np.uint16) * 257)  # mode I;16, full 16-bit range
     alpha = face.convert("RGBA")
@@ -107,7 +107,7 @@ def _generated(name: str) -> bytes:
     if name == "huge.png":
         return _save(Image.new("1", (20000, 20000)), "PNG")
     if name == "faceless.png":
-        return package_image("skimage", "data/coffee.png").read_bytes()
+        return demo_photo("coffee.png").read_bytes()
     raise KeyError(name)
 
 

@@ -1,31 +1,22 @@
 """The default sface pre-processing, pinned on real photos: tight crops, a small face in a large photo, flip.
 
-The photos ship with the project or its packages: the demo photos (Obama, Biden; US government photos)
-and scikit-image's astronaut (NASA, public domain). Tight crops and small faces are made here from them,
+The photos ship with the project (demo_photos/SOURCES.md): Obama, Biden (US government photos) and the
+astronaut (NASA, public domain, from scikit-image's sample data). Tight crops and small faces are made here from them,
 the way bench/devsets.py makes them from LFW. The pinned similarities were measured with the default
 engine (see each constant); each test also checks the face found is the right one.
 """
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
-from conftest import rgb
-from facematch import demo
+from conftest import demo_photo, rgb
 from facematch.engines import get_engine
 from facematch.engines.base import normalise
 
-PHOTOS = {
-    "obama": demo.DEMO_DIR / "gallery" / "obama.jpg",
-    "biden": demo.DEMO_DIR / "gallery" / "biden.jpg",
-    "astronaut": Path(str(resources.files("skimage").joinpath("data/astronaut.png"))),
-}
+PHOTOS = {name: demo_photo(f"{name}.{ext}") for name, ext in (("obama", "jpg"), ("biden", "jpg"), ("astronaut", "png"))}
 #: Cosine between the face in the whole photo and in its tight 100x100 crop, measured with the default
 #: engine (up=both, border=edge, flip); a test fails when a change loses more than 0.02 of it. The old
 #: default (up=640, border on a miss, no flip) measured 0.957 / 0.927 / 0.946.
@@ -59,7 +50,7 @@ def small_in_large(img: np.ndarray, box: np.ndarray, face_px: int = 28) -> tuple
     """The photo shrunk so the face is face_px wide, pasted into a 1280x960 photo without people (coffee)."""
     f = face_px / float(min(box[2] - box[0], box[3] - box[1]))
     small = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    canvas = cv2.resize(data.coffee(), (1280, 960), interpolation=cv2.INTER_CUBIC)
+    canvas = cv2.resize(rgb(demo_photo("coffee.png")), (1280, 960), interpolation=cv2.INTER_CUBIC)
     y0, x0 = 600, 200
     canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
     return canvas, box * f + np.array([x0, y0, x0, y0])

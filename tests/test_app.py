@@ -8,7 +8,7 @@ import sqlite3
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import package_image, texts
+from conftest import demo_photo, texts
 from facematch import demo, messages, report
 from facematch.app import serve
 from facematch.index import Index
@@ -121,7 +121,7 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
 
 def test_group_photo_pick_a_face(app):
     open_case(app, "Group test")
-    upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))
+    upload(app, ("t1.jpg", demo_photo("t1.jpg").read_bytes()))
     radio = next(r for r in app.radio if r.key and r.key.startswith("face_"))
     assert radio.options == [f"face {n}" for n in range(1, 7)] and radio.value == 1  # the largest preselected
     radio.set_value(4)
@@ -134,7 +134,7 @@ def test_bad_and_faceless_uploads_get_a_clear_message(app):
     open_case(app, "Bad files")
     upload(
         app,
-        ("coffee.png", package_image("skimage", "data/coffee.png").read_bytes()),
+        ("coffee.png", demo_photo("coffee.png").read_bytes()),
         ("broken.jpg", b"\xff\xd8\xff\xe0 this is not really a jpeg"),
         ("empty.jpg", b""),
     )

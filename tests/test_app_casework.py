@@ -8,7 +8,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import ok, package_image, save_facts, texts
+from conftest import demo_photo, ok, save_facts, texts
 from facematch import demo, messages
 from facematch.app import serve
 from facematch.index import Index
@@ -51,7 +51,7 @@ def decide(at: AppTest, card, choice: str, note: str = "") -> None:
 def test_a_case_comes_back_with_its_photos_faces_search_and_decisions(app, app_index):
     case_id = open_case(app, "Cousin (come back)")
     app.checkbox(key=f"keep_{case_id}").check()
-    upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))
+    upload(app, ("t1.jpg", demo_photo("t1.jpg").read_bytes()))
     face_picker(app).set_value(4)  # the keyboard way to pick; a click on the preview sets the same value
     app.run()
     next(t for t in app.text_input if (t.key or "").startswith("year_")).input("2015")
@@ -151,7 +151,7 @@ def test_group_photo_preview_is_large_with_readable_numbers(app):
     from facematch.app import photos
 
     open_case(app, "Group preview")
-    upload(app, ("t1.jpg", package_image("insightface", "data/images/t1.jpg").read_bytes()))
+    upload(app, ("t1.jpg", demo_photo("t1.jpg").read_bytes()))
     assert face_picker(app).options == [f"face {n}" for n in range(1, 7)]
     assert "Click (or tap) the face of your relative" in texts(app)
     assert photos.PREVIEW_SIDE >= 900

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import package_image
+from conftest import demo_photo
 from facematch import demo, messages
 
 
@@ -79,7 +79,7 @@ def test_search_json_for_scripts(demo_run):
 
 def test_search_picks_a_face_and_fuses_photos(demo_run):
     idx, _ = demo_run
-    t1 = package_image("insightface", "data/images/t1.jpg")
+    t1 = demo_photo("t1.jpg")
     out = run("search", str(t1), "--index", str(idx), "--face", "3", "-k", "1", "--json")
     doc = json.loads(out.stdout)
     used = [f["used"] for f in doc["queries"][0]["faces"]]
@@ -104,7 +104,7 @@ def test_search_picks_a_face_and_fuses_photos(demo_run):
 
 def test_faceless_and_broken_queries_say_what_helps(demo_run, tmp_path):
     idx, _ = demo_run
-    out = run("search", str(package_image("skimage", "data/coffee.png")), "--index", str(idx))
+    out = run("search", str(demo_photo("coffee.png")), "--index", str(idx))
     assert out.returncode == 1
     assert "No face was found" in out.stdout and "sharper" in out.stdout
     bad = tmp_path / "bad.jpg"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import package_image, skip_or_fail, variants
+from conftest import demo_photo, skip_or_fail, variants
 from facematch import demo
 from facematch.indexing import index_folder
 from facematch.search import Searcher
@@ -79,7 +79,7 @@ def test_ray_index_is_identical_to_the_one_machine_index(tmp_path: Path, local_r
     photos = tmp_path / "photos"
     small_photos(photos, PHOTOS - 2)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    (photos / "coffee.png").write_bytes(package_image("skimage", "data/coffee.png").read_bytes())  # no face
+    (photos / "coffee.png").write_bytes(demo_photo("coffee.png").read_bytes())  # no face
 
     one = index_folder(photos, tmp_path / "one", "sface", workers=2, progress=False)
     on_ray = index_folder_on_ray(photos, tmp_path / "ray", "sface", num_cpus=2, progress=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import package_image, variants
+from conftest import demo_photo, variants
 from facematch import demo
 from facematch.index import Index
 from facematch.indexing import index_folder
@@ -95,7 +95,7 @@ def test_incremental_rerun_touches_nothing_then_only_the_changed_file(tmp_path):
     third = index_folder(photos, idx, "sface", workers=1, progress=False)
     assert (third.scanned, third.unchanged) == (0, 6)
     # new content under the same name: only that file is read again, its old faces replaced
-    shutil.copyfile(package_image("skimage", "data/coffee.png"), photos / "v001.jpg")
+    shutil.copyfile(demo_photo("coffee.png"), photos / "v001.jpg")
     fourth = index_folder(photos, idx, "sface", workers=1, progress=False)
     assert (fourth.scanned, fourth.unchanged) == (1, 5)
     after = faces_in_db(idx)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import package_image
+from conftest import demo_photo
 from facematch import demo
 from facematch.cli import main
 from facematch.fingerprint import Fingerprint
@@ -81,7 +81,7 @@ def test_each_thread_reads_on_its_own_connection_and_all_writes_take_one_path(de
 def test_one_searcher_serves_many_threads_with_the_answers_of_one(demo_index):
     """YuNet keeps the input size between setInputSize and detect: unguarded, two threads searching with
     photos of different sizes would detect on the wrong size. Answers must equal a serial run's."""
-    photos = [demo.query_photo(), package_image("insightface", "data/images/t1.jpg")]
+    photos = [demo.query_photo(), demo_photo("t1.jpg")]
     with Searcher(demo_index) as s:
 
         def answer(path: Path) -> list[tuple]:

@@ -18,7 +18,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import package_image
+from conftest import demo_photo
 from facematch import demo
 from facematch.app import serve
 from facematch.engines import models_dir
@@ -130,7 +130,7 @@ def test_index_search_evaluate_check_backup_and_app_make_no_connection_and_write
             demo.query_photo(),
         ],
         "biden": [demo.DEMO_DIR / "gallery" / "biden.jpg"],
-        "astronaut": [package_image("skimage", "data/astronaut.png")],
+        "astronaut": [demo_photo("astronaut.png")],
     }.items():
         (people / person).mkdir(parents=True)
         for p in photos:

@@ -23,7 +23,10 @@ ENGINES = {
     "insightface:<pack>": "an insightface model pack in models/<pack>/ (non-commercial research licence)",
 }
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "EngineInfo", "Face", "FaceEngine", "engine_info", "get_engine", "models_dir"]
+__all__ = [
+    "DEFAULT_ENGINE", "ENGINES", "EngineInfo", "Face", "FaceEngine", "MissingExtra", "engine_info", "get_engine",
+    "models_dir", "require",
+]  # fmt: skip
 
 
 def models_dir() -> Path:
@@ -39,6 +42,27 @@ def models_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path.cwd() / "models"
+
+
+class MissingExtra(RuntimeError):
+    """An optional part of facematch (an engine, plots, Ray) whose packages are not installed, with the command
+    that installs them. The default install carries only what the app and the default engine need."""
+
+
+def require(extra: str, *modules: str) -> None:
+    """Raise MissingExtra naming `pip install 'facematch[extra]'` unless every module can be imported."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(
+            _(
+                "this needs {packages}, which the default install leaves out; install it with "
+                "`pip install 'facematch[{extra}]'` (or `pip install -e '.[{extra}]'` in a checkout)",
+                packages=", ".join(missing),
+                extra=extra,
+            )
+        )
 
 
 def get_engine(
@@ -57,10 +81,12 @@ def get_engine(
     if options:
         raise ValueError(f"engine '{name}' takes no pre-processing options ({', '.join(options)})")
     if name == "dlib":
+        require("dlib", "dlib", "face_recognition_models")
         from .dlib_engine import DlibEngine
 
         return DlibEngine()
     if name.startswith("insightface:") and len(name) > len("insightface:"):
+        require("insightface", "insightface", "onnxruntime")
         from .insightface_engine import InsightFaceEngine
 
         return InsightFaceEngine(name.split(":", 1)[1], folder, threads=threads)
@@ -90,6 +116,7 @@ def engine_info(name: str = DEFAULT_ENGINE, models: Path | None = None) -> Engin
         pre = SFaceEngine.preprocessing_of(**SFaceEngine.DEFAULTS)
         return EngineInfo(name, fingerprint_of(name, SFaceEngine.files_in(folder / "sface"), pre), SFaceEngine.dim)
     if name == "dlib":
+        require("dlib", "dlib", "face_recognition_models")
         from .dlib_engine import DlibEngine
 
         return EngineInfo(name, fingerprint_of(name, DlibEngine.files()), DlibEngine.dim)
