@@ -200,11 +200,6 @@ class Review:
         self._cases.update(case_id, name=name.strip())
         return self.case(case_id)
 
-    def update_case(self, case_id: int, *, notes: str | None = None, reviewer: str | None = None) -> Case:
-        self._guard(case_id)
-        self._cases.update(case_id, notes=notes, reviewer=reviewer)
-        return self.case(case_id)
-
     def set_two_reviewers(self, case_id: int, on: bool) -> Case:
         """Whether "confirmed" needs two different accounts in this case (team mode turns it on by default); in
         team mode only an admin or a caseworker may change it (a family cannot waive the second reviewer)."""
