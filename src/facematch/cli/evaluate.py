@@ -92,6 +92,11 @@ def _eval_cache(args: argparse.Namespace, kind: str) -> Path:
     return args.cache or _eval_out(args, kind).parent / "cache"
 
 
+def _print_written(r: dict) -> None:
+    """Where an evaluation wrote its results (the folder of its plots)."""
+    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
+
+
 def cmd_evaluate_verification(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_verification
 
@@ -117,7 +122,7 @@ def cmd_evaluate_verification(args: argparse.Namespace) -> int:
         tar = "-" if row["tar"] is None else f"{row['tar']:.4f}"
         thr = row.get("note") or f"{row['threshold']:.4f}"
         print(f"  {row['far']:>8g}  {tar:>7}  {thr}")
-    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
+    _print_written(r)
     return 0
 
 
@@ -146,7 +151,7 @@ def cmd_evaluate_search(args: argparse.Namespace) -> int:
     for row in r["fnir_at_fpir"]:
         fnir = "-" if row["fnir"] is None else dec(row["fnir"], 4)
         print(f"  FNIR at FPIR {row['fpir']:g}: {fnir}" + (f" ({row['note']})" if row.get("note") else ""))
-    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
+    _print_written(r)
     return 0
 
 
@@ -191,7 +196,7 @@ def cmd_evaluate_calibrate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if r["strangers"] is not None:
         _print_strangers(r["strangers"])
-    print("  " + _("written: {folder}", folder=Path(r["plots"][0]).parent))
+    _print_written(r)
     return 0 if chk["passed"] else 1
 
 

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .. import messages
 from ..i18n import _, ngettext
 from .args import default_index
-from .present import dec, num
+from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
@@ -127,7 +126,7 @@ def cmd_link(args: argparse.Namespace) -> int:
                     pairs, band=band, duplicates=num(dups))  # fmt: skip
             print("  " + text)
     if args.json:
-        print(json.dumps([asdict(r) for r in reports], indent=1))
+        print_json([asdict(r) for r in reports], ascii=True)
     else:
         print(_("Review them with `facematch link review --next --index {index}`.", index=index_dir))
         print(messages.link_caveat())
@@ -179,8 +178,7 @@ def cmd_link_review(args: argparse.Namespace) -> int:
         pairs = cc.pairs(undecided=not args.all)
         pairs = pairs[:1] if args.next else pairs[: args.limit]
         if getattr(args, "json", False):
-            print(json.dumps({"caveat": messages.full_link_caveat(),
-                              "pairs": [pair_row(p) for p in pairs]}, indent=1, ensure_ascii=False))  # fmt: skip
+            print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs]})
             return 0
         if not pairs:
             print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
@@ -209,9 +207,7 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
     with s:
         groups = cc.groups()
         if getattr(args, "json", False):
-            print(
-                json.dumps([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)], indent=1, ensure_ascii=False)
-            )
+            print_json([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)])
             return 0
         print(ngettext(
             "{n} group 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
@@ -235,7 +231,7 @@ def cmd_link_duplicates(args: argparse.Namespace) -> int:
     with s:
         dups = cc.duplicates()
         if getattr(args, "json", False):
-            print(json.dumps([pair_row(p) for p in dups], indent=1, ensure_ascii=False))
+            print_json([pair_row(p) for p in dups])
             return 0
         print(
             ngettext(

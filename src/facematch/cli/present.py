@@ -7,6 +7,7 @@ and the calibration it was measured with (search, demo). Commands print their ow
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .. import messages
@@ -16,7 +17,30 @@ num = messages.number  # counts in the language's digit grouping
 dec = messages.decimal  # decimals likewise (3.2 / 3,2)
 
 
+def print_json(doc, *, ascii: bool = False, default=None) -> None:
+    """A document for scripts. `ascii` escapes every non-ASCII character (`info` and `link` do, as before)."""
+    print(json.dumps(doc, indent=1, ensure_ascii=ascii, default=default))
+
+
+def box_text(box) -> str:
+    """A face box as the search table shows it: (x1,y1)-(x2,y2) in whole pixels."""
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    return f"({x1},{y1})-({x2},{y2})"
+
+
+def box_json(box) -> list[float]:
+    """A face box in JSON: x1, y1, x2, y2 to 0.1 px."""
+    return [round(float(v), 1) for v in box]
+
+
+def retrain_advice(advice: str, index_dir) -> str:
+    """Why a retrain of the FAISS index would help, and the command that does it (index, retrain, info)."""
+    return _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.", advice=advice,
+             index=index_dir)  # fmt: skip
+
+
 def print_vectors(index_dir: Path, engine: str) -> None:
+    """The FAISS index of an engine after index or retrain: its kind, its faces, and whether a retrain helps."""
     from ..vectors import FaceVectors
 
     vecs = FaceVectors.load(Path(index_dir), engine)
@@ -27,11 +51,11 @@ def print_vectors(index_dir: Path, engine: str) -> None:
     )
     advice = vecs.retrain_advice()
     if advice:
-        print("  " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.", advice=advice,
-                       index=index_dir))  # fmt: skip
+        print("  " + retrain_advice(advice, index_dir))
 
 
 def print_index_report(report, index_dir: Path) -> None:
+    """What an indexing run did (index, demo): files seen and read, faces found, every file skipped and why."""
     print("\n" + _("Index: {index}  (engine {engine})", index=index_dir, engine=report.engine))
     for fp in getattr(report, "replaced", []):
         print("  " + _("Replaced the faces made by {engine}: cases, decisions and records are kept.", engine=fp))
@@ -59,13 +83,25 @@ def print_index_report(report, index_dir: Path) -> None:
         print("  " + _("Interrupted: what was finished is saved; run the same command again to continue."))
 
 
-def search_json(searcher, queries, chosen, candidates, result=None) -> dict:
-    chosen_ids = {id(face) for _, face in chosen}
-    items = result.faces if result is not None else [None] * len(candidates)
-    listed = [it.candidate for it in result.faces] if result is not None else candidates
+def _listed(candidates, result) -> list:
+    """The candidates shown, each with what the family's facts said of it (None: searched by photo alone)."""
+    if result is None:
+        return [(c, None) for c in candidates]
+    return [(it.candidate, it) for it in result.faces]
+
+
+def _reviewers_links(searcher):
+    """A candidate's lines saying what a cross-check reviewer linked its face to (only a face with no record)."""
     from ..crosscheck.link import CrossCheck
 
     linked = CrossCheck(searcher)
+    return lambda c: [] if c.records else linked.linked_records(c.face)
+
+
+def search_json(searcher, queries, chosen, candidates, result=None) -> dict:
+    """`search --json`: the query photos and their faces, the candidates, the calibration."""
+    chosen_ids = {id(face) for _, face in chosen}
+    links = _reviewers_links(searcher)
     doc = {
         "engine": searcher.engine.fingerprint,
         "gallery_faces": searcher.gallery_size,
@@ -78,7 +114,7 @@ def search_json(searcher, queries, chosen, candidates, result=None) -> dict:
                 "faces": [
                     {
                         "number": n,
-                        "box": [round(float(v), 1) for v in f.box],
+                        "box": box_json(f.box),
                         "size": round(f.size),
                         "detector_score": round(f.score, 3),
                         "used": id(f) in chosen_ids,
@@ -95,17 +131,17 @@ def search_json(searcher, queries, chosen, candidates, result=None) -> dict:
                 "cosine": None if c.cosine is None else round(c.cosine, 4),
                 "photo": str(c.face.path),
                 "sha256": c.face.sha256,
-                "box": [round(v, 1) for v in c.face.box],
+                "box": box_json(c.face.box),
                 "face_id": c.face.id,
                 "face_number": c.face_number,
                 "faces_in_photo": c.faces_in_photo,
                 "records": c.records,
                 "photo_records": c.photo_records,
-                "linked_by_reviewers": [] if c.records else linked.linked_records(c.face),
+                "linked_by_reviewers": links(c),
                 **strength_json(searcher, c),
                 **facts_json(it),
             }
-            for c, it in zip(listed, items, strict=True)
+            for c, it in _listed(candidates, result)
         ],
         "calibration": calibration_json(searcher),
     }
@@ -117,12 +153,14 @@ def search_json(searcher, queries, chosen, candidates, result=None) -> dict:
 
 
 def facts_json(item) -> dict:
+    """What the family's facts did to a candidate: how it was found, the lift, the reasons."""
     if item is None:
         return {}
     return {"found_by": item.found_by, "lift": round(item.lift, 2), "reasons": item.reason_lines()}
 
 
 def print_search(searcher, queries, chosen, candidates, result=None) -> None:
+    """`search`: the faces found in each query photo, then the candidates as a table, then the notes."""
     from ..records import record_lines
 
     chosen_ids = {id(face) for _, face in chosen}
@@ -135,11 +173,9 @@ def print_search(searcher, queries, chosen, candidates, result=None) -> None:
             continue
         print(messages.faces_found(q.name, len(q.faces)))
         for n, f in enumerate(q.faces, start=1):
-            x1, y1, x2, y2 = (round(float(v)) for v in f.box)
             mark = "  <- " + _("used") if id(f) in chosen_ids else ""
-            box = f"({x1},{y1})-({x2},{y2})"
-            line = _("face {n}: box {box}, {size} px, detector score {score}", n=n, box=box, size=round(f.size),
-                     score=dec(f.score, 2))  # fmt: skip
+            line = _("face {n}: box {box}, {size} px, detector score {score}", n=n, box=box_text(f.box),
+                     size=round(f.size), score=dec(f.score, 2))  # fmt: skip
             print(f"  {line}{mark}")
     if result is not None and result.facts.names and not result.name_hits:
         print("\n" + messages.no_name_hits(result.facts.names, result.name_threshold))
@@ -151,21 +187,16 @@ def print_search(searcher, queries, chosen, candidates, result=None) -> None:
     elif result is None:
         print(_("Nothing to search with."))
         return
-    items = result.faces if result is not None else [None] * len(candidates)
-    listed = [it.candidate for it in result.faces] if result is not None else candidates
-    from ..crosscheck.link import CrossCheck
-
-    linked = CrossCheck(searcher)
-    for c, it in zip(listed, items, strict=True):
-        x1, y1, x2, y2 = (round(v) for v in c.face.box)
+    links = _reviewers_links(searcher)
+    for c, it in _listed(candidates, result):
         rank = str(c.rank) if c.rank else _("name")
-        print(f"{rank:>4}  {dec(c.similarity, 3):>10}  {c.face.path}  ({x1},{y1})-({x2},{y2})")
-        print(f"{'':>18}{messages.candidate_strength(c, searcher.gallery_size)}")
+        print(f"{rank:>4}  {dec(c.similarity, 3):>10}  {c.face.path}  {box_text(c.face.box)}")
+        print(f"{'':>18}{strength_text(searcher, c)}")
         for r in c.records:
             skip = (messages.record_label("record"), messages.record_label("photos"))
             shown = ", ".join(f"{k}: {v}" for k, v in record_lines(r) if k not in skip)
             print(f"{'':>18}" + _("record {id}: {fields}", id=r.get("record_id", ""), fields=shown))
-        for line in [] if c.records else linked.linked_records(c.face):  # a cross-check reviewer's link, no record
+        for line in links(c):  # a cross-check reviewer's link, no record
             print(f"{'':>18}{line}")
         for line in it.reason_lines() if it is not None else []:
             print(f"{'':>18}{line}")
@@ -184,10 +215,12 @@ def print_search(searcher, queries, chosen, candidates, result=None) -> None:
 
 # -- calibrated strength in search output (calibration.py) ---------------------------------------
 def strength_text(searcher, c) -> str:
+    """How strong a candidate is: the strangers of this archive expected to score as high."""
     return messages.candidate_strength(c, searcher.gallery_size)
 
 
 def strength_json(searcher, c) -> dict:
+    """The same in JSON: the stranger rate, the strangers expected, the band and the sentence."""
     return {
         "fpr": None if c.fpr is None else float(f"{c.fpr:.4g}"),
         "expected_strangers": None if c.expected_strangers is None else float(f"{c.expected_strangers:.4g}"),
@@ -197,6 +230,7 @@ def strength_json(searcher, c) -> dict:
 
 
 def calibration_json(searcher) -> dict | None:
+    """Which stranger rates the strengths come from (the archive's own estimate or the reference table)."""
     cal = searcher.calibration
     if cal is None:
         return None

@@ -4,13 +4,12 @@ script)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .. import i18n, messages
 from ..i18n import _, ngettext
 from .args import default_index
-from .present import dec, num
+from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
@@ -60,7 +59,7 @@ def cmd_records_import(args: argparse.Namespace) -> int:
         doc = asdict(report)
         doc["problems"] = [str(p) for p in report.problems]
         doc["warnings"] = [str(p) for p in report.warnings]
-        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        print_json(doc)
         return 0
     print(
         _(
@@ -108,7 +107,7 @@ def cmd_records_search(args: argparse.Namespace) -> int:
                 {"score": round(h.score, 1), "reason": messages.name_agrees(h.reason), "record": h.record} for h in hits
             ],
         }
-        print(json.dumps(doc, indent=1, ensure_ascii=False, default=str))
+        print_json(doc, default=str)
         return 0 if hits else 1
     print(
         ngettext(

@@ -7,14 +7,22 @@ are shown through `present`.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .. import messages
 from ..engines import DEFAULT_ENGINE
 from ..i18n import _
 from .args import default_index
-from .present import dec, num, print_index_report, print_search, print_vectors, search_json
+from .present import (
+    dec,
+    num,
+    print_index_report,
+    print_json,
+    print_search,
+    print_vectors,
+    retrain_advice,
+    search_json,
+)
 
 
 def add_parser(sub) -> None:
@@ -229,7 +237,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 name_threshold=THRESHOLD if args.threshold is None else args.threshold,
             )  # fmt: skip
         if args.json:
-            print(json.dumps(search_json(searcher, queries, chosen, candidates, result), indent=1, ensure_ascii=False))
+            print_json(search_json(searcher, queries, chosen, candidates, result))
         else:
             print_search(searcher, queries, chosen, candidates, result)
     found = bool(chosen) or bool(result and (result.faces or result.no_face))
@@ -261,7 +269,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     with Index.open(index_dir) as index:
         info = index.summary()
     if args.json:
-        print(json.dumps(info, indent=1))
+        print_json(info, ascii=True)
         return 0
     print(_("Index {index}", index=info["index"]))
     print("  " + _("{photos} photos in {folders} folder(s); {records} archive records", photos=num(info["photos"]),
@@ -285,8 +293,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
             print("    " + _("FAISS index: {kind}", kind=IndexSpec.from_json(e["index_type"]).describe()))
         if e["retrain_hint"]:
-            print("    " + _("A retrain would help: {advice}. Run `facematch retrain --index {index}`.",
-                             advice=e["retrain_hint"], index=index_dir))  # fmt: skip
+            print("    " + retrain_advice(e["retrain_hint"], index_dir))
     return 0
 
 

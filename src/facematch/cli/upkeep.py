@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .. import messages
 from ..engines import ENGINES
 from ..i18n import _, ngettext
 from .args import default_index
-from .present import dec, num
+from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
@@ -51,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     index_dir = args.index or default_index()
     r = check(index_dir, photos=not args.no_photos, repair=args.repair, progress=not (args.quiet or args.json))
     if args.json:
-        print(json.dumps({"ok": r.ok, **asdict(r)}, indent=1, ensure_ascii=False, default=str))
+        print_json({"ok": r.ok, **asdict(r)}, default=str)
         return 0 if r.ok else 1
     print(_("Checked {index}:", index=index_dir))
     for fp, facts in r.facts.get("engines", {}).items():
