@@ -8,7 +8,8 @@ chosen before the parser is built so that --help speaks it), the top parser asse
 group's subparsers in the order `--help` lists them, and how a command ends (exit codes, the library's
 messages, Ctrl-C). The groups: `search` (index, retrain, search, info, demo), `team` (app, users),
 `evaluate`, `records`, `link`, `upkeep` (check, backup, restore, models); `present` formats what several
-commands show; `args` holds what their arguments share.
+commands show; `args` holds what their arguments share. Each command's options are added only when it
+is chosen (`args.Parser`), so `facematch --help` imports no face engine, FAISS or Streamlit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from .. import __version__, i18n
 from ..i18n import _
 from . import evaluate, link, records, search, team, upkeep
+from .args import Parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +65,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="facematch",
         description=_(
             "Suggest candidate faces from a photo archive for a person to review. The tool suggests; people decide."

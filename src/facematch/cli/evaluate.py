@@ -7,13 +7,22 @@ import argparse
 from pathlib import Path
 
 from .. import messages
-from ..engines import DEFAULT_ENGINE
 from ..i18n import _
 from .present import dec, num
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("evaluate", help=_("measure an engine on labelled photos (LFW protocol, open-set search)"))
+    """Register evaluate (verification, search, calibrate): options are added once chosen (args.Parser)."""
+    sub.add_parser(
+        "evaluate",
+        help=_("measure an engine on labelled photos (LFW protocol, open-set search)"),
+        build=_evaluate_options,
+    )
+
+
+def _evaluate_options(s) -> None:
+    from ..engines import DEFAULT_ENGINE
+
     esub = s.add_subparsers(title=_("evaluations"))
 
     def common(e: argparse.ArgumentParser, kind: str) -> None:

@@ -13,13 +13,18 @@ from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser(
+    """Register link (and review, decide, groups, duplicates, export): options are added once chosen (args.Parser)."""
+    sub.add_parser(
         "link",
         help=_(
             "cross-check the archive against itself: candidate pairs of faces that may show the same person, "
             "duplicate images, groups; review them (`link review --next`, `link decide`)"
         ),
+        build=_link_options,
     )
+
+
+def _link_options(s) -> None:
     s.add_argument("--index", type=Path, default=None)
     s.add_argument(
         "--engine",

@@ -13,7 +13,15 @@ from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("records", help=_("archive records: import a CSV/XLSX file, search by name in any script"))
+    """Register records (import, search): options are added once chosen (args.Parser)."""
+    sub.add_parser(
+        "records",
+        help=_("archive records: import a CSV/XLSX file, search by name in any script"),
+        build=_records_options,
+    )
+
+
+def _records_options(s) -> None:
     rsub = s.add_subparsers(title=_("records commands"))
     r = rsub.add_parser("import", help=_("load archive records (CSV or XLSX) into the index; re-importing updates"))
     r.add_argument("file", type=Path)

@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 from .. import messages
-from ..engines import DEFAULT_ENGINE
 from ..i18n import _
 from .args import default_index
 from .present import (
@@ -26,7 +25,27 @@ from .present import (
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("index", help=_("index every face in a folder of photos (resumable, incremental)"))
+    """Register index, retrain, search, info and demo: options are added once chosen (args.Parser)."""
+    sub.add_parser(
+        "index", help=_("index every face in a folder of photos (resumable, incremental)"), build=_index_options
+    )
+    sub.add_parser(
+        "retrain", help=_("rebuild the FAISS index from the database, choosing its type again"), build=_retrain_options
+    )
+    sub.add_parser(
+        "search",
+        help=_("find candidate faces for the person in one or more photos (and by name)"),
+        build=_search_options,
+    )
+    sub.add_parser("info", help=_("what is in an index"), build=_info_options)
+    sub.add_parser(
+        "demo", help=_("build the demo index from the built-in photos and run a demo search"), build=_demo_options
+    )
+
+
+def _index_options(s) -> None:
+    from ..engines import DEFAULT_ENGINE
+
     s.add_argument("photo_dir", type=Path)
     s.add_argument("--index", type=Path, default=None, help=_("index folder (default: ./index)"))
     s.add_argument(
@@ -68,13 +87,15 @@ def add_parser(sub) -> None:
     )
     s.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("retrain", help=_("rebuild the FAISS index from the database, choosing its type again"))
+
+def _retrain_options(s) -> None:
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--engine", default=None, help=_("engine (default: the one the index was built with)"))
     _index_type_args(s)
     s.set_defaults(func=cmd_retrain)
 
-    s = sub.add_parser("search", help=_("find candidate faces for the person in one or more photos (and by name)"))
+
+def _search_options(s) -> None:
     s.add_argument(
         "photos", type=Path, nargs="*", help=_("photos of the same person (several are fused into one query)")
     )
@@ -104,12 +125,16 @@ def add_parser(sub) -> None:
     facts.add_argument("--threshold", type=float, default=None, help=_("name score needed, 0-100 (default 88)"))
     s.set_defaults(func=cmd_search)
 
-    s = sub.add_parser("info", help=_("what is in an index"))
+
+def _info_options(s) -> None:
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("demo", help=_("build the demo index from the built-in photos and run a demo search"))
+
+def _demo_options(s) -> None:
+    from ..engines import DEFAULT_ENGINE
+
     s.add_argument("--index", type=Path, default=None, help=_("where to put the demo index (default: ./index/demo)"))
     s.add_argument("--engine", default=DEFAULT_ENGINE)
     s.add_argument("--workers", type=int, default=None)

@@ -13,7 +13,12 @@ from .args import default_index
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("app", help=_("open the review workbench in your browser (this computer only)"))
+    """Register app and users: options are added once chosen (args.Parser)."""
+    sub.add_parser("app", help=_("open the review workbench in your browser (this computer only)"), build=_app_options)
+    sub.add_parser("users", help=_("accounts of the team server (facematch app --team)"), build=_users_options)
+
+
+def _app_options(s) -> None:
     s.add_argument("--index", type=Path, default=None, help=_("index folder (default: the demo index)"))
     s.add_argument("--port", type=int, default=8501)
     s.add_argument(
@@ -32,7 +37,40 @@ def add_parser(sub) -> None:
     )
     s.add_argument("--check", action="store_true", help=_("start, check the app answers, stop (for CI)"))
     s.set_defaults(func=cmd_app)
-    _users_parser(sub)
+
+
+# -- accounts (team mode) ------------------------------------------------------------------------------
+def _users_options(s) -> None:
+    from ..access import ROLES
+
+    usub = s.add_subparsers(title=_("users commands"))
+    u = usub.add_parser(
+        "add", help=_("create an account; the password is asked (or read from stdin), never an argument")
+    )
+    u.add_argument("name")
+    u.add_argument("--role", required=True, choices=ROLES)
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_add)
+    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_list)
+    u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_disable)
+    u = usub.add_parser("enable", help=_("allow a disabled account again"))
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_enable)
+    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
+    u.add_argument("name")
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_reset)
+    u = usub.add_parser("give", help=_("give a case to an account (it may then open the case)"))
+    u.add_argument("name")
+    u.add_argument("case", type=int)
+    u.add_argument("--index", type=Path, default=None)
+    u.set_defaults(func=cmd_users_give)
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -101,41 +139,6 @@ def _team_preflight(index_dir: Path) -> str | None:
         if index.unlock(passphrase):
             print(_("The families' data of this index is now encrypted (case names, notes, facts, kept photos)."))
     return passphrase
-
-
-# -- accounts (team mode) ------------------------------------------------------------------------------
-def _users_parser(sub) -> None:
-    from ..access import ROLES
-
-    s = sub.add_parser("users", help=_("accounts of the team server (facematch app --team)"))
-    usub = s.add_subparsers(title=_("users commands"))
-    u = usub.add_parser(
-        "add", help=_("create an account; the password is asked (or read from stdin), never an argument")
-    )
-    u.add_argument("name")
-    u.add_argument("--role", required=True, choices=ROLES)
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_add)
-    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_list)
-    u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
-    u.add_argument("name")
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_disable)
-    u = usub.add_parser("enable", help=_("allow a disabled account again"))
-    u.add_argument("name")
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_enable)
-    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
-    u.add_argument("name")
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_reset)
-    u = usub.add_parser("give", help=_("give a case to an account (it may then open the case)"))
-    u.add_argument("name")
-    u.add_argument("case", type=int)
-    u.add_argument("--index", type=Path, default=None)
-    u.set_defaults(func=cmd_users_give)
 
 
 def _accounts(args: argparse.Namespace):

@@ -6,14 +6,30 @@ import argparse
 from pathlib import Path
 
 from .. import messages
-from ..engines import ENGINES
 from ..i18n import _, ngettext
 from .args import default_index
 from .present import dec, num, print_json
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("check", help=_("is the index sound? SQLite, FAISS against SQLite, photos against their hashes"))
+    """Register check, backup, restore and models: options are added once chosen (args.Parser)."""
+    sub.add_parser(
+        "check",
+        help=_("is the index sound? SQLite, FAISS against SQLite, photos against their hashes"),
+        build=_check_options,
+    )
+    sub.add_parser(
+        "backup", help=_("copy an index (database, FAISS, kept case photos) while it is in use"), build=_backup_options
+    )
+    sub.add_parser(
+        "restore", help=_("put a backup in place as an index (an existing one is kept aside)"), build=_restore_options
+    )
+    sub.add_parser(
+        "models", help=_("list face engines, or fetch an insightface pack (needs internet)"), build=_models_options
+    )
+
+
+def _check_options(s) -> None:
     s.add_argument("--index", type=Path, default=None)
     s.add_argument("--repair", action="store_true", help=_("rebuild FAISS files that disagree with the database"))
     s.add_argument("--no-photos", action="store_true", help=_("skip re-hashing every indexed photo (fast)"))
@@ -21,18 +37,21 @@ def add_parser(sub) -> None:
     s.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("backup", help=_("copy an index (database, FAISS, kept case photos) while it is in use"))
+
+def _backup_options(s) -> None:
     s.add_argument("index", type=Path)
     s.add_argument("dest", type=Path, help=_("a new folder for the backup"))
     s.set_defaults(func=cmd_backup)
 
-    s = sub.add_parser("restore", help=_("put a backup in place as an index (an existing one is kept aside)"))
+
+def _restore_options(s) -> None:
     s.add_argument("backup", type=Path)
     s.add_argument("index", type=Path)
     s.add_argument("--force", action="store_true", help=_("replace an existing index (moved into .replaced-<time>)"))
     s.set_defaults(func=cmd_restore)
 
-    s = sub.add_parser("models", help=_("list face engines, or fetch an insightface pack (needs internet)"))
+
+def _models_options(s) -> None:
     msub = s.add_subparsers()
     f = msub.add_parser(
         "fetch", help=_("download an insightface pack into models/<pack> with insightface's downloader")
@@ -97,7 +116,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from ..engines import models_dir
+    from ..engines import ENGINES, models_dir
 
     print(_("Face engines (model folder: {folder}):", folder=models_dir()))
     for name, what in ENGINES.items():
