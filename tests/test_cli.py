@@ -159,3 +159,25 @@ def test_search_with_what_the_family_knows_ranks_as_the_app(demo_run):
     nothing = run("search", "--index", str(idx), "--name", "Zzyzx Qqqq")
     assert nothing.returncode == 1 and messages.no_name_hits(["Zzyzx Qqqq"], 88) in nothing.stdout
     assert run("search", "--index", str(idx)).returncode == 2  # neither a photo nor a name: a clear error
+
+
+def test_after_the_demo_search_in_the_same_folder_uses_the_demo_index(tmp_path):
+    """`facematch demo` puts its index in ./index/demo; a following `facematch search PHOTO` (default ./index, not
+    there) searches the demo's and says so, while `facematch index` never writes into the demo."""
+    from facematch import demo
+
+    env_free = tmp_path / "work"
+    env_free.mkdir()
+    assert run("demo", cwd=env_free).returncode == 0
+    found = run("search", str(demo.query_photo()), "-k", "2", cwd=env_free)
+    assert found.returncode == 0, found.stderr
+    assert "using the demo index" in found.stderr and "obama" in found.stdout
+    info = run("info", "--json", cwd=env_free)
+    assert info.returncode == 0 and [e["faces"] for e in json.loads(info.stdout)["engines"].values()] == [11]
+    mine = tmp_path / "photos"
+    shutil.copytree(demo.DEMO_DIR / "query", mine)
+    assert run("index", str(mine), "--quiet", cwd=env_free).returncode == 0
+    assert (env_free / "index" / "facematch.sqlite").is_file()  # a new ./index of its own, beside the demo
+    mine_only = run("info", "--json", cwd=env_free)
+    assert "using the demo index" not in mine_only.stderr
+    assert [e["faces"] for e in json.loads(mine_only.stdout)["engines"].values()] == [1]

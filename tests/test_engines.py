@@ -145,3 +145,12 @@ def test_models_dir_is_the_committed_folder_unless_told_otherwise(monkeypatch, t
     assert models_dir() == tmp_path / "elsewhere"  # an organisation's own folder of packs
     with pytest.raises(FileNotFoundError, match="sface"):  # and an engine loads from there or says what is missing
         get_engine("sface")
+
+
+def test_a_missing_optional_part_names_the_command_that_installs_it():
+    from facematch.engines import MissingExtra, require
+
+    require("dlib", "dlib", "face_recognition_models")  # the test extra installs every optional part
+    with pytest.raises(MissingExtra, match=r"pip install 'facematch\[plots\]'") as e:
+        require("plots", "matplotlib", "no_such_module_for_facematch")
+    assert "no_such_module_for_facematch" in str(e.value) and "matplotlib" not in str(e.value)

@@ -31,7 +31,11 @@ PAGE_NAMES = {"Cases": N_("Cases"), "Cross-check": N_("Cross-check")}
 
 
 def index_dir() -> Path:
-    return Path(os.environ.get("FACEMATCH_INDEX", "index/demo"))
+    """The index `facematch app --index` named, else ./index when it holds one (what `facematch index PHOTOS`
+    made), else the demo index (index/demo, built at the first start), as the CLI's commands choose."""
+    if "FACEMATCH_INDEX" in os.environ:
+        return Path(os.environ["FACEMATCH_INDEX"])
+    return Path("index") if Index.exists(Path("index")) else Path("index/demo")
 
 
 @st.cache_resource(show_spinner=False)  # the spinner's text would be in one language for everyone: main says it

@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..i18n import _
+
 DEFAULT_INDEX = Path("index")
+#: Where `facematch demo` and the app's first start put the built-in demo index.
+DEMO_INDEX = DEFAULT_INDEX / "demo"
 
 
-def default_index() -> Path:
-    return Path(os.environ.get("FACEMATCH_INDEX", DEFAULT_INDEX))
+def default_index(to_read: bool = True) -> Path:
+    """$FACEMATCH_INDEX, else ./index. A command that reads an index and finds none in ./index uses the demo's
+    (./index/demo) when there is one, and says so, so that `facematch demo` then `facematch search PHOTO` in the
+    same folder just works; a command that writes (index, records import) never falls back to the demo."""
+    if "FACEMATCH_INDEX" in os.environ:
+        return Path(os.environ["FACEMATCH_INDEX"])
+    from ..store import DB_NAME
+
+    if to_read and not (DEFAULT_INDEX / DB_NAME).exists() and (DEMO_INDEX / DB_NAME).exists():
+        print(
+            _("(no index in {folder}: using the demo index in {demo}; --index chooses another)",
+              folder=DEFAULT_INDEX, demo=DEMO_INDEX),
+            file=sys.stderr,
+        )  # fmt: skip
+        return DEMO_INDEX
+    return DEFAULT_INDEX
 
 
 class Parser(argparse.ArgumentParser):

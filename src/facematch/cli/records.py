@@ -53,7 +53,7 @@ def _records_options(s) -> None:
 def _records_index(args: argparse.Namespace, create: bool):
     from ..index import Index
 
-    return Index.open(args.index or default_index(), create=create)
+    return Index.open(args.index or default_index(to_read=not create), create=create)
 
 
 def cmd_records_import(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import messages
 from ..i18n import _
-from .args import default_index
+from .args import DEMO_INDEX, default_index
 from .present import (
     dec,
     num,
@@ -144,7 +144,7 @@ def _demo_options(s) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from ..indexing import index_folder
 
-    index_dir = args.index or default_index()
+    index_dir = args.index or default_index(to_read=False)
     _choose_index_type(args, index_dir, args.engine)
     if args.ray:
         from ..indexing.on_ray import index_folder_on_ray
@@ -326,7 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .. import demo
     from ..indexing import index_folder
 
-    index_dir = args.index or (default_index() / "demo")
+    index_dir = args.index or DEMO_INDEX
     gallery = demo.build_gallery(index_dir / "photos")
     print(_("Building the demo index in {index} from {gallery} (public-domain and package sample photos).",
             index=index_dir, gallery=gallery))  # fmt: skip
