@@ -27,7 +27,9 @@ import pytest
 from conftest import LFW, skip_or_fail
 from facematch import messages
 from facematch.cli import main
-from facematch.crosscheck import link
+from facematch.crosscheck import SAME, CrossCheck, Pair
+from facematch.crosscheck.ranker import Ranker
+from facematch.crosscheck.run import link
 from facematch.engines.sface import SFaceEngine
 from facematch.indexing import index_folder
 from facematch.search import Searcher
@@ -66,7 +68,7 @@ def state(idx: Path) -> list[tuple]:
         con.close()
 
 
-def names(p: link.Pair) -> tuple[str, str]:
+def names(p: Pair) -> tuple[str, str]:
     return p.a.filename, p.b.filename
 
 
@@ -81,7 +83,7 @@ def test_collections_known_pairs_duplicates_and_groups(archive, tmp_path, capsys
     out = capsys.readouterr().out
     assert "candidate pairs" in out and not re.search(r"\bmatch", out, re.I)  # never "match" before a person
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         pairs = cc.pairs()
         found = {names(p) for p in pairs}
         assert all(p.collections[0] != p.collections[1] for p in pairs)  # --across
@@ -100,7 +102,7 @@ def test_collections_known_pairs_duplicates_and_groups(archive, tmp_path, capsys
         assert {names(g[0]) for g in groups} == set(archive["known"]) and all(len(g) == 1 for g in groups)
 
     # Linking again does nothing new: incremental.
-    r = link.link(idx, across=True, progress=False)
+    r = link(idx, across=True, progress=False)
     assert r.linked == 0 and r.already == r.faces
 
 
@@ -109,7 +111,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
     assert main(["link", "--index", str(idx), "--quiet"]) == 0  # within collections too: copies fold
     capsys.readouterr()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         first = archive["known"][0]
         target = next(p for p in cc.pairs() if names(p) == first)
         # Pairs through the copies of the leak-a photo are folded into the pair with the original.
@@ -126,7 +128,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
         main(["link", "decide", target.id, "maybe", "--reviewer", "Ana", "--index", str(idx)])
     capsys.readouterr()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         photo_only = target.b if target.b.filename == first[1] else target.a
         lines = cc.linked_records(photo_only)
         assert (
@@ -165,7 +167,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
     con.commit()
     con.close()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         assert not any(first[1] in names(p) for p in cc.pairs())
         assert [d["decision"] for d in cc.log()] == ["same"]
 
@@ -179,9 +181,9 @@ def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
         m.setattr(SFaceEngine, "DEFAULTS", old)
         for folder in (archive["a"], archive["b"]):
             index_folder(folder, idx, "sface", workers=1, progress=False)  # in this process: patched
-        link.link(idx, across=True, progress=False)
+        link(idx, across=True, progress=False)
         with Searcher(idx) as s:
-            cc = link.CrossCheck(s)
+            cc = CrossCheck(s)
             known = {names(p): p for p in cc.pairs()}
             decided = [known[archive["known"][0]], known[archive["known"][1]]]
             cc.decide(decided[0], "same", "Ana", "scar")
@@ -189,9 +191,9 @@ def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
             old_ids = {p.id for p in decided}
     for folder in (archive["a"], archive["b"]):
         assert main(["index", str(folder), "--index", str(idx), "--quiet", "--workers", "2", "--reindex"]) == 0
-    link.link(idx, across=True, progress=False)
+    link(idx, across=True, progress=False)
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         marks = {names(p): (p.decision["decision"], p.decision["reviewer"]) for p in cc.pairs() if p.decision}
         assert marks == {names(decided[0]): ("same", "Ana"), names(decided[1]): ("different", "Ben")}
         assert old_ids.isdisjoint({p.id for p in cc.pairs() if p.decision})  # new face ids, same decisions
@@ -206,7 +208,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
     if kind == "ivf":
         as_ivf(whole), as_ivf(killed)
         capsys.readouterr()
-    link.link(whole, progress=False, block=4)
+    link(whole, progress=False, block=4)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     for wait_for in (8, 24):  # faces linked before each kill: one early, one late
         proc = subprocess.Popen(
@@ -221,7 +223,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
         proc.wait()
     faces = sqlite3.connect(killed / DB_NAME).execute("SELECT COUNT(*) FROM faces").fetchone()[0]
     assert 24 <= done(killed) < faces  # killed twice mid-run, part of the work saved
-    r = link.link(killed, progress=False, block=4)
+    r = link(killed, progress=False, block=4)
     assert r.already > 0 and r.linked > 0
     assert state(killed) == state(whole)
 
@@ -254,9 +256,9 @@ def test_ray_gives_the_same_pairs_as_one_machine(archive, tmp_path, capsys):
         on_ray = copy_index(archive, tmp_path / f"ray-{kind}")
         if kind == "ivf":
             as_ivf(local), as_ivf(on_ray)
-        r = link.link(local, progress=False, block=8, nprobe=2)
+        r = link(local, progress=False, block=8, nprobe=2)
         assert (r.nprobe, "join" in r.settings) == ((2, True) if kind == "ivf" else (None, False))
-        link.link(on_ray, progress=False, block=8, nprobe=2, ray="local")
+        link(on_ray, progress=False, block=8, nprobe=2, ray="local")
         assert state(on_ray) == state(local) and len(state(local)) > 0
     capsys.readouterr()
 
@@ -284,23 +286,23 @@ def pairs_by_photo(idx: Path) -> set[tuple]:
 
 def test_incremental_linking_offers_new_faces_to_older_ones(archive, tmp_path, capsys):
     """Collection A indexed and linked, then B indexed and linked: only B's faces are ranked, and each pair of a
-    new face with an older one is offered to the older face (link.offer), so the pairs and which face ranked
+    new face with an older one is offered to the older face (run.offer), so the pairs and which face ranked
     which are those of linking A and B at once. Without the offer the known pairs (A photo, B photo) would
     be one-sided: A's faces were ranked before B existed."""
     idx = tmp_path / "inc"
     index_folder(
         archive["a"], idx, "sface", workers=2, records_csv=archive["records"], progress=False, collection="leak-a"
     )
-    link.link(idx, progress=False)
+    link(idx, progress=False)
     assert main(["index", str(archive["b"]), "--index", str(idx), "--quiet", "--workers", "2"]) == 0
-    r = link.link(idx, progress=False)
+    r = link(idx, progress=False)
     assert 0 < r.already < r.faces and r.linked == r.faces - r.already
     whole = copy_index(archive, tmp_path / "whole")
-    link.link(whole, progress=False)
+    link(whole, progress=False)
     grown, at_once = pairs_by_photo(idx), pairs_by_photo(whole)
     assert at_once <= grown  # every pair, ranked by the same faces
     with Searcher(idx) as s:
-        now = {tuple(sorted(names(p))): p for p in link.CrossCheck(s).pairs(fold=False)}
+        now = {tuple(sorted(names(p))): p for p in CrossCheck(s).pairs(fold=False)}
         assert all(now[tuple(sorted(pair))].mutual for pair in archive["known"])
         # The only extra pairs: found among A's faces when A was alone, and 'weak' in the grown archive (a
         # stranger rate x a larger archive), which linking A and B at once dropped by --min-band.
@@ -311,14 +313,14 @@ def test_incremental_linking_offers_new_faces_to_older_ones(archive, tmp_path, c
 
 def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     """The app's Cross-check page lists the pairs strongest first, compares one and records a decision
-    through the same library call as the CLI (link.CrossCheck.decide)."""
+    through the same library call as the CLI (CrossCheck.decide)."""
     from streamlit.testing.v1 import AppTest
 
     from conftest import texts
     from facematch.app import serve
 
     idx = copy_index(archive, tmp_path / "index")
-    link.link(idx, across=True, progress=False)
+    link(idx, across=True, progress=False)
     monkeypatch.setenv("FACEMATCH_INDEX", str(idx))
     at = AppTest.from_file(str(serve.APP), default_timeout=120)
     at.query_params["page"] = "crosscheck"
@@ -328,7 +330,7 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     assert "Cross-check the archive against itself" in page and "candidate pairs" in page
     assert not re.search(r"\bmatch(es)?\b", page.replace(messages.CAVEAT, ""), re.I)  # only the caveat says it
     with Searcher(idx) as s:
-        first = link.CrossCheck(s).pairs()[0]
+        first = CrossCheck(s).pairs()[0]
     assert f"#1 · pair {first.id}" in page  # strongest first
     at.button(key=f"xcmp_{first.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -339,7 +341,7 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     at.button[[b.label for b in at.button].index("Record decision")].click().run()
     assert not at.exception, [e.value for e in at.exception]
     with Searcher(idx) as s:
-        log = link.CrossCheck(s).log()
+        log = CrossCheck(s).log()
     assert [(d["decision"], d["reviewer"], d["note"]) for d in log] == [("same", "Ana", "same scar")]
 
 
@@ -373,7 +375,7 @@ def test_ivf_join_is_exact_within_each_faces_probed_lists_whatever_the_blocks():
     for nprobe, tau in ((4, 0.5), (64, float("-inf"))):  # at 64 = nlist, no tau: the exact self-join by score
         answers = []
         for block in (256, len(todo)):
-            r = link.Ranker(fv, ids, x, offsets, 0.0, nprobe, lists, threads=2, tau=tau)
+            r = Ranker(fv, ids, x, offsets, 0.0, nprobe, lists, threads=2, tau=tau)
             got = {}
             for b in r.plan(todo, block):
                 q_ids, (sc, cos, nb) = r.rank(b, 10)
@@ -430,8 +432,8 @@ def test_team_roles_the_cross_check_and_its_reviewer(archive, tmp_path):
         family = accounts.add("fam", "family", "a long enough password")
         researcher = accounts.add("res", "researcher", "a long enough password")
         with pytest.raises(AccessDenied, match="researchers, caseworkers and admins"):
-            link.CrossCheck(s, family)
-        cc = link.CrossCheck(s, researcher)
+            CrossCheck(s, family)
+        cc = CrossCheck(s, researcher)
         p = cc.pairs()[0]
-        cc.decide(p, link.SAME, "someone else", "same ear")
+        cc.decide(p, SAME, "someone else", "same ear")
         assert [d["reviewer"] for d in cc.log()] == ["res"]

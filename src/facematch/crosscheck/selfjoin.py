@@ -16,12 +16,12 @@ around, list-major:
    N x (their rate) in number, so for a typical face its top `wide` sit above the stranger quantile
    ~wide/N; TAU_CROWD gives room for faces in sparse regions. A pair below `tau` is one that
    ~TAU_CROWD x wide strangers of this archive resemble as much: band 'weak' (calibration.band, as far
-   as the calibration's stranger rates describe this archive), which `link` drops unless --min-band
+   as the calibration's stranger rates describe this archive), which linking drops unless --min-band
    weak. Faces with fewer than k candidates above `tau` are counted (JoinStats.short): at 1M
    sface-like faces, 6.8% (bench/link_scale.py); their lists end early, with weak pairs missing. Unlike
    search.rank_ids, no face below tau is brought back by its hubness offset.
 5. per query face: the kept candidates scored as search.rank_ids scores them (cosine minus the other
-   face's hubness offset), the best `wide`, best first: the same arrays link.Ranker.rank returns, so
+   face's hubness offset), the best `wide`, best first: the same arrays ranker.Ranker.rank returns, so
    pairs, bands, duplicates and resuming downstream are unchanged.
 
 Every cosine is exact (float32 embeddings, not the index's 8-bit codes), so only the choice of lists
