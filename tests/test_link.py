@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -437,3 +438,29 @@ def test_team_roles_the_cross_check_and_its_reviewer(archive, tmp_path):
         p = cc.pairs()[0]
         cc.decide(p, SAME, "someone else", "same ear")
         assert [d["reviewer"] for d in cc.log()] == ["res"]
+
+
+def test_components_join_every_chain_to_its_smallest_face():
+    """Sets of duplicate images and groups come from one union-find (review.components). The loop it replaced
+    re-rooted a face halfway up a chain (`x = parent[x] = ...` assigns x first): edges (3, 4), (2, 3), (1, 2)
+    gave {2, 3, 4} and {1}, two sets for one."""
+    from facematch.crosscheck.review import components
+
+    assert components([(3, 4), (2, 3), (1, 2)]) == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert components([(5, 9), (7, 8), (8, 9), (10, 11)]) == {5: 5, 7: 5, 8: 5, 9: 5, 10: 10, 11: 10}
+    assert components([]) == {}
+    rng = random.Random(3)
+    edges = [(rng.randrange(60), rng.randrange(60)) for _ in range(45)]
+    near: dict[int, set[int]] = {}
+    for a, b in edges:
+        near.setdefault(a, set()).add(b)
+        near.setdefault(b, set()).add(a)
+    want = {}
+    for start in sorted(near):  # by search from each smallest face not yet reached
+        todo = [start]
+        while todo:
+            f = todo.pop()
+            if f not in want:
+                want[f] = start
+                todo += near[f]
+    assert components(edges) == want

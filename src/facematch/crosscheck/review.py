@@ -7,6 +7,7 @@ boxes, so they survive re-indexing and a change of engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .. import calibration, faces, messages, records
@@ -106,18 +107,7 @@ class CrossCheck:
 
     def copies(self) -> dict[int, int]:
         """face id -> the face that stands for its set of duplicate images (the lowest id)."""
-        parent: dict[int, int] = {}
-
-        def find(x: int) -> int:
-            while parent.get(x, x) != x:
-                x = parent[x] = parent.get(parent[x], parent[x])
-            return x
-
-        for r in self.index.links.pairs(self.fp, "duplicate"):
-            ra, rb = find(r["a"]), find(r["b"])
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-        return {f: find(f) for f in list(parent)}
+        return components((r["a"], r["b"]) for r in self.index.links.pairs(self.fp, "duplicate"))
 
     def pairs(self, fold: bool = True, undecided: bool = False) -> list[Pair]:
         """Person pairs, strongest first. Folded: a pair through a copy of an image is shown once, through
@@ -244,21 +234,30 @@ class CrossCheck:
             p for p in self.pairs() if p.mutual and p.band == GROUP_BAND
             and not (p.decision is not None and p.decision["decision"] == DIFFERENT)
         ]  # fmt: skip
-        parent: dict[int, int] = {}
-
-        def find(x: int) -> int:
-            while parent.get(x, x) != x:
-                x = parent[x] = parent.get(parent[x], parent[x])
-            return x
-
-        for p in strong:
-            ra, rb = find(p.a.id), find(p.b.id)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+        group_of = components((p.a.id, p.b.id) for p in strong)
         out: dict[int, list[Pair]] = {}
         for p in strong:
-            out.setdefault(find(p.a.id), []).append(p)
+            out.setdefault(group_of[p.a.id], []).append(p)
         return sorted(out.values(), key=lambda g: (-len(g), -g[0].score))
+
+
+def components(edges: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Connected faces: every face named by an edge -> the smallest face id joined to it through edges
+    (union-find; the one used for sets of duplicate images and for groups)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving: a step towards the root, never away from it
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)  # the smaller root stays: a root is its set's smallest id
+    return {x: root(x) for x in list(parent)}
 
 
 def face_key(f: FaceRow) -> faces.FaceKey:
