@@ -464,3 +464,58 @@ def test_components_join_every_chain_to_its_smallest_face():
                 want[f] = start
                 todo += near[f]
     assert components(edges) == want
+
+
+def test_reading_deciding_and_exporting_pairs_needs_no_engine_and_leaves_the_index_folder_alone(
+    archive, tmp_path, monkeypatch
+):
+    """CrossCheck from an Index: the gallery size, the stranger rates and the engine's fingerprint come from the
+    index. Reading, deciding and exporting pairs loads no model and does not bring derived files in step (a
+    Searcher would rebuild the missing FAISS file here), and reads what a CrossCheck over a Searcher reads."""
+    from facematch import engines, search
+    from facematch.crosscheck import export, pair_row
+    from facematch.index import Index
+
+    idx = copy_index(archive, tmp_path / "index")
+    link(idx, across=True, progress=False)
+    with Searcher(idx) as s:
+        cc = CrossCheck(s)
+        want = ([pair_row(p) for p in cc.pairs()], [[pair_row(p) for p in g] for g in cc.groups()], s.gallery_size)
+    for faiss_file in idx.glob("faces-*.faiss"):
+        faiss_file.unlink()  # a Searcher would rebuild it from the database (and save it) on opening
+    before = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in idx.iterdir() if p.is_file()}
+    loaded = []
+
+    def no_engine(*args, **kwargs):
+        loaded.append(args)
+        raise AssertionError("an engine was loaded to read pairs")
+
+    monkeypatch.setattr(engines, "get_engine", no_engine)
+    monkeypatch.setattr(search, "get_engine", no_engine)
+    monkeypatch.setattr(SFaceEngine, "__init__", no_engine)
+    con = sqlite3.connect(idx / DB_NAME)
+    derived = "SELECT (SELECT COUNT(*) || ':' || TOTAL(hub) FROM face_neighbours), (SELECT COUNT(*) FROM link_pairs)"
+    tables = con.execute(derived).fetchone()
+    with Index.open(idx) as index:
+        cc = CrossCheck(index)
+        assert cc.gallery_size == want[2] and cc.s is None
+        pairs = cc.pairs()
+        assert [pair_row(p) for p in pairs] == want[0]
+        assert [[pair_row(p) for p in g] for g in cc.groups()] == want[1]
+        assert cc.duplicates() and cc.next() is not None
+        first = archive["known"][0]
+        target = next(p for p in pairs if names(p) == first)
+        cc.decide(target, SAME, "Ana", "same ear")
+        photo_only = target.b if target.b.filename == first[1] else target.a
+        assert cc.linked_records(photo_only)[0].startswith("Ana linked this face to record A000")
+        written = export(cc, tmp_path / "out")
+        assert len(written) == 8
+    assert loaded == []
+    after = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in idx.iterdir() if p.is_file()}
+    database = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"}  # the decision is appended there, by design
+    unchanged = {n: v for n, v in before.items() if n not in database}
+    assert {n: v for n, v in after.items() if n not in database} == unchanged
+    assert not list(idx.glob("faces-*.faiss"))  # not rebuilt
+    assert con.execute(derived).fetchone() == tables  # neighbour lists and pairs as they were
+    assert con.execute("SELECT COUNT(*) FROM link_decisions").fetchone()[0] == 1
+    con.close()

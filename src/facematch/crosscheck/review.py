@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .. import calibration, faces, messages, records
+from .. import calibration, faces, messages, neighbours, records
 from ..access import Account, check_cross_check
 from ..i18n import _
 from ..index import Index
@@ -66,23 +66,40 @@ def parse_pair_id(text: str) -> tuple[int, int]:
 
 
 class CrossCheck:
-    """The stored pairs of an index read for people: folded duplicates, decisions, groups, review, export."""
+    """The stored pairs of an index read for people: folded duplicates, decisions, groups, review, export.
 
-    def __init__(self, searcher: Searcher, account: Account | None = None) -> None:
-        """`account`: the logged-in account on a team server (None in single-user mode). Its role must allow the
-        cross-check (access.check_cross_check), and it is the reviewer of every decision made through it."""
+    Reading and deciding pairs needs only the index: the engine's fingerprint, the number of its faces (the
+    gallery the stranger counts are for) and its stranger rates all come from the index, so no model is
+    loaded and no derived file (FAISS file, neighbour lists, stranger estimate) is brought in step or
+    rewritten. Only linking (run.link) needs a Searcher.
+    """
+
+    def __init__(self, source: Index | Searcher, account: Account | None = None, engine: str | None = None) -> None:
+        """`source`: an open Index (with `engine`: which engine's pairs, by name; the index's default otherwise)
+        or a Searcher (its index and engine; kept for the app and CLI, which hold one). `account`: the
+        logged-in account on a team server (None in single-user mode). Its role must allow the cross-check
+        (access.check_cross_check), and it is the reviewer of every decision made through it."""
         check_cross_check(account)
-        self.s = searcher
-        self.index = searcher.index
-        self.fp = searcher.fingerprint
         self.account = account
+        if isinstance(source, Index):
+            self.s: Searcher | None = None  # kept for callers reading cc.s.gallery_size; use cc.gallery_size
+            self.index = source
+            self.fp = source.engine(engine)
+            self.gallery_size = source.faces.count(self.fp)  # what a Searcher counts once FAISS is in step
+            self.calibration = source.stranger_rates(self.fp, neighbours.Scoring(), save=False)
+        else:
+            self.s = source
+            self.index = source.index
+            self.fp = source.fingerprint
+            self.gallery_size = source.gallery_size
+            self.calibration = source.calibration
 
     # -- pairs ------------------------------------------------------------------------------------
     def _load(self, rows: list[dict]) -> list[Pair]:
         ids = {r[x] for r in rows for x in ("a", "b")}
         faces = self.index.faces.by_id(ids)
         colls = self.index.faces.collection_of(ids)
-        cal = self.s.calibration
+        cal = self.calibration
         out = []
         for r in rows:
             fa, fb = faces.get(r["a"]), faces.get(r["b"])
@@ -95,7 +112,7 @@ class CrossCheck:
                 (colls.get(r["a"], ""), colls.get(r["b"], "")),
             )  # fmt: skip
             if cal is not None:
-                p.expected_strangers = cal.expected_strangers(p.score, self.s.gallery_size)
+                p.expected_strangers = cal.expected_strangers(p.score, self.gallery_size)
                 p.band = calibration.band(p.expected_strangers)
             out.append(p)
         self._attach_decisions(out)
@@ -167,7 +184,7 @@ class CrossCheck:
         return self.index.links.append_decision(
             a=ka, b=kb, decision=decision, reviewer=reviewer.strip(), engine=self.fp, score=p.score,
             note=why.strip(), a_path=fa.relpath, b_path=fb.relpath,
-            shown=list(shown) or pair_lines(p, self.s.gallery_size),
+            shown=list(shown) or pair_lines(p, self.gallery_size),
         )  # fmt: skip
 
     def log(self) -> list[dict]:
