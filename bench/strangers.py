@@ -92,7 +92,7 @@ def alternative(pairs: C.ArchivePairs, ref: C.Calibration, how: str) -> Curve | 
     if how == "shift-only":
         n = int(round(math.log10(C.FIT_TOP / r_lo) * 10)) + 1
         rs = np.logspace(math.log10(C.FIT_TOP), math.log10(r_lo), n)
-        b = float(np.mean([C._reference_score(ref, r) - C.score_at_rate(C._BIN_SCORES, curve, r) for r in rs]))
+        b = float(np.mean([C._reference_score(ref, r) - C.score_at_rate(C.BIN_SCORES, curve, r) for r in rs]))
         return Curve(lambda s: ref.fpr_at(s + b))
     raise ValueError(how)
 
@@ -148,7 +148,7 @@ def population_rows(name: str, v, ids, keys, ref, other=None, adjust_counted=Non
 def sizes(name: str, v, ids, keys, ref, draws: int, rng) -> dict:
     """The estimate from random sub-archives, against the rate counted on the whole population."""
     curve, total = counted_rates(v, ids)
-    levels = [(r, C.score_at_rate(C._BIN_SCORES, curve, r)) for r in SIZE_LEVELS if r * total >= C.CHECK_MIN_COUNT]
+    levels = [(r, C.score_at_rate(C.BIN_SCORES, curve, r)) for r in SIZE_LEVELS if r * total >= C.CHECK_MIN_COUNT]
     rows = []
     for n in SIZES:
         if n >= len(v):
@@ -199,13 +199,12 @@ def knn_mean(v: np.ndarray, k: int = HUBNESS_K) -> np.ndarray:
 
 def counted_adjusted(v: np.ndarray, ids: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, int]:
     """Counted rates of s(q, g) - offset[g] over ordered pairs of different people (the shown scores)."""
-    hist = np.zeros(C._NBINS + 1, np.int64)
+    hist = C.histogram(np.empty(0))
     total = 0
     for start in range(0, len(v), 1024):
         s = (v[start : start + 1024] @ v.T - offset[None, :]).astype(np.float64)
         keep = ids[start : start + 1024][:, None] != ids[None, :]
-        b = np.clip(np.floor((s[keep] + 1.0) / C._BIN + 1e-6).astype(np.int64), 0, C._NBINS)
-        hist += np.bincount(b, minlength=C._NBINS + 1)
+        hist += C.histogram(s[keep])
         total += int(keep.sum())
     return np.cumsum(hist[::-1])[::-1] / total, total
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import calibration
+from ..neighbours import pair_score
 from ..search import Searcher
 from ..store import FaceRow
 from .duplicates import DUP_COSINE, duplicate_kind, face_hashes
@@ -70,7 +71,7 @@ class BlockPairs:
             at = np.nonzero(keep)
             offers[at] = [old(int(g)) for g in ids[at].tolist()]
         off = self.s.offsets(everyone).astype(np.float64) if self.s.alpha else np.zeros(len(everyone))
-        score = cos.astype(np.float64) - np.maximum(off[q_pos][:, None], off[g_pos])
+        score = pair_score(cos.astype(np.float64), off[q_pos][:, None], off[g_pos])
         could = (
             (score >= self._lowest_score()) | (cos >= DUP_COSINE - _MARGIN) | (image[g_pos] == image[q_pos][:, None])
         )
@@ -104,10 +105,10 @@ class BlockPairs:
         return self._lowest
 
     def _strong_enough(self, score: float) -> bool:
-        cal = self.s.calibration
-        if cal is None or self.min_rank == len(BANDS) - 1:
+        if self.s.calibration is None or self.min_rank == len(BANDS) - 1:
             return True
-        return BANDS.index(calibration.band(cal.expected_strangers(score, self.s.gallery_size))) <= self.min_rank
+        st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
+        return BANDS.index(st.band) <= self.min_rank  # type: ignore[union-attr]
 
     def _classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
         """Duplicates (same file, or same face pixels and geometry) apart from possible same persons; reasons."""

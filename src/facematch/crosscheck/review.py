@@ -111,9 +111,9 @@ class CrossCheck:
                 r["kind"], _(r["duplicate"]) if r["duplicate"] else "", [reason_text(x) for x in r["reasons"]],
                 (colls.get(r["a"], ""), colls.get(r["b"], "")),
             )  # fmt: skip
-            if cal is not None:
-                p.expected_strangers = cal.expected_strangers(p.score, self.gallery_size)
-                p.band = calibration.band(p.expected_strangers)
+            st = calibration.strangers(cal, p.score, self.gallery_size)
+            if st is not None:
+                p.expected_strangers, p.band = st.expected, st.band
             out.append(p)
         self._attach_decisions(out)
         return out

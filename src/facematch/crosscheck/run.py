@@ -23,6 +23,7 @@ import numpy as np
 
 from ..i18n import _
 from ..index import Index
+from ..neighbours import shown_score
 from ..search import Searcher
 from .blocks import BANDS, BlockPairs
 from .ranker import Ranker, link_nprobe
@@ -158,7 +159,7 @@ def offer(index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict
     for g, new in offered.items():
         partners = np.array(sorted(set(current.get(g, [])) | set(new)), dtype=np.int64)
         cos = ranker.exact(partners) @ ranker.exact(np.array([g]))[0]
-        score = cos - ranker.offsets(partners) if ranker.offsets_all is not None else cos
+        score = shown_score(cos, ranker.offsets(partners) if ranker.offsets_all is not None else None)
         order = np.lexsort((partners, -score))
         for n, j in enumerate(order.tolist(), start=1):
             other = int(partners[j])

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..neighbours import shown_score
+
 #: tau is the cosine a random pair of the archive exceeds with probability TAU_CROWD x wide / faces.
 TAU_CROWD = 8
 #: Random pairs drawn to estimate tau (seeded: the same archive gives the same tau on every machine).
@@ -223,7 +225,7 @@ def select(
     pos = np.full((n, wide), -1, np.int64)
     if not len(qi):
         return scores, cosines, pos
-    score = cos - offsets[gi] if offsets is not None else cos
+    score = shown_score(cos, offsets[gi] if offsets is not None else None)
     key = qi.astype(np.float64) * 16.0 + (8.0 - score.astype(np.float64))  # |score| < 4: rows never overlap
     order = np.argsort(key)
     qi, gi = qi[order], gi[order]
@@ -233,7 +235,7 @@ def select(
     rows, cols, gi = qi[keep], rank[keep], gi[keep]
     exact = rowdot(q, rows, vecs, gi)
     pos[rows, cols], cosines[rows, cols] = gi, exact
-    scores[rows, cols] = exact - offsets[gi] if offsets is not None else exact
+    scores[rows, cols] = shown_score(exact, offsets[gi] if offsets is not None else None)
     again = np.lexsort((np.where(pos >= 0, pos, np.iinfo(np.int64).max), -scores), axis=1)
     return tuple(np.take_along_axis(a, again, 1) for a in (scores, cosines, pos))  # type: ignore[return-value]
 

@@ -929,13 +929,12 @@ def counted_rates(
         hist, total = calibration.impostor_histogram(vectors, labels)
     else:
         (va, la), (vb, lb) = (vectors, labels), other
-        hist = np.zeros(calibration._NBINS + 1, dtype=np.int64)
+        hist = calibration.histogram(np.empty(0))
         total = 0
         for start in range(0, len(va), 1024):
             s = (va[start : start + 1024] @ vb.T).astype(np.float64)
             keep = la[start : start + 1024][:, None] != lb[None, :]
-            b = np.clip(np.floor((s[keep] + 1.0) / calibration._BIN + 1e-6).astype(np.int64), 0, calibration._NBINS)
-            hist += np.bincount(b, minlength=calibration._NBINS + 1)
+            hist += calibration.histogram(s[keep])
             total += int(keep.sum())
     return np.cumsum(hist[::-1])[::-1] / max(total, 1), int(total)
 
@@ -944,10 +943,9 @@ def compare_levels(curve: np.ndarray, total: int, table, estimate, rates=STRANGE
     """Per rate: the score where the counted rate falls to it, and what the table and the estimate say there."""
     from .. import calibration
 
-    bins = np.arange(calibration._NBINS + 1) * calibration._BIN - 1.0
     rows = []
     for rate in rates:
-        score = calibration.score_at_rate(bins, curve, rate)
+        score = calibration.score_at_rate(calibration.BIN_SCORES, curve, rate)
         counted = rate * total
         if score is None or counted < SHOW_MIN_COUNT:
             continue
