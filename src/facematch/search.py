@@ -234,12 +234,13 @@ class Searcher:
         if rest.size:
             vecs = stored_vectors(self.index.faces, self.engine.dim)(rest[0])
             cos = np.nan_to_num(vecs @ fuse([f.embedding for f in faces]), nan=-np.inf)[None, :]
-            for c in self._candidates(self._corrected(cos, rest), cos, rest, numbered=False)[0]:
+            for c in self._candidates(self.shown_scores(cos, rest), cos, rest, numbered=False)[0]:
                 out[c.face.id] = c
         return out
 
-    def _corrected(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Cosines -> ranking scores: minus HUB_ALPHA x (r_g - mean r) (no correction for a face without r_g)."""
+    def shown_scores(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosines with archive faces `ids` -> the scores this search shows for them (rank and candidates rank
+        by these): minus HUB_ALPHA x (r_g - mean r), no correction for a face without r_g or with hubness off."""
         return neighbours.shown_score(cos, self.offsets(ids) if self.alpha else None)
 
     def _candidates(

@@ -90,7 +90,8 @@ def rank_mates(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per query, through the product's own ranking (Searcher.rank): rank of its mate face (inf when absent
     from the first max(RANKS), when the query has no face or has no mate), the mate's score, and the best
-    score of any other face (for the open-set errors)."""
+    score of any other face (for the open-set errors). Both scores are the ones search shows (hubness-corrected
+    unless the searcher's hubness is off): the open-set errors compare one with a threshold set on the other."""
     from ..engines.base import normalise
 
     n = len(queries)
@@ -111,10 +112,14 @@ def rank_mates(
         for i, cands in zip(part, searcher.rank(queries[part], k=max(RANKS) + 1), strict=True):
             m = mates[i]
             if m is not None:
-                mate_score[i] = float(np.dot(normalise(queries[i]), mate_vecs[m]))
-                where = [c.rank for c in cands if c.face.id == m]
-                if where and where[0] <= max(RANKS):
-                    ranks[i] = where[0]
+                shown = [c for c in cands if c.face.id == m]
+                if shown:
+                    mate_score[i] = shown[0].similarity
+                else:  # beyond the ranks searched: scored as search would show it
+                    cos = np.array([np.dot(normalise(queries[i]), mate_vecs[m])])
+                    mate_score[i] = float(searcher.shown_scores(cos, np.array([m]))[0])
+                if shown and shown[0].rank <= max(RANKS):
+                    ranks[i] = shown[0].rank
             others = [c.similarity for c in cands if c.face.id != m]
             top_nonmate[i] = others[0] if others else MISSING_SCORE
     return ranks, mate_score, top_nonmate
