@@ -204,7 +204,7 @@ class Searcher:
 
     def rank_ids(self, queries: np.ndarray, k: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(scores, cosines, face ids) of the k best archive faces for each query, best first: what `rank`
-        shows, without building Candidates (the archive cross-check, link.py, ranks a million faces so)."""
+        shows, without building Candidates (the archive cross-check, crosscheck/ranker.py, ranks a million faces so)."""
         return rank_ids(
             self.vectors,
             normalise(np.atleast_2d(queries)),
