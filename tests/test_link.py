@@ -210,7 +210,8 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
         as_ivf(whole), as_ivf(killed)
         capsys.readouterr()
     link(whole, progress=False, block=4)
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    # link_slow.py beside this file, and the facematch this process runs (not whichever one is installed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(Path(messages.__file__).parents[1])])}
     for wait_for in (8, 24):  # faces linked before each kill: one early, one late
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "link_slow.py"), str(killed), "0.25", "4"], env=env, start_new_session=True
