@@ -1,11 +1,11 @@
 """`facematch link` end to end on a synthetic index folder of N faces (issue 17): time, time split, memory.
 
-Why this exists: bench/link_scale.py times only link.Ranker (the join). The issue's target is the whole
+Why this exists: bench/link_scale.py times only Ranker (the join). The issue's target is the whole
 self-join, i.e. everything `facematch link` does, in at most 15 minutes at 1M faces and under 2 GB. Beyond
 the join that is: opening the index (Searcher: FAISS file, neighbour lists, stranger rates), loading every
-embedding from SQLite (Ranker.of), turning each block's ranked lists into pairs (_Context.pairs: same-photo
-skip, bands, duplicate check, record reasons), offering new faces' pairs to older faces (link.offer) and
-writing each block's pairs and progress (Links.save_block). This measures exactly link.link(), the call
+embedding from SQLite (Ranker.of), turning each block's ranked lists into pairs (BlockPairs.pairs: same-photo
+skip, bands, duplicate check, record reasons), offering new faces' pairs to older faces (run.offer) and
+writing each block's pairs and progress (Links.save_block). This measures exactly run.link(), the call
 behind `facematch link`, on a real index folder.
 
 The index folder is built through facematch's own store and index code, in bulk:
@@ -19,21 +19,21 @@ The index folder is built through facematch's own store and index code, in bulk:
   transaction (the indexer writes photo by photo, which is indexing's cost, not linking's).
 - the FAISS file: Index.vectors(), i.e. vectors.sync building it from the database with the type
   `facematch index` chooses for that many faces (ann.auto_spec).
-- neighbour lists (hubness r_g): computed with the list-major join itself (link.Ranker, plain cosines, at
-  link's nprobe: the tuned nprobe / link.NPROBE_SHARE) and stored through store/neighbours.py, timed apart
+- neighbour lists (hubness r_g): computed with the list-major join itself (Ranker, plain cosines, at
+  link's nprobe: the tuned nprobe / NPROBE_SHARE) and stored through store/neighbours.py, timed apart
   (indexing's cost). The indexer's own path (neighbours.update: one FAISS search per face at the *tuned*
   nprobe) would take hours at 1M on 2 cores. For the 1% added later, the older faces' lists take in the
   new faces through neighbours.py's own code (_take_in_new), as `facematch index` does.
 - stranger rates: Index.stranger_rates, as the indexer computes them after indexing (timed apart).
-- photo files do not exist on disk. Pairs with cosine >= link.DUP_COSINE get their face regions hashed
-  (link.face_hashes): a missing photo is "no hash" (never a duplicate by pixels), cached in face_phash.
+- photo files do not exist on disk. Pairs with cosine >= duplicates.DUP_COSINE get their face regions hashed
+  (duplicates.face_hashes): a missing photo is "no hash" (never a duplicate by pixels), cached in face_phash.
   Byte-identical copies are still found (same sha256).
-- no records: the record reasons (_Context._records) are a query returning nothing here.
+- no records: the record reasons (reasons.records_about) are a query returning nothing here.
 
-Then `link.link(index, progress=False)` runs in a child process (its own peak memory, VmHWM, is the peak
+Then `run.link(index, progress=False)` runs in a child process (its own peak memory, VmHWM, is the peak
 of a process that only links) with perf_counter wrappers around the calls that make up its time
-(restored after; link.py is unchanged): Searcher open, Ranker.of, the join (Ranker.rank), _Context.pairs,
-link.offer, Links.save_block. The join's own time in the same run is the baseline: "end to end = X.Xx the
+(restored after; crosscheck/ is unchanged): Searcher open, Ranker.of, the join (Ranker.rank), BlockPairs.pairs,
+run.offer, Links.save_block. The join's own time in the same run is the baseline: "end to end = X.Xx the
 join". Then 1% new faces are added (indexed as above: insert, FAISS catch-up, neighbour lists) and linked
 again (incremental: only the new faces, plus offers to older faces).
 
@@ -66,7 +66,8 @@ from link_scale import DEFAULT_CACHE, load, peak_mb, real_sface  # noqa: E402
 from search_scale import fit, synthetic  # noqa: E402
 
 from facematch import neighbours  # noqa: E402
-from facematch.crosscheck import link, selfjoin  # noqa: E402
+from facematch.crosscheck import blocks, run, selfjoin  # noqa: E402
+from facematch.crosscheck.ranker import NPROBE_SHARE, Ranker, joins  # noqa: E402
 from facematch.index import Index  # noqa: E402
 from facematch.store import DB_NAME  # noqa: E402
 
@@ -178,10 +179,10 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
     vecs = np.empty((len(ids), fv.dim), np.float32)
     for part_ids, part in index.faces.iter_embeddings(fp):
         vecs[np.searchsorted(ids, part_ids)] = part
-    nprobe = max(1, int(fv.spec.params.get("nprobe", 32)) // link.NPROBE_SHARE) if link.joins(fv) else None
+    nprobe = max(1, int(fv.spec.params.get("nprobe", 32)) // NPROBE_SHARE) if joins(fv) else None
     wide = neighbours.K + 6
-    lists = selfjoin.Lists.of(fv.index, ids) if link.joins(fv) else None
-    ranker = link.Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, neighbours.K)
+    lists = selfjoin.Lists.of(fv.index, ids) if joins(fv) else None
+    ranker = Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, neighbours.K)
     for block in ranker.plan(todo):
         q, (_, cos, found) = ranker.rank(block, wide)
         out = {}
@@ -248,7 +249,7 @@ class Timers:
 
 
 def run_link(folder: Path, threads: int) -> dict:
-    """link.link on the folder, as `facematch link` calls it, with its time split and this process's peak."""
+    """run.link on the folder, as `facematch link` calls it, with its time split and this process's peak."""
     from facematch import search
     from facematch.store.links import Links
 
@@ -259,16 +260,16 @@ def run_link(folder: Path, threads: int) -> dict:
         t.wrap(Index, "update_neighbours", "open: neighbour lists")
         t.wrap(Index, "stranger_rates", "open: stranger rates")
         t.wrap(Links, "todo", "todo")
-        t.wrap(link.Ranker, "of", "load: Ranker.of")
-        t.wrap(link.Ranker, "prepare", "join: tau (prepare)")
-        t.wrap(link.Ranker, "rank", "join: Ranker.rank")
-        t.wrap(link._Context, "pairs", "pairs: _Context.pairs")
-        t.wrap(link._Context, "_classify", "pairs: of which _classify")
-        t.wrap(link, "face_hashes", "pairs: of which face_hashes")
-        t.wrap(link, "offer", "offer")
+        t.wrap(Ranker, "of", "load: Ranker.of")
+        t.wrap(Ranker, "prepare", "join: tau (prepare)")
+        t.wrap(Ranker, "rank", "join: Ranker.rank")
+        t.wrap(blocks.BlockPairs, "pairs", "pairs: BlockPairs.pairs")
+        t.wrap(blocks.BlockPairs, "_classify", "pairs: of which _classify")
+        t.wrap(blocks, "face_hashes", "pairs: of which face_hashes")  # the name blocks.py calls
+        t.wrap(run, "offer", "offer")
         t.wrap(Links, "save_block", "save_block")
         start = time.perf_counter()
-        report = link.link(folder, progress=False, threads=threads)
+        report = run.link(folder, progress=False, threads=threads)
         total = time.perf_counter() - start
     return {
         "seconds": round(total, 1), "split": {k: round(v, 1) for k, v in t.seconds.items()}, "calls": t.calls,

@@ -4,9 +4,9 @@ Why this exists: issue 17 asks that an archive of 1,000,000 faces x 128-d link o
 most 15 minutes, under 2 GB, finding >= 0.99 of the same-person pairs an exact self-join finds in the top
 k, with batched queries >= 5x faster per query than one at a time. This measures exactly that, through
 facematch's own code: the FAISS index is built by ann.build (the type `facematch index` would choose for
-that many faces, or the one given), and every face is ranked by link.Ranker in its blocks, as `facematch
+that many faces, or the one given), and every face is ranked by Ranker in its blocks, as `facematch
 link` does: on a flat index FAISS's blocked search (search.rank_ids), on an IVF index the list-major join
-of selfjoin.py at link's nprobe (the tuned nprobe / link.NPROBE_SHARE), asking k + link.SPARE per face.
+of selfjoin.py at link's nprobe (the tuned nprobe / NPROBE_SHARE), asking k + run.SPARE per face.
 
 Galleries: bench/search_scale.py's synthetic faces (a two-level Gaussian fitted to real embeddings of
 LFW: realistic same-person clusters, LFW's photos-per-person distribution), here fitted to real sface
@@ -56,13 +56,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from search_scale import LFW_IMAGES, RealSet, fit, synthetic  # noqa: E402
 
 from facematch import ann  # noqa: E402
-from facematch.crosscheck import link, selfjoin  # noqa: E402
+from facematch.crosscheck import run, selfjoin  # noqa: E402
+from facematch.crosscheck.ranker import NPROBE_SHARE, Ranker, joins, probing  # noqa: E402
 from facematch.search import rank_ids  # noqa: E402
 from facematch.vectors import FaceVectors  # noqa: E402
 
 DEFAULT_CACHE = Path("/tmp/acc/cal2/cache/embeddings-sface-2c2ff7efdec19291-up-both-border-edge-flip.npz")
-K = link.K
-WIDE = K + link.SPARE
+K = run.K
+WIDE = K + run.SPARE
 
 
 def real_sface(cache: Path | None) -> RealSet:
@@ -134,16 +135,16 @@ def build(vectors: np.ndarray, kind: str) -> FaceVectors:
     return FaceVectors("bench", index, spec)
 
 
-def ranker_for(fv: FaceVectors, vectors: np.ndarray, nprobe: int | None, threads: int) -> link.Ranker:
-    """link.Ranker as `facematch link` builds it (ids = row + 1; plain cosines, see the module docstring)."""
+def ranker_for(fv: FaceVectors, vectors: np.ndarray, nprobe: int | None, threads: int) -> Ranker:
+    """Ranker as `facematch link` builds it (ids = row + 1; plain cosines, see the module docstring)."""
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
-    lists = selfjoin.Lists.of(fv.index, ids) if link.joins(fv) else None
-    return link.Ranker(fv, ids, vectors, None, 0.0, nprobe, lists, threads).prepare(WIDE, K)
+    lists = selfjoin.Lists.of(fv.index, ids) if joins(fv) else None
+    return Ranker(fv, ids, vectors, None, 0.0, nprobe, lists, threads).prepare(WIDE, K)
 
 
-def self_join(ranker: link.Ranker, rows: np.ndarray, progress: bool) -> tuple[np.ndarray, float]:
-    """Each face of `rows` (0-based) ranked against all by link.Ranker in its blocks, as `facematch link` does,
-    asking k + link.SPARE: (each face's K nearest other faces as ids = row + 1, in the order of `rows`; seconds)."""
+def self_join(ranker: Ranker, rows: np.ndarray, progress: bool) -> tuple[np.ndarray, float]:
+    """Each face of `rows` (0-based) ranked against all by Ranker in its blocks, as `facematch link` does,
+    asking k + run.SPARE: (each face's K nearest other faces as ids = row + 1, in the order of `rows`; seconds)."""
     out = np.full((len(rows), K), -1, np.int64)
     start = last = time.perf_counter()
     done = 0
@@ -168,7 +169,7 @@ def one_at_a_time(fv: FaceVectors, vectors: np.ndarray, rows: np.ndarray, nprobe
         return vectors[u - 1]
 
     start = time.perf_counter()
-    with link.probing(fv.index, nprobe):
+    with probing(fv.index, nprobe):
         for r in rows:
             rank_ids(fv, vectors[r : r + 1], WIDE, exact, None, 0.0)
     return (time.perf_counter() - start) / len(rows)
@@ -206,7 +207,7 @@ def closure(truth: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([rows, truth[truth > 0] - 1]))
 
 
-def sweep_row(ranker: link.Ranker, around: np.ndarray, truth, rows, person) -> dict:
+def sweep_row(ranker: Ranker, around: np.ndarray, truth, rows, person) -> dict:
     """Recall both ways and time per face of the join at the ranker's nprobe, on the sample's closure."""
     ranker.stats = selfjoin.JoinStats()
     got, secs = self_join(ranker, around, False)
@@ -232,7 +233,7 @@ def measure(
     fv = build(vectors, kind)
     build_s = time.perf_counter() - t
     nprobe_tuned = fv.spec.params.get("nprobe") if fv.spec.kind.startswith("ivf") else None
-    nprobe = max(1, int(nprobe_tuned) // link.NPROBE_SHARE) if nprobe_tuned else None
+    nprobe = max(1, int(nprobe_tuned) // NPROBE_SHARE) if nprobe_tuned else None
     print(f"  {size:,} faces: generated in {gen_s:.0f} s, {fv.spec.describe()} built in {build_s:.0f} s; "
           f"link nprobe {nprobe}; load {load()}", flush=True)  # fmt: skip
     rows = np.sort(rng.choice(size, size=min(sample, size), replace=False))

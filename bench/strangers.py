@@ -43,9 +43,9 @@ from facematch.evaluate import (  # noqa: E402
     compare_levels,
     counted_rates,
     embed_photos,
+    figure,
     labelled_photos,
 )
-from facematch.evaluate.core import _pyplot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -92,7 +92,7 @@ def alternative(pairs: C.ArchivePairs, ref: C.Calibration, how: str) -> Curve | 
     if how == "shift-only":
         n = int(round(math.log10(C.FIT_TOP / r_lo) * 10)) + 1
         rs = np.logspace(math.log10(C.FIT_TOP), math.log10(r_lo), n)
-        b = float(np.mean([C._reference_score(ref, r) - C.score_at_rate(C._BIN_SCORES, curve, r) for r in rs]))
+        b = float(np.mean([C._reference_score(ref, r) - C.score_at_rate(C.BIN_SCORES, curve, r) for r in rs]))
         return Curve(lambda s: ref.fpr_at(s + b))
     raise ValueError(how)
 
@@ -148,7 +148,7 @@ def population_rows(name: str, v, ids, keys, ref, other=None, adjust_counted=Non
 def sizes(name: str, v, ids, keys, ref, draws: int, rng) -> dict:
     """The estimate from random sub-archives, against the rate counted on the whole population."""
     curve, total = counted_rates(v, ids)
-    levels = [(r, C.score_at_rate(C._BIN_SCORES, curve, r)) for r in SIZE_LEVELS if r * total >= C.CHECK_MIN_COUNT]
+    levels = [(r, C.score_at_rate(C.BIN_SCORES, curve, r)) for r in SIZE_LEVELS if r * total >= C.CHECK_MIN_COUNT]
     rows = []
     for n in SIZES:
         if n >= len(v):
@@ -199,13 +199,12 @@ def knn_mean(v: np.ndarray, k: int = HUBNESS_K) -> np.ndarray:
 
 def counted_adjusted(v: np.ndarray, ids: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, int]:
     """Counted rates of s(q, g) - offset[g] over ordered pairs of different people (the shown scores)."""
-    hist = np.zeros(C._NBINS + 1, np.int64)
+    hist = C.histogram(np.empty(0))
     total = 0
     for start in range(0, len(v), 1024):
         s = (v[start : start + 1024] @ v.T - offset[None, :]).astype(np.float64)
         keep = ids[start : start + 1024][:, None] != ids[None, :]
-        b = np.clip(np.floor((s[keep] + 1.0) / C._BIN + 1e-6).astype(np.int64), 0, C._NBINS)
-        hist += np.bincount(b, minlength=C._NBINS + 1)
+        hist += C.histogram(s[keep])
         total += int(keep.sum())
     return np.cumsum(hist[::-1])[::-1] / total, total
 
@@ -278,60 +277,55 @@ def print_hubness(rows: list[dict]) -> None:
 
 
 def plot(pops: list[dict], size_rows: list[dict], path: Path, engine: str) -> Path:
-    plt = _pyplot()
     full = [p for p in pops if p["levels"]]
-    fig, axes = plt.subplots(
-        2, max(len(full), len(size_rows)), figsize=(3.6 * max(len(full), len(size_rows)), 7.4), squeeze=False
-    )
-    for ax, p in zip(axes[0], full, strict=False):
-        lv = p["levels"]
-        x = np.array([r["rate"] for r in lv])
-        ax.fill_between(
-            [x.min() / 3, 1],
-            [x.min() / 3 * GOAL[0], GOAL[0]],
-            [x.min() / 3 * GOAL[1], GOAL[1]],
-            color="0.9",
-            label="goal 0.65-1.5x",
-        )
-        ax.plot([x.min() / 3, 1], [x.min() / 3, 1], color="0.5", lw=1)
-        ax.plot(x, [r["table_rate"] for r in lv], "o-", label="LFW table")
-        if "estimate_rate" in lv[0]:
-            ax.plot(x, [r["estimate_rate"] for r in lv], "s-", label="archive estimate")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{p['population']}\n({p['photos']} photos)", fontsize=9)
-        ax.set_xlabel("counted rate")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("predicted rate")
-    axes[0][0].legend(fontsize=7)
-    for ax, pop in zip(axes[1], size_rows, strict=False):
-        for j, r in enumerate(SIZE_LEVELS[: len(pop["table_at_levels"])]):
-            pts = [(row["faces"], row["levels"][j]) for row in pop["sizes"] if len(row["levels"]) > j]
-            if not pts:
-                continue
-            xs = [p[0] for p in pts]
-            ax.errorbar(
-                xs,
-                [p[1]["median"] for p in pts],
-                yerr=[[p[1]["median"] - p[1]["p10"] for p in pts], [p[1]["p90"] - p[1]["median"] for p in pts]],
-                marker="o",
-                capsize=3,
-                label=f"rate {r:g}",
+    cols = max(len(full), len(size_rows))
+    title = f"Strangers: LFW table vs archive estimate vs counted, {engine}"
+    with figure(path, 2, cols, (3.6 * cols, 7.4), title) as (_, axes):
+        for ax, p in zip(axes[0], full, strict=False):
+            lv = p["levels"]
+            x = np.array([r["rate"] for r in lv])
+            ax.fill_between(
+                [x.min() / 3, 1],
+                [x.min() / 3 * GOAL[0], GOAL[0]],
+                [x.min() / 3 * GOAL[1], GOAL[1]],
+                color="0.9",
+                label="goal 0.65-1.5x",
             )
-        ax.axhspan(*GOAL, color="0.9")
-        ax.axhline(1, color="0.5", lw=1)
-        ax.set_xscale("log")
-        ax.set_title(f"{pop['population']}: estimate / counted", fontsize=9)
-        ax.set_xlabel("faces in the archive")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    for i, used in enumerate((len(full), len(size_rows))):
-        for ax in axes[i][used:]:
-            ax.axis("off")
-    fig.suptitle(f"Strangers: LFW table vs archive estimate vs counted, {engine}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+            ax.plot([x.min() / 3, 1], [x.min() / 3, 1], color="0.5", lw=1)
+            ax.plot(x, [r["table_rate"] for r in lv], "o-", label="LFW table")
+            if "estimate_rate" in lv[0]:
+                ax.plot(x, [r["estimate_rate"] for r in lv], "s-", label="archive estimate")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{p['population']}\n({p['photos']} photos)", fontsize=9)
+            ax.set_xlabel("counted rate")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0][0].set_ylabel("predicted rate")
+        axes[0][0].legend(fontsize=7)
+        for ax, pop in zip(axes[1], size_rows, strict=False):
+            for j, r in enumerate(SIZE_LEVELS[: len(pop["table_at_levels"])]):
+                pts = [(row["faces"], row["levels"][j]) for row in pop["sizes"] if len(row["levels"]) > j]
+                if not pts:
+                    continue
+                xs = [p[0] for p in pts]
+                ax.errorbar(
+                    xs,
+                    [p[1]["median"] for p in pts],
+                    yerr=[[p[1]["median"] - p[1]["p10"] for p in pts], [p[1]["p90"] - p[1]["median"] for p in pts]],
+                    marker="o",
+                    capsize=3,
+                    label=f"rate {r:g}",
+                )
+            ax.axhspan(*GOAL, color="0.9")
+            ax.axhline(1, color="0.5", lw=1)
+            ax.set_xscale("log")
+            ax.set_title(f"{pop['population']}: estimate / counted", fontsize=9)
+            ax.set_xlabel("faces in the archive")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=7)
+        for i, used in enumerate((len(full), len(size_rows))):
+            for ax in axes[i][used:]:
+                ax.axis("off")
     return path
 
 

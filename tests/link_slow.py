@@ -10,16 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from facematch.crosscheck import link
+from facematch.crosscheck.ranker import Ranker
+from facematch.crosscheck.run import link
 
 if __name__ == "__main__":
     index_dir, delay, block = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-    real = link.Ranker.rank
+    real = Ranker.rank
 
     def slow(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
         time.sleep(delay)
         return out
 
-    link.Ranker.rank = slow
-    link.link(index_dir, block=block, progress=False)
+    Ranker.rank = slow
+    link(index_dir, block=block, progress=False)

@@ -23,6 +23,7 @@ from facematch.evaluate import (
     embed_photos,
     evaluate_search,
     evaluate_verification,
+    fnir_at_fpir,
     lfw_path,
     parse_pairs,
     tar_at_far,
@@ -224,6 +225,46 @@ def test_search_on_lfw_people(lfw, eval_cache, tmp_path):
     assert {Path(p).name for p in r["plots"]} == {"cmc.png", "scores.png"}
     assert all(Path(p).stat().st_size > 5000 for p in r["plots"])
     assert json.loads((tmp_path / "search.json").read_text())["rank_hit_rate"] == r["rank_hit_rate"]
+
+
+def test_fnir_is_measured_on_the_scores_search_shows(lfw, eval_cache, tmp_path):
+    """FNIR at FPIR compares a mated search's rank-1 score with a threshold set on the best non-mate's score: both
+    must be the score search shows (hubness-corrected by default). rank_mates used to return the mate's raw
+    cosine against a threshold from corrected scores. Here every number is recomputed one query at a time
+    from Searcher.rank, on a dense grid of FPIRs, and must equal what evaluate's own path gives."""
+    from facematch.evaluate import gallery_index, people_photos, rank_mates, search_split
+    from facematch.search import Searcher
+
+    people = dict(list(people_photos(lfw / "images").items())[:SEARCH_PEOPLE])
+    paths = [f for files in people.values() for f in files]
+    emb = embed_photos(paths, "sface", eval_cache, workers=2, progress=False)
+    where = emb.index_of()
+    split = search_split(people, {p: bool(emb.found[i]) for p, i in where.items()})
+    labelled = gallery_index(tmp_path / "gallery", lfw / "images", split.gallery, emb)
+    mate_of = {person: labelled[p] for p, person in zip(split.gallery, split.gallery_people, strict=True)}
+    qi = [where[p] for p in split.queries]
+    mates = [mate_of.get(p) for p in split.query_people]
+    with Searcher(tmp_path / "gallery") as s:
+        assert s.alpha > 0  # the default: hubness-corrected scores
+        ranks, mate, nonmate = rank_mates(s, emb.vectors[qi], emb.found[qi], mates)
+        hit, top1, best_other = [], [], []
+        for i, m in zip(qi, mates, strict=True):
+            cands = s.rank(emb.vectors[i][None, :], k=51)[0] if emb.found[i] else []
+            hit.append(bool(cands) and cands[0].face.id == m)
+            top1.append(cands[0].similarity if cands else MISSING_SCORE)
+            best_other.append(next((c.similarity for c in cands if c.face.id != m), MISSING_SCORE))
+    hit, top1, best_other = np.array(hit), np.array(top1), np.array(best_other)
+    assert np.array_equal(nonmate, best_other)
+    at_rank_1 = ranks == 1
+    assert np.array_equal(at_rank_1, hit) and np.array_equal(mate[at_rank_1], top1[hit])  # the shown score
+    n = len(qi)
+    fpirs = [(k + 0.5) / n for k in range(1, n)]  # every threshold these searches can set
+    want = []
+    for fpir in fpirs:
+        t = float(np.nextafter(np.sort(best_other)[::-1][int(np.floor(fpir * n))], np.inf))
+        want.append((round(t, 5), float(1 - (hit & (top1 >= t)).mean())))
+    got = fnir_at_fpir(ranks, mate, nonmate, fpirs)
+    assert [(row["threshold"], row["fnir"]) for row in got] == want
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

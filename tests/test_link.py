@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -27,7 +28,9 @@ import pytest
 from conftest import LFW, skip_or_fail
 from facematch import messages
 from facematch.cli import main
-from facematch.crosscheck import link
+from facematch.crosscheck import SAME, CrossCheck, Pair
+from facematch.crosscheck.ranker import Ranker
+from facematch.crosscheck.run import link
 from facematch.engines.sface import SFaceEngine
 from facematch.indexing import index_folder
 from facematch.search import Searcher
@@ -66,7 +69,7 @@ def state(idx: Path) -> list[tuple]:
         con.close()
 
 
-def names(p: link.Pair) -> tuple[str, str]:
+def names(p: Pair) -> tuple[str, str]:
     return p.a.filename, p.b.filename
 
 
@@ -81,7 +84,7 @@ def test_collections_known_pairs_duplicates_and_groups(archive, tmp_path, capsys
     out = capsys.readouterr().out
     assert "candidate pairs" in out and not re.search(r"\bmatch", out, re.I)  # never "match" before a person
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         pairs = cc.pairs()
         found = {names(p) for p in pairs}
         assert all(p.collections[0] != p.collections[1] for p in pairs)  # --across
@@ -100,7 +103,7 @@ def test_collections_known_pairs_duplicates_and_groups(archive, tmp_path, capsys
         assert {names(g[0]) for g in groups} == set(archive["known"]) and all(len(g) == 1 for g in groups)
 
     # Linking again does nothing new: incremental.
-    r = link.link(idx, across=True, progress=False)
+    r = link(idx, across=True, progress=False)
     assert r.linked == 0 and r.already == r.faces
 
 
@@ -109,7 +112,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
     assert main(["link", "--index", str(idx), "--quiet"]) == 0  # within collections too: copies fold
     capsys.readouterr()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         first = archive["known"][0]
         target = next(p for p in cc.pairs() if names(p) == first)
         # Pairs through the copies of the leak-a photo are folded into the pair with the original.
@@ -126,7 +129,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
         main(["link", "decide", target.id, "maybe", "--reviewer", "Ana", "--index", str(idx)])
     capsys.readouterr()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         photo_only = target.b if target.b.filename == first[1] else target.a
         lines = cc.linked_records(photo_only)
         assert (
@@ -165,7 +168,7 @@ def test_review_decide_export_and_the_photo_only_face(archive, tmp_path, capsys)
     con.commit()
     con.close()
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         assert not any(first[1] in names(p) for p in cc.pairs())
         assert [d["decision"] for d in cc.log()] == ["same"]
 
@@ -179,9 +182,9 @@ def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
         m.setattr(SFaceEngine, "DEFAULTS", old)
         for folder in (archive["a"], archive["b"]):
             index_folder(folder, idx, "sface", workers=1, progress=False)  # in this process: patched
-        link.link(idx, across=True, progress=False)
+        link(idx, across=True, progress=False)
         with Searcher(idx) as s:
-            cc = link.CrossCheck(s)
+            cc = CrossCheck(s)
             known = {names(p): p for p in cc.pairs()}
             decided = [known[archive["known"][0]], known[archive["known"][1]]]
             cc.decide(decided[0], "same", "Ana", "scar")
@@ -189,9 +192,9 @@ def test_decisions_survive_reindexing(archive, tmp_path, monkeypatch):
             old_ids = {p.id for p in decided}
     for folder in (archive["a"], archive["b"]):
         assert main(["index", str(folder), "--index", str(idx), "--quiet", "--workers", "2", "--reindex"]) == 0
-    link.link(idx, across=True, progress=False)
+    link(idx, across=True, progress=False)
     with Searcher(idx) as s:
-        cc = link.CrossCheck(s)
+        cc = CrossCheck(s)
         marks = {names(p): (p.decision["decision"], p.decision["reviewer"]) for p in cc.pairs() if p.decision}
         assert marks == {names(decided[0]): ("same", "Ana"), names(decided[1]): ("different", "Ben")}
         assert old_ids.isdisjoint({p.id for p in cc.pairs() if p.decision})  # new face ids, same decisions
@@ -206,8 +209,9 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
     if kind == "ivf":
         as_ivf(whole), as_ivf(killed)
         capsys.readouterr()
-    link.link(whole, progress=False, block=4)
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    link(whole, progress=False, block=4)
+    # link_slow.py beside this file, and the facematch this process runs (not whichever one is installed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(Path(messages.__file__).parents[1])])}
     for wait_for in (8, 24):  # faces linked before each kill: one early, one late
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "link_slow.py"), str(killed), "0.25", "4"], env=env, start_new_session=True
@@ -221,7 +225,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
         proc.wait()
     faces = sqlite3.connect(killed / DB_NAME).execute("SELECT COUNT(*) FROM faces").fetchone()[0]
     assert 24 <= done(killed) < faces  # killed twice mid-run, part of the work saved
-    r = link.link(killed, progress=False, block=4)
+    r = link(killed, progress=False, block=4)
     assert r.already > 0 and r.linked > 0
     assert state(killed) == state(whole)
 
@@ -254,9 +258,9 @@ def test_ray_gives_the_same_pairs_as_one_machine(archive, tmp_path, capsys):
         on_ray = copy_index(archive, tmp_path / f"ray-{kind}")
         if kind == "ivf":
             as_ivf(local), as_ivf(on_ray)
-        r = link.link(local, progress=False, block=8, nprobe=2)
+        r = link(local, progress=False, block=8, nprobe=2)
         assert (r.nprobe, "join" in r.settings) == ((2, True) if kind == "ivf" else (None, False))
-        link.link(on_ray, progress=False, block=8, nprobe=2, ray="local")
+        link(on_ray, progress=False, block=8, nprobe=2, ray="local")
         assert state(on_ray) == state(local) and len(state(local)) > 0
     capsys.readouterr()
 
@@ -284,23 +288,23 @@ def pairs_by_photo(idx: Path) -> set[tuple]:
 
 def test_incremental_linking_offers_new_faces_to_older_ones(archive, tmp_path, capsys):
     """Collection A indexed and linked, then B indexed and linked: only B's faces are ranked, and each pair of a
-    new face with an older one is offered to the older face (link.offer), so the pairs and which face ranked
+    new face with an older one is offered to the older face (run.offer), so the pairs and which face ranked
     which are those of linking A and B at once. Without the offer the known pairs (A photo, B photo) would
     be one-sided: A's faces were ranked before B existed."""
     idx = tmp_path / "inc"
     index_folder(
         archive["a"], idx, "sface", workers=2, records_csv=archive["records"], progress=False, collection="leak-a"
     )
-    link.link(idx, progress=False)
+    link(idx, progress=False)
     assert main(["index", str(archive["b"]), "--index", str(idx), "--quiet", "--workers", "2"]) == 0
-    r = link.link(idx, progress=False)
+    r = link(idx, progress=False)
     assert 0 < r.already < r.faces and r.linked == r.faces - r.already
     whole = copy_index(archive, tmp_path / "whole")
-    link.link(whole, progress=False)
+    link(whole, progress=False)
     grown, at_once = pairs_by_photo(idx), pairs_by_photo(whole)
     assert at_once <= grown  # every pair, ranked by the same faces
     with Searcher(idx) as s:
-        now = {tuple(sorted(names(p))): p for p in link.CrossCheck(s).pairs(fold=False)}
+        now = {tuple(sorted(names(p))): p for p in CrossCheck(s).pairs(fold=False)}
         assert all(now[tuple(sorted(pair))].mutual for pair in archive["known"])
         # The only extra pairs: found among A's faces when A was alone, and 'weak' in the grown archive (a
         # stranger rate x a larger archive), which linking A and B at once dropped by --min-band.
@@ -311,14 +315,14 @@ def test_incremental_linking_offers_new_faces_to_older_ones(archive, tmp_path, c
 
 def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     """The app's Cross-check page lists the pairs strongest first, compares one and records a decision
-    through the same library call as the CLI (link.CrossCheck.decide)."""
+    through the same library call as the CLI (CrossCheck.decide)."""
     from streamlit.testing.v1 import AppTest
 
     from conftest import texts
     from facematch.app import serve
 
     idx = copy_index(archive, tmp_path / "index")
-    link.link(idx, across=True, progress=False)
+    link(idx, across=True, progress=False)
     monkeypatch.setenv("FACEMATCH_INDEX", str(idx))
     at = AppTest.from_file(str(serve.APP), default_timeout=120)
     at.query_params["page"] = "crosscheck"
@@ -328,7 +332,7 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     assert "Cross-check the archive against itself" in page and "candidate pairs" in page
     assert not re.search(r"\bmatch(es)?\b", page.replace(messages.CAVEAT, ""), re.I)  # only the caveat says it
     with Searcher(idx) as s:
-        first = link.CrossCheck(s).pairs()[0]
+        first = CrossCheck(s).pairs()[0]
     assert f"#1 · pair {first.id}" in page  # strongest first
     at.button(key=f"xcmp_{first.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -339,7 +343,7 @@ def test_crosscheck_page_in_the_app(archive, tmp_path, monkeypatch):
     at.button[[b.label for b in at.button].index("Record decision")].click().run()
     assert not at.exception, [e.value for e in at.exception]
     with Searcher(idx) as s:
-        log = link.CrossCheck(s).log()
+        log = CrossCheck(s).log()
     assert [(d["decision"], d["reviewer"], d["note"]) for d in log] == [("same", "Ana", "same scar")]
 
 
@@ -373,7 +377,7 @@ def test_ivf_join_is_exact_within_each_faces_probed_lists_whatever_the_blocks():
     for nprobe, tau in ((4, 0.5), (64, float("-inf"))):  # at 64 = nlist, no tau: the exact self-join by score
         answers = []
         for block in (256, len(todo)):
-            r = link.Ranker(fv, ids, x, offsets, 0.0, nprobe, lists, threads=2, tau=tau)
+            r = Ranker(fv, ids, x, offsets, 0.0, nprobe, lists, threads=2, tau=tau)
             got = {}
             for b in r.plan(todo, block):
                 q_ids, (sc, cos, nb) = r.rank(b, 10)
@@ -430,8 +434,89 @@ def test_team_roles_the_cross_check_and_its_reviewer(archive, tmp_path):
         family = accounts.add("fam", "family", "a long enough password")
         researcher = accounts.add("res", "researcher", "a long enough password")
         with pytest.raises(AccessDenied, match="researchers, caseworkers and admins"):
-            link.CrossCheck(s, family)
-        cc = link.CrossCheck(s, researcher)
+            CrossCheck(s, family)
+        cc = CrossCheck(s, researcher)
         p = cc.pairs()[0]
-        cc.decide(p, link.SAME, "someone else", "same ear")
+        cc.decide(p, SAME, "someone else", "same ear")
         assert [d["reviewer"] for d in cc.log()] == ["res"]
+
+
+def test_components_join_every_chain_to_its_smallest_face():
+    """Sets of duplicate images and groups come from one union-find (review.components). The loop it replaced
+    re-rooted a face halfway up a chain (`x = parent[x] = ...` assigns x first): edges (3, 4), (2, 3), (1, 2)
+    gave {2, 3, 4} and {1}, two sets for one."""
+    from facematch.crosscheck.review import components
+
+    assert components([(3, 4), (2, 3), (1, 2)]) == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert components([(5, 9), (7, 8), (8, 9), (10, 11)]) == {5: 5, 7: 5, 8: 5, 9: 5, 10: 10, 11: 10}
+    assert components([]) == {}
+    rng = random.Random(3)
+    edges = [(rng.randrange(60), rng.randrange(60)) for _ in range(45)]
+    near: dict[int, set[int]] = {}
+    for a, b in edges:
+        near.setdefault(a, set()).add(b)
+        near.setdefault(b, set()).add(a)
+    want = {}
+    for start in sorted(near):  # by search from each smallest face not yet reached
+        todo = [start]
+        while todo:
+            f = todo.pop()
+            if f not in want:
+                want[f] = start
+                todo += near[f]
+    assert components(edges) == want
+
+
+def test_reading_deciding_and_exporting_pairs_needs_no_engine_and_leaves_the_index_folder_alone(
+    archive, tmp_path, monkeypatch
+):
+    """CrossCheck from an Index: the gallery size, the stranger rates and the engine's fingerprint come from the
+    index. Reading, deciding and exporting pairs loads no model and does not bring derived files in step (a
+    Searcher would rebuild the missing FAISS file here), and reads what a CrossCheck over a Searcher reads."""
+    from facematch import engines, search
+    from facematch.crosscheck import export, pair_row
+    from facematch.index import Index
+
+    idx = copy_index(archive, tmp_path / "index")
+    link(idx, across=True, progress=False)
+    with Searcher(idx) as s:
+        cc = CrossCheck(s)
+        want = ([pair_row(p) for p in cc.pairs()], [[pair_row(p) for p in g] for g in cc.groups()], s.gallery_size)
+    for faiss_file in idx.glob("faces-*.faiss"):
+        faiss_file.unlink()  # a Searcher would rebuild it from the database (and save it) on opening
+    before = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in idx.iterdir() if p.is_file()}
+    loaded = []
+
+    def no_engine(*args, **kwargs):
+        loaded.append(args)
+        raise AssertionError("an engine was loaded to read pairs")
+
+    monkeypatch.setattr(engines, "get_engine", no_engine)
+    monkeypatch.setattr(search, "get_engine", no_engine)
+    monkeypatch.setattr(SFaceEngine, "__init__", no_engine)
+    con = sqlite3.connect(idx / DB_NAME)
+    derived = "SELECT (SELECT COUNT(*) || ':' || TOTAL(hub) FROM face_neighbours), (SELECT COUNT(*) FROM link_pairs)"
+    tables = con.execute(derived).fetchone()
+    with Index.open(idx) as index:
+        cc = CrossCheck(index)
+        assert cc.gallery_size == want[2] and cc.s is None
+        pairs = cc.pairs()
+        assert [pair_row(p) for p in pairs] == want[0]
+        assert [[pair_row(p) for p in g] for g in cc.groups()] == want[1]
+        assert cc.duplicates() and cc.next() is not None
+        first = archive["known"][0]
+        target = next(p for p in pairs if names(p) == first)
+        cc.decide(target, SAME, "Ana", "same ear")
+        photo_only = target.b if target.b.filename == first[1] else target.a
+        assert cc.linked_records(photo_only)[0].startswith("Ana linked this face to record A000")
+        written = export(cc, tmp_path / "out")
+        assert len(written) == 8
+    assert loaded == []
+    after = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in idx.iterdir() if p.is_file()}
+    database = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"}  # the decision is appended there, by design
+    unchanged = {n: v for n, v in before.items() if n not in database}
+    assert {n: v for n, v in after.items() if n not in database} == unchanged
+    assert not list(idx.glob("faces-*.faiss"))  # not rebuilt
+    assert con.execute(derived).fetchone() == tables  # neighbour lists and pairs as they were
+    assert con.execute("SELECT COUNT(*) FROM link_decisions").fetchone()[0] == 1
+    con.close()

@@ -90,3 +90,22 @@ def test_search_order_is_exactly_hubness_corrected_cosine(grown, tmp_path):
         raw = plain.search([q], k=10)
     assert [c.similarity for c in raw] == sorted((c.similarity for c in raw), reverse=True)
     assert all(c.similarity == c.cosine for c in raw)
+
+
+def test_a_block_of_queries_ranks_as_each_query_alone(grown, tmp_path):
+    """Searcher.rank on several queries at once (evaluate search ranks blocks of 256) gives each query what it
+    gets alone. A face in several queries' shortlists used to lose its hubness offset in all but the last
+    (the lookup of r_g by id kept one place per id), so a block's scores were partly plain cosines."""
+    _, idx = grown
+    copy = tmp_path / "index"
+    shutil.copytree(idx, copy)
+    with Searcher(copy) as s:
+        ids = s.index.faces.ids(s.fingerprint)
+        queries = s.index.faces.embedding_matrix(ids[:12], s.engine.dim)
+        together = s.rank(queries, k=8)
+        alone = [s.rank(q[None, :], k=8)[0] for q in queries]
+        seen = [[(c.face.id, c.similarity, c.cosine) for c in row] for row in together]
+        assert seen == [[(c.face.id, c.similarity, c.cosine) for c in row] for row in alone]
+        assert any(c.similarity != c.cosine for row in together for c in row)  # corrected, not plain
+        hub = s.index.neighbours.hub(np.array([ids[3], ids[5], ids[3], ids[3]]), neighbours.K)
+        assert np.isfinite(hub).all() and hub[0] == hub[2] == hub[3]

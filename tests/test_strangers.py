@@ -66,7 +66,7 @@ def synthetic():
 
 
 def true_score(rate: float) -> float:
-    return C.score_at_rate(C._BIN_SCORES, sphere_rate(64, C._BIN_SCORES), rate)
+    return C.score_at_rate(C.BIN_SCORES, sphere_rate(64, C.BIN_SCORES), rate)
 
 
 # Measured on this archive (seed 0) when the method was chosen (bench/strangers.py, issue 16):
@@ -82,7 +82,7 @@ def test_synthetic_estimate_recovers_the_known_rate(synthetic):
     for rate, (est_ratio, naive_ratio) in MEASURED.items():
         s = true_score(rate)
         assert est.fpr_at(s) / rate == pytest.approx(est_ratio, abs=0.02), rate
-        assert C.interpolate_rate(C._BIN_SCORES, naive_curve, s) / rate == pytest.approx(naive_ratio, abs=0.05), rate
+        assert C.interpolate_rate(C.BIN_SCORES, naive_curve, s) / rate == pytest.approx(naive_ratio, abs=0.05), rate
         if rate >= est.method["counted_rates"][1]:  # counted, not extrapolated: the +-25% the issue asks
             assert abs(est.fpr_at(s) / rate - 1) <= C.CHECK_TOLERANCE
 
@@ -92,7 +92,7 @@ def test_synthetic_planted_people_are_not_counted_as_strangers(synthetic):
     genuine = np.median([float(v[i] @ v[j]) for i, j in same])
     truth = float(sphere_rate(64, np.array([genuine]))[0])
     naive = C.archive_pairs(v, np.arange(len(v)))
-    naive_rate = naive.at_least()[int((genuine + 1) / C._BIN)] / naive.pairs
+    naive_rate = naive.at_least()[C.bins(genuine)] / naive.pairs
     # The 300 planted pairs (600 of 5.3M ordered pairs, 1.1e-4) sit where strangers reach 2.7e-5: counted
     # naively they triple the rate there (measured 3.17x); the estimate leaves them out (measured 0.88x).
     assert naive_rate / truth == pytest.approx(3.17, abs=0.1)

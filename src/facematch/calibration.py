@@ -61,6 +61,8 @@ GRID_STEP = 0.0025
 #: Impostor scores are counted in bins this fine before tabulation (dlib's strangers span only ~0.85-0.97).
 _BIN = 0.0005
 _NBINS = 4000
+#: The score at the bottom of each bin (bins() puts a score in the bin whose bottom it reaches).
+BIN_SCORES = np.arange(_NBINS + 1) * _BIN - 1.0
 #: A calibration-check level counts as meaningful when the held-out half has at least this many
 #: impostor pairs above it (Poisson relative error 10%, so +-25% is a 2.5-sigma band).
 CHECK_MIN_COUNT = 100
@@ -76,6 +78,49 @@ def band(expected_strangers: float) -> str:
     if expected_strangers < WEAK_FROM:
         return "possible"
     return "weak"
+
+
+@dataclass(frozen=True)
+class Strangers:
+    """What a score means in an archive: how often a stranger reaches it, how many are expected, the band."""
+
+    fpr: float  # rate at which an unrelated face scores at least the score
+    expected: float  # fpr x faces in the archive searched
+    band: str  # strong / possible / weak, from `expected`
+    bound: bool  # the score is above every stranger measured: the rate is an upper bound
+
+
+def strangers(cal: Calibration | ArchiveCalibration | None, score: float, gallery_size: int) -> Strangers | None:
+    """The stranger count and band of a score in an archive of `gallery_size` faces (None when uncalibrated).
+    The one place they are made: search candidates, the link's --min-band and its pairs all come here."""
+    if cal is None:
+        return None
+    fpr = cal.fpr_at(score)
+    expected = fpr * gallery_size
+    return Strangers(fpr, expected, band(expected), at_floor(fpr, cal.floor))
+
+
+def at_floor(rate: float, floor: float) -> bool:
+    """Is a rate the smallest the measurements can show (the score is above every stranger measured)?"""
+    return rate <= floor * 1.000001
+
+
+# -- score bins ---------------------------------------------------------------------------------
+def bins(scores: np.ndarray) -> np.ndarray:
+    """The bin of each score on [-1, 1] (NBINS + 1 bins of _BIN): the one way scores are binned. In float64
+    and with a hair of slack: a score exactly on a bin edge (e.g. 0.0) must not fall one bin low."""
+    return np.clip(np.floor((np.asarray(scores, dtype=np.float64) + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
+
+
+def histogram(scores: np.ndarray) -> np.ndarray:
+    """How many scores fall in each bin (bins())."""
+    return np.bincount(bins(scores), minlength=_NBINS + 1)
+
+
+def grid_bin(score: float | np.ndarray) -> np.ndarray:
+    """The bin a score of the tabulation grid (a multiple of the bin width) starts: pairs scoring at least it are
+    at_least[grid_bin(score)] for at_least = the cumulative histogram from the top."""
+    return np.clip(np.round((np.asarray(score, dtype=np.float64) + 1.0) / _BIN).astype(np.int64), 0, _NBINS)
 
 
 @dataclass(frozen=True)
@@ -109,7 +154,7 @@ class Calibration:
 
     def is_bound(self, score: float) -> bool:
         """True when the score is above every measured stranger: the rate is then an upper bound."""
-        return self.fpr_at(score) <= self.floor * 1.000001
+        return at_floor(self.fpr_at(score), self.floor)
 
     def expected_strangers(self, score: float, gallery_size: int) -> float:
         return self.fpr_at(score) * gallery_size
@@ -206,9 +251,7 @@ def impostor_histogram(vectors: np.ndarray, labels: np.ndarray, block: int = 102
         rows = np.arange(start, stop)[:, None]
         cols = np.arange(start, n)[None, :]
         keep = (cols > rows) & (labels[start:stop][:, None] != labels[start:][None, :])
-        # float64 and a hair of slack: a score exactly on a bin edge (e.g. 0.0) must not fall one bin low
-        b = np.clip(np.floor((s[keep].astype(np.float64) + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
-        hist += np.bincount(b, minlength=_NBINS + 1)
+        hist += histogram(s[keep])
         total += int(keep.sum())
     return hist, total
 
@@ -218,8 +261,7 @@ def from_histogram(hist: np.ndarray, total: int, engine: str, source: str) -> Ca
         raise ValueError("no pairs of different people to calibrate with (need photos of two or more people)")
     at_least = np.cumsum(hist[::-1])[::-1]  # at_least[b] = pairs in bins >= b
     scores = np.round(np.arange(-1.0, 1.0 + GRID_STEP / 2, GRID_STEP), 4)
-    bins = np.clip(np.round((scores + 1.0) / _BIN).astype(np.int64), 0, _NBINS)
-    return Calibration(engine, scores, at_least[bins].astype(np.float64), int(total), source)
+    return Calibration(engine, scores, at_least[grid_bin(scores)].astype(np.float64), int(total), source)
 
 
 def build(
@@ -251,8 +293,7 @@ def adjusted_impostor_histogram(
         rows = np.arange(start, min(len(v), start + block))
         s = adjust.apply(v[rows] @ v.T, rows).astype(np.float64)
         keep = labels[rows][:, None] != labels[None, :]
-        b = np.clip(np.floor((s[keep] + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
-        hist += np.bincount(b, minlength=_NBINS + 1)
+        hist += histogram(s[keep])
         total += int(keep.sum())
     return hist, total
 
@@ -289,7 +330,7 @@ def check(vectors: np.ndarray, labels: Sequence[str], engine: str, offsets: np.n
             continue
         score = float(cal.scores[idx[0]])
         predicted = cal.fpr_at(score) * total_b
-        counted = int(at_least_b[int(round((score + 1.0) / _BIN))])
+        counted = int(at_least_b[grid_bin(score)])
         meaningful = counted >= CHECK_MIN_COUNT
         err = (predicted - counted) / counted if counted else None
         rows.append(
@@ -364,8 +405,7 @@ class ArchivePairs:
         # -inf marks "no pair" (a face with fewer than `neighbours` scores kept, or a dropped one): not a pair
         # to leave out. Counted as one, it was cast to an integer bin (a NumPy warning) and taken off the total.
         near = near[np.isfinite(near) & (near >= floor)].astype(np.float64)
-        b = np.clip(np.floor((near + 1.0) / _BIN + 1e-6).astype(np.int64), 0, _NBINS)
-        hist = self.hist - np.bincount(b, minlength=_NBINS + 1)
+        hist = self.hist - histogram(near)
         return np.cumsum(hist[::-1])[::-1], self.pairs - len(near)
 
 
@@ -408,8 +448,7 @@ def _block_pairs(s: np.ndarray, dropped: int, k_top: int, low: float, top_from: 
         n = s.shape[1]
         top = -np.sort(-np.partition(s, n - k_top, axis=1)[:, n - k_top :], axis=1)
     upper = s[s >= low] if np.isfinite(low) else s[np.isfinite(s)]
-    b = np.floor((upper.astype(np.float64) + 1.0) / _BIN + 1e-6).astype(np.int64)
-    counts = np.bincount(np.clip(b, 0, _NBINS), minlength=_NBINS + 1)
+    counts = histogram(upper)
     counts[0] += s.size - dropped - len(upper)
     return counts, top
 
@@ -463,7 +502,7 @@ def archive_pairs(
         counts += c
         tops.append(top)
         if start == 0 and n > BIN_ALL_BELOW:
-            low = score_at_rate(_BIN_SCORES, np.cumsum(c[::-1])[::-1] / c.sum(), LOW_RATE) or -np.inf
+            low = score_at_rate(BIN_SCORES, np.cumsum(c[::-1])[::-1] / c.sum(), LOW_RATE) or -np.inf
             top_from = float(np.quantile(top[:, -1], 0.01))
     return ArchivePairs(
         counts,
@@ -517,7 +556,7 @@ class ArchiveCalibration:
         return interpolate_rate(self.scores, self.rates, score)
 
     def is_bound(self, score: float) -> bool:
-        return self.fpr_at(score) <= self.floor * 1.000001
+        return at_floor(self.fpr_at(score), self.floor)
 
     def expected_strangers(self, score: float, gallery_size: int) -> float:
         return self.fpr_at(score) * gallery_size
@@ -611,9 +650,6 @@ def _reference_score(reference: Calibration, rate: float) -> float | None:
     return score_at_rate(reference.scores, np.maximum(reference.fpr, reference.floor), rate)
 
 
-_BIN_SCORES = np.arange(_NBINS + 1) * _BIN - 1.0
-
-
 def fit_score_map(
     curve: np.ndarray, reference: Calibration, r_lo: float, r_hi: float = FIT_TOP, per_decade: int = 10
 ) -> tuple[float, float, float]:
@@ -627,7 +663,7 @@ def fit_score_map(
     n = max(2, int(round(math.log10(r_hi / r_lo) * per_decade)) + 1)
     x, y = [], []
     for r in np.logspace(math.log10(r_hi), math.log10(r_lo), n):
-        xs, ys = score_at_rate(_BIN_SCORES, curve, float(r)), _reference_score(reference, float(r))
+        xs, ys = score_at_rate(BIN_SCORES, curve, float(r)), _reference_score(reference, float(r))
         if xs is not None and ys is not None:
             x.append(xs)
             y.append(ys)

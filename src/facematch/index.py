@@ -190,13 +190,16 @@ class Index:
         """Bring every face's nearest-neighbour list (and so its hub value) in step (neighbours.py)."""
         return neighbours.update(self.faces, self.neighbours, vectors, fingerprint, k)
 
-    def stranger_rates(self, fingerprint: Fingerprint, scoring: neighbours.Scoring, refresh: bool = False):
+    def stranger_rates(
+        self, fingerprint: Fingerprint, scoring: neighbours.Scoring, refresh: bool = False, save: bool = True
+    ):
         """The stranger rates a search of this index uses for these scores (calibration.py).
 
         The archive's own estimate (strangers-<engine>.json beside the FAISS file, redone when the archive
         has changed size by more than a tenth), else the shipped reference table for these exact weights
         and this kind of score (for archives under calibration.MIN_ARCHIVE_FACES faces; its source says
-        so), else None: the scores are then shown as uncalibrated.
+        so), else None: the scores are then shown as uncalibrated. `save=False` (reading stored pairs) makes
+        a missing or stale estimate in memory only: the index folder is left as it is.
         """
         reference = calibration.for_engine(fingerprint)
         if reference is not None and reference.scoring != scoring.to_json():
@@ -223,7 +226,7 @@ class Index:
         found = calibration.for_archive(
             vectors, [keys[int(i)] for i in ids], reference, self._adjust(fingerprint, scoring, ids)
         )
-        if isinstance(found, calibration.ArchiveCalibration):
+        if save and isinstance(found, calibration.ArchiveCalibration):
             found.save(path)
         return found
 

@@ -27,7 +27,7 @@ CAVEAT = N_(
 
 SCORE_LABEL = N_("uncalibrated similarity")
 
-#: Added to the caveat wherever the archive cross-check (link.py) shows or exports pairs and groups.
+#: Added to the caveat wherever the archive cross-check (crosscheck/) shows or exports pairs and groups.
 LINK_CAVEAT = (
     "A pair or a group of archive faces is a suggestion that two photos may show the same person, found by "
     "face similarity: it is not an identification. Duplicate images are the same photo saved again, not "

@@ -53,12 +53,28 @@ class Scoring:
             return "plain cosine similarity"
         return f"cosine similarity corrected for hubness (k={self.k}, weight {self.alpha:g})"
 
-    def offsets(self, hub: np.ndarray, mean: float) -> np.ndarray:
-        """Per archive face, what is taken off its cosine: alpha x (r_g - mean r); 0 for a face without r_g."""
-        return self.alpha * np.nan_to_num(np.asarray(hub, dtype=np.float64) - mean, nan=0.0)
+    def offsets(self, hub: np.ndarray, mean: float, dtype: type = np.float64) -> np.ndarray:
+        """Per archive face, what is taken off its cosine: alpha x (r_g - mean r); 0 for a face without r_g.
+
+        The one place offsets are made. `dtype`: float32 where they are taken off float32 cosines (a search,
+        linking), float64 for the stranger-rate estimate and calibration."""
+        return (self.alpha * np.nan_to_num(np.asarray(hub, dtype=dtype) - mean, nan=0.0)).astype(dtype, copy=False)
 
 
 PLAIN = Scoring(alpha=0.0)
+
+
+def shown_score(cos: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+    """The score shown for an archive face: its cosine minus its offset (Scoring.offsets), or the cosine itself
+    when scores are plain (offsets None). The one place a score is made from a cosine: search.rank_ids, the
+    link's join (selfjoin.select) and offers (run.offer) all call it."""
+    return cos if offsets is None else cos - offsets
+
+
+def pair_score(cos: np.ndarray, offset_a: np.ndarray, offset_b: np.ndarray) -> np.ndarray:
+    """The score of a pair of archive faces: what a search from either face would show for the other, the lower
+    of the two (the cosine minus the larger offset)."""
+    return shown_score(cos, np.maximum(offset_a, offset_b))
 
 
 def neighbour_means(

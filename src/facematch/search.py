@@ -204,7 +204,7 @@ class Searcher:
 
     def rank_ids(self, queries: np.ndarray, k: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(scores, cosines, face ids) of the k best archive faces for each query, best first: what `rank`
-        shows, without building Candidates (the archive cross-check, link.py, ranks a million faces so)."""
+        shows, without building Candidates (the archive cross-check, crosscheck/ranker.py, ranks a million faces so)."""
         return rank_ids(
             self.vectors,
             normalise(np.atleast_2d(queries)),
@@ -218,7 +218,7 @@ class Searcher:
         """What the hubness correction takes off each archive face's cosine: HUB_ALPHA x (r_g - mean r)
         (0 for a face without r_g, and for id -1)."""
         hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), neighbours.K).reshape(ids.shape)
-        return (self.alpha * np.nan_to_num(hub - self.hub_mean, nan=0.0)).astype(np.float32)
+        return self.scoring.offsets(hub, self.hub_mean, np.float32)
 
     def candidates_for(self, faces: list[Face], face_ids: set[int], ranked: list[Candidate]) -> dict[int, Candidate]:
         """Candidates for chosen archive faces (e.g. found by name), scored against the query as `rank` scores.
@@ -234,13 +234,14 @@ class Searcher:
         if rest.size:
             vecs = stored_vectors(self.index.faces, self.engine.dim)(rest[0])
             cos = np.nan_to_num(vecs @ fuse([f.embedding for f in faces]), nan=-np.inf)[None, :]
-            for c in self._candidates(self._corrected(cos, rest), cos, rest, numbered=False)[0]:
+            for c in self._candidates(self.shown_scores(cos, rest), cos, rest, numbered=False)[0]:
                 out[c.face.id] = c
         return out
 
-    def _corrected(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Cosines -> ranking scores: minus HUB_ALPHA x (r_g - mean r) (no correction for a face without r_g)."""
-        return cos - self.offsets(ids) if self.alpha else cos
+    def shown_scores(self, cos: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosines with archive faces `ids` -> the scores this search shows for them (rank and candidates rank
+        by these): minus HUB_ALPHA x (r_g - mean r), no correction for a face without r_g or with hubness off."""
+        return neighbours.shown_score(cos, self.offsets(ids) if self.alpha else None)
 
     def _candidates(
         self, scores: np.ndarray, cos: np.ndarray, ids: np.ndarray, numbered: bool
@@ -267,11 +268,9 @@ class Searcher:
 
     def calibrated(self, c: Candidate) -> Candidate:
         """Fill in how many strangers in this index are expected to look at least this similar."""
-        if self.calibration is not None:
-            c.fpr = self.calibration.fpr_at(c.similarity)
-            c.expected_strangers = self.calibration.expected_strangers(c.similarity, self.gallery_size)
-            c.band = calibration.band(c.expected_strangers)
-            c.bound = self.calibration.is_bound(c.similarity)
+        st = calibration.strangers(self.calibration, c.similarity, self.gallery_size)
+        if st is not None:
+            c.fpr, c.expected_strangers, c.band, c.bound = st.fpr, st.expected, st.band, st.bound
         return c
 
 
@@ -299,9 +298,7 @@ def rank_ids(
     wide = min(total, max(2 * k, k + 20)) if offsets is not None else k
     while len(rows) and total:
         cos, ids = vectors.search(q[rows], wide, exact=exact)
-        scores = (
-            np.where(ids >= 0, cos - offsets(ids), -np.inf) if offsets is not None else np.where(ids >= 0, cos, -np.inf)
-        )
+        scores = np.where(ids >= 0, neighbours.shown_score(cos, offsets(ids) if offsets is not None else None), -np.inf)
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         top = [np.take_along_axis(a, order, 1) for a in (scores, cos, ids)]
         n = top[0].shape[1]

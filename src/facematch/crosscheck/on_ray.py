@@ -1,6 +1,6 @@
-"""The archive cross-check's self-join as Ray tasks over blocks of faces (link.py's `ray=` argument).
+"""The archive cross-check's self-join as Ray tasks over blocks of faces (run.link's `ray=` argument).
 
-Each task runs the same link.Ranker as one machine does (FAISS index or the IVF lists of the list-major
+Each task runs the same ranker.Ranker as one machine does (FAISS index or the IVF lists of the list-major
 join, exact embeddings, hubness offsets, the join's tau fixed on the driver), so a cluster gives the same
 pairs. See cluster.py for how a cluster is joined.
 """
@@ -13,14 +13,14 @@ from ..cluster import LOCAL, session
 
 
 def _rank_block(index_bytes, spec_json: dict, ids, vecs, offsets, lists, spread: float, nprobe, tau, block, wide: int):
-    """One block of archive faces ranked against the whole archive on a Ray worker: the same link.Ranker
+    """One block of archive faces ranked against the whole archive on a Ray worker: the same ranker.Ranker
     (FAISS index or the IVF lists of the list-major join, exact embeddings, hubness offsets, the join's tau
     fixed on the driver) as on one machine, so the same pairs."""
     import faiss
 
     from ..ann import IndexSpec, apply_search_params
     from ..vectors import FaceVectors
-    from .link import Ranker
+    from .ranker import Ranker
 
     faiss.omp_set_num_threads(1)  # Ray runs one task per CPU: FAISS threads would fight over them
     index = faiss.deserialize_index(np.asarray(index_bytes))
@@ -31,7 +31,7 @@ def _rank_block(index_bytes, spec_json: dict, ids, vecs, offsets, lists, spread:
 
 
 def rank_blocks_on_ray(ranker, blocks: list, wide: int, address: str | None = LOCAL):
-    """Yield link.Ranker.rank(block) for each block, computed as Ray tasks and returned in the order given
+    """Yield Ranker.rank(block) for each block, computed as Ray tasks and returned in the order given
     (so progress and resuming work as on one machine). The FAISS index, the IVF lists, the exact embeddings
     and the hubness offsets go into Ray's object store once; each task ranks one block."""
     import faiss

@@ -16,12 +16,12 @@ around, list-major:
    N x (their rate) in number, so for a typical face its top `wide` sit above the stranger quantile
    ~wide/N; TAU_CROWD gives room for faces in sparse regions. A pair below `tau` is one that
    ~TAU_CROWD x wide strangers of this archive resemble as much: band 'weak' (calibration.band, as far
-   as the calibration's stranger rates describe this archive), which `link` drops unless --min-band
+   as the calibration's stranger rates describe this archive), which linking drops unless --min-band
    weak. Faces with fewer than k candidates above `tau` are counted (JoinStats.short): at 1M
    sface-like faces, 6.8% (bench/link_scale.py); their lists end early, with weak pairs missing. Unlike
    search.rank_ids, no face below tau is brought back by its hubness offset.
 5. per query face: the kept candidates scored as search.rank_ids scores them (cosine minus the other
-   face's hubness offset), the best `wide`, best first: the same arrays link.Ranker.rank returns, so
+   face's hubness offset), the best `wide`, best first: the same arrays ranker.Ranker.rank returns, so
    pairs, bands, duplicates and resuming downstream are unchanged.
 
 Every cosine is exact (float32 embeddings, not the index's 8-bit codes), so only the choice of lists
@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from ..neighbours import shown_score
 
 #: tau is the cosine a random pair of the archive exceeds with probability TAU_CROWD x wide / faces.
 TAU_CROWD = 8
@@ -223,7 +225,7 @@ def select(
     pos = np.full((n, wide), -1, np.int64)
     if not len(qi):
         return scores, cosines, pos
-    score = cos - offsets[gi] if offsets is not None else cos
+    score = shown_score(cos, offsets[gi] if offsets is not None else None)
     key = qi.astype(np.float64) * 16.0 + (8.0 - score.astype(np.float64))  # |score| < 4: rows never overlap
     order = np.argsort(key)
     qi, gi = qi[order], gi[order]
@@ -233,7 +235,7 @@ def select(
     rows, cols, gi = qi[keep], rank[keep], gi[keep]
     exact = rowdot(q, rows, vecs, gi)
     pos[rows, cols], cosines[rows, cols] = gi, exact
-    scores[rows, cols] = exact - offsets[gi] if offsets is not None else exact
+    scores[rows, cols] = shown_score(exact, offsets[gi] if offsets is not None else None)
     again = np.lexsort((np.where(pos >= 0, pos, np.iinfo(np.int64).max), -scores), axis=1)
     return tuple(np.take_along_axis(a, again, 1) for a in (scores, cosines, pos))  # type: ignore[return-value]
 

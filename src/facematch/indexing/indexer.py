@@ -91,7 +91,7 @@ def index_folder(
     """Index every face under folder into index_dir. Safe to interrupt and rerun.
 
     `collection` names the collection the folder belongs to (a leak, a county list; default: the folder's
-    own name): the archive cross-check (link.py) says which collections a pair joins.
+    own name): the archive cross-check (crosscheck/) says which collections a pair joins.
 
     `reindex` first removes what this engine made with other weights or pre-processing (an index built
     by an older facematch): without it such an index is refused, since the two kinds of vectors cannot

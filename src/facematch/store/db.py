@@ -204,7 +204,7 @@ _V4_COLUMNS = {
 }
 
 
-# -- schema 5 (link): the archive cross-checked against itself (link.py). Pairs and progress rows go with
+# -- schema 5 (link): the archive cross-checked against itself (crosscheck/). Pairs and progress rows go with
 # their faces (ON DELETE CASCADE): a removed photo's pairs leave the queue. Pair decisions point at both
 # photos' sha256 + box, not at face ids, and are append-only like the case decisions.
 SCHEMA_LINK = """

@@ -1,6 +1,6 @@
 """The archive cross-check's storage: candidate pairs, which faces are linked, face hashes, pair decisions.
 
-Storage only; link.py holds the rules. A pair is two faces of one engine (a < b), with the cosine, the
+Storage only; crosscheck/ holds the rules. A pair is two faces of one engine (a < b), with the cosine, the
 score searches show, each face's rank in the other's list (both known = a mutual pair), its kind
 ('person': may be the same person; 'duplicate': the same image saved again) and the reasons from
 records. Pairs and progress rows are deleted with their faces (ON DELETE CASCADE), so a removed or
@@ -56,7 +56,7 @@ class Links:
         A pair found again (from its other face, or by a rerun) is updated in place, never duplicated: it
         keeps the rank each side found, so a pair found from both sides is known to be mutual. `ranks`:
         (a, b, 'rank_ab' or 'rank_ba', rank or None) set afterwards (an older face's ranks after new faces
-        were offered to it, link.offer); a pair left ranked by neither face is deleted.
+        were offered to it, crosscheck.run.offer); a pair left ranked by neither face is deleted.
         """
         now = time.time()
         linked = {int(f) for f in faces}  # once: a block is 32,768 faces, tested against every face of its pairs

@@ -86,16 +86,18 @@ class Neighbours:
                 c.executemany("DELETE FROM faces_gone WHERE id = ?", [(i,) for i in forget])
 
     def hub(self, ids: np.ndarray, k: int) -> np.ndarray:
-        """r_g of these faces in the order given (NaN for a face without a list for this k)."""
-        out = np.full(len(ids), np.nan, dtype=np.float32)
-        where = {int(i): n for n, i in enumerate(ids)}
+        """r_g of these faces in the order given (NaN for a face without a list for this k). An id may come more
+        than once (a block of queries shares faces between its shortlists): each place gets the value."""
+        unique, place = np.unique(np.asarray(ids, dtype=np.int64).ravel(), return_inverse=True)
+        out = np.full(len(unique), np.nan, dtype=np.float32)
+        where = {int(i): n for n, i in enumerate(unique)}
         for part in chunks(list(where)):
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
                 f"SELECT face_id, hub FROM face_neighbours WHERE k = ? AND face_id IN ({marks})", (k, *part)
             ):
                 out[where[r[0]]] = r[1]
-        return out
+        return out[place.ravel()]
 
     def hub_range(self, engine: str, k: int) -> tuple[float, float]:
         """(mean, smallest) r_g of the archive: scores are corrected by each face's r_g relative to the mean,

@@ -1,0 +1,122 @@
+"""One block's ranked rows turned into the pairs to store: skips, ranks, offers, duplicates, reasons, bands.
+
+Faces of the same photo are never paired (a photo shows different people); with --across, neither are
+faces of the same collection. A pair's score is the score a search from either face would show for the
+other, the lower of the two (cosine - HUB_ALPHA x (r - mean r) for the other face's r); its stranger count
+(how many strangers in this archive are expected to look this similar) and band come from the archive's
+stranger rates, as in search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import calibration
+from ..neighbours import pair_score
+from ..search import Searcher
+from ..store import FaceRow
+from .duplicates import DUP_COSINE, duplicate_kind, face_hashes
+from .reasons import NameHits, record_reasons, records_about
+
+BANDS = calibration.BANDS  # strongest first: --min-band keeps this band and those before it
+
+#: The first cut of BlockPairs.pairs keeps entries this far below what could be kept (a pair's cosine and
+#: score, computed from each of its faces' sides, may differ in the last float bits).
+_MARGIN = 1e-3
+
+
+class BlockPairs:
+    """What turning one block's ranked lists into pairs needs: faces, photos, collections, records, hashes."""
+
+    def __init__(self, s: Searcher, k: int, across: bool, min_band: str) -> None:
+        self.s, self.k, self.across = s, k, across
+        self.min_rank = BANDS.index(min_band)
+        self._name_hits = NameHits(s.index)
+        self._lowest: float | None = None
+
+    def pairs(
+        self,
+        q_ids: np.ndarray,
+        scores: np.ndarray,
+        cos: np.ndarray,
+        ids: np.ndarray,
+        old: Callable[[int], bool] | None = None,
+    ) -> list[dict]:
+        """The block's pairs: each query face's first k (after skipping its own photo and, with --across, its
+        collection), classified, at least min_band. With `old` (faces linked before this run): a pair with an
+        older face is also marked "offer" (that face), anywhere in the query's `wide` row, so offer() can
+        rank it from the older face's side too.
+
+        A block is 32,768 faces x `wide` candidates (~1M entries): the skips, ranks and a first cut by score
+        are array operations, and only entries that can be kept become pair dicts (about one in ten at 1M
+        faces, bench/link_e2e.py). The cut keeps every entry that min_band, or a duplicate check, could keep
+        (with a margin: a pair's score from its two sides may differ in the last float bits); min_band
+        itself is then applied to each pair as before, so the pairs are those of the per-entry loop."""
+        faces = self.s.index.faces
+        everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
+        photo, image = faces.photos_of(everyone)  # -1: a face gone meanwhile
+        q_pos, g_pos = np.searchsorted(everyone, q_ids), np.searchsorted(everyone, np.maximum(ids, 0))
+        keep = (ids >= 0) & (ids != q_ids[:, None]) & (photo[g_pos] >= 0) & (photo[q_pos] >= 0)[:, None]
+        keep &= photo[g_pos] != photo[q_pos][:, None]
+        if self.across:
+            coll = faces.collection_of(everyone)
+            _, code = np.unique(np.array([coll.get(int(f), "") for f in everyone], dtype=object), return_inverse=True)
+            keep &= code[g_pos] != code[q_pos][:, None]
+        ranks = np.cumsum(keep, axis=1)
+        ranked = keep & (ranks <= self.k)
+        offers = np.zeros_like(keep)
+        if old is not None:
+            at = np.nonzero(keep)
+            offers[at] = [old(int(g)) for g in ids[at].tolist()]
+        off = self.s.offsets(everyone).astype(np.float64) if self.s.alpha else np.zeros(len(everyone))
+        score = pair_score(cos.astype(np.float64), off[q_pos][:, None], off[g_pos])
+        could = (
+            (score >= self._lowest_score()) | (cos >= DUP_COSINE - _MARGIN) | (image[g_pos] == image[q_pos][:, None])
+        )
+        found: dict[tuple[int, int], dict] = {}
+        rows_at, cols_at = np.nonzero((ranked | offers) & could)  # row-major: each query's row in order
+        for i, j, c, sc, r, o in zip(
+            rows_at.tolist(), cols_at.tolist(), cos[rows_at, cols_at].tolist(), score[rows_at, cols_at].tolist(),
+            ranks[rows_at, cols_at].tolist(), offers[rows_at, cols_at].tolist(), strict=True,
+        ):  # fmt: skip
+            q, g = int(q_ids[i]), int(ids[i, j])
+            a, b = (q, g) if q < g else (g, q)
+            pair = {"a": a, "b": b, "cosine": c, "score": sc}
+            if r <= self.k:
+                pair["rank_ab" if q == a else "rank_ba"] = r
+            if o:
+                pair["offer"] = g
+            found[(a, b)] = {**found.get((a, b), {}), **pair}
+        pairs = list(found.values())
+        rows = faces.by_id({f for p in pairs for f in (p["a"], p["b"])})
+        pairs = [p for p in pairs if p["a"] in rows and p["b"] in rows]
+        self._classify(pairs, rows)
+        return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
+
+    def _lowest_score(self) -> float:
+        """A score below which no pair is strong enough for min_band (-inf when every score is): the bands
+        only fall as the score falls (rates of strangers), read on a grid of 0.001 with a margin."""
+        if self._lowest is None:
+            grid = np.arange(-1.0, 2.0, 0.001)
+            ok = [g for g in grid.tolist() if self._strong_enough(g)]
+            self._lowest = -np.inf if not ok or ok[0] == grid[0] else ok[0] - 0.001 - _MARGIN
+        return self._lowest
+
+    def _strong_enough(self, score: float) -> bool:
+        if self.s.calibration is None or self.min_rank == len(BANDS) - 1:
+            return True
+        st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
+        return BANDS.index(st.band) <= self.min_rank  # type: ignore[union-attr]
+
+    def _classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
+        """Duplicates (same file, or same face pixels and geometry) apart from possible same persons; reasons."""
+        close = {f for p in pairs if p["cosine"] >= DUP_COSINE for f in (p["a"], p["b"])}
+        hashes = face_hashes(self.s.index, [rows[f] for f in close if f in rows])
+        recs = records_about(self.s.index, rows)
+        for p in pairs:
+            fa, fb = rows[p["a"]], rows[p["b"]]
+            dup = duplicate_kind(fa, fb, p["cosine"], hashes)
+            p["kind"], p["duplicate"] = ("duplicate" if dup else "person"), dup
+            p["reasons"] = record_reasons(recs.get(fa.id, []), recs.get(fb.id, []), self._name_hits)

@@ -1,0 +1,182 @@
+"""The linking run (`facematch link`): every face not yet linked, in blocks, resumable, incremental.
+
+Each block of faces is ranked against the whole archive (ranker.py), its rows become pairs
+(blocks.py), the pairs are offered to the older faces they reach (offer), and the block's pairs and the
+faces it linked are written in one transaction (store/links.py: save_block).
+
+Progress is stored per face (link_done), written in the same transaction as the block's pairs: a run
+killed at any moment resumes where it stopped and never duplicates a pair (a pair's key is its two faces).
+After new photos are indexed only their faces are linked, and symmetrically: a new face's pair with an
+older face (anywhere in the new face's `wide` best) is offered to the older face, which ranks it among its
+stored pairs and keeps its first k (offer()), so the older face gets the pairs a full relink would.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..i18n import _
+from ..index import Index
+from ..neighbours import shown_score
+from ..search import Searcher
+from .blocks import BANDS, BlockPairs
+from .ranker import Ranker, link_nprobe
+
+#: Nearest archive faces kept per face.
+K = 20
+#: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
+SPARE = 10
+
+
+@dataclass
+class LinkReport:
+    engine: str
+    faces: int  # faces of this engine in the index
+    linked: int  # faces linked by this run
+    already: int  # faces linked before this run (an earlier or interrupted run)
+    pairs: dict[str, int]  # stored pairs by kind, after this run
+    seconds: float = 0.0
+    interrupted: bool = False
+    nprobe: int | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def link(
+    index_dir: Path | Index,
+    engine: str | None = None,
+    *,
+    k: int = K,
+    across: bool = False,
+    min_band: str = "possible",
+    full: bool = False,
+    progress: bool = True,
+    block: int | None = None,
+    nprobe: int | None = None,
+    threads: int | None = None,
+    ray: str | None = None,
+    stop_after: int | None = None,
+) -> LinkReport:
+    """Link every face of one engine not yet linked (all of them with `full`) to its k nearest archive faces.
+
+    `min_band` keeps person pairs of at least this band (strong, possible, weak = all); duplicates are kept
+    whatever their band. `ray` runs the ranking of the blocks as Ray tasks (cluster.connect's address).
+    `stop_after` stops after that many blocks (tests of resuming use a real kill instead). `block`: faces
+    per block (one transaction each; default BLOCK on a flat index, JOIN_BLOCK on an IVF one).
+    """
+    if min_band not in BANDS:
+        raise ValueError(f"--min-band must be one of {', '.join(BANDS)}")
+    start = time.monotonic()
+    import faiss
+
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
+    with Searcher(index_dir, engine) as s:
+        index, fp = s.index, s.fingerprint
+        if full:
+            index.links.forget_settings(fp, -1, across)
+        index.links.forget_settings(fp, k, across)
+        todo = index.links.todo(fp, k, across)
+        total = index.faces.count(fp)
+        report = LinkReport(
+            fp, total, 0, total - len(todo), {}, settings={"k": k, "across": across, "min_band": min_band}
+        )
+        report.nprobe = link_nprobe(s, nprobe)
+        ctx = BlockPairs(s, k, across, min_band)
+        bar = _bar(len(todo), progress)
+        ranker = Ranker.of(s, report.nprobe, threads or os.cpu_count() or 1) if len(todo) else None
+        if ranker is not None and ranker.lists is not None:
+            ranker.prepare(k + SPARE, k)  # tau once, here: Ray tasks get it with the ranker
+            report.settings["tau"] = round(ranker.tau, 4)  # type: ignore[arg-type]
+        blocks = ranker.plan(todo, block or ranker.block) if ranker is not None else []
+        old = linked_before(ranker, todo) if ranker is not None and report.already else None
+        ranked: Iterable[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+        if ray is not None and blocks:
+            from .on_ray import rank_blocks_on_ray
+
+            ranked = rank_blocks_on_ray(ranker, blocks, k + SPARE, ray)
+        else:
+            ranked = (ranker.rank(b, k + SPARE) for b in blocks)
+        try:
+            for n, (ids, found) in enumerate(ranked, start=1):  # noqa: B007
+                pairs = ctx.pairs(ids, *found, old=old)
+                pairs, ranks = offer(index, fp, k, ranker, pairs)
+                index.links.save_block(fp, k, across, ids.tolist(), pairs, ranks)
+                report.linked += len(ids)
+                if bar is not None:
+                    bar.update(len(ids))
+                if stop_after is not None and n >= stop_after:
+                    report.interrupted = True
+                    break
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+        report.pairs = index.links.count(fp)
+        if ranker is not None and ranker.lists is not None:
+            st = ranker.stats  # Ray tasks keep their own: counted on one machine only
+            report.settings["join"] = {"candidates": st.candidates, "short": st.short, "faces": st.faces}
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def linked_before(ranker: Ranker, todo: np.ndarray) -> Callable[[int], bool]:
+    """Is a face one linked by an earlier run (not in this run's todo)?"""
+    before = ~np.isin(ranker.ids, todo)
+
+    def old(face: int) -> bool:
+        pos = int(np.searchsorted(ranker.ids, face))
+        return pos < len(before) and ranker.ids[pos] == face and bool(before[pos])
+
+    return old
+
+
+def offer(index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict]) -> tuple[list[dict], list[tuple]]:
+    """Incremental linking, made symmetric: a new face's pair with an older face is offered to the older face.
+
+    The older face's ranked pairs (those where it gave a rank) are ranked again with the offered faces, by
+    the score its own row ranks by (cosine - the other face's hubness offset, as search.rank_ids); its
+    first k keep (or get) its rank, numbered again, and any pushed beyond k lose it (a pair ranked by
+    neither face is deleted by save_block). So after new photos are indexed, linking only their faces
+    gives an older face the pairs a full relink would, as far as the new face's row reaches (its `wide`
+    best). Returns (the pairs to store, the (a, b, column, rank or None) updates for the older faces).
+    """
+    offered: dict[int, dict[int, dict]] = {}
+    for p in pairs:
+        g = p.pop("offer", None)
+        if g is not None:
+            offered.setdefault(g, {})[p["b"] if p["a"] == g else p["a"]] = p
+    if not offered or ranker is None:
+        return [p for p in pairs if _ranked(p)], []
+    current = index.links.ranked(fp, list(offered))
+    ranks: list[tuple] = []
+    accepted: set[tuple[int, int]] = set()
+    for g, new in offered.items():
+        partners = np.array(sorted(set(current.get(g, [])) | set(new)), dtype=np.int64)
+        cos = ranker.exact(partners) @ ranker.exact(np.array([g]))[0]
+        score = shown_score(cos, ranker.offsets(partners) if ranker.offsets_all is not None else None)
+        order = np.lexsort((partners, -score))
+        for n, j in enumerate(order.tolist(), start=1):
+            other = int(partners[j])
+            a, b = min(g, other), max(g, other)
+            ranks.append((a, b, "rank_ab" if g == a else "rank_ba", n if n <= k else None))
+            if n <= k and other in new:
+                accepted.add((a, b))
+    return [p for p in pairs if _ranked(p) or (p["a"], p["b"]) in accepted], ranks
+
+
+def _ranked(p: dict) -> bool:
+    return p.get("rank_ab") is not None or p.get("rank_ba") is not None
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="face", desc=_("Linking"), dynamic_ncols=True)
