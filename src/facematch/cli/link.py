@@ -97,7 +97,7 @@ def _link_engines(index_dir: Path, requested: str | None) -> list[str]:
 def cmd_link(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..crosscheck.link import link
+    from ..crosscheck.run import link
 
     index_dir = args.index or default_index()
     engines = _link_engines(index_dir, args.engine)
@@ -139,15 +139,20 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def _crosscheck(args: argparse.Namespace):
-    from ..crosscheck.link import CrossCheck
-    from ..search import Searcher
+    """The open index and its pairs to read: reading, deciding and exporting pairs needs no face model."""
+    from ..crosscheck import CrossCheck
+    from ..index import Index
 
-    s = Searcher(getattr(args, "index", None) or default_index(), getattr(args, "engine", None))
-    return s, CrossCheck(s)
+    index = Index.open(getattr(args, "index", None) or default_index())
+    try:
+        return index, CrossCheck(index, engine=getattr(args, "engine", None))
+    except BaseException:
+        index.close()
+        raise
 
 
 def _print_pair(cc, p) -> None:
-    from ..crosscheck.link import pair_lines, record_summary
+    from ..crosscheck import pair_lines, record_summary
 
     kind = {"person": _("may be the same person"), "duplicate": _("duplicate image")}.get(p.kind, p.kind)
     print(_("pair {pair}  ({kind})", pair=p.id, kind=kind))
@@ -157,7 +162,7 @@ def _print_pair(cc, p) -> None:
         print(f"     {record_summary(cc.index, f)}")
         for line in cc.linked_records(f):
             print(f"     {line}")
-    for line in pair_lines(p, cc.s.gallery_size):
+    for line in pair_lines(p, cc.gallery_size):
         print(f"  {line}")
     if p.copies:
         print(
@@ -176,10 +181,10 @@ def _print_pair(cc, p) -> None:
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
-    from ..crosscheck.link import pair_row
+    from ..crosscheck import pair_row
 
-    s, cc = _crosscheck(args)
-    with s:
+    index, cc = _crosscheck(args)
+    with index:
         pairs = cc.pairs(undecided=not args.all)
         pairs = pairs[:1] if args.next else pairs[: args.limit]
         if getattr(args, "json", False):
@@ -197,8 +202,8 @@ def cmd_link_review(args: argparse.Namespace) -> int:
 
 
 def cmd_link_decide(args: argparse.Namespace) -> int:
-    s, cc = _crosscheck(args)
-    with s:
+    index, cc = _crosscheck(args)
+    with index:
         d = cc.decide(args.pair, args.decision, args.reviewer, args.why)
     print(_("Recorded: pair {pair} '{decision}' by {reviewer} (decision {id} in the audit log).", pair=args.pair,
             decision=messages.decision_word(d["decision"]), reviewer=d["reviewer"], id=d["id"]))  # fmt: skip
@@ -206,10 +211,10 @@ def cmd_link_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_link_groups(args: argparse.Namespace) -> int:
-    from ..crosscheck.link import GROUP_BAND, pair_row
+    from ..crosscheck import GROUP_BAND, pair_row
 
-    s, cc = _crosscheck(args)
-    with s:
+    index, cc = _crosscheck(args)
+    with index:
         groups = cc.groups()
         if getattr(args, "json", False):
             print_json([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)])
@@ -230,10 +235,10 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
 
 
 def cmd_link_duplicates(args: argparse.Namespace) -> int:
-    from ..crosscheck.link import pair_row
+    from ..crosscheck import pair_row
 
-    s, cc = _crosscheck(args)
-    with s:
+    index, cc = _crosscheck(args)
+    with index:
         dups = cc.duplicates()
         if getattr(args, "json", False):
             print_json([pair_row(p) for p in dups])
@@ -251,10 +256,10 @@ def cmd_link_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_link_export(args: argparse.Namespace) -> int:
-    from ..crosscheck.link import export
+    from ..crosscheck import export
 
-    s, cc = _crosscheck(args)
-    with s:
+    index, cc = _crosscheck(args)
+    with index:
         written = export(cc, args.out)
     for path in written.values():
         print(f"  {path}")

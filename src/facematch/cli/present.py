@@ -92,7 +92,7 @@ def _listed(candidates, result) -> list:
 
 def _reviewers_links(searcher):
     """A candidate's lines saying what a cross-check reviewer linked its face to (only a face with no record)."""
-    from ..crosscheck.link import CrossCheck
+    from ..crosscheck import CrossCheck
 
     linked = CrossCheck(searcher)
     return lambda c: [] if c.records else linked.linked_records(c.face)
