@@ -124,16 +124,18 @@ def parse_params(text: str | None) -> dict:
         try:
             out[key] = int(value)
         except ValueError:
-            raise ValueError(f"index parameter {key} needs a whole number, not '{value.strip()}'") from None
+            raise ValueError(
+                _("index parameter {key} needs a whole number, not '{value}'", key=key, value=value.strip())
+            ) from None
         if out[key] <= 0:
-            raise ValueError(f"index parameter {key} must be positive")
+            raise ValueError(_("index parameter {key} must be positive", key=key))
     return out
 
 
 def user_spec(kind: str, params: dict, count: int, dim: int) -> IndexSpec | None:
     """A person's choice with defaults filled in; None for 'auto' (the size decides again)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown index type '{kind}'; choose one of {', '.join(KINDS)}")
+        raise ValueError(_("unknown index type '{kind}'; choose one of {kinds}", kind=kind, kinds=", ".join(KINDS)))
     if kind == "auto":
         return None
     p = dict(params)
@@ -142,7 +144,7 @@ def user_spec(kind: str, params: dict, count: int, dim: int) -> IndexSpec | None
     if kind == "ivf-pq":
         p.setdefault("m", _pq_m(dim))
         if dim % p["m"]:
-            raise ValueError(f"ivf-pq needs m to divide the embedding size {dim}; m={p['m']} does not")
+            raise ValueError(_("ivf-pq needs m to divide the embedding size {dim}; m={m} does not", dim=dim, m=p["m"]))
     if kind == "hnsw":
         p.setdefault("M", 32)
         p.setdefault("efConstruction", 80)
@@ -219,7 +221,14 @@ def build(spec: IndexSpec, dim: int, batches: Batches, total: int, seed: int = 0
         sample, tune_q = _sample(batches(), total, want, n_q, dim, rng)
         nlist = int(spec.params["nlist"])
         if len(sample) < nlist:
-            raise ValueError(f"{spec.kind} with nlist={nlist} needs at least {nlist} faces; the index holds {total}")
+            raise ValueError(
+                _(
+                    "{kind} with nlist={nlist} needs at least {nlist} faces; the index holds {total}",
+                    kind=spec.kind,
+                    nlist=nlist,
+                    total=total,
+                )
+            )
         ivf = faiss.extract_index_ivf(index)
         ivf.cp.niter = 10  # 10 k-means rounds: centroids barely move after that, and it halves training time
         index.train(sample)

@@ -71,7 +71,9 @@ def backup(index_dir: Path, dest: Path) -> BackupResult:
             decisions = index.cases.decision_count()
         report = check(tmp, photos=False)
         if not report.ok:
-            raise BackupError("the backup copy failed its check: " + "; ".join(p.detail for p in report.problems))
+            raise BackupError(
+                _("the backup copy failed its check: {problems}", problems="; ".join(p.detail for p in report.problems))
+            )
         manifest = {
             "facematch": __version__,
             "source": str(index_dir.resolve()),
@@ -105,7 +107,9 @@ def restore(backup_dir: Path, index_dir: Path, force: bool = False) -> Path | No
         )
     report = check(backup_dir, photos=False)
     if not report.ok:
-        raise BackupError("the backup failed its check: " + "; ".join(p.detail for p in report.problems))
+        raise BackupError(
+            _("the backup failed its check: {problems}", problems="; ".join(p.detail for p in report.problems))
+        )
     moved = None
     if (index_dir / DB_NAME).exists():
         if not force:

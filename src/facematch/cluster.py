@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .i18n import _
+
 LOCAL = "local"
 
 
@@ -72,7 +74,9 @@ def connect(address: str | None = LOCAL, num_cpus: int | None = None):
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise RuntimeError(f"cannot reach the Ray cluster at {address}: {e}") from None
+            raise RuntimeError(
+                _("cannot reach the Ray cluster at {address}: {error}", address=address, error=e)
+            ) from None
     return ray
 
 

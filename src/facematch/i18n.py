@@ -55,6 +55,10 @@ def N_(message: str) -> str:
     return message
 
 
+#: A language code facematch has no catalog for (said in the language already active).
+UNKNOWN_LANGUAGE = N_("unknown language {code}; facematch speaks: {languages}")
+
+
 def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 (gettext's naming)
     """Mark a singular/plural pair for extraction (``pybabel extract -k Nn_:1,2``); ngettext picks the form."""
     return singular, plural
@@ -119,7 +123,7 @@ def choose(cli_lang: str | None = None, environ: Mapping[str, str] | None = None
     if cli_lang:
         code = normalize(cli_lang)
         if code is None:
-            raise ValueError(f"unknown language {cli_lang!r}; facematch speaks: {', '.join(available())}")
+            raise ValueError(_(UNKNOWN_LANGUAGE, code=repr(cli_lang), languages=", ".join(available())))
         return code
     return from_environment(environ)
 
@@ -137,7 +141,7 @@ def set_language(code: str | None) -> str:
     """
     norm = SOURCE if code is None else normalize(code)
     if norm is None:
-        raise ValueError(f"unknown language {code!r}; facematch speaks: {', '.join(available())}")
+        raise ValueError(_(UNKNOWN_LANGUAGE, code=repr(code), languages=", ".join(available())))
     _current.set(norm)
     return norm
 
@@ -148,7 +152,7 @@ def language(code: str | None) -> Iterator[str]:
     (a report written in the family's language from an app shown in the caseworker's)."""
     norm = SOURCE if code is None else normalize(code)
     if norm is None:
-        raise ValueError(f"unknown language {code!r}; facematch speaks: {', '.join(available())}")
+        raise ValueError(_(UNKNOWN_LANGUAGE, code=repr(code), languages=", ".join(available())))
     token = _current.set(norm)
     try:
         yield norm

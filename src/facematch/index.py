@@ -183,7 +183,7 @@ class Index:
         """The engine's FAISS index, brought in step with the database first (and saved if it moved)."""
         dim = dim or self.faces.embedding_dim(fingerprint)
         if dim is None:
-            raise EngineMismatch(f"this index holds no faces of {fingerprint}")
+            raise EngineMismatch(_("this index holds no faces of {engine}", engine=fingerprint))
         return sync(self.faces, self.folder, fingerprint, dim, rebuild=rebuild)
 
     def update_neighbours(self, fingerprint: str, vectors: FaceVectors, k: int = neighbours.K):

@@ -243,9 +243,12 @@ def parse_maps(maps: Iterable[str]) -> dict[str, str]:
         column, sep, fld = m.partition("=")
         column, fld = column.strip(), fld.strip().lower()
         if not sep or not column or not fld:
-            raise RecordsError(f"--map needs COLUMN=FIELD, got {m!r}")
+            raise RecordsError(_("--map needs COLUMN=FIELD, got {value}", value=repr(m)))
         if fld not in FIELDS:
-            raise RecordsError(f"--map {m!r}: unknown field {fld!r}; fields are: {', '.join(FIELDS)}")
+            raise RecordsError(
+                _("--map {value}: unknown field {field}; fields are: {fields}", value=repr(m), field=repr(fld),
+                  fields=", ".join(FIELDS))
+            )  # fmt: skip
         out[column] = fld
     return out
 
@@ -256,7 +259,7 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str | None]:
         try:
             return data.decode(encoding), None
         except (LookupError, UnicodeDecodeError) as e:
-            raise RecordsError(f"cannot read the file as {encoding}: {e}") from e
+            raise RecordsError(_("cannot read the file as {encoding}: {error}", encoding=encoding, error=e)) from e
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), None
     for enc in ("utf-8-sig", "gb18030"):
@@ -304,14 +307,17 @@ def _read_xlsx_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], 
     try:
         from openpyxl import load_workbook
     except ImportError as e:  # pragma: no cover - openpyxl is a dependency
-        raise RecordsError("reading .xlsx files needs openpyxl (pip install openpyxl)") from e
+        raise RecordsError(_("reading .xlsx files needs openpyxl (pip install openpyxl)")) from e
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a damaged or mislabelled file
-        raise RecordsError(f"cannot read {path} as an Excel workbook: {e}") from e
+        raise RecordsError(_("cannot read {path} as an Excel workbook: {error}", path=path, error=e)) from e
     try:
         if sheet is not None and sheet not in wb.sheetnames:
-            raise RecordsError(f"{path} has no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}")
+            raise RecordsError(
+                _("{path} has no sheet {sheet}; sheets: {sheets}", path=path, sheet=repr(sheet),
+                  sheets=", ".join(wb.sheetnames))
+            )  # fmt: skip
         ws = wb[sheet] if sheet else wb.worksheets[0]
         rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
     finally:

@@ -29,6 +29,7 @@ import numpy as np
 from . import ann
 from .ann import IndexSpec
 from .fingerprint import Fingerprint, slug
+from .i18n import _
 from .store import Database, Faces
 
 #: ids (sorted, unique) -> their exact float32 embeddings, one row each; NaN rows for unknown ids.
@@ -203,7 +204,7 @@ def choose_type(db: Database, engine: str, kind: str, params_text: str | None, d
     ann.user_spec(kind, params, 1_000_000, dim)  # raises a clear ValueError for a bad kind or parameter
     if kind == "auto":
         if params:
-            raise ValueError("--index-params needs an --index-type other than auto")
+            raise ValueError(_("--index-params needs an --index-type other than auto"))
         db.set_meta(_choice_key(engine), None)
     else:
         db.set_meta(_choice_key(engine), json.dumps({"kind": kind, "params": params}))

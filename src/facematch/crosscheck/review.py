@@ -174,7 +174,7 @@ class CrossCheck:
     def decide(self, pair: Pair | str, decision: str, reviewer: str, why: str = "", shown: list[str] = ()) -> dict:
         """Append a person's decision on a pair to the append-only log (keyed by both photos' sha256 + box)."""
         if decision not in PAIR_DECISIONS:
-            raise ValueError(f"decision must be one of {', '.join(PAIR_DECISIONS)}")
+            raise ValueError(_("decision must be one of {choices}", choices=", ".join(PAIR_DECISIONS)))
         if self.account is not None:  # team mode: the reviewer is the account, never a typed name
             reviewer = self.account.name
         if not reviewer.strip():

@@ -70,7 +70,7 @@ def link(
     per block (one transaction each; default BLOCK on a flat index, JOIN_BLOCK on an IVF one).
     """
     if min_band not in BANDS:
-        raise ValueError(f"--min-band must be one of {', '.join(BANDS)}")
+        raise ValueError(_("--min-band must be one of {bands}", bands=", ".join(BANDS)))
     start = time.monotonic()
     import faiss
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .. import messages
+from ..i18n import _
 from .base import Face, FaceEngine
 
 KNOWN_PACKS = ("buffalo_l", "buffalo_m", "buffalo_s", "buffalo_sc", "antelopev2")
@@ -105,7 +106,9 @@ def fetch_pack(pack: str, models_dir: Path) -> Path:
 
     models_dir = models_dir.resolve()
     if models_dir.name != "models":
-        raise ValueError(f"the models folder must be named 'models' for insightface's downloader: {models_dir}")
+        raise ValueError(
+            _("the models folder must be named 'models' for insightface's downloader: {folder}", folder=models_dir)
+        )
     folder = Path(storage.download("models", pack, force=False, root=str(models_dir.parent)))
     # Some packs (antelopev2) zip a folder of the same name: lift its files to where we look.
     nested = folder / pack

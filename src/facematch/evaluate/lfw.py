@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import images
+from ..i18n import _
 
 
 class PairsError(ValueError):
@@ -43,11 +44,11 @@ def parse_pairs(path: Path) -> PairsFile:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
-        raise PairsError(f"{path}: cannot read ({e.strerror or e})") from e
+        raise PairsError(_("{path}: cannot read ({error})", path=path, error=e.strerror or e)) from e
     except UnicodeDecodeError as e:
-        raise PairsError(f"{path}: not a text file ({e})") from e
+        raise PairsError(_("{path}: not a text file ({error})", path=path, error=e)) from e
     if not lines:
-        raise PairsError(f"{path}: empty file; expected a header line like `10 300`")
+        raise PairsError(_("{path}: empty file; expected a header line like `10 300`", path=path))
     head = lines[0].split()
     if len(head) != 2 or not all(h.isdigit() for h in head) or int(head[0]) < 1 or int(head[1]) < 1:
         raise PairsError(
@@ -72,19 +73,24 @@ def parse_pairs(path: Path) -> PairsFile:
             elif len(parts) == 4:
                 pair = Pair(parts[0], _index(parts[1]), parts[2], _index(parts[3]), fold)
             else:
-                raise ValueError(f"expected `name i j` or `name1 i name2 j`, got {len(parts)} fields")
+                raise ValueError(_("expected `name i j` or `name1 i name2 j`, got {n} fields", n=len(parts)))
         except ValueError as e:
-            raise PairsError(f"{path}, line {lineno}: {e}: {line!r}") from None
+            raise PairsError(
+                _("{path}, line {n}: {error}: {line}", path=path, n=lineno, error=e, line=repr(line))
+            ) from None
         if pair.same != want_same or (len(parts) == 4 and pair.same):
             kind = "same-person (`name i j`)" if want_same else "different-person (`name1 i name2 j`)"
-            raise PairsError(f"{path}, line {lineno}: fold {fold + 1} expects a {kind} pair here, got {line!r}")
+            raise PairsError(
+                _("{path}, line {n}: fold {fold} expects a {kind} pair here, got {line}", path=path, n=lineno,
+                  fold=fold + 1, kind=kind, line=repr(line))
+            )  # fmt: skip
         pairs.append(pair)
     return PairsFile(folds, per_fold, pairs)
 
 
 def _index(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"image number {text!r} is not a positive whole number")
+        raise ValueError(_("image number {value} is not a positive whole number", value=repr(text)))
     return int(text)
 
 
@@ -97,7 +103,7 @@ def people_photos(images_dir: Path) -> dict[str, list[Path]]:
     """One subfolder per person -> that person's photos, sorted (LFW's layout, and any folder like it)."""
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
-        raise FileNotFoundError(f"image folder not found: {images_dir}")
+        raise FileNotFoundError(_("image folder not found: {folder}", folder=images_dir))
     out: dict[str, list[Path]] = {}
     for person in sorted(p for p in images_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(
@@ -108,7 +114,9 @@ def people_photos(images_dir: Path) -> dict[str, list[Path]]:
         if files:
             out[person.name] = files
     if not out:
-        raise ValueError(f"{images_dir} has no subfolders with photos; expected one subfolder per person")
+        raise ValueError(
+            _("{folder} has no subfolders with photos; expected one subfolder per person", folder=images_dir)
+        )
     return out
 
 
@@ -156,7 +164,7 @@ def labelled_photos(images_dir: Path, identity_from: str = "folder", identities:
     """
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
-        raise FileNotFoundError(f"image folder not found: {images_dir}")
+        raise FileNotFoundError(_("image folder not found: {folder}", folder=images_dir))
     if identities is not None:
         return _labelled_from_tsv(images_dir, Path(identities))
     if identity_from == "folder":
@@ -168,7 +176,7 @@ def labelled_photos(images_dir: Path, identity_from: str = "folder", identities:
         raise ValueError(f"identity_from must be one of {', '.join(IDENTITY_FROM)}, not {identity_from!r}")
     paths = _image_files(images_dir)
     if not paths:
-        raise ValueError(f"{images_dir} has no photos")
+        raise ValueError(_("{folder} has no photos", folder=images_dir))
     groups = [p.relative_to(images_dir).parts[0] if len(p.relative_to(images_dir).parts) > 1 else "" for p in paths]
     names = [
         f"{g}/{identity_from_filename(p)}" if g else identity_from_filename(p)
@@ -183,13 +191,16 @@ def _labelled_from_tsv(images_dir: Path, tsv: Path) -> Labelled:
     with tsv.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     if not rows or not {"identity", "images"} <= set(rows[0]):
-        raise ValueError(f"{tsv}: expected a tab-separated file with the columns identity and images")
+        raise ValueError(_("{path}: expected a tab-separated file with the columns identity and images", path=tsv))
     paths, names, groups = [], [], []
     for row in rows:
         for rel in filter(None, (x.strip() for x in row["images"].split(","))):
             p = images_dir / rel
             if not p.is_file():
-                raise FileNotFoundError(f"{tsv}: {rel} (identity {row['identity']}) is not in {images_dir}")
+                raise FileNotFoundError(
+                    _("{path}: {photo} (identity {identity}) is not in {folder}", path=tsv, photo=rel,
+                      identity=row["identity"], folder=images_dir)
+                )  # fmt: skip
             paths.append(p)
             names.append(row["identity"])
             groups.append(row.get("group") or "")

@@ -182,7 +182,7 @@ def evaluate_search(
     where = emb.index_of()
     split = search_split(people, {p: bool(emb.found[i]) for p, i in where.items()})
     if not split.gallery or not split.queries:
-        raise ValueError(f"{images_dir}: need people with two or more photos to search for")
+        raise ValueError(_("{folder}: need people with two or more photos to search for", folder=images_dir))
     out_dir = Path(out_dir)
     labelled = gallery_index(out_dir / "gallery-index", images_dir, split.gallery, emb)
     face_of_person = {person: labelled[p] for p, person in zip(split.gallery, split.gallery_people, strict=True)}

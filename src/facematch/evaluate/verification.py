@@ -88,7 +88,10 @@ def evaluate_verification(
     )
     absent = [str(p) for p in paths if not p.is_file()]
     if absent:
-        raise FileNotFoundError(f"{len(absent)} photos named in {pairs_file} are not in {images_dir}, e.g. {absent[0]}")
+        raise FileNotFoundError(
+            _("{n} photos named in {pairs} are not in {folder}, e.g. {example}", n=len(absent), pairs=pairs_file,
+              folder=images_dir, example=absent[0])
+        )  # fmt: skip
     emb = embed_photos(paths, engine_name, cache_dir, workers, progress)
     scores, missing = pair_scores(spec.pairs, emb, images_dir)
     same = np.array([p.same for p in spec.pairs])

@@ -312,7 +312,9 @@ class Pool:
                 at = time.perf_counter() - max(0.0, time.time() - msg[2])  # when it was ready, not when we read it
                 self.first_ready_at = at if self.first_ready_at is None else min(self.first_ready_at, at)
             elif kind == "init_failed":
-                raise WorkerStartError(f"a worker process could not start: {msg[1]}")
+                from ..i18n import _  # here, not at the top: a worker imports this module and nothing it needs not
+
+                raise WorkerStartError(_("a worker process could not start: {reason}", reason=msg[1]))
             else:
                 key = msg[1]
                 if w.held and w.held[0] == key:

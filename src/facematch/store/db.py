@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..i18n import _
+
 DB_NAME = "facematch.sqlite"
 #: 1: photos, faces, records, cases, decisions. 2: typed archive records, record names, record photos,
 #: case facts. 3: the face chosen in each kept case photo and the year it was taken, the face a record
@@ -281,7 +283,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"this index was written by a newer facematch (schema {version}); update facematch")
+        raise RuntimeError(
+            _("this index was written by a newer facematch (schema {version}); update facematch", version=version)
+        )
     _upgrade_to_v2(conn)
     _upgrade_to_v3(conn)
     _upgrade_to_v4(conn)
