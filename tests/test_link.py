@@ -214,12 +214,12 @@ def test_resume_after_sigkill_gives_the_uninterrupted_pairs(archive, tmp_path, k
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(Path(messages.__file__).parents[1])])}
     for wait_for in (8, 24):  # faces linked before each kill: one early, one late
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "link_slow.py"), str(killed), "0.25", "4"], env=env, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
+            [sys.executable, str(HERE / "link_slow.py"), str(killed), "0.05", "4", str(wait_for)],
+            env=env, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300  # the child stops by itself once wait_for faces are linked
         while proc.poll() is None and done(killed) < wait_for and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.1)
         assert proc.poll() is None, "the run ended before it was killed"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
