@@ -34,6 +34,7 @@ STYLE = """<style>
   h1 { font-size: 1.8rem !important; }
 }
 [data-testid="stElementToolbar"] { display: none; }
+[class*="st-key-scroller_"] { display: none; }
 </style>"""
 #: Right to left (Uyghur): the page's text, the sidebar and the candidate grid (Streamlit's columns are flex rows,
 #: which follow `direction`) flow from the right. Inputs and text areas also start on the right.

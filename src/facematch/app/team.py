@@ -173,14 +173,13 @@ def team_case_settings(rv: Review, case) -> None:
             if given
             else _("Given to nobody else yet")
         )
-        two = st.toggle(
-            _("Two reviewers must confirm"), value=case.two_reviewers, key=f"two_{case.id}",
+        st.session_state[f"two_{case.id}"] = case.two_reviewers  # as the case is now (another account may change it)
+        st.toggle(
+            _("Two reviewers must confirm"), key=f"two_{case.id}",
             disabled=rv.account.role not in (access.ADMIN, access.CASEWORKER),
             help=_("A candidate counts as confirmed only when two different accounts confirmed it independently."),
+            on_change=lambda: rv.set_two_reviewers(case.id, st.session_state[f"two_{case.id}"]),
         )  # fmt: skip
-        if two != case.two_reviewers:
-            rv.set_two_reviewers(case.id, two)
-            st.rerun()
         if case.two_reviewers:
             caption(_("A family account sees the outcome once two reviewers have confirmed; it does not vote."))
         if not rv.account.is_admin:

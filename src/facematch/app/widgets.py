@@ -145,14 +145,13 @@ def show_status(decision, verdict: Verdict | None) -> None:
 
 def scroll_to(key: str, nonce: object) -> None:
     """Bring the container with this key to the top of the window (e.g. the compare panel just opened: its faces,
-    not the decision form below them, are what a person must see first; on a phone too). A tiny component runs
-    once per `nonce` in the page itself; nothing is fetched."""
-    import streamlit.components.v1 as components
-
-    components.html(
-        f"""<script>/* {nonce} */
+    not the decision form below them, are what a person must see first; on a phone too). A tiny frame of our own
+    HTML runs once per `nonce`, in a hidden container (language.STYLE); nothing is fetched."""
+    with st.container(key=f"scroller_{key}"):
+        st.iframe(
+            f"""<script>/* {nonce} */
 const el = window.parent.document.querySelector('.st-key-{key}');
 if (el) {{ el.scrollIntoView({{block: 'start'}}); }}
 </script>""",
-        height=0,
-    )
+            height=1,
+        )
