@@ -186,7 +186,7 @@ def team_case_settings(rv: Review, case) -> None:
             return
         family = next((a for a in people if a.role == access.FAMILY), None)
         held = {a.id for a in people}
-        others = [a for a in rv.accounts.list() if not a.disabled and a.id not in held]
+        others = [a for a in rv.accounts.list() if not a.disabled and not a.is_admin and a.id not in held]
         if family is not None:  # one family's search is never shown to another family
             others = [a for a in others if a.role != access.FAMILY]
             caption(_("This is the case of the family account {name}: it cannot be given to another family account.",
