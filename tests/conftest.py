@@ -115,8 +115,8 @@ def save_facts(at, case_id: int, names: str = "", born: str = "", county: str = 
 
 def shown(text: str) -> str:
     """What a person reads from a Markdown string the app wrote: its backslash escapes undone (the app escapes every
-    character Markdown could read as markup, app/text.py)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(text))
+    character Markdown could read as markup, and keeps an address from becoming a link with a word joiner: text.py)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(text)).replace("\u2060", "")  # and the invisible word joiner
 
 
 def html_text(body: str) -> str:

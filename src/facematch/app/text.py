@@ -31,9 +31,15 @@ from ..messages import isolate
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&])")
 
 
+#: Streamlit's Markdown also turns a bare address into a link after parsing (GFM autolink literals, on the text
+#: itself, escapes or not): an invisible word joiner after "http", "ftp" or "www" keeps it text.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|www)(?=:|\.)")
+
+
 def escape_md(text: object) -> str:
-    """Text that Markdown shows exactly as written (line breaks kept as line breaks)."""
-    escaped = _SPECIAL.sub(r"\\\1", str(text))
+    """Text that Markdown shows exactly as written (line breaks kept as line breaks), and no address in it becomes a
+    link."""
+    escaped = _SPECIAL.sub(r"\\\1", _AUTOLINK.sub("\\1\u2060", str(text)))
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 
