@@ -115,7 +115,8 @@ def photo_block(
     key = f"{case_id}_{images.sha256_bytes(data)[:12]}"
     with st.container(border=True):
         left, right = st.columns([3, 2])
-        bold(f"{iso(name)} · {_('kept in this case')}" if kept else iso(name), where=right)
+        kept_note = _("kept in this case")
+        bold(f"{iso(name)} · {kept_note}" if kept else iso(name), where=right)
         if kept is not None and right.button(_("Remove this photo from the case"), key=f"remove_{key}"):
             rv.remove_photo(case_id, kept.sha256)
             st.rerun()
