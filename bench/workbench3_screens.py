@@ -99,7 +99,9 @@ def single_user(out: Path, work: Path) -> None:
             d.get(f"{url}/?case={group.id}&lang=en")
             b.text_appears("Case: Group photo")
             b.settle()
-            field = d.find_element("xpath", "//input[@type='file']")
+            from selenium.webdriver.support import expected_conditions as ec
+
+            field = b.wait.until(ec.presence_of_element_located(("xpath", "//input[@type='file']")))
             field.send_keys(str(GROUP))
             b.text_appears("Which face is your relative?")
             b.settle()

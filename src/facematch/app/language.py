@@ -35,6 +35,7 @@ STYLE = """<style>
 }
 [data-testid="stElementToolbar"] { display: none; }
 [class*="st-key-scroller_"] { display: none; }
+.st-key-compare_top, .st-key-xcompare_top { scroll-margin-top: 4rem; }
 </style>"""
 #: Right to left (Uyghur): the page's text, the sidebar and the candidate grid (Streamlit's columns are flex rows,
 #: which follow `direction`) flow from the right. Inputs and text areas also start on the right.
