@@ -1,13 +1,26 @@
-"""From upload to candidates on screen: how long a person waits, and where the time goes.
+"""How long a person waits in the workbench, step by step, and where the time goes.
 
-Builds (once, cached in --work) a gallery of a few thousand faces from LFW in ../shared (or, without
-it, from generated variants of the demo photos), then drives the real app with Streamlit's AppTest:
-create a case, upload a photo, render the candidate grid. The same query is also timed piece by
-piece (detect, embed, search) in the same process so that render = total - the rest. The machine is
-shared and noisy: each figure is the median of --repeats runs, and the split is also given as a
-share of the total.
+Builds (once, cached in --work) a gallery of a few thousand faces from LFW in ../shared (or, without it, from
+generated variants of the demo photos), then drives the real app with Streamlit's AppTest (the server side of
+each step: the script's run, every search, image encoding and database call in it; not the browser's drawing
+nor the websocket) in single-user mode:
 
-    python bench/app_latency.py [--faces 3000] [--repeats 5] [--work bench/out/app_latency]
+  first page     a new session's first page in each language (the archive index already open, as on a
+                 running server; the language's catalog is read on its first page in the process)
+  upload         create a case, upload a photo, until the candidate grid is drawn
+  compare        "Compare and decide" on candidate #1, until the compare panel is drawn
+  decide         record a decision, until the grid is back
+  reload         a new session on ?case=N of a case with a kept photo, until its candidates are drawn
+
+The same query is also timed piece by piece (decode+detect, embed, search) so that the upload's "render" is the
+rest. The machine is shared and noisy: each figure is the median of --repeats runs.
+
+With --against OLD (a checkout, e.g. `git worktree add /tmp/base BRANCH_POINT`, or `git archive | tar -x`), each
+repeat runs first against OLD/src and then against this checkout's src, in turns, in one run, so both see the
+same load, and a table of the two is printed (before | after | after/before).
+
+    python bench/app_latency.py [--faces 3000] [--repeats 5] [--work bench/out/app_latency] [--against OLD]
+    python bench/app_latency.py --profile upload     # cProfile of one step: where its time goes
 """
 
 from __future__ import annotations
@@ -17,12 +30,16 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw" / "images"
+LANGS = ("en", "ug", "tr", "zh_Hans")
+STEPS = ("upload", "compare", "decide", "reload") + tuple(f"first page {code}" for code in LANGS)
+TARGETS = {"upload": 1.5, "compare": 0.5, "decide": 0.5, "reload": 2.0, **{f"first page {c}": 3.0 for c in LANGS}}
 
 
 def build_gallery(work: Path, faces: int) -> Path:
@@ -41,46 +58,102 @@ def build_gallery(work: Path, faces: int) -> Path:
 
             variants(photos, faces)
     report = index_folder(photos, idx, "sface", progress=True)
-    print(f"gallery: {report.faces + report.unchanged} photos indexed in {idx}")
+    print(f"gallery: {report.faces + report.unchanged} photos indexed in {idx}", file=sys.stderr)
     return idx
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--faces", type=int, default=3000)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "app_latency")
-    args = ap.parse_args()
-    idx = build_gallery(args.work, args.faces)
-    os.environ["FACEMATCH_INDEX"] = str(idx)
+def fresh_index(idx: Path, dest: Path) -> Path:
+    """A copy of the gallery's index (its database and FAISS files; the photos stay where they are), so each
+    version's cases and decisions start from nothing."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for f in idx.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, dest / f.name)
+    return dest
 
+
+def timed(at, profile: str | None, step: str) -> float:
+    if profile == step:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.runcall(at.run)
+        took = time.perf_counter() - t
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+        return took
+    t = time.perf_counter()
+    at.run()
+    return time.perf_counter() - t
+
+
+def ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def one_version(idx: Path, repeats: int, profile: str | None) -> dict[str, list[float]]:
+    """Every step, `repeats` times, against the facematch on sys.path (the caller's PYTHONPATH)."""
+    os.environ["FACEMATCH_INDEX"] = str(idx)
     from streamlit.testing.v1 import AppTest
 
     from facematch import demo
+    from facematch.index import Index
+    from facematch.review import Review
+
+    app = str(Path(__import__("facematch.app.serve", fromlist=["APP"]).APP))
+    queries = [demo.query_photo(), demo.DEMO_DIR / "gallery" / "obama.jpg", demo.DEMO_DIR / "gallery" / "biden.jpg"]
+    out: dict[str, list[float]] = {k: [] for k in STEPS}
+    warm = AppTest.from_file(app, default_timeout=600)
+    warm.run()  # loads the model and the index once (st.cache_resource), as a running server has
+    ok(warm)
+    for code in LANGS:  # each language's first page in this process: its catalog is read then
+        at = AppTest.from_file(app, default_timeout=600)
+        at.query_params["lang"] = code
+        out[f"first page {code}"].append(timed(at, profile, f"first page {code}"))
+        ok(at)
+    with Index.open(idx) as index:
+        kept = Review(index).create_case("reload")
+        Review(index).keep_photo(kept.id, demo.query_photo().read_bytes(), "obama2.jpg")
+    for i in range(repeats):
+        q = queries[i % len(queries)]
+        at = AppTest.from_file(app, default_timeout=600)
+        at.run()
+        at.sidebar.text_input(key="reviewer").input("bench")
+        at.sidebar.text_input(key="new_case_name").input(f"latency {i}")
+        next(b for b in at.sidebar.button if b.label == "Create case").click()
+        at.run()
+        ok(at)
+        at.file_uploader[0].set_value((f"{i}-{q.name}", q.read_bytes(), "image/jpeg"))
+        out["upload"].append(timed(at, profile, "upload"))
+        ok(at)
+        first = sorted((b for b in at.button if b.key and b.key.startswith("cmp_")), key=lambda b: b.key)[0]
+        first.click()
+        out["compare"].append(timed(at, profile, "compare"))
+        ok(at)
+        at.radio(key="decision").set_value("unsure")
+        next(b for b in at.button if b.label == "Record decision").click()
+        out["decide"].append(timed(at, profile, "decide"))
+        ok(at)
+        assert not [r for r in at.radio if r.key == "decision"], "the decision was not recorded"
+        again = AppTest.from_file(app, default_timeout=600)
+        again.query_params["case"] = str(kept.id)
+        out["reload"].append(timed(again, profile, "reload"))
+        ok(again)
+        assert any(b.key and b.key.startswith("cmp_") for b in again.button), "the reload showed no candidates"
+    return out
+
+
+def parts(idx: Path, repeats: int) -> dict[str, float]:
+    """The upload's query piece by piece, in this process: decode+detect, embed, search."""
+    from facematch import demo, images
     from facematch.search import Searcher
 
     queries = [demo.query_photo(), demo.DEMO_DIR / "gallery" / "obama.jpg", demo.DEMO_DIR / "gallery" / "biden.jpg"]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-    at.run()  # loads the model and the index once (st.cache_resource), as a running app has
-    at.sidebar.text_input(key="reviewer").input("bench")
-    at.sidebar.text_input(key="new_case_name").input("latency")
-    next(b for b in at.sidebar.button if b.label == "Create case").click()
-    at.run()
-    totals = []
-    for i in range(args.repeats):
-        q = queries[i % len(queries)]
-        if "queries" in at.session_state:
-            at.session_state["queries"] = {}  # forget earlier uploads: detection runs again
-        at.file_uploader[0].set_value((f"{i}-{q.name}", q.read_bytes(), "image/jpeg"))
-        t = time.perf_counter()
-        at.run()
-        totals.append(time.perf_counter() - t)
-        assert not at.exception, [e.value for e in at.exception]
     s = Searcher(idx)
-    parts: dict[str, list[float]] = {"decode+detect": [], "embed": [], "search": []}
-    from facematch import images
-
-    for i in range(args.repeats):
+    got: dict[str, list[float]] = {"decode+detect": [], "embed": [], "search": []}
+    for i in range(repeats):
         data = queries[i % len(queries)].read_bytes()
         t0 = time.perf_counter()
         dec = images.decode(data)
@@ -90,20 +163,80 @@ def main() -> None:
         t2 = time.perf_counter()
         s.search(faces[:1], k=50)
         t3 = time.perf_counter()
-        parts["decode+detect"].append(t1 - t0)
-        parts["embed"].append(t2 - t1)
-        parts["search"].append(t3 - t2)
-    total = statistics.median(totals)
-    med = {k: statistics.median(v) for k, v in parts.items()}
-    med["render (rest)"] = max(0.0, total - sum(med.values()))
-    print(f"\nupload -> 50 candidates on screen, gallery {s.gallery_size} faces, median of {args.repeats}:")
-    print(f"  total {total:.2f} s (target <= 1.5 s)")
-    for k, v in med.items():
-        print(f"  {k:<15} {v:.3f} s  ({v / total:.0%} of the total)")
+        got["decode+detect"].append(t1 - t0)
+        got["embed"].append(t2 - t1)
+        got["search"].append(t3 - t2)
+    return {k: statistics.median(v) for k, v in got.items()} | {"gallery_faces": s.gallery_size}
+
+
+def child(args: argparse.Namespace) -> None:
+    """One version's run (PYTHONPATH chosen by the parent): the timings as JSON on stdout."""
+    res = one_version(args.child_index, args.repeats, args.profile)
+    res_parts = parts(args.child_index, args.repeats)
+    print("RESULT " + json.dumps({"steps": res, "parts": res_parts, "facematch": __import__("facematch").__file__}))
+
+
+def run_child(src: Path, idx: Path, repeats: int, profile: str | None) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    cmd = [sys.executable, __file__, "--child-index", str(idx), "--repeats", str(repeats)]
+    if profile:
+        cmd += ["--profile", profile]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the run against {src} failed:\n{proc.stderr[-4000:]}")
+    if profile:
+        print(proc.stderr[-20000:])
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--faces", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2, help="turns of (before, after), each with --repeats")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "app_latency")
+    ap.add_argument("--against", type=Path, help="an older checkout to compare with (its src/ is used)")
+    ap.add_argument("--profile", choices=STEPS, help="print a cProfile of this step (this checkout only)")
+    ap.add_argument("--child-index", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_index:
+        child(args)
+        return
+    sys.path.insert(0, str(ROOT / "src"))
+    idx = build_gallery(args.work, args.faces)
+    versions = {"after": ROOT / "src"}
+    if args.against:
+        versions = {"before": args.against.resolve() / "src", **versions}
+    results: dict[str, dict[str, list[float]]] = {v: {k: [] for k in STEPS} for v in versions}
+    split: dict[str, dict] = {}
+    for r in range(1 if args.profile else args.rounds):
+        for name, src in versions.items():
+            if args.profile and name != "after":
+                continue
+            copy = fresh_index(idx, args.work / f"index-{name}")
+            got = run_child(src, copy, args.repeats, args.profile)
+            for k, v in got["steps"].items():
+                results[name][k] += v
+            split[name] = got["parts"]
+            print(f"round {r + 1}: {name} done ({got['facematch']})", file=sys.stderr)
+    med = {v: {k: statistics.median(x) if x else float("nan") for k, x in res.items()} for v, res in results.items()}
+    gallery = next(iter(split.values()))["gallery_faces"]
+    print(f"\nAppTest (server side), single user, gallery of {gallery} faces; median of each step's runs:")
+    head = f"{'step':<16}" + "".join(f"{v:>10}" for v in versions) + ("   after/before" if args.against else "")
+    print(head + "   target")
+    for k in STEPS:
+        row = f"{k:<16}" + "".join(f"{med[v][k]:>9.2f}s" for v in versions)
+        if args.against:
+            row += f"   {med['after'][k] / med['before'][k]:>12.2f}"
+        print(row + f"   <= {TARGETS[k]:.1f} s")
+    for name, p in split.items():
+        total = med[name]["upload"]
+        rest = max(0.0, total - sum(p[k] for k in ("decode+detect", "embed", "search")))
+        bits = ", ".join(f"{k} {p[k]:.3f} s" for k in ("decode+detect", "embed", "search"))
+        print(f"  {name}: upload {total:.2f} s = {bits}, the rest (the page) {rest:.2f} s")
     out = args.work / "result.json"
-    out.write_text(
-        json.dumps({"gallery_faces": s.gallery_size, "total_s": total, "split_s": med, "runs": totals}, indent=1)
-    )
+    out.write_text(json.dumps({"gallery_faces": gallery, "median_s": med, "runs": results, "split": split}, indent=1))
     print(f"saved {out}")
 
 

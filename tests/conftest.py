@@ -11,8 +11,10 @@ OIDC), which CI runs.
 
 from __future__ import annotations
 
+import html
 import io
 import os
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -171,12 +173,48 @@ def save_facts(at, case_id: int, names: str = "", born: str = "", county: str = 
     ok(at)
 
 
-def texts(at) -> str:
-    """Everything an AppTest page says, as one string."""
+def shown(text: str) -> str:
+    """What a person reads from a Markdown string the app wrote: its backslash escapes undone (the app escapes every
+    character Markdown could read as markup, and keeps an address from becoming a link with a word joiner: text.py)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(text)).replace("\u2060", "")  # and the invisible word joiner
+
+
+def html_text(body: str) -> str:
+    """The text of an st.html element (style blocks dropped, tags removed, entities read)."""
+    body = re.sub(r"<style.*?</style>", "", body, flags=re.S)
+    return html.unescape(re.sub(r"<br>", "\n", re.sub(r"<(?!br>)[^>]+>", "", body)))
+
+
+def raw_texts(at) -> str:
+    """Everything an AppTest page says, as the app wrote it (Markdown escapes and HTML included)."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
     parts += [x.value for x in at.success] + [x.value for x in at.info] + [x.value for x in at.warning]
     parts += [x.value for x in at.error] + [s.value for s in at.subheader]
+    parts += [h.value for h in at.get("html")]
     return "\n".join(str(p) for p in parts)
+
+
+_READ = {"Markdown", "Caption", "Title", "Subheader", "Header", "Success", "Info", "Warning", "Error"}
+
+
+def texts(at) -> str:
+    """Everything an AppTest page says, as one string in the page's order (main part, then the side panel), as a
+    person reads it: Markdown escapes undone, HTML lines as their text."""
+    out: list[str] = []
+
+    def walk(node) -> None:
+        kind = type(node).__name__
+        if kind == "Html":
+            if "<style" not in node.value:
+                out.append(html_text(node.value))
+        elif kind in _READ:
+            out.append(shown(node.value))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    return "\n".join(out)
 
 
 def rgb(path: Path) -> np.ndarray:

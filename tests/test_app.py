@@ -16,9 +16,10 @@ from facematch.review import Review
 from facematch.store import DB_NAME
 
 
-def open_case(at: AppTest, name: str, reviewer: str = "Ayse") -> None:
+def open_case(at: AppTest, name: str, reviewer: str = "Ayse", keep: bool = True) -> None:
     at.sidebar.text_input(key="reviewer").input(reviewer)
     at.sidebar.text_input(key="new_case_name").input(name)
+    at.sidebar.radio(key="new_case_keep_sidebar").set_value(keep)  # asked once, when the case is created
     next(b for b in at.sidebar.button if b.label == "Create case").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -120,14 +121,25 @@ def test_search_decide_and_rerun_keeps_decisions(app, app_index, monkeypatch):
 
 
 def test_group_photo_pick_a_face(app):
+    """Issue 24 (5): a group photo's faces are numbered from the left, as archive faces are, and nothing is searched
+    until the family has chosen (no candidates for the largest face first); a one-face photo searches at once."""
     open_case(app, "Group test")
     upload(app, ("t1.jpg", demo_photo("t1.jpg").read_bytes()))
     radio = next(r for r in app.radio if r.key and r.key.startswith("face_"))
-    assert radio.options == [f"face {n}" for n in range(1, 7)] and radio.value == 1  # the largest preselected
+    assert radio.options == [f"face {n}" for n in range(1, 7)] and radio.value is None  # nothing chosen for them
+    t = texts(app)
+    assert "Candidate #1" not in t and not candidate_buttons(app) and "the search starts then" in t
+    assert "numbered from the left" in t
     radio.set_value(4)
     app.run()
     t = texts(app)
-    assert "Candidate #1" in t
+    # the same photo is in the archive: its face 4 from the left comes back first, and is called face 4 there too
+    first = t[t.index("Candidate #1") :]
+    assert "face 4 of 6 in this photo, from the left" in first[: first.index("Candidate #2")]
+    candidate_buttons(app)[0].click()
+    app.run()
+    t = texts(app)
+    assert "The face you chose is face 4 of 6, from the left." in t and "This candidate is face 4 of 6" in t
 
 
 def test_bad_and_faceless_uploads_get_a_clear_message(app):
@@ -170,7 +182,7 @@ def test_the_hostile_corpus_through_upload_gives_messages_never_a_traceback(app)
     """The files indexing must survive, uploaded all at once: each gets a message or its faces."""
     from hostile import file_kinds
 
-    open_case(app, "Hostile uploads")
+    open_case(app, "Hostile uploads", keep=False)  # each upload on its own (kept copies of one image are one)
     kinds = file_kinds()
     upload(app, *((name, data) for name, (_, data) in kinds.items()))
     errors = [e.value for e in app.error]
@@ -190,3 +202,24 @@ def test_the_same_photo_uploaded_twice_under_two_names_is_used_once(app):
     upload(app, ("a.jpg", data), ("copy of a.jpg", data))
     assert len([r for r in app.radio if r.key and r.key.startswith("face_")]) == 1
     assert "same photo as a.jpg" in texts(app).lower()
+
+
+def test_keeping_photos_is_asked_once_when_the_case_is_created(app, app_index):
+    """Issue 24 (8): the family answers once, plainly, when it creates the case; with "keep" (offered first) a
+    reload of the case finds its photo and its candidates at once, with nothing to tick."""
+    question = app.sidebar.radio(key="new_case_keep_sidebar")
+    assert "Keep the photos you add to this case" in question.label and question.value is True
+    open_case(app, "Kept at once")
+    upload(app, ("obama2.jpg", demo.query_photo().read_bytes()))
+    case = next(c for c in Review(Index.open(app_index)).cases() if c.name == "Kept at once")
+    assert [k.original_name for k in Review(Index.open(app_index)).case_photos(case.id)] == ["obama2.jpg"]
+    again = AppTest.from_file(str(serve.APP), default_timeout=180)
+    again.query_params["case"] = str(case.id)
+    again.run()
+    assert "Candidate #1" in texts(again) and "obama2.jpg · kept in this case" in texts(again)
+
+    open_case(app, "Not kept", keep=False)  # the other answer: nothing is stored, the box stays unticked
+    upload(app, ("obama2.jpg", demo.query_photo().read_bytes()))
+    case = next(c for c in Review(Index.open(app_index)).cases() if c.name == "Not kept")
+    assert Review(Index.open(app_index)).case_photos(case.id) == []
+    assert not next(c for c in app.checkbox if c.key == f"keep_{case.id}").value

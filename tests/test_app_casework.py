@@ -107,7 +107,11 @@ def test_stranger_counts_are_words_with_their_note(app):
     open_case(app, "Stranger words")
     upload(app, ("obama2.jpg", demo.query_photo().read_bytes()))
     t = texts(app)
-    assert "fewer than 1 in 100,000 searches of this archive of 11 faces" in t
+    # issue 24 (7): one framing on every card, strangers in this archive, so neighbouring cards compare
+    assert re.search(r"fewer than 1 stranger in this archive of 11 faces would look this similar \(less than a 1 in "
+                     r"[\d,]+ chance that one would\)", t)  # fmt: skip
+    assert "about 1 stranger in this archive of 11 faces would look this similar" in t
+    assert "searches" not in t
     assert not re.search(r"\de-\d", t)  # no scientific notation anywhere on the page
     assert messages.CALIBRATION_NOTE in t
 
@@ -117,7 +121,7 @@ def test_what_the_family_knows_is_one_visible_editable_place(app, app_index):
     assert not [f for f in app.sidebar.text_area]  # the new-case form asks only for a name
     save_facts(app, case_id, names="Barack Obama", born="1961", notes="Left home in 2017; last seen in Kashgar.")
     t = texts(app)
-    assert "**Notes:** Left home in 2017; last seen in Kashgar." in t and "**Born:** about 1961 (± 2 years)" in t
+    assert "Notes: Left home in 2017; last seen in Kashgar." in t and "Born: about 1961 (± 2 years)" in t
     assert [s.value for s in app.subheader].count("What the family knows") == 1
     assert Review(Index.open(app_index)).case(case_id).notes == "Left home in 2017; last seen in Kashgar."
     assert app.text_area(key=f"facts_notes_{case_id}").value == "Left home in 2017; last seen in Kashgar."

@@ -85,7 +85,7 @@ def test_name_search_photo_and_facts_together(app, app_index):
     app.run()
     ok(app)
     plain = shown_order(app)
-    assert "Ordered by similarity. Similar is not the same" in texts(app)
+    assert "Ordered by similarity. The number shown" in texts(app)
     assert plain == sorted(plain)  # keys are cmp_<photo rank>_<face id>: the photo order
     assert lifted != plain and sorted(lifted) == sorted(plain)  # the facts moved some, and hid none
 

@@ -55,7 +55,7 @@ def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
     log_in(at, "amina", "not her password")
     assert "Wrong name or password" in texts(at) and "Create a case" not in texts(at)
     log_in(at, "amina")
-    assert "Logged in as **amina** (family)" in texts(at)
+    assert "Logged in as amina (family)" in texts(at)
     assert not [w for w in at.sidebar.text_input if w.key == "reviewer"]  # no typed name in team mode
     at.sidebar.text_input(key="new_case_name").input("Amina's brother")
     next(b for b in at.sidebar.button if b.label == "Create case").click()
@@ -66,11 +66,18 @@ def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
     assert "Candidate #1" in texts(at)
     next(b for b in at.button if b.key and b.key.startswith("cmp_0001")).click()
     at.run()
+    # a new case in team mode needs two reviewers, and a family account is not one of them: it compares, never votes
+    assert not [r for r in at.radio if r.key == "decision"] and "In this case two reviewers decide" in texts(at)
+    with Index.open(team_app_index) as index:  # a caseworker lets the family decide alone in this case
+        index.unlock("families' data passphrase")
+        (mine,) = [c for c in Review(index).cases() if c.name == "Amina's brother"]
+        Review(index, Accounts(index.db).get("boss")).set_two_reviewers(mine.id, False)
+    at.run()
     assert not [w for w in at.text_input if w.key == "decision_reviewer"]
     at.radio(key="decision").set_value("confirm")
     next(b for b in at.button if b.label == "Record decision").click()
     at.run()
-    assert "Confirmed by amina" in texts(at) and "second reviewer must confirm" in texts(at)
+    assert "Confirmed by amina" in texts(at)
     with Index.open(team_app_index) as index:
         assert index.encrypted and b"Amina" not in (team_app_index / "facematch.sqlite").read_bytes()
         index.unlock("families' data passphrase")
@@ -166,7 +173,7 @@ def test_the_language_is_remembered_for_the_account(team_app_index, monkeypatch)
     fresh.run()  # the login's rerun applies the account's language (a widget cannot change within a run)
     with i18n.language("tr"):
         assert _("Search an archive for a missing relative") in texts(fresh)
-        assert _("Logged in as **{name}** ({role})", name="cw2", role=_("caseworker")) in texts(fresh)
+        assert _("Logged in as {name} ({role})", name="cw2", role=_("caseworker")) in texts(fresh)
     next(b for b in fresh.button if b.key == "logout_main").click()
     fresh.run()
     assert fresh.segmented_control(key="lang").value == "tr"  # the login page after logging out keeps it
@@ -176,3 +183,50 @@ def test_the_language_is_remembered_for_the_account(team_app_index, monkeypatch)
     other = team_app(team_app_index, monkeypatch)  # another account keeps its own (none chosen: English)
     log_in(other, "cw1")
     assert "Search an archive for a missing relative" in texts(other)
+
+
+def test_a_family_sees_the_outcome_of_a_two_reviewer_case_and_never_votes(team_app_index, monkeypatch):
+    """Issue 24 (1): the family that made a two-reviewer case is not a reviewer. Before the rule is met it reads that
+    reviewers are deciding (nothing of their decisions); once two confirmed, it sees that, who and when, without
+    casting a vote; the library refuses its vote."""
+    from facematch.search import Searcher
+
+    with Index.open(team_app_index) as index:
+        index.unlock("families' data passphrase")
+        accounts = Accounts(index.db)
+        family = Review(index, accounts.get("bilal"))
+        case = family.create_case("Bilal's father", keep_photos=True)
+        assert family.case(case.id).two_reviewers and not family.reviews(case.id)
+        data = demo.query_photo().read_bytes()
+        family.keep_photo(case.id, data, "obama2.jpg")
+        admin = Review(index, accounts.get("boss"))
+        admin.give_case(case.id, "cw1")
+        admin.give_case(case.id, "cw2")
+        s = Searcher(index)
+        first = s.search([s.detect(data, "obama2.jpg").faces[0]], k=1)[0]
+        Review(index, accounts.get("cw1")).decide(case.id, first, "confirm", "", "same ears")
+        with pytest.raises(access.AccessDenied):
+            family.decide(case.id, first, "confirm", "bilal")
+
+    at = team_app(team_app_index, monkeypatch, {"case": str(case.id)})
+    log_in(at, "bilal")
+    t = texts(at)
+    assert "Candidate #1" in t and "Reviewers are deciding on this face" in t
+    assert "Confirmed by cw1" not in t and "cw1: " not in t and "same ears" not in t
+    assert "you see their decision after you record yours" not in t
+
+    with Index.open(team_app_index) as index:
+        index.unlock("families' data passphrase")
+        Review(index, Accounts(index.db).get("cw2")).decide(case.id, first, "confirm", "")
+    at.run()
+    t = texts(at)
+    assert "Confirmed by two reviewers: cw1 (" in t and "cw2 (" in t
+    assert "you see their decision after you record yours" not in t and "Reviewers are deciding" not in t
+    next(b for b in at.button if b.key and b.key.startswith("cmp_0001")).click()
+    at.run()
+    t = texts(at)
+    assert "Compare: candidate #1" in t and "Confirmed by two reviewers" in t
+    assert not [r for r in at.radio if r.key == "decision"] and "Record decision" not in [b.label for b in at.button]
+    with Index.open(team_app_index) as index:
+        index.unlock("families' data passphrase")
+        assert len(Review(index, Accounts(index.db).get("bilal")).log(case.id)) == 2  # the outcome's decisions

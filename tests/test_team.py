@@ -20,7 +20,7 @@ from facematch import access, demo, report
 from facematch.access import AccessDenied, Accounts, LoginRefused, Session
 from facematch.index import Index
 from facematch.indexing import index_folder
-from facematch.review import CONFIRMED, DISAGREE, NEEDS_SECOND, WAITING, Review
+from facematch.review import CONFIRMED, DISAGREE, IN_REVIEW, NEEDS_SECOND, WAITING, Review
 from facematch.search import Searcher
 from facematch.store import DB_NAME
 from facematch.store.db import SCHEMA_VERSION
@@ -108,6 +108,9 @@ def test_a_family_cannot_reach_another_familys_case_by_any_path(team_index, cand
         kept = a.keep_photo(case.id, demo.query_photo().read_bytes(), "../../x.jpg")
         assert kept.path.parent == index.folder / "cases" / str(case.id) and kept.original_name == "x.jpg"
         assert not any(index.folder.parent.glob("x.jpg")) and not (index.folder / "x.jpg").exists()
+        with pytest.raises(AccessDenied):  # a family account does not vote in a two-reviewer case (issue 24)
+            a.decide(case.id, candidates[0], "confirm", "fam_a")
+        as_(index, "admin").set_two_reviewers(case.id, False)  # a case that says the family decides
         a.decide(case.id, candidates[0], "confirm", "typed name is ignored")
         assert a.log(case.id)[0].reviewer == "fam_a"
 
@@ -164,6 +167,8 @@ def test_two_reviewers_blind_then_confirmed_and_disagreement(team_index, candida
         assert w1.verdict_for(case.id, top).state == NEEDS_SECOND
         # the second reviewer does not see the first decision (nor its note) before deciding
         assert w2.log(case.id) == [] and w2.verdict_for(case.id, top).state == WAITING
+        # the family is no reviewer: it reads that reviewers are deciding, and nothing of their decisions (issue 24)
+        assert fam.verdict_for(case.id, top).state == IN_REVIEW and fam.log(case.id) == []
         assert "same ears" not in report.case_html(w2, case.id) and "same ears" not in report.audit_csv(w2, case.id)
         w2.decide(case.id, top, "confirm", "")
         v = w2.verdict_for(case.id, top)
@@ -171,13 +176,20 @@ def test_two_reviewers_blind_then_confirmed_and_disagreement(team_index, candida
         assert "Confirmed by two reviewers" in v.text()
         html = report.case_html(w1, case.id)
         assert "Confirmed by two reviewers" in html and "worker2" in html
+        seen = fam.verdict_for(case.id, top)  # the rule is met: the family sees the outcome, who and when
+        assert seen.state == CONFIRMED and "Confirmed by two reviewers" in seen.text() and len(fam.log(case.id)) == 2
 
         w1.decide(case.id, other, "confirm", "")
         w2.decide(case.id, other, "reject", "")
         assert w2.verdict_for(case.id, other).state == DISAGREE
         assert "third reviewer" in w2.verdict_for(case.id, other).text()
-        assert fam.verdict_for(case.id, other).state == WAITING  # the third decides blind too
-        fam.decide(case.id, other, "confirm", "")
+        assert fam.verdict_for(case.id, other).state == IN_REVIEW  # a disagreement is no outcome yet
+        with pytest.raises(AccessDenied):
+            fam.decide(case.id, other, "confirm", "")
+        third = as_(index, "admin")
+        assert third.verdict_for(case.id, other).state == WAITING  # the third decides blind too
+        third.decide(case.id, other, "confirm", "")
+        assert third.verdict_for(case.id, other).state == CONFIRMED
         assert fam.verdict_for(case.id, other).state == CONFIRMED
 
 

@@ -264,6 +264,15 @@ class Accounts:
         account = self._must(name)
         if self.db.one("SELECT id FROM cases WHERE id = ?", (case_id,)) is None:
             raise ValueError(_("there is no case {case_id}", case_id=case_id))
+        families = [a for a in self.holders(case_id) if a.role == FAMILY and a.id != account.id]
+        if account.role == FAMILY and families:  # one family's search is never shown to another family
+            raise AccessDenied(
+                _(
+                    "case {case_id} belongs to the family account {owner}: it cannot be given to another family "
+                    "account (take it back from {owner} first if it was given by mistake)",
+                    case_id=case_id, owner=families[0].name,
+                )
+            )  # fmt: skip
         with self.db.write() as c:
             c.execute(
                 "INSERT OR IGNORE INTO case_access(case_id, account_id, granted_by, granted_at) VALUES (?, ?, ?, ?)",
@@ -276,6 +285,13 @@ class Accounts:
         account = self._must(name)
         with self.db.write() as c:
             c.execute("DELETE FROM case_access WHERE case_id = ? AND account_id = ?", (case_id, account.id))
+
+    def holders(self, case_id: int) -> list[Account]:
+        """The accounts that have this case: the one that created it first, then those it was given to."""
+        owner = self.db.one("SELECT created_by FROM cases WHERE id = ?", (case_id,))
+        given = [self.get(n) for n in self.given(case_id)]
+        first = [self.by_id(owner)] if owner is not None else []
+        return [a for a in first + [g for g in given if g is not None and g.id != owner] if a is not None]
 
     def given(self, case_id: int) -> list[str]:
         rows = self.db.execute(

@@ -330,17 +330,16 @@ def strangers(
     "strangers" and the archive; the caveat about where the counts come from is calibration_note, shown
     once beside them.
 
-    Whole sentences are in the catalog (not pieces glued in English order), and "this archive" has two
-    entries by where it stands ("in ..." and "searches of ..."), because Turkish and Uyghur mark that
-    with a case ending.
+    One scale throughout, strangers in this archive ("about 3", "about 1", "fewer than 1 ... (about a 1 in 20
+    chance that one would)"), so a family can compare two cards. Whole sentences are in the catalog (not pieces
+    glued in English order); "this archive" carries the context "in" (Turkish and Uyghur mark it with a case
+    ending).
     """
     bound = bound or upper_bound
     faces = count(gallery, "face") if gallery else ""
 
-    def archive(where: str) -> str:  # literal contexts, so that pybabel extracts them
-        if where == "in":
-            return pgettext("in", "this archive of {faces}", faces=faces) if gallery else pgettext("in", "this archive")
-        return pgettext("of", "this archive of {faces}", faces=faces) if gallery else pgettext("of", "this archive")
+    def archive(where: str) -> str:  # a literal context, so that pybabel extracts it
+        return pgettext("in", "this archive of {faces}", faces=faces) if gallery else pgettext("in", "this archive")
 
     if expected >= 1.5:
         n = round_number(expected)
@@ -351,20 +350,24 @@ def strangers(
         if bound:
             return _("at most about 1 stranger in {archive} would look this similar", archive=archive("in"))
         return _("about 1 stranger in {archive} would look this similar", archive=archive("in"))
+    # Below one stranger: still counted in strangers in this archive, so neighbouring cards read on one scale
+    # ("about 1 stranger", "fewer than 1 stranger"), with the odds that even one would look this similar.
     one_in = 1.0 / max(expected, 1e-12)
     if one_in < 10:
         return _(
-            "a stranger this similar would turn up in about 1 in {n} searches of {archive}",
+            "fewer than 1 stranger in {archive} would look this similar (about a 1 in {n} chance that one would)",
             n=i18n.format_number(round(one_in)),
-            archive=archive("of"),
+            archive=archive("in"),
         )
     nice = _nice_floor(one_in)
     n = round_number(nice)
     if not bound and nice >= one_in * 0.99:  # 1 in 1,000 exactly: "about"
-        return _("a stranger this similar would turn up in about 1 in {n} searches of {archive}", n=n,
-                 archive=archive("of"))  # fmt: skip
-    return _("a stranger this similar would turn up in fewer than 1 in {n} searches of {archive}", n=n,
-             archive=archive("of"))  # fmt: skip
+        return _("fewer than 1 stranger in {archive} would look this similar (about a 1 in {n} chance that one would)",
+                 n=n, archive=archive("in"))  # fmt: skip
+    return _(
+        "fewer than 1 stranger in {archive} would look this similar (less than a 1 in {n} chance that one would)",
+        n=n, archive=archive("in"),
+    )  # fmt: skip
 
 
 def candidate_strength(c: object, gallery: int | None = None, decided: bool = False) -> str:
@@ -463,8 +466,11 @@ def differs() -> str:
     return _(DIFFERS)
 
 
-def no_name_hits(names: list[str] | tuple[str, ...], threshold: float) -> str:
-    shown = ", ".join(names)
+def no_name_hits(names: list[str] | tuple[str, ...], threshold: float, records: int | None = None) -> str:
+    """Why the family's names found no record: the archive has none (`records` == 0), or none close enough."""
+    if records == 0:
+        return _("This archive has no records (names, dates) to look names up in: only the faces are compared.")
+    shown = ", ".join(isolate(n) for n in names)
     closeness = f"{threshold:g}" if i18n.current() == i18n.SOURCE else i18n.format_number(threshold)
     return _(
         "No archive record has a name close enough to {names} (closeness {threshold} of 100). Try other "

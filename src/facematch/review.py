@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import faces, images, messages
-from .access import ADMIN, CASEWORKER, AccessDenied, Account, Accounts
+from .access import ADMIN, CASEWORKER, FAMILY, AccessDenied, Account, Accounts
 from .combined import Facts
 from .i18n import _, ngettext
 from .index import Index
@@ -128,11 +128,16 @@ class Verdict:
             return _("Reviewers disagree ({each}): a third reviewer should decide", each=each)
         if self.state == WAITING:
             return _("Another reviewer has decided on this face; you see their decision after you record yours")
+        if self.state == IN_REVIEW:
+            return _(
+                "Reviewers are deciding on this face. You see their outcome here once two reviewers have confirmed it "
+                "(or rejected it)."
+            )
         return "; ".join(messages.decided_by(d.decision, d.reviewer, d.decided_at) for d in self.decisions)
 
 
-CONFIRMED, NEEDS_SECOND, DISAGREE, WAITING, REJECTED, UNSURE_STATE = (
-    "confirmed", "needs_second", "disagree", "waiting", "rejected", "unsure",
+CONFIRMED, NEEDS_SECOND, DISAGREE, WAITING, REJECTED, UNSURE_STATE, IN_REVIEW = (
+    "confirmed", "needs_second", "disagree", "waiting", "rejected", "unsure", "in_review",
 )  # fmt: skip
 
 
@@ -160,9 +165,12 @@ class Review:
             raise AccessDenied(_("you have no case {case_id} to open", case_id=case_id))
 
     # -- cases ----------------------------------------------------------------------------------
-    def create_case(self, name: str, reviewer: str = "", notes: str = "", two_reviewers: bool | None = None) -> Case:
+    def create_case(
+        self, name: str, reviewer: str = "", notes: str = "", two_reviewers: bool | None = None,
+        keep_photos: bool | None = None,
+    ) -> Case:  # fmt: skip
         """A new case; in team mode it belongs to the account that opened it and needs two reviewers unless
-        asked otherwise."""
+        asked otherwise. `keep_photos`: the family's answer, asked once, whether its photos are kept in the case."""
         name = name.strip()
         if not name:
             raise ValueError("a case needs a name (or an alias)")
@@ -172,6 +180,8 @@ class Review:
         row = self._cases.create(
             name, reviewer.strip(), notes, created_by=self.account.id if self.account else None, two_reviewers=two
         )
+        if keep_photos is not None:
+            self._cases.set_keep_photos(row["id"], keep_photos)
         return Case(**row)
 
     def cases(self, include_closed: bool = False) -> list[Case]:
@@ -220,9 +230,41 @@ class Review:
         return self.case(case_id)
 
     def give_case(self, case_id: int, account_name: str) -> None:
-        """Give a case to another account (admin only, checked in access.py)."""
+        """Give a case to another account (admin only, checked in access.py; a family's case is never given to
+        another family account)."""
         self._guard(case_id)
         self.accounts.grant(case_id, account_name, self.account)
+
+    def take_back(self, case_id: int, account_name: str) -> None:
+        """Take a case back from an account it was given to (admin only, checked in access.py)."""
+        self._guard(case_id)
+        self.accounts.revoke(case_id, account_name, self.account)
+
+    def people(self, case_id: int) -> list[Account]:
+        """Team mode: the accounts that have this case, the one that created it first (its owner)."""
+        self._guard(case_id)
+        return self.accounts.holders(case_id)
+
+    def owner(self, case_id: int) -> Account | None:
+        """The account that created the case (None: single-user mode, or made on the command line)."""
+        created_by = self.case(case_id).created_by
+        return None if created_by is None else self.accounts.by_id(created_by)
+
+    def reviews(self, case_id: int) -> bool:
+        """Does this account review (decide on candidates) in this case? In a case that needs two reviewers a
+        family account does not: it sees the outcome once the rule is met (verdicts), and never votes. In any
+        other case, and in single-user mode, whoever opens the case decides."""
+        case = self.case(case_id)
+        return not (case.two_reviewers and self.account is not None and self.account.role == FAMILY)
+
+    def keep_photos(self, case_id: int) -> bool | None:
+        """What the family said when the case was created: keep the photos it adds (None: not asked)."""
+        self._guard(case_id)
+        return self._cases.keep_photos(case_id)
+
+    def set_keep_photos(self, case_id: int, keep: bool) -> None:
+        self._guard(case_id)
+        self._cases.set_keep_photos(case_id, keep)
 
     # -- what the family knows ------------------------------------------------------------------
     def facts(self, case_id: int) -> Facts:
@@ -333,6 +375,10 @@ class Review:
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
         self._guard(case_id)
+        if not self.reviews(case_id):
+            raise AccessDenied(
+                _("in this case two reviewers decide; a family account sees their outcome and does not vote")
+            )
         if self.account is not None:  # team mode: the logged-in account decides, whatever name was typed
             reviewer = self.account.name
         if not reviewer.strip():
@@ -403,10 +449,16 @@ class Review:
         blind = {c.id for c in self.cases(include_closed=True) if c.two_reviewers}
         me = self._me()
         mine = [d for d in log if d.who == me]
+        settled: dict[int, list[Decision]] = {}  # a family in a two-reviewer case: the decisions of an outcome
+        if self.account.role == FAMILY:
+            for cid in blind & allowed & {d.case_id for d in log}:
+                settled[cid] = [d for v in self.verdicts(cid) if v.state in (CONFIRMED, REJECTED) for d in v.decisions]
 
         def visible(d: Decision) -> bool:
             if d.case_id not in allowed:
                 return False
+            if d.case_id in settled:
+                return any(d.id == s.id for s in settled[d.case_id])
             own = [m for m in mine if m.case_id == d.case_id]
             return d.case_id not in blind or d.who == me or _same_face_any(d, own)
 
@@ -437,6 +489,9 @@ class Review:
                 latest[d.who] = d
             decided = list(latest.values())
             keys = tuple(d.key for d in group)
+            if case.two_reviewers and self.account is not None and self.account.role == FAMILY:
+                out.append(_outcome(decided, keys))  # not a reviewer: the outcome once the rule is met
+                continue
             if case.two_reviewers and self.account is not None and me not in latest:
                 out.append(Verdict(WAITING, (), keys))
                 continue
@@ -477,6 +532,18 @@ class Review:
 def _same_face_any(d: Decision, others: list[Decision]) -> bool:
     """Is d on the same archive face as one of the others (same photo, boxes overlapping)?"""
     return any(faces.same_face(o.photo_sha256, o.box, d.photo_sha256, d.box) for o in others)
+
+
+def _outcome(latest: list[Decision], keys: tuple) -> Verdict:
+    """Where a face stands for someone who does not review it (a family account in a two-reviewer case): the
+    outcome once the rule is met (two confirmations; or two reviewers rejecting and none confirming), with who
+    decided and when; before that only that reviewers are deciding, and nothing of their decisions."""
+    state = _state(latest, True)
+    if state == CONFIRMED:
+        return Verdict(CONFIRMED, tuple(d for d in latest if d.decision == CONFIRM), keys)
+    if state == REJECTED and sum(d.decision == REJECT for d in latest) >= 2:
+        return Verdict(REJECTED, tuple(d for d in latest if d.decision == REJECT), keys)
+    return Verdict(IN_REVIEW, (), keys)
 
 
 def _state(latest: list[Decision], two_reviewers: bool) -> str:

@@ -37,7 +37,8 @@ from .vectors import EngineMismatch, ExactVectors, FaceVectors, stored_vectors
 
 @dataclass
 class QueryPhoto:
-    """A query photo and every face found in it, largest first (face numbers start at 1)."""
+    """A query photo and every face found in it, numbered from the left as archive faces are (face numbers start
+    at 1; store.faces.face_numbers), so a family's group photo and an archive group photo count the same way."""
 
     name: str
     faces: list[Face]
@@ -51,12 +52,20 @@ class QueryPhoto:
         """A face (in original-photo coordinates) in the coordinates of self.rgb, for drawing or aligning."""
         return face.scaled(1.0 / self.scale)
 
+    def largest(self) -> Face:
+        """The largest face (what a search uses when nobody chose one)."""
+        return max(self.faces, key=lambda f: float(f.box[2] - f.box[0]) * float(f.box[3] - f.box[1]))
+
+    def number_of(self, face: Face) -> int:
+        """A face's number in this photo, from the left (1-based)."""
+        return next(n for n, f in enumerate(self.faces, start=1) if f is face)
+
     def pick(self, number: int | None = None) -> Face:
         """The face a person chose (1-based), or the largest one."""
         if not self.faces:
             raise ValueError(_("{photo}: no face found", photo=self.name))
         if number is None:
-            return self.faces[0]
+            return self.largest()
         if not 1 <= number <= len(self.faces):
             raise ValueError(
                 _(
@@ -130,6 +139,31 @@ class Searcher:
             self.close()
             raise
         self._engine_lock = threading.Lock()
+        self.state = self.archive_state()
+
+    def archive_state(self) -> tuple:
+        """What this Searcher was opened on, cheaply: the engine's faces (count, highest id), the records (count,
+        highest row) and the FAISS file (size, time). `facematch index` or `records import` run while an app is
+        open changes it; `changed()` says so, and a new Searcher on the same Index sees the new archive."""
+        from .vectors import FaceVectors
+
+        fp = str(self.engine.fingerprint)
+        row = (
+            self.index.db.read()
+            .execute(
+                """SELECT (SELECT COUNT(*) FROM faces WHERE engine = ?), (SELECT COALESCE(MAX(id), 0) FROM faces
+               WHERE engine = ?), (SELECT COUNT(*) FROM records), (SELECT COALESCE(MAX(rowid), 0) FROM records)""",
+                (fp, fp),
+            )
+            .fetchone()
+        )
+        faiss = FaceVectors.paths(self.index.folder, fp)[0]
+        st = faiss.stat() if faiss.exists() else None
+        return (*tuple(row), st.st_size if st else 0, st.st_mtime_ns if st else 0)
+
+    def changed(self) -> bool:
+        """Has the archive changed since this Searcher was opened (new photos or records indexed meanwhile)?"""
+        return self.archive_state() != self.state
 
     def close(self) -> None:
         if self._owns_index:
@@ -162,7 +196,7 @@ class Searcher:
                 found = self.engine.analyze(dec.rgb)
         except Exception as e:  # a model failure on one odd photo is a message, like a bad file
             return _bad_photo(name, f"face detection failed ({e})")
-        faces = [f.scaled(dec.scale) for f in found]
+        faces = sorted((f.scaled(dec.scale) for f in found), key=from_the_left)
         return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb, scale=dec.scale)
 
     def detect_file(self, path: Path) -> QueryPhoto:
@@ -326,6 +360,13 @@ def split_records(records: list[dict], filename: str, number: int, count: int) -
         elif named is None:
             photo.append(r)
     return own, photo
+
+
+def from_the_left(face: Face) -> tuple[float, float]:
+    """The order faces of a photo are numbered in: by the centre, left to right, then top first (as
+    store.faces.face_numbers numbers archive faces, and as a caption reads a group photo)."""
+    x1, y1, x2, y2 = (float(v) for v in face.box)
+    return ((x1 + x2) / 2, (y1 + y2) / 2)
 
 
 def archive_face(row: FaceRow) -> Face:

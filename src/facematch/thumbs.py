@@ -17,8 +17,16 @@ from . import images
 BOX_COLOURS = [(230, 57, 70), (29, 53, 87), (42, 157, 143), (233, 196, 106), (244, 162, 97), (69, 123, 157)]
 
 
+#: The face a person chose, or the candidate's own face: always this colour, and thicker; every other face is boxed
+#: thin in OTHER_COLOUR, so the one that matters is never confused with "the red box" of another face.
+CHOSEN_COLOUR = (230, 57, 70)
+OTHER_COLOUR = (29, 53, 87)
+
+
 def draw_faces(rgb: np.ndarray, boxes: list, chosen: int | None = None, max_side: int = 900) -> np.ndarray:
-    """The photo scaled to max_side with every face boxed and numbered from 1 (the chosen one thicker).
+    """The photo scaled to max_side with every face boxed and numbered from 1 in the order given (callers give
+    them from the left: store.faces.face_numbers, search.from_the_left). The chosen one (a number from 1) is red
+    and thick; the others are thin and dark. Without a choice each face has its own colour, to tell them apart.
 
     Numbers are sized to the picture, not only to the face: small faces in a group photo still get a
     number that can be read (and tapped) when the picture is shown large.
@@ -28,7 +36,10 @@ def draw_faces(rgb: np.ndarray, boxes: list, chosen: int | None = None, max_side
     side = max(out.shape[:2])
     for n, box in enumerate(boxes, start=1):
         x1, y1, x2, y2 = (int(round(float(v) * scale)) for v in box)
-        colour = BOX_COLOURS[(n - 1) % len(BOX_COLOURS)]
+        if chosen is None:
+            colour = BOX_COLOURS[(n - 1) % len(BOX_COLOURS)]
+        else:
+            colour = CHOSEN_COLOUR if chosen == n else OTHER_COLOUR
         thick = max(2, side // 250) * (2 if chosen == n else 1)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
         label = str(n)

@@ -7,6 +7,7 @@ heavy: the CLI imports `serve` without Streamlit's page code.
 
 The page's modules, one job each:
 
+    text         what people typed and what records say, shown as text (never as Markdown): escapes, label: value
     language     the page's language (picker, address, browser, account) and its CSS (fonts, RTL, phone layout)
     widgets      shared widgets: decision form, scores and counts, face thumbnails, record lines, decision status
     team         who decides: login (password or OIDC), log out, who bar, a case's people; the typed name
@@ -18,11 +19,13 @@ The page's modules, one job each:
 
 Import order (each imports only modules listed before it; no cycles):
 
-    language, team   import no app module
-    widgets          imports language
-    photos           imports language, widgets
-    candidates       imports photos, widgets
-    cases            imports candidates, language, photos, team, widgets
-    crosscheck       imports widgets
-    workbench        imports cases, crosscheck, language, team
+    text             imports no app module
+    language         imports text
+    team             imports language, text
+    widgets          imports language, text
+    photos           imports language, text, widgets
+    candidates       imports photos, text, widgets
+    cases            imports candidates, language, photos, team, text, widgets
+    crosscheck       imports language, text, widgets
+    workbench        imports cases, crosscheck, language, team, text
 """

@@ -2,9 +2,14 @@
 filtered by archive records, rejected ones hidden), a candidate's card, the compare panel where a person decides,
 and the records found by name that have no face. Ranking, combining, filtering and deciding are library calls
 (search.py, combined.py, filters.py, review.py).
+
+A rerun (any click) does not search again: the search and the combined list are kept in the session for the
+same photos, facts and archive (`memo`), and every picture is cut and encoded once (widgets, cached).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import streamlit as st
 
@@ -16,15 +21,20 @@ from ..messages import isolate as iso
 from ..review import REJECT, REJECTED, Review, Verdict
 from ..search import Searcher
 from .photos import Chosen
+from .text import alert, bold, caption, fact, fact_lines
 from .widgets import (
     PAGE,
     PER_ROW,
+    archive_aligned,
+    archive_photo,
     decision_form,
     face_thumb,
+    family_photo,
     number,
     record_lines,
     record_summary,
     score_text,
+    scroll_to,
     show_status,
 )
 
@@ -37,30 +47,35 @@ def face_number_note(c) -> str:
     )
 
 
+def open_compare(face_id: int) -> None:
+    """Button callback: open the compare panel on this face (and bring it to the top of the window)."""
+    st.session_state["compare"] = face_id
+    st.session_state["compare_opened"] = st.session_state.get("compare_opened", 0) + 1
+
+
 def candidate_card(
-    s: Searcher, c, decision, key: str, item: Combined | None = None, verdict: Verdict | None = None
-) -> None:
+    s: Searcher, c, decision, key: str, item: Combined | None = None, verdict: Verdict | None = None,
+    reviews: bool = True, linked: list[str] = (),
+) -> None:  # fmt: skip
     try:
         st.image(face_thumb(str(c.face.path), tuple(c.face.box)), width="stretch")
     except images.ImageError as e:
-        st.error(_("archive photo unreadable: {error}", error=e))
-    st.markdown("**" + (_("Candidate #{rank}", rank=c.rank) if c.rank else _("Candidate found by name")) + "**")
-    st.caption(f"{messages.score_label()}: {score_text(c.similarity)}")
-    st.caption(messages.candidate_strength(c, s.gallery_size, decided=decision is not None))
+        alert("error", _("archive photo unreadable: {error}", error=e))
+    bold(_("Candidate #{rank}", rank=c.rank) if c.rank else _("Candidate found by name"))
+    caption(f"{messages.score_label()}: {score_text(c.similarity)}")
+    caption(messages.candidate_strength(c, s.gallery_size, decided=decision is not None))
     for r in c.records[:1]:
-        st.caption(record_summary(r))
+        caption(record_summary(r))
     if not c.records and not c.photo_records:
-        st.caption(_("no archive record"))
-    for line in [] if c.records else link.CrossCheck(s).linked_records(c.face):  # a cross-check reviewer's link
-        st.caption(line)
+        caption(_("no archive record"))
+    for line in linked:  # a cross-check reviewer's link
+        caption(line)
     if note := face_number_note(c):
-        st.caption(note)
+        caption(note)
     if item is not None:
         facts_reasons(item)
     show_status(decision, verdict)
-    if st.button(_("Compare and decide"), key=key):
-        st.session_state["compare"] = c.face.id
-        st.rerun()
+    st.button(_("Compare and decide") if reviews else _("Compare"), key=key, on_click=open_compare, args=(c.face.id,))
 
 
 def shown_lines(s: Searcher, item: Combined, decided: bool = False) -> list[str]:
@@ -75,68 +90,106 @@ def shown_lines(s: Searcher, item: Combined, decided: bool = False) -> list[str]
     return lines + item.reason_lines()
 
 
+def close_compare() -> None:
+    st.session_state.pop("compare", None)
+
+
 def compare_panel(
     s: Searcher, rv: Review, case_id: int, reviewer: str, chosen: list[Chosen], item: Combined, decision,
     verdict: Verdict | None = None,
 ) -> None:  # fmt: skip
     cand = item.candidate
-    st.subheader(
-        _("Compare: candidate #{rank}", rank=cand.rank) if cand.rank else _("Compare: candidate found by name")
-    )
-    if st.button(_("Back to the candidates"), key="back_top"):
-        st.session_state.pop("compare", None)
-        st.rerun()
+    with st.container(key="compare_top"):
+        st.subheader(
+            _("Compare: candidate #{rank}", rank=cand.rank) if cand.rank else _("Compare: candidate found by name")
+        )
+    scroll_to("compare_top", st.session_state.get("compare_opened", 0))
+    st.button(_("Back to the candidates"), key="back_top", on_click=close_compare)
     first = chosen[0]
-    qa, ca = s.aligned_pair(first.query, first.face, cand)
+    qa, ca = aligned(s, first, cand)
     with st.container(key="pair"):
         a, b = st.columns(2)
-        a.markdown("**" + _("Your photo") + "**")
+        bold(_("Your photo"), where=a)
         a.image(qa, width="stretch")
-        b.markdown("**" + _("Archive face") + "**")
+        bold(_("Archive face"), where=b)
         b.image(ca, width="stretch")
-    st.markdown(f"{messages.score_label()} **{score_text(cand.similarity)}** · "
-                f"{messages.candidate_strength(cand, s.gallery_size, decided=decision is not None)}")  # fmt: skip
+    strength = messages.candidate_strength(cand, s.gallery_size, decided=decision is not None)
+    fact(f"{messages.score_label()}:", f"{score_text(cand.similarity)} · {strength}")
     if s.calibration is not None:  # the calibration's own source text is for experts (--json); this says it plainly
-        st.caption(messages.calibration_note(s.calibration.kind))
+        caption(messages.calibration_note(s.calibration.kind))
     a, b = st.columns(2)
     with a:
-        st.markdown(_("**Your photo:** {photo}", photo=iso(first.name)))
-        st.image(thumbs.draw_faces(first.query.rgb, [first.query.in_rgb(first.face).box], chosen=1, max_side=800),
-                 width=420)  # fmt: skip
+        fact(_("Your photo:"), iso(first.name))
+        st.image(family_photo(first), width=420)
+        if len(first.query.faces) > 1:
+            caption(_("The face you chose is face {n} of {total}, from the left.",
+                      n=number(first.query.number_of(first.face)), total=number(len(first.query.faces))))  # fmt: skip
     with b:
-        st.markdown(_("**Archive photo:** {photo}", photo=iso(cand.face.relpath)))
-        full = thumbs.load_full(cand.face.path)
-        others = rv.index.faces.in_photo(cand.face.photo_id, cand.face.engine)
-        boxes = [f.box for f in others] or [cand.face.box]
-        st.image(thumbs.draw_faces(full, boxes, chosen=cand.face_number, max_side=800), width=420)
+        fact(_("Archive photo:"), iso(cand.face.relpath))
+        try:
+            st.image(archive_photo(rv.index, cand.face, cand.face.id, str(cand.face.path)), width=420)
+        except images.ImageError as e:
+            alert("error", _("archive photo unreadable: {error}", error=e))
         if note := face_number_note(cand):
-            st.caption(_("This candidate is {where}.", where=note))
-        st.caption(f"sha256 {iso(cand.face.sha256[:16] + '…')}")
+            caption(_("This candidate is {where}.", where=note))
+        caption(f"sha256 {iso(cand.face.sha256[:16] + '…')}")
         for r in cand.records:
-            st.markdown("**" + _("Archive record") + "**  \n" + record_lines(r))
+            bold(_("Archive record"))
+            fact_lines(record_lines(r))
         for r in cand.photo_records:
-            st.markdown(
-                "**"
-                + _("Archive record for this photo")
-                + f"** ({messages.photo_records(cand.faces_in_photo)})  \n"
-                + record_lines(r)
-            )
+            bold(_("Archive record for this photo"))
+            caption(messages.photo_records(cand.faces_in_photo))
+            fact_lines(record_lines(r))
         if not cand.records and not cand.photo_records:
-            st.caption(_("No archive record for this photo."))
+            caption(_("No archive record for this photo."))
         facts_reasons(item)
-    st.warning(messages.caveat())
+    alert("warning", messages.caveat())
     show_status(decision, verdict)
-    decision_form(
-        f"decide_{cand.face.id}", messages.CASE_DECISIONS, ("decision", "decision_note", "decision_reviewer"),
-        _("Note (why; optional)"), _("choose Confirm, Reject or Unsure first"), reviewer,
-        ask_name=rv.account is None, close="compare",
-        record=lambda choice, who, note: rv.decide(
-            case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True)
-        ),
-    )  # fmt: skip
-    if st.button(_("Back to the candidates"), key="back"):
-        st.session_state.pop("compare", None)
-        st.rerun()
+    if rv.reviews(case_id):
+        decision_form(
+            f"decide_{cand.face.id}", messages.CASE_DECISIONS, ("decision", "decision_note", "decision_reviewer"),
+            _("Note (why; optional)"), _("choose Confirm, Reject or Unsure first"), reviewer,
+            ask_name=rv.account is None, close="compare",
+            record=lambda choice, who, note: rv.decide(
+                case_id, cand, choice, who, note, shown=shown_lines(s, item, decided=True)
+            ),
+        )  # fmt: skip
+    else:
+        alert(
+            "info",
+            _(
+                "In this case two reviewers decide, each on their own. You see the outcome on this face, who "
+                "decided and when, as soon as two of them have confirmed it (or rejected it)."
+            ),
+        )
+    st.button(_("Back to the candidates"), key="back", on_click=close_compare)
+
+
+def aligned(s: Searcher, chosen: Chosen, cand) -> tuple[bytes, bytes]:
+    """The two faces aligned the same way, as JPEG: cut and encoded once per face and session (the archive side
+    once per process, widgets.archive_aligned)."""
+    cache = st.session_state.setdefault("aligned_query", {})
+    key = (id(chosen.query), tuple(float(v) for v in chosen.face.box))
+    if key not in cache:
+        with s._engine_lock:
+            chip = s.engine.align(chosen.query.rgb, chosen.query.in_rgb(chosen.face))
+        cache[key] = thumbs.jpeg_bytes(chip)
+    return cache[key], archive_aligned(s, cand.face, cand.face.id, str(cand.face.path), tuple(cand.face.box))
+
+
+def memo(name: str, key: tuple, build):
+    """The last result of `build` for this key, kept in the session: a rerun with the same photos, facts and
+    archive does not search, combine or look up decisions again."""
+    box = st.session_state.setdefault("memo", {})
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()
+    if box.get(name, (None,))[0] != digest:
+        box[name] = (digest, build())
+    return box[name][1]
+
+
+def query_key(chosen: list[Chosen]) -> tuple:
+    """What identifies a search: each photo's faces chosen (their embeddings), with its year."""
+    return tuple((hashlib.sha1(c.face.embedding.tobytes()).hexdigest(), c.year) for c in chosen)
 
 
 def candidates_section(
@@ -144,19 +197,22 @@ def candidates_section(
 ) -> None:
     k = st.session_state.setdefault(f"k_{case_id}", PAGE)
     query_faces = [c.face for c in chosen]
-    cands = s.search(query_faces, k=k)
     use_facts = False
     if not facts.empty:
         use_facts = st.toggle(
             _("Let what the family knows reorder the candidates"), value=True, key=f"use_facts_{case_id}"
         )
     weigh_key = f"weigh_{case_id}"
-    result = combined.combine(
+    archive = (id(s), s.gallery_size)
+    search_key = (archive, query_key(chosen), k)
+    cands = memo("search", search_key, lambda: s.search(query_faces, k=k))
+    combine_key = (search_key, facts, use_facts, name_threshold, bool(st.session_state.get(weigh_key)))
+    result = memo("combined", combine_key, lambda: combined.combine(
         s, query_faces, cands, facts, use_facts=use_facts, name_threshold=name_threshold,
         photo_years=[c.year for c in chosen], weigh_photo_records=bool(st.session_state.get(weigh_key)),
-    )  # fmt: skip
+    ))  # fmt: skip
     if facts.names and not result.name_hits:
-        st.info(messages.no_name_hits(facts.names, name_threshold))
+        alert("info", messages.no_name_hits(facts.names, name_threshold, s.index.records.count()))
     items = result.faces
     current = dict((c.face.id, d) for c, d in rv.annotate(case_id, [it.candidate for it in items]))
     verdicts: dict[int, Verdict | None] = {}
@@ -180,17 +236,18 @@ def candidates_section(
     if by_name:
         heading += ngettext(", and {n} more found by name", ", and {n} more found by name", by_name, n=number(by_name))
     st.subheader(heading)
-    st.caption(
-        (_("Ordered by similarity, lifted a little where the records agree with what the family knows.") if use_facts
-         else _("Ordered by similarity."))
-        + " " + _("Similar is not the same: look at each face carefully.") + " "
-        + _("The number shown is an {score}, not a probability.", score=messages.score_label())
-    )  # fmt: skip
-    if s.calibration is not None:
-        st.caption(messages.calibration_note(s.calibration.kind))
-    st.caption(messages.engine_note(s.fingerprint, s.calibration is not None))
-    if use_facts:
-        st.caption(messages.facts_note())
+    caption(_("Similar is not the same: look at each face carefully."))
+    with st.expander(_("About these results")):  # how they are ordered and counted, which model: for whoever asks
+        caption(
+            (_("Ordered by similarity, lifted a little where the records agree with what the family knows.")
+             if use_facts else _("Ordered by similarity."))
+            + " " + _("The number shown is an {score}, not a probability.", score=messages.score_label())
+        )  # fmt: skip
+        if s.calibration is not None:
+            caption(messages.calibration_note(s.calibration.kind))
+        caption(messages.engine_note(s.fingerprint, s.calibration is not None))
+        if use_facts:
+            caption(messages.facts_note())
     if any(it.photo_records for it in items) and not facts.empty:
         st.toggle(
             _("Also compare what the family knows with records of group photos that do not say which face is theirs"),
@@ -223,9 +280,12 @@ def candidates_section(
             kept_ids = {c.face.id for c in kept}
             visible = [it for it in visible if it.candidate.face.id in kept_ids]
             if hidden:
-                st.info(_("{candidates} hidden by these filters.", candidates=messages.count(hidden, "candidate")))
+                hid = messages.count(hidden, "candidate")
+                alert("info", _("{candidates} hidden by these filters.", candidates=hid))
     if hidden_rejected:
-        st.caption(_("{candidates} hidden.", candidates=messages.count(hidden_rejected, "rejected candidate")))
+        caption(_("{candidates} hidden.", candidates=messages.count(hidden_rejected, "rejected candidate")))
+    reviews = rv.reviews(case_id)
+    linked = memo("linked", (archive, search_key, rv.account), lambda: linked_lines(s, items))
     with st.container(key="cards"):
         for start in range(0, len(visible), PER_ROW):
             for col, it in zip(st.columns(PER_ROW), visible[start : start + PER_ROW], strict=False):
@@ -233,7 +293,7 @@ def candidates_section(
                 with col:
                     candidate_card(
                         s, c, current[c.face.id], key=f"cmp_{c.rank:04d}_{c.face.id}", item=it,
-                        verdict=verdicts.get(c.face.id),
+                        verdict=verdicts.get(c.face.id), reviews=reviews, linked=linked.get(c.face.id, []),
                     )  # fmt: skip
     if len(cands) == k and k < s.gallery_size and st.button(_("Show {n} more", n=number(PAGE)), key="more"):
         st.session_state[f"k_{case_id}"] = k + PAGE
@@ -241,11 +301,19 @@ def candidates_section(
     records_without_face(result.no_face)
 
 
+def linked_lines(s: Searcher, items: list[Combined]) -> dict[int, list[str]]:
+    """For faces with no record of their own: what a cross-check reviewer linked them to (once per search)."""
+    cc = link.CrossCheck(s)
+    return {it.candidate.face.id: cc.linked_records(it.candidate.face) for it in items if not it.candidate.records}
+
+
 def facts_reasons(item: Combined) -> None:
     """Why a candidate rose, what does not agree, and how far apart the photos are in years."""
     for line in item.reason_lines():
-        (st.warning if item.age_gap is not None and item.age_gap.large and line == item.age_gap.text()
-         else st.caption)(line)  # fmt: skip
+        if item.age_gap is not None and item.age_gap.large and line == item.age_gap.text():
+            alert("warning", line)
+        else:
+            caption(line)
 
 
 def records_without_face(items: list[Combined]) -> None:
@@ -256,12 +324,12 @@ def records_without_face(items: list[Combined]) -> None:
     for it in items:
         r = it.records[0]
         with st.container(border=True):
-            st.markdown(f"**{record_summary(r)}**")
-            st.info(it.note)
+            bold(record_summary(r))
+            alert("info", it.note)
             for face in it.archive_faces[:4]:
                 try:
                     st.image(face_thumb(str(face.path), tuple(face.box)), width=120)
                 except images.ImageError as e:
-                    st.error(_("archive photo unreadable: {error}", error=e))
+                    alert("error", _("archive photo unreadable: {error}", error=e))
             facts_reasons(it)
-            st.caption(record_lines(r))
+            fact_lines(record_lines(r))

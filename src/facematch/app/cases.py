@@ -12,13 +12,17 @@ from ..combined import Facts
 from ..i18n import _
 from ..messages import isolate as iso
 from ..names import THRESHOLD
-from ..review import CONFIRM, CONFIRMED, DISAGREE, NEEDS_SECOND, WAITING, Review
+from ..review import CONFIRM, CONFIRMED, DISAGREE, IN_REVIEW, NEEDS_SECOND, WAITING, Review
 from ..search import Searcher
 from .candidates import candidates_section, records_without_face
 from .language import in_language, in_this_language
 from .photos import photos_section
 from .team import team_case_settings, who_decides
+from .text import alert, bold, caption, fact_lines, md, plain
 from .widgets import PER_ROW, face_thumb, number, show_status
+
+#: The answer to "keep the photos?" asked once when a case is created (the widget's values; shown translated).
+KEEP_CHOICES = (True, False)
 
 
 def case_panel(rv: Review) -> tuple[int | None, str]:
@@ -30,6 +34,8 @@ def case_panel(rv: Review) -> tuple[int | None, str]:
     if "case_select" not in state:  # a new browser session (a reload): the address says which case
         wanted = st.query_params.get("case", "")
         state["case_select"] = int(wanted) if wanted.isdigit() and rv.has_case(int(wanted)) else None
+        if wanted and state["case_select"] is None:  # refused (or no such case): said, with the same words either way
+            state["case_refused"] = wanted
     pending = state.pop("pending_case", None)
     if pending is not None:  # a case created or opened on the last run becomes the selected one
         state["case_select"] = pending
@@ -87,27 +93,38 @@ def open_case(case_id: int | None) -> None:
 def new_case_form(rv: Review, reviewer: str, where: str) -> None:
     """A case needs only a name; what the family knows is added on the case's page, in one place."""
     with st.form(f"new_case_{where}", clear_on_submit=True):
-        st.markdown("**" + _("New case") + "**")
+        bold(_("New case"))
         name = st.text_input(
             _("Name or alias of the missing person"), key="new_case_name" if where == "sidebar" else f"new_case_{where}"
         )
+        keep = st.radio(
+            _("Keep the photos you add to this case on this computer, so they are here when you come back?"),
+            KEEP_CHOICES, key=f"new_case_keep_{where}", horizontal=True,
+            format_func=in_this_language(
+                lambda k: _("Yes, keep them (without location or camera data)") if k else _("No, only while I look")
+            ),
+        )  # fmt: skip
         if st.form_submit_button(_("Create case")):
             try:
-                case = rv.create_case(name, reviewer)
+                case = rv.create_case(name, reviewer, keep_photos=bool(keep))
                 st.session_state["pending_case"] = case.id
                 st.rerun()
             except ValueError as e:
-                st.error(str(e))
+                st.error(plain(e))
 
 
 def start_page(s: Searcher, rv: Review, reviewer: str) -> None:
     """No case open: what this is, and (in the page itself, since a phone hides the sidebar) start or open one."""
     st.title(_("Search an archive for a missing relative"))
+    if refused := st.session_state.pop("case_refused", None):
+        alert("warning", _("you have no case {case_id} to open", case_id=refused[:12]))
     st.markdown(
-        _(
-            "This archive index holds **{faces}**. Create a case for the person you are looking for, then upload a "
-            "photo of them. facematch lists the most similar faces in the archive; **you** compare them and decide.",
-            faces=messages.count(s.gallery_size, "face"),
+        plain(
+            _(
+                "This archive index holds {faces}. Create a case for the person you are looking for, then upload a "
+                "photo of them. facematch lists the most similar faces in the archive; you compare them and decide.",
+                faces=messages.count(s.gallery_size, "face"),
+            )
         )
     )
     a, b = st.columns(2)
@@ -116,17 +133,17 @@ def start_page(s: Searcher, rv: Review, reviewer: str) -> None:
     with b:
         cases = rv.cases()
         if cases:
-            st.markdown("**" + _("Open a case") + "**")
+            bold(_("Open a case"))
             for c in cases:
-                st.button(c.name, key=f"open_{c.id}", on_click=open_case, args=(c.id,))
-    st.warning(messages.caveat())
+                st.button(md(c.name), key=f"open_{c.id}", on_click=open_case, args=(c.id,))
+    alert("warning", messages.caveat())
 
 
 def case_page(s: Searcher, rv: Review, case_id: int, reviewer: str) -> None:
     """An open case, top to bottom: what the family knows, their photos, the candidates (or, with names and no
     photo, the records found by name), the decisions and the exports. Every call checks access in Review."""
     case = rv.case(case_id)
-    st.title(_("Case: {name}", name=iso(case.name)))
+    st.title(plain(_("Case: {name}", name=iso(case.name))))
     st.button(_("← All cases"), key="all_cases", on_click=open_case, args=(None,))
     if not case.is_open:
         st.info(_("This case is closed. Reopen it (in the side panel) to record new decisions."))
@@ -153,29 +170,27 @@ def case_page(s: Searcher, rv: Review, case_id: int, reviewer: str) -> None:
     elif facts.names:
         result = combined.combine(s, [], [], facts, name_threshold=name_threshold)
         if not result.name_hits:
-            st.info(messages.no_name_hits(facts.names, name_threshold))
+            alert("info", messages.no_name_hits(facts.names, name_threshold, s.index.records.count()))
         records_without_face(result.no_face)
     decisions_section(rv, case_id)
     export_section(rv, case_id)
 
 
-def facts_summary(facts: Facts, notes: str) -> str:
+def facts_summary(facts: Facts, notes: str) -> list[tuple[str, str]]:
+    """What the family knows, as (label, value) lines: shown as text (text.facts), never as Markdown, so a label
+    closes in every script and nothing the family typed is markup."""
     bits = []
     if facts.names:
-        bits.append(_("**Names:** {names}", names=" · ".join(iso(n) for n in facts.names)))
+        bits.append((_("Names:"), " · ".join(iso(n) for n in facts.names)))
     if facts.birth_year:
-        bits.append(
-            _(
-                "**Born:** about {year} (± {margin})",
-                year=iso(facts.birth_year),
-                margin=messages.count(facts.birth_year_margin, "year"),
-            )
-        )
+        born = _("about {year} (± {margin})", year=iso(facts.birth_year),
+                 margin=messages.count(facts.birth_year_margin, "year"))  # fmt: skip
+        bits.append((_("Born:"), born))
     if facts.county:
-        bits.append(_("**Home county:** {county}", county=iso(facts.county)))
+        bits.append((_("Home county:"), iso(facts.county)))
     if notes.strip():
-        bits.append(_("**Notes:** {notes}", notes=notes.strip()))
-    return "  \n".join(bits)
+        bits.append((_("Notes:"), iso(notes.strip())))
+    return bits
 
 
 def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
@@ -183,7 +198,10 @@ def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
     facts, case = rv.facts(case_id), rv.case(case_id)
     st.subheader(_("What the family knows"))
     summary = facts_summary(facts, case.notes)
-    st.markdown(summary or _("Nothing yet. Names (in any spelling), a birth year and a home county help find records."))
+    if summary:
+        fact_lines(summary)
+    else:
+        st.markdown(_("Nothing yet. Names (in any spelling), a birth year and a home county help find records."))
     with st.expander(_("Add or change what the family knows"), expanded=not summary):
         with st.form(f"facts_{case_id}"):
             names_text = st.text_area(
@@ -210,7 +228,7 @@ def facts_section(rv: Review, case_id: int) -> tuple[Facts, float]:
                     )
                     st.rerun()
                 except ValueError as e:
-                    st.error(str(e))
+                    st.error(plain(e))
         threshold = st.slider(
             _("How closely a name must agree (lower finds more spellings, and more other people)"),
             60,
@@ -241,8 +259,8 @@ def decisions_section(rv: Review, case_id: int) -> None:
                     except (images.ImageError, TypeError, OSError):
                         st.caption(_("archive photo not found on this computer"))
                     text = messages.decided_by(d.decision, d.reviewer, d.decided_at)
-                    (st.success if d.decision == CONFIRM else st.info)(text)
-                    st.caption(decision_line(iso(d.photo_path), d))
+                    alert("success" if d.decision == CONFIRM else "info", text)
+                    caption(decision_line(iso(d.photo_path), d))
 
 
 def two_reviewer_decisions(rv: Review, case_id: int) -> None:
@@ -250,7 +268,7 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
     verdicts = rv.verdicts(case_id)
     if not verdicts:
         return
-    order = {CONFIRMED: 0, DISAGREE: 1, NEEDS_SECOND: 2, WAITING: 3}
+    order = {CONFIRMED: 0, DISAGREE: 1, NEEDS_SECOND: 2, WAITING: 3, IN_REVIEW: 3}
     verdicts.sort(key=lambda v: order.get(v.state, 4))
     st.subheader(
         _("Decisions in this case ({faces}, two reviewers needed)", faces=messages.count(len(verdicts), "face"))
@@ -267,14 +285,14 @@ def two_reviewer_decisions(rv: Review, case_id: int) -> None:
                         st.caption(_("archive photo not found on this computer"))
                     show_status(None, v)
                     for d in v.decisions:
-                        st.caption(decision_line(f"{iso(d.reviewer)}: {messages.decision_word(d.decision)}", d))
+                        caption(decision_line(f"{iso(d.reviewer)}: {messages.decision_word(d.decision)}", d))
 
 
 def decision_line(first: str, d) -> str:
     """ "obama.jpg · rank 1 · note: same ears" under a decided face."""
     rank = number(d.rank) if isinstance(d.rank, int) else iso(d.rank)
     line = first + " · " + _("rank {rank}", rank=rank)
-    return line + (" · " + _("note: {note}", note=d.note) if d.note else "")
+    return line + (" · " + _("note: {note}", note=iso(d.note)) if d.note else "")
 
 
 def export_section(rv: Review, case_id: int) -> None:

@@ -5,17 +5,30 @@ written through link.CrossCheck, which also refuses a role without the cross-che
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from .. import images, messages, thumbs
+from .. import i18n, images, messages
 from ..access import Account
 from ..crosscheck import link
 from ..i18n import N_, _, ngettext
 from ..messages import isolate as iso
 from ..search import Searcher
-from .widgets import PAGE, decision_form, face_thumb, number, pair_thumb, score_text
+from .language import in_language
+from .text import alert, bold, caption, fact, plain
+from .widgets import (
+    PAGE,
+    archive_aligned,
+    archive_photo,
+    decision_form,
+    face_thumb,
+    number,
+    pair_thumb,
+    score_text,
+    scroll_to,
+)  # fmt: skip
 
 #: The cross-check's exports (link.export: crosscheck-pairs.csv, ...), as their download buttons name them.
 EXPORT_NAMES = {
@@ -29,10 +42,10 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     and duplicate images apart. Everything is read from and written through link.CrossCheck."""
     cc = link.CrossCheck(s, account)  # refuses a role without the cross-check (AccessDenied, shown by workbench.page)
     st.title(_("Cross-check the archive against itself"))
-    st.caption(
+    caption(
         _(
             "Pairs of archive faces that may show the same person (in different leaks, lists or records), found "
-            "by `facematch link`. Duplicate images (the same photo saved again) are listed apart. "
+            "by facematch link. Duplicate images (the same photo saved again) are listed apart. "
             "You compare and decide; nothing is merged and nothing is copied into a record."
         )
     )
@@ -40,30 +53,35 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     if st.button(_("Link faces not linked yet"), key="link_now"):
         with st.spinner(_("Linking…")):
             r = link.link(s.index, s.fingerprint, progress=False)
-        st.success(
+        alert(
+            "success",
             _(
                 "{faces} linked now; {pairs}.",
                 faces=messages.count(r.linked, "face"),
                 pairs=pair_count(r.pairs.get("person", 0)),
-            )
+            ),
         )
         pairs = cc.pairs()
+    if following := st.session_state.pop("xnext", None):  # a decision was just recorded: on to the next pair
+        open_pair(following)
     if st.session_state.get("xpair"):
         try:
             pair_compare(s, cc, cc.pair(st.session_state["xpair"]), reviewer)
             return
         except ValueError as e:
             st.session_state.pop("xpair", None)
-            st.error(str(e))
+            st.error(plain(e))
     dups, groups = cc.duplicates(), cc.groups()
     undecided = sum(p.decision is None for p in pairs)
     st.markdown(
-        _(
-            "**{pairs}** ({undecided} not decided yet) · **{groups}** possibly the same person · **{duplicates}**",
-            pairs=pair_count(len(pairs)),
-            undecided=number(undecided),
-            groups=ngettext("{n} group", "{n} groups", len(groups)),
-            duplicates=ngettext("{n} duplicate image", "{n} duplicate images", len(dups)),
+        plain(
+            _(
+                "{pairs} ({undecided} not decided yet) · {groups} possibly the same person · {duplicates}",
+                pairs=pair_count(len(pairs)),
+                undecided=number(undecided),
+                groups=ngettext("{n} group", "{n} groups", len(groups)),
+                duplicates=ngettext("{n} duplicate image", "{n} duplicate images", len(dups)),
+            )
         )
     )
     tab_pairs, tab_groups, tab_dups, tab_export = st.tabs(
@@ -73,11 +91,17 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
         only_open = st.toggle(_("Only pairs no one has decided yet"), value=True, key="xonly_open")
         shown = [p for p in pairs if p.decision is None] if only_open else pairs
         if not shown:
-            st.info(_("No pairs to review. Run `facematch link` (or the button above) after indexing new photos."))
-        for n, p in enumerate(shown[:PAGE], start=1):
+            alert("info", _("No pairs to review. Run facematch link (or the button above) after indexing new photos."))
+        limit = st.session_state.setdefault("xshown", PAGE)
+        if len(shown) > limit:
+            caption(_("Showing the first {n} of {total} pairs, strongest first.", n=number(limit),
+                      total=number(len(shown))))  # fmt: skip
+        for n, p in enumerate(shown[:limit], start=1):
             pair_card(s, cc, p, n)
+        if len(shown) > limit:
+            st.button(_("Show {n} more", n=number(min(PAGE, len(shown) - limit))), key="xmore", on_click=show_more)
     with tab_groups:
-        st.caption(
+        caption(
             _(
                 "A group joins faces through pairs that are mutual (each face is among the other's nearest), strong "
                 "(fewer than 1 stranger in 100 expected this similar in this archive) and not decided 'different'. "
@@ -86,32 +110,41 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
         )
         for g, group in enumerate(groups, start=1):
             faces = {f.id: f for p in group for f in (p.a, p.b)}
-            st.markdown(_("**Group {g}**: {faces}", g=number(g), faces=messages.count(len(faces), "face")))
+            bold(_("Group {g}: {faces}", g=number(g), faces=messages.count(len(faces), "face")))
             cols = st.columns(6)  # always six: a group of two sits together on the left, not at both edges
             for col, f in zip(cols, list(faces.values())[:6], strict=False):
-                col.image(face_thumb(str(f.path), tuple(f.box)), caption=f.relpath, width=120)
+                col.image(face_thumb(str(f.path), tuple(f.box)), width=120)
+                caption(iso(f.relpath), where=col)
             for p in group:
                 st.button(_("Compare pair {id}", id=iso(p.id)), key=f"g{g}_{p.id}", on_click=open_pair, args=(p.id,))
     with tab_dups:
-        st.caption(_("The same image saved again (re-encoded, resized or cropped): not evidence about a person."))
+        caption(_("The same image saved again (re-encoded, resized or cropped): not evidence about a person."))
         for p in dups[:PAGE]:
             a, c = st.columns([2, 3])
             a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=240)
-            c.markdown(f"{iso(p.a.relpath)} = {iso(p.b.relpath)}  \n{p.duplicate}")
-    with tab_export:
-        import tempfile
+            caption(f"{iso(p.a.relpath)} = {iso(p.b.relpath)}", where=c)
+            caption(p.duplicate, where=c)
+    with tab_export:  # each file is written when its button is pressed, not on every run of the page
+        for what in EXPORT_NAMES:
+            for kind in ("csv", "jsonl"):
+                st.download_button(
+                    _("{what} ({format})", what=_(EXPORT_NAMES[what]), format=kind.upper()),
+                    in_language(i18n.current(), partial(export_file, cc, f"{what}.{kind}")),
+                    file_name=f"crosscheck-{what}.{kind}", key=f"x_{what}.{kind}",
+                )  # fmt: skip
+    alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
 
-        with tempfile.TemporaryDirectory() as tmp:
-            written = link.export(cc, Path(tmp))
-            for name, path in written.items():
-                what, _dot, kind = name.partition(".")
-                label = (
-                    _("{what} ({format})", what=_(EXPORT_NAMES[what]), format=kind.upper())
-                    if what in EXPORT_NAMES
-                    else name
-                )
-                st.download_button(label, path.read_bytes(), file_name=path.name, key=f"x_{name}")
-    st.warning(f"{messages.caveat()} {messages.link_caveat()}")
+
+def export_file(cc: link.CrossCheck, name: str) -> bytes:
+    """One file of link.export, built when its download button is pressed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return link.export(cc, Path(tmp))[name].read_bytes()
+
+
+def show_more() -> None:
+    st.session_state["xshown"] = st.session_state.get("xshown", PAGE) + PAGE
 
 
 def pair_count(n: int) -> str:
@@ -120,7 +153,9 @@ def pair_count(n: int) -> str:
 
 
 def open_pair(pair: str | None) -> None:
+    """Open a pair's compare panel (None: back to the queue), and bring it to the top of the window."""
     st.session_state["xpair"] = pair
+    st.session_state["xpair_opened"] = st.session_state.get("xpair_opened", 0) + 1
 
 
 def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
@@ -133,14 +168,14 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
             a.error(_("archive photo unreadable: {error}", error=e))
         with c:
             title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
-            st.markdown(f"**{title}** · {messages.score_label()} {score_text(p.score)}")
-            st.caption(p.strength(s.gallery_size))
-            st.caption(f"{iso(f'{p.collections[0]}: {p.a.relpath}')}  ↔  {iso(f'{p.collections[1]}: {p.b.relpath}')}")
-            st.caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
+            bold(f"{title} · {messages.score_label()} {score_text(p.score)}")
+            caption(p.strength(s.gallery_size))
+            caption(f"{iso(f'{p.collections[0]}: {p.a.relpath}')}  ↔  {iso(f'{p.collections[1]}: {p.b.relpath}')}")
+            caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
-                st.caption(_("records: {reason}", reason=r))
+                caption(_("records: {reason}", reason=r))
             if p.copies:
-                st.caption(
+                caption(
                     ngettext(
                         "{n} more pair through copies of these images folded in",
                         "{n} more pairs through copies of these images folded in",
@@ -148,7 +183,7 @@ def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
                     )
                 )
             if p.decision is not None:
-                st.info(pair_status(p.decision))
+                alert("info", pair_status(p.decision))
             st.button(_("Compare and decide"), key=f"xcmp_{p.id}", on_click=open_pair, args=(p.id,))
 
 
@@ -159,35 +194,54 @@ def pair_status(decision: dict) -> str:
 
 def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) -> None:
     """The two archive faces aligned the same way, side by side, their full photos and records; decide."""
-    st.subheader(_("Compare pair {id}", id=iso(p.id)))
+    with st.container(key="xcompare_top"):
+        st.subheader(_("Compare pair {id}", id=iso(p.id)))
+    scroll_to("xcompare_top", st.session_state.get("xpair_opened", 0))
     st.button(_("Back to the queue"), key="xback_top", on_click=open_pair, args=(None,))
     with st.container(key="pair"):
         a, b = st.columns(2)
         for col, f, coll in ((a, p.a, p.collections[0]), (b, p.b, p.collections[1])):
-            col.markdown(f"**{iso(coll)}**")
-            col.image(s.aligned_archive(f), width="stretch")
-    st.markdown(f"{messages.score_label()} **{score_text(p.score)}** · {p.strength(s.gallery_size)}")
+            bold(iso(coll), where=col)
+            col.image(archive_aligned(s, f, f.id, str(f.path), tuple(f.box)), width="stretch")
+    fact(f"{messages.score_label()}:", f"{score_text(p.score)} · {p.strength(s.gallery_size)}")
     if s.calibration is not None:
-        st.caption(messages.calibration_note(s.calibration.kind))
+        caption(messages.calibration_note(s.calibration.kind))
     for r in p.reasons:
-        st.markdown("- " + _("records: {reason}", reason=r))
+        caption(_("records: {reason}", reason=r))
     a, b = st.columns(2)
     for col, f in ((a, p.a), (b, p.b)):
         with col:
-            st.markdown(f"**{iso(f.relpath)}**")
-            others = cc.index.faces.in_photo(f.photo_id, f.engine)
-            number = next((n for n, o in enumerate(others, start=1) if o.id == f.id), 1)
-            st.image(thumbs.draw_faces(thumbs.load_full(f.path), [o.box for o in others] or [f.box], chosen=number,
-                                       max_side=800), width=420)  # fmt: skip
-            st.caption(f"sha256 {iso((f.sha256 or '')[:16] + '…')}")
-            st.caption(link.record_summary(cc.index, f))
+            bold(iso(f.relpath))
+            st.image(archive_photo(cc.index, f, f.id, str(f.path)), width=420)
+            caption(f"sha256 {iso((f.sha256 or '')[:16] + '…')}")
+            caption(link.record_summary(cc.index, f))
             for line in cc.linked_records(f):
-                st.info(line)
-    st.warning(f"{messages.caveat()} {messages.link_caveat()}")
+                alert("info", line)
+    alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
     if p.decision is not None:
-        st.write(pair_status(p.decision))
+        caption(pair_status(p.decision))
+
+    def record(choice: str, who: str, why: str) -> None:
+        """Decide, then go on to the next pair of the queue (not back to its top): the reviewer's place is kept."""
+        cc.decide(p, choice, who, why)
+        following = next_pair(cc, p.id, st.session_state.get("xonly_open", True))
+        if following is not None:
+            st.session_state["xnext"] = following
+
     decision_form(
         f"xdecide_{p.id}", messages.PAIR_DECISIONS, ("xdecision", "xwhy", "xreviewer"), _("Why (optional)"),
         _("choose Same person, Different people or Unsure first"), reviewer, ask_name=True, close="xpair",
-        record=lambda choice, who, why: cc.decide(p, choice, who, why),
+        record=record,
     )  # fmt: skip
+
+
+def next_pair(cc: link.CrossCheck, after: str, only_open: bool) -> str | None:
+    """The pair after this one in the queue as it is now (strongest first; undecided only when the queue shows only
+    those), or None at its end."""
+    pairs = cc.pairs()
+    ids = [q.id for q in pairs]
+    start = ids.index(after) + 1 if after in ids else 0
+    for q in pairs[start:]:
+        if q.id != after and (q.decision is None or not only_open):
+            return q.id
+    return None

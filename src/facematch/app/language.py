@@ -19,6 +19,7 @@ import streamlit as st
 from .. import fonts, i18n
 from ..access import Account, Accounts
 from ..i18n import _
+from .text import STYLE as TEXT_STYLE
 
 #: On a narrow screen (a phone, 390 px): two candidate cards per row instead of one long column, the two
 #: aligned faces side by side, and the compare pair no wider than a printed photo on a wide screen.
@@ -32,6 +33,9 @@ STYLE = """<style>
   .st-key-pair [data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
   h1 { font-size: 1.8rem !important; }
 }
+[data-testid="stElementToolbar"] { display: none; }
+[class*="st-key-scroller_"] { display: none; }
+.st-key-compare_top, .st-key-xcompare_top { scroll-margin-top: 4rem; }
 </style>"""
 #: Right to left (Uyghur): the page's text, the sidebar and the candidate grid (Streamlit's columns are flex rows,
 #: which follow `direction`) flow from the right. Inputs and text areas also start on the right.
@@ -154,7 +158,7 @@ def in_language(code: str, build):
 def page_style() -> None:
     """The CSS for this run's language: the fonts that render Uyghur and Chinese (shipped, static/fonts), right to
     left for Uyghur, and our words in place of the file uploader's English."""
-    st.html(STYLE + fonts.css(FONT_URL))
+    st.html(STYLE + TEXT_STYLE + fonts.css(FONT_URL))
     if i18n.is_rtl():
         st.html(RTL_STYLE)
     if i18n.current() != i18n.SOURCE:

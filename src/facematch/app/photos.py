@@ -19,6 +19,7 @@ from ..review import KeptPhoto, Review, parse_year
 from ..search import QueryPhoto, Searcher
 from ..vault import VaultError
 from .language import in_this_language
+from .text import bold, caption, plain
 from .widgets import number
 
 #: Largest side of the face-picking preview: large enough to see and tap small faces in a group photo.
@@ -45,22 +46,25 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
         accept_multiple_files=True,
         key=f"upload_{case_id}",
     )
+    keep_key = f"keep_{case_id}"
+    if keep_key not in st.session_state:  # the family's answer when the case was created (asked once)
+        st.session_state[keep_key] = bool(rv.keep_photos(case_id))
     keep = st.checkbox(
         _(
             "Keep these photos in this case, so they are here when you come back "
             "(stored on this computer without location or camera data)"
         ),
-        key=f"keep_{case_id}",
+        key=keep_key,
     )
+    if keep != bool(rv.keep_photos(case_id)):
+        rv.set_keep_photos(case_id, keep)
     kept_from = st.session_state.setdefault("kept_from_upload", {})  # upload sha256 -> kept copy's sha256
     uploads, first_name = [], {}
     for f in files or []:
         data = f.getvalue()
         sha = images.sha256_bytes(data)
         if sha in first_name:  # the same bytes twice would count one photo as two views of a person
-            st.caption(
-                _("{photo}: the same photo as {other}; used once.", photo=iso(f.name), other=iso(first_name[sha]))
-            )
+            caption(_("{photo}: the same photo as {other}; used once.", photo=iso(f.name), other=iso(first_name[sha])))
             continue
         first_name[sha] = f.name
         if keep and sha not in kept_from and usable(detect(s, data, f.name)):
@@ -73,7 +77,7 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
         try:
             data = rv.photo_bytes(case_id, k.sha256)
         except (OSError, VaultError) as e:
-            st.error(_("The kept photo {photo} cannot be read: {error}", photo=iso(k.original_name), error=e))
+            st.error(plain(_("The kept photo {photo} cannot be read: {error}", photo=iso(k.original_name), error=e)))
             continue
         pick = photo_block(s, rv, case_id, k.original_name, data, k, facts.photo_year)
         chosen += [pick] if pick else []
@@ -82,7 +86,7 @@ def photos_section(s: Searcher, rv: Review, case_id: int, facts: Facts) -> list[
             continue  # shown above as kept
         pick = photo_block(s, rv, case_id, name, data, None, facts.photo_year)
         chosen += [pick] if pick else []
-    if not chosen and not uploads:
+    if not chosen and not uploads and not kept:
         st.info(
             _("Upload a photo of your relative. A clear, recent photo where the face looks at the camera works best.")
         )
@@ -111,12 +115,13 @@ def photo_block(
     key = f"{case_id}_{images.sha256_bytes(data)[:12]}"
     with st.container(border=True):
         left, right = st.columns([3, 2])
-        right.markdown(f"**{iso(name)}**" + (" · " + _("kept in this case") if kept else ""))
+        kept_note = _("kept in this case")
+        bold(f"{iso(name)} · {kept_note}" if kept else iso(name), where=right)
         if kept is not None and right.button(_("Remove this photo from the case"), key=f"remove_{key}"):
             rv.remove_photo(case_id, kept.sha256)
             st.rerun()
         if q.error:
-            right.error(_("This file cannot be used: {error}", error=q.error))
+            right.error(plain(_("This file cannot be used: {error}", error=q.error)))
             return None
         if not q.faces:
             left.image(thumbs.draw_faces(q.rgb, [], max_side=600), width=240)
@@ -124,8 +129,8 @@ def photo_block(
             return None
         boxes = [q.in_rgb(f).box for f in q.faces]
         face_key, year_key = f"face_{key}", f"year_{key}"
-        if face_key not in st.session_state:  # first shown: the face kept with the case, else the largest
-            st.session_state[face_key] = stored_face(q, kept) or 1
+        if face_key not in st.session_state:  # first shown: the face kept with the case; one face is chosen at once;
+            st.session_state[face_key] = stored_face(q, kept) or (1 if len(q.faces) == 1 else None)  # else: asked
         if year_key not in st.session_state:
             year = kept.photo_year if kept is not None and kept.photo_year else case_year
             st.session_state[year_key] = str(year or "")
@@ -140,12 +145,16 @@ def photo_block(
                 key=face_key,
                 format_func=in_this_language(lambda n: _("face {n}", n=number(n))),
             )
+            if n is None:
+                st.info(_("Choose the face of your relative (its number, or a click on it): the search starts then."))
             year_text = st.text_input(_("Year this photo was taken (about)"), key=year_key)
             try:
                 year = parse_year(year_text, _("Year the photo was taken"))
             except ValueError as e:
                 st.error(str(e))
                 year = None
+    if n is None:
+        return None
     face = q.faces[n - 1]
     if kept is not None and (faces.stored_box(face.box) != kept.face_box or kept.photo_year != year):
         rv.choose_face(case_id, kept.sha256, tuple(float(v) for v in face.box), year)
@@ -167,7 +176,7 @@ def pick_on_picture(q: QueryPhoto, boxes: list, face_key: str, key: str) -> None
         st.image(picture, width=260)
         return
     click = streamlit_image_coordinates(picture, width="stretch", key=f"click_{key}", image_format="JPEG")
-    st.caption(_("Click (or tap) the face of your relative, or choose its number."))
+    st.caption(_("Faces are numbered from the left. Click (or tap) the face of your relative, or choose its number."))
     if not click or click.get("unix_time") == st.session_state.get(f"clicked_{key}"):
         return
     st.session_state[f"clicked_{key}"] = click.get("unix_time")

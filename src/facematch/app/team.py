@@ -17,6 +17,8 @@ from ..i18n import N_, _
 from ..messages import isolate as iso
 from ..review import Review
 from ..search import Searcher
+from .language import in_this_language
+from .text import alert, caption, md, plain
 
 
 def team_mode() -> bool:
@@ -56,7 +58,7 @@ def login(s: Searcher) -> Account:
         )
     )
     if message := state.pop("login_message", None):
-        st.warning(message)
+        alert("warning", message)
     if oidc_mode():
         oidc_login(accounts)
         st.stop()
@@ -68,8 +70,8 @@ def login(s: Searcher) -> Account:
                 state["login_session"] = accounts.login(name, password)
                 st.rerun()
             except LoginRefused as e:
-                st.error(str(e))
-    st.caption(messages.caveat())
+                st.error(plain(e))
+    caption(messages.caveat())
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run
 
@@ -84,7 +86,7 @@ def oidc_login(accounts: Accounts) -> None:
     try:
         st.session_state["login_session"] = accounts.login_verified(who)
     except LoginRefused as e:
-        st.error(str(e))
+        st.error(plain(e))
         st.button(_("Log out of the organisation's login"), key="oidc_logout", on_click=st.logout)
         return
     st.rerun()
@@ -106,7 +108,7 @@ def log_out() -> None:
 def who_bar(rv: Review) -> None:
     """Team mode, in the page itself (a phone hides the side panel): who is logged in, and a way out."""
     a, b = st.columns([5, 1], vertical_alignment="center")
-    a.caption(logged_in_as(rv.account))
+    caption(logged_in_as(rv.account), where=a)
     b.button(_("Log out"), key="logout_main", on_click=log_out)
 
 
@@ -117,17 +119,25 @@ ROLE_NAMES = {
 }  # fmt: skip
 
 
+def role_name(role: str) -> str:
+    return _(ROLE_NAMES[role]) if role in ROLE_NAMES else role
+
+
 def logged_in_as(account: Account) -> str:
-    """ "Logged in as **name** (role)", in the page's language."""
-    role = _(ROLE_NAMES[account.role]) if account.role in ROLE_NAMES else account.role
-    return _("Logged in as **{name}** ({role})", name=iso(account.name), role=role)
+    """ "Logged in as name (role)", in the page's language (plain text: show it with text.caption)."""
+    return _("Logged in as {name} ({role})", name=iso(account.name), role=role_name(account.role))
+
+
+def account_line(account: Account) -> str:
+    """ "amina (family)": an account and its role."""
+    return _("{name} ({role})", name=iso(account.name), role=role_name(account.role))
 
 
 def who_decides(rv: Review, case_id: int | None) -> str:
     """The reviewer of this run's decisions, in the side panel: the logged-in account (with a way out), else the
     typed name of single-user mode."""
     if rv.account is not None:
-        st.sidebar.markdown(logged_in_as(rv.account))
+        st.sidebar.markdown(plain(logged_in_as(rv.account)))
         st.sidebar.button(_("Log out"), key="logout", on_click=log_out)
         return rv.account.name
     return local_reviewer(rv, case_id)
@@ -146,32 +156,53 @@ def local_reviewer(rv: Review, case_id: int | None) -> str:
             state["reviewer_from_case"] = (case_id, state["reviewer"])
     reviewer = st.sidebar.text_input(_("Your name (saved with every decision)"), key="reviewer")
     if reviewer and (case_id, reviewer) == state.get("reviewer_from_case"):
-        st.sidebar.caption(_("Filled in from this case (its last reviewer): change it if you are someone else."))
+        caption(_("Filled in from this case (its last reviewer): change it if you are someone else."), where=st.sidebar)
     return reviewer
 
 
 def team_case_settings(rv: Review, case) -> None:
-    """Team mode: who has this case, the two-reviewer setting, and (admin) giving it to someone."""
+    """Team mode: who has this case (its owner first), the two-reviewer setting, and (admin) giving it to someone or
+    taking it back. A family's case is never given to another family account (the library refuses it)."""
     with st.sidebar.expander(_("People and reviewers of this case")):
-        given = rv.accounts.given(case.id)
-        st.caption(
-            _("Given to: {names}", names=_(", ").join(iso(g) for g in given))
+        people = rv.people(case.id)
+        owner = rv.owner(case.id)
+        caption(_("Created by: {account}", account=account_line(owner)) if owner else _("Created on the command line"))
+        given = [a for a in people if owner is None or a.id != owner.id]
+        caption(
+            _("Given to: {names}", names=_(", ").join(account_line(a) for a in given))
             if given
             else _("Given to nobody else yet")
         )
-        two = st.toggle(
-            _("Two reviewers must confirm"), value=case.two_reviewers, key=f"two_{case.id}",
+        st.session_state[f"two_{case.id}"] = case.two_reviewers  # as the case is now (another account may change it)
+        st.toggle(
+            _("Two reviewers must confirm"), key=f"two_{case.id}",
             disabled=rv.account.role not in (access.ADMIN, access.CASEWORKER),
             help=_("A candidate counts as confirmed only when two different accounts confirmed it independently."),
+            on_change=lambda: rv.set_two_reviewers(case.id, st.session_state[f"two_{case.id}"]),
         )  # fmt: skip
-        if two != case.two_reviewers:
-            rv.set_two_reviewers(case.id, two)
-            st.rerun()
-        if rv.account.is_admin:
-            others = [a.name for a in rv.accounts.list() if not a.disabled and a.name not in given]
-            who = st.selectbox(
-                _("Give this case to"), others, index=None, key=f"give_{case.id}", placeholder=_("Choose an account")
-            )
-            if who and st.button(_("Give"), key=f"give_btn_{case.id}"):
+        if case.two_reviewers:
+            caption(_("A family account sees the outcome once two reviewers have confirmed; it does not vote."))
+        if not rv.account.is_admin:
+            return
+        family = next((a for a in people if a.role == access.FAMILY), None)
+        held = {a.id for a in people}
+        others = [a for a in rv.accounts.list() if not a.disabled and not a.is_admin and a.id not in held]
+        if family is not None:  # one family's search is never shown to another family
+            others = [a for a in others if a.role != access.FAMILY]
+            caption(_("This is the case of the family account {name}: it cannot be given to another family account.",
+                      name=iso(family.name)))  # fmt: skip
+        by_name = {a.name: a for a in others}
+        who = st.selectbox(
+            _("Give this case to"), list(by_name), index=None, key=f"give_{case.id}",
+            placeholder=_("Choose an account"), format_func=in_this_language(lambda n: account_line(by_name[n])),
+        )  # fmt: skip
+        if who and st.button(_("Give"), key=f"give_btn_{case.id}"):
+            try:
                 rv.give_case(case.id, who)
+                st.rerun()
+            except (AccessDenied, ValueError) as e:
+                st.error(plain(e))
+        for a in given:
+            if st.button(_("Take this case back from {name}", name=md(a.name)), key=f"revoke_{case.id}_{a.id}"):
+                rv.take_back(case.id, a.name)
                 st.rerun()

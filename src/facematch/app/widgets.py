@@ -17,6 +17,7 @@ from ..i18n import _
 from ..messages import isolate as iso
 from ..review import CONFIRM, CONFIRMED, Verdict
 from .language import in_this_language
+from .text import alert, md, plain
 
 #: Candidates shown at first (each "Show more" adds as many); pairs and duplicate images the cross-check lists.
 PAGE = 50
@@ -58,8 +59,8 @@ def decision_form(
                     st.session_state["pending_reviewer"] = who
                 st.session_state.pop(close, None)
                 st.rerun()
-            except ValueError as e:
-                st.error(str(e))
+            except (ValueError, PermissionError) as e:
+                st.error(plain(e))
 
 
 def score_text(x: float) -> str:
@@ -78,6 +79,35 @@ def face_thumb(path: str, box: tuple) -> bytes:
     return thumbs.jpeg_bytes(thumbs.crop(thumbs.load_full(Path(path)), box))
 
 
+@st.cache_data(max_entries=200, show_spinner=False)
+def archive_photo(_index, _face, face_id: int, path: str) -> bytes:
+    """An archive photo with every face boxed and numbered from the left, the candidate's own face (found by its
+    id, not by a number) red and thick: drawn and encoded once per process."""
+    others = _index.faces.in_photo(_face.photo_id, _face.engine)
+    boxes = [f.box for f in others] or [_face.box]
+    chosen = next((n for n, f in enumerate(others, start=1) if f.id == face_id), 1)
+    return thumbs.jpeg_bytes(thumbs.draw_faces(thumbs.load_full(Path(path)), boxes, chosen=chosen, max_side=800))
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def archive_aligned(_s, _face, face_id: int, path: str, box: tuple) -> bytes:
+    """An archive face aligned as the engine aligns faces (for the compare pair), encoded once per process."""
+    return thumbs.jpeg_bytes(_s.aligned_archive(_face))
+
+
+def family_photo(chosen) -> bytes:
+    """The family's photo with every face numbered from the left and the chosen one red and thick (the same
+    numbers as when they chose it), encoded once per session."""
+    cache = st.session_state.setdefault("family_photos", {})
+    q = chosen.query
+    key = (id(q), tuple(float(v) for v in chosen.face.box))
+    if key not in cache:
+        boxes = [q.in_rgb(f).box for f in q.faces]
+        picture = thumbs.draw_faces(q.rgb, boxes, chosen=q.number_of(chosen.face), max_side=800)
+        cache[key] = thumbs.jpeg_bytes(picture)
+    return cache[key]
+
+
 @st.cache_data(max_entries=1000, show_spinner=False)
 def pair_thumb(path_a: str, box_a: tuple, path_b: str, box_b: tuple) -> bytes:
     """Both faces of a cross-check pair in one picture, side by side (on a phone too)."""
@@ -85,14 +115,21 @@ def pair_thumb(path_a: str, box_a: tuple, path_b: str, box_b: tuple) -> bytes:
     return thumbs.jpeg_bytes(thumbs.side_by_side(*crops))
 
 
-def record_lines(r: dict) -> str:
-    """An archive record, one "label: text" line each (records.record_lines: the labels in the page's language, the
-    record's own words and its other columns' headers as the archive wrote them), each value isolated."""
-    return "  \n".join(f"{k}: {' · '.join(iso(part) for part in v.split(' · '))}" for k, v in records.record_lines(r))
+def record_lines(r: dict) -> list[tuple[str, str]]:
+    """An archive record as (label, text) lines (records.record_lines: the labels in the page's language, the
+    record's own words and its other columns' headers as the archive wrote them), each value isolated; shown
+    with text.facts (as text, never as Markdown)."""
+    return [(f"{k}:", " · ".join(iso(part) for part in v.split(" · "))) for k, v in records.record_lines(r)]
+
+
+def record_text(r: dict) -> str:
+    """The same lines as one text, "label: value" each, escaped for a Markdown element."""
+    return "  \n".join(md(f"{k} {v}") for k, v in record_lines(r))
 
 
 def record_summary(r: dict) -> str:
-    """One line about a record (records.record_summary), its parts isolated in a right-to-left page."""
+    """One line about a record (records.record_summary), its parts isolated in a right-to-left page; plain text
+    (show it with text.caption or md)."""
     return records.record_summary(r, iso)
 
 
@@ -100,7 +137,21 @@ def show_status(decision, verdict: Verdict | None) -> None:
     """Where a decided candidate stands: in a two-reviewer case the verdict (two confirmations, waiting for a
     second, disagreement, or "decide first"), else the latest decision."""
     if verdict is not None:
-        (st.success if verdict.state == CONFIRMED else st.info)(verdict.text())
+        alert("success" if verdict.state == CONFIRMED else "info", verdict.text())
     elif decision is not None:
         text = messages.decided_by(decision.decision, decision.reviewer, decision.decided_at)
-        (st.success if decision.decision == CONFIRM else st.info)(text)
+        alert("success" if decision.decision == CONFIRM else "info", text)
+
+
+def scroll_to(key: str, nonce: object) -> None:
+    """Bring the container with this key to the top of the window (e.g. the compare panel just opened: its faces,
+    not the decision form below them, are what a person must see first; on a phone too). A tiny frame of our own
+    HTML runs once per `nonce`, in a hidden container (language.STYLE); nothing is fetched."""
+    with st.container(key=f"scroller_{key}"):
+        st.iframe(
+            f"""<script>/* {nonce} */
+const el = window.parent.document.querySelector('.st-key-{key}');
+if (el) {{ el.scrollIntoView({{block: 'start'}}); }}
+</script>""",
+            height=1,
+        )

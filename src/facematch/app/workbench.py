@@ -7,6 +7,8 @@ it to its page: the Cross-check, the start page, or a case. The pages and widget
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -23,6 +25,7 @@ from .cases import case_page, case_panel, start_page
 from .crosscheck import crosscheck_page
 from .language import in_this_language, language_picker, page_style, remember_language
 from .team import login, team_mode, who_bar
+from .text import alert, caption
 
 #: The two pages: cases (a family's search) and the archive cross-checked against itself (crosscheck/link.py). The
 #: values are the widget's (English, stable across languages); the picker shows them translated, with _().
@@ -63,6 +66,48 @@ def searcher(folder: str) -> Searcher:
     return s
 
 
+#: How often (seconds) a run looks whether the archive changed under the app (`facematch index` meanwhile).
+CHECK_EVERY = 2.0
+
+
+@st.cache_resource(show_spinner=False)
+def archive_box(folder: str) -> dict:
+    """The Searcher every session uses now, and its generation: replaced when the archive changed."""
+    return {"searcher": searcher(folder), "generation": 0, "checked": time.monotonic(), "lock": threading.Lock()}
+
+
+def current_searcher(folder: str) -> tuple[Searcher, int]:
+    """The shared Searcher, reopened on the same Index (its connections, its unlocked families' data) when the
+    archive changed since it was opened: new photos or records indexed while the app runs are searched, counted
+    and scored as the CLI does. Looked at every CHECK_EVERY seconds at most, by one session at a time."""
+    box = archive_box(folder)
+    if time.monotonic() - box["checked"] >= CHECK_EVERY:
+        with box["lock"]:
+            if time.monotonic() - box["checked"] >= CHECK_EVERY:
+                if box["searcher"].changed():
+                    box["searcher"] = Searcher(box["searcher"].index)
+                    box["generation"] += 1
+                box["checked"] = time.monotonic()
+    return box["searcher"], box["generation"]
+
+
+def archive_news(s: Searcher, generation: int) -> None:
+    """Say once per session that the archive changed while its page was open, and what it holds now."""
+    seen = st.session_state.setdefault("archive_generation", generation)
+    if seen != generation:
+        st.session_state["archive_generation"] = generation
+        for key in ("memo", "compare"):  # candidates of the old archive are not shown again
+            st.session_state.pop(key, None)
+        alert(
+            "info",
+            _(
+                "The archive changed while this page was open (photos or records were added): it now holds {faces}. "
+                "The candidates below are searched again in it.",
+                faces=messages.count(s.gallery_size, "face"),
+            ),
+        )
+
+
 def main() -> None:
     """One run of the page: its language and style, the archive index, the login in team mode, then the page."""
     st.set_page_config(page_title="facematch", page_icon="🔎", layout="wide")
@@ -74,10 +119,11 @@ def main() -> None:
             ensure_demo(str(folder))
     try:
         with st.spinner(_("Loading the face model and the archive index…")):
-            s = searcher(str(folder))
+            s, generation = current_searcher(str(folder))
     except (FileNotFoundError, ValueError, VaultError) as e:
-        st.error(_("The archive index cannot be opened: {error}", error=e))
+        alert("error", _("The archive index cannot be opened: {error}", error=e))
         st.stop()
+    archive_news(s, generation)
     account = login(s) if team_mode() else None
     if account is not None:
         remember_language(Accounts(s.index.db), account)
@@ -87,7 +133,7 @@ def main() -> None:
     except AccessDenied as e:  # a case id from widget state, the address or a stale session: refused, never shown
         st.session_state.pop("case_select", None)
         st.query_params.pop("case", None)
-        st.error(str(e))
+        alert("error", e)
 
 
 def page(s: Searcher, rv: Review) -> None:
@@ -103,7 +149,7 @@ def page(s: Searcher, rv: Review) -> None:
         except AccessDenied as e:  # a family account asking by address (?page=crosscheck): its own cases instead
             st.session_state["page"] = PAGES[0]  # no page switch is shown to it, so this widget key is free
             st.query_params.pop("page", None)
-            st.error(str(e))
+            alert("error", e)
     if case_id is None:
         start_page(s, rv, reviewer)
         return
@@ -114,11 +160,11 @@ def sidebar(rv: Review) -> tuple[int | None, str]:
     """The side panel: what this is, the page switch, the open case and who is deciding (cases.case_panel), and
     the caveat."""
     st.sidebar.title("facematch")
-    st.sidebar.caption(_("The tool suggests candidates. People decide."))
+    caption(_("The tool suggests candidates. People decide."), where=st.sidebar)
     page_switch(rv)
     case_id, reviewer = case_panel(rv)
     st.sidebar.divider()
-    st.sidebar.caption(messages.caveat())
+    caption(messages.caveat(), where=st.sidebar)
     return case_id, reviewer
 
 

@@ -178,7 +178,7 @@ class CrossCheck:
         if self.account is not None:  # team mode: the reviewer is the account, never a typed name
             reviewer = self.account.name
         if not reviewer.strip():
-            raise ValueError(_("say who is deciding (--reviewer): every decision records its reviewer"))
+            raise ValueError(_("say who is deciding: every decision records its reviewer"))
         p = self.pair(pair) if isinstance(pair, str) else pair
         (ka, fa), (kb, fb) = sorted([(face_key(p.a), p.a), (face_key(p.b), p.b)], key=lambda t: t[0])
         return self.index.links.append_decision(

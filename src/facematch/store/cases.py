@@ -108,6 +108,19 @@ class Cases:
             with self.db.write() as c:
                 c.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*args, case_id))
 
+    def keep_photos(self, case_id: int) -> bool | None:
+        """Whether the family said to keep its photos in this case (None: never asked, an older case)."""
+        value = self.db.one("SELECT keep_photos FROM case_settings WHERE case_id = ?", (case_id,))
+        return None if value is None else bool(value)
+
+    def set_keep_photos(self, case_id: int, keep: bool) -> None:
+        with self.db.write() as c:
+            c.execute(
+                "INSERT INTO case_settings(case_id, keep_photos) VALUES (?, ?) "
+                "ON CONFLICT(case_id) DO UPDATE SET keep_photos = excluded.keep_photos",
+                (case_id, int(bool(keep))),
+            )
+
     # -- what the family knows --------------------------------------------------------------------
     def facts(self, case_id: int) -> dict | None:
         row = self.db.execute(

@@ -32,6 +32,8 @@ DB_NAME = "facematch.sqlite"
 #: 5: collections (a name per indexed folder), the archive cross-check's candidate pairs, its progress,
 #: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK). 6: the language each
 #: team account chose in the app (accounts.language; NULL = not chosen yet).
+#: Without a version step (a table created where missing, which an older facematch leaves alone): case_settings,
+#: what a case was asked once when it was created (keep the family's photos or not).
 SCHEMA_VERSION = 6
 
 SCHEMA = """
@@ -88,6 +90,10 @@ CREATE TABLE IF NOT EXISTS cases (
     reviewer TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     closed_at REAL
+);
+CREATE TABLE IF NOT EXISTS case_settings (
+    case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+    keep_photos INTEGER
 );
 CREATE TABLE IF NOT EXISTS case_photos (
     case_id INTEGER NOT NULL REFERENCES cases(id),
