@@ -187,7 +187,7 @@ def run_child(src: Path, idx: Path, repeats: int, profile: str | None) -> dict:
     if profile:
         print(proc.stderr[-20000:])
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def main() -> None:
