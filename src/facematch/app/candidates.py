@@ -13,9 +13,8 @@ import hashlib
 
 import streamlit as st
 
-from .. import combined, filters, images, messages, thumbs
+from .. import combined, crosscheck, filters, images, messages, thumbs
 from ..combined import Combined, Facts
-from ..crosscheck import link
 from ..i18n import _, ngettext
 from ..messages import isolate as iso
 from ..review import REJECT, REJECTED, Review, Verdict
@@ -303,7 +302,7 @@ def candidates_section(
 
 def linked_lines(s: Searcher, items: list[Combined]) -> dict[int, list[str]]:
     """For faces with no record of their own: what a cross-check reviewer linked them to (once per search)."""
-    cc = link.CrossCheck(s)
+    cc = crosscheck.CrossCheck(s)
     return {it.candidate.face.id: cc.linked_records(it.candidate.face) for it in items if not it.candidate.records}
 
 

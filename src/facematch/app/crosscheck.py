@@ -1,6 +1,6 @@
-"""The Cross-check page: pairs of archive faces that may show the same person (crosscheck/link.py), strongest
+"""The Cross-check page: pairs of archive faces that may show the same person (crosscheck/), strongest
 first, to compare and decide; groups and duplicate images apart, and the exports. Everything is read from and
-written through link.CrossCheck, which also refuses a role without the cross-check.
+written through crosscheck.CrossCheck, which also refuses a role without the cross-check.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import i18n, images, messages
+from .. import crosscheck, i18n, images, messages
 from ..access import Account
-from ..crosscheck import link
 from ..i18n import N_, _, ngettext
 from ..messages import isolate as iso
 from ..search import Searcher
@@ -30,7 +29,7 @@ from .widgets import (
     scroll_to,
 )  # fmt: skip
 
-#: The cross-check's exports (link.export: crosscheck-pairs.csv, ...), as their download buttons name them.
+#: The cross-check's exports (crosscheck.export: crosscheck-pairs.csv, ...), as their download buttons name them.
 EXPORT_NAMES = {
     "pairs": N_("Candidate pairs"), "groups": N_("Groups"), "duplicates": N_("Duplicate images"),
     "decisions": N_("Decisions on pairs"),
@@ -39,8 +38,8 @@ EXPORT_NAMES = {
 
 def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) -> None:
     """Pairs of archive faces that may show the same person, strongest first, to compare and decide; groups
-    and duplicate images apart. Everything is read from and written through link.CrossCheck."""
-    cc = link.CrossCheck(s, account)  # refuses a role without the cross-check (AccessDenied, shown by workbench.page)
+    and duplicate images apart. Everything is read from and written through crosscheck.CrossCheck."""
+    cc = crosscheck.CrossCheck(s, account)  # refuses a role without it (AccessDenied, shown by workbench.page)
     st.title(_("Cross-check the archive against itself"))
     caption(
         _(
@@ -52,7 +51,7 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     pairs = cc.pairs()
     if st.button(_("Link faces not linked yet"), key="link_now"):
         with st.spinner(_("Linking…")):
-            r = link.link(s.index, s.fingerprint, progress=False)
+            r = crosscheck.link(s.index, s.fingerprint, progress=False)
         alert(
             "success",
             _(
@@ -135,12 +134,12 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
 
 
-def export_file(cc: link.CrossCheck, name: str) -> bytes:
-    """One file of link.export, built when its download button is pressed."""
+def export_file(cc: crosscheck.CrossCheck, name: str) -> bytes:
+    """One file of crosscheck.export, built when its download button is pressed."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        return link.export(cc, Path(tmp))[name].read_bytes()
+        return crosscheck.export(cc, Path(tmp))[name].read_bytes()
 
 
 def show_more() -> None:
@@ -158,7 +157,7 @@ def open_pair(pair: str | None) -> None:
     st.session_state["xpair_opened"] = st.session_state.get("xpair_opened", 0) + 1
 
 
-def pair_card(s: Searcher, cc: link.CrossCheck, p: link.Pair, n: int) -> None:
+def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int) -> None:
     """One pair of the queue: both faces, how strong, which collections, what the records say."""
     with st.container(border=True, key=f"xrow_{p.id}"):
         a, c = st.columns([2, 3])
@@ -192,7 +191,7 @@ def pair_status(decision: dict) -> str:
     return messages.decided_by(decision["decision"], decision["reviewer"], decision["decided_at"])
 
 
-def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) -> None:
+def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, reviewer: str) -> None:
     """The two archive faces aligned the same way, side by side, their full photos and records; decide."""
     with st.container(key="xcompare_top"):
         st.subheader(_("Compare pair {id}", id=iso(p.id)))
@@ -214,7 +213,7 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
             bold(iso(f.relpath))
             st.image(archive_photo(cc.index, f, f.id, str(f.path)), width=420)
             caption(f"sha256 {iso((f.sha256 or '')[:16] + '…')}")
-            caption(link.record_summary(cc.index, f))
+            caption(crosscheck.record_summary(cc.index, f))
             for line in cc.linked_records(f):
                 alert("info", line)
     alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
@@ -235,7 +234,7 @@ def pair_compare(s: Searcher, cc: link.CrossCheck, p: link.Pair, reviewer: str) 
     )  # fmt: skip
 
 
-def next_pair(cc: link.CrossCheck, after: str, only_open: bool) -> str | None:
+def next_pair(cc: crosscheck.CrossCheck, after: str, only_open: bool) -> str | None:
     """The pair after this one in the queue as it is now (strongest first; undecided only when the queue shows only
     those), or None at its end."""
     pairs = cc.pairs()

@@ -27,7 +27,7 @@ from .language import in_this_language, language_picker, page_style, remember_la
 from .team import login, team_mode, who_bar
 from .text import alert, caption
 
-#: The two pages: cases (a family's search) and the archive cross-checked against itself (crosscheck/link.py). The
+#: The two pages: cases (a family's search) and the archive cross-checked against itself (crosscheck/). The
 #: values are the widget's (English, stable across languages); the picker shows them translated, with _().
 PAGES = ("Cases", "Cross-check")
 PAGE_NAMES = {"Cases": N_("Cases"), "Cross-check": N_("Cross-check")}

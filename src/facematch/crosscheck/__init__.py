@@ -15,18 +15,15 @@ called a match; a group is never merged; nothing is copied into a record.
   - `reasons`: what the records of a pair's faces agree on;
   - `review`: `CrossCheck`, the stored pairs read for people (folded, decided, grouped) and `Pair`;
   - `exports`: pairs, duplicates, groups and decisions written out as CSV and JSON lines;
-  - `link`: names kept for the app and CLI (`link.CrossCheck`, ...) until they import from here.
 
-`facematch.crosscheck.link` stays the module of kept names while the app does `from ..crosscheck import
-link` and then `link.CrossCheck`; the linking function is `run.link` (also reachable as `link.link`).
+The app and the CLI import from here (`crosscheck.CrossCheck`, `crosscheck.link`, ...), never from the modules.
 """
 
 from ..messages import DIFFERENT, PAIR_DECISIONS, SAME, UNSURE
-from . import link
 from .blocks import BANDS
 from .exports import EXPORT_FIELDS, export, pair_row
 from .review import GROUP_BAND, CrossCheck, Pair, pair_id, pair_lines, parse_pair_id, record_summary
-from .run import K, LinkReport
+from .run import K, LinkReport, link
 
 __all__ = [
     "BANDS", "DIFFERENT", "EXPORT_FIELDS", "GROUP_BAND", "K", "PAIR_DECISIONS", "SAME", "UNSURE", "CrossCheck",
