@@ -43,7 +43,7 @@ def start_team_server(
         opened.unlock(PASSPHRASE)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            serve.command("127.0.0.1", port),
+            serve.command("127.0.0.1", port, team=True),
             env=serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -211,7 +211,7 @@ class TeamBrowser:
         self.visible(f"{where}//input[@aria-label={xpath_text(label)}]").send_keys(text)
 
     def login(self, name: str, password: str, url: str | None = None) -> None:
-        """Log in on a fresh page load (a reload is a new session: Streamlit keeps no login cookie)."""
+        """Log in at the door's form (app/door.py): a page load without its cookie lands there."""
         self.d.get(url or self.url)
         self.text_appears("facematch: log in")
         self.type_into("Account name", name)

@@ -18,6 +18,8 @@ from .. import images
 
 #: The script Streamlit runs, inside the package: it is there after any `pip install`, editable or not.
 APP = Path(__file__).resolve().parent / "run.py"
+#: Team mode serves the same script as an st.App with the door in front (door.py): a login cookie for everything.
+DOOR_APP = Path(__file__).resolve().parent / "door_app.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
 #: Every Streamlit setting facematch relies on, given on the command line: the project's
 #: .streamlit/config.toml is only read when Streamlit starts in the project folder, and a family that
@@ -38,10 +40,10 @@ SETTINGS = {
 }
 
 
-def command(address: str = "localhost", port: int = 8501) -> list[str]:
+def command(address: str = "localhost", port: int = 8501, team: bool = False) -> list[str]:
     settings = {**SETTINGS, "server.address": address, "server.port": str(port)}
     flags = [arg for key, value in settings.items() for arg in (f"--{key}", value)]
-    return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
+    return [sys.executable, "-m", "streamlit", "run", str(DOOR_APP if team else APP), *flags]
 
 
 def environment(
@@ -76,7 +78,10 @@ def start(
     """Start the app in a child process (the caller waits on or stops it). With oidc, Streamlit reads the
     provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit)."""
     return subprocess.Popen(
-        command(address, port), env=environment(index, team, passphrase, oidc), cwd=cwd, preexec_fn=die_with_parent()
+        command(address, port, team),
+        env=environment(index, team, passphrase, oidc),
+        cwd=cwd,
+        preexec_fn=die_with_parent(),
     )
 
 
