@@ -86,6 +86,9 @@ def cmd_app(args: argparse.Namespace) -> int:
         return 2
     passphrase = None
     if args.team:
+        from ..app.door import idle_seconds
+
+        idle_seconds(strict=True)  # FACEMATCH_IDLE_SECONDS, if set, is a number: said here, before anything starts
         index = args.index or default_index()
         passphrase = _team_preflight(Path(index))
         args.index = index
