@@ -118,6 +118,7 @@ class StreamlitClient:
         self.states: dict[str, WidgetState] = {}
         self.query_string = ""
         self.ssl_context = None
+        self.last_page: Page | None = None  # what a download received (the page a bare rerun drew, if any)
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def _conn(self):
@@ -333,9 +334,11 @@ class StreamlitClient:
         )
         return self.rerun()
 
-    def download(self, widget: Widget) -> tuple[str, str]:
+    def download(self, widget: Widget, timeout: float = 60) -> tuple[str, str]:
         """Press a download button whose file is built on click (a deferred download: a backend request, no
-        rerun): returns (url, error) as the server answered."""
+        rerun): returns (url, error) as the server answered. A script run instead of an answer (what the door
+        makes of an ended session's request: a bare rerun) or nothing within `timeout` returns ("", why).
+        This client never sends the browser's timer reruns, so a run that arrives here is the request's."""
         b = widget.proto
         if not b.deferred_file_id:
             return b.url, ""
@@ -345,16 +348,21 @@ class StreamlitClient:
                 request_id=rid, session_id=self.session_id or "",
                 deferred_file=DeferredFileRequestPayload(file_id=b.deferred_file_id)))
         )  # fmt: skip
-        page = self.receive(
-            lambda m: (
-                m.WhichOneof("type") == "backend_operation_response" and m.backend_operation_response.request_id == rid
-            ),
-            timeout=60,
-        )
+
+        def answered(m: ForwardMsg) -> bool:
+            kind = m.WhichOneof("type")
+            return (kind == "backend_operation_response" and m.backend_operation_response.request_id == rid) or (
+                finished(m)
+            )
+
+        page = self.receive(answered, timeout=timeout)
+        self.last_page = page
         for m in page.msgs:
             if m.WhichOneof("type") == "backend_operation_response":
                 r = m.backend_operation_response
                 return r.deferred_file.url, r.error_msg
+        if any(finished(m) for m in page.msgs):
+            return "", "a script run instead of the download"
         return "", "no answer (connection closed or dropped)"
 
 

@@ -69,9 +69,9 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def start_app(idx: Path, port: int, log: Path) -> subprocess.Popen:
+def start_app(idx: Path, port: int, log: Path, **environ: str) -> subprocess.Popen:
     """`facematch app --team` as an organisation runs it (the passphrase from the environment: no terminal)."""
-    env = {**os.environ, "FACEMATCH_PASSPHRASE": PASSPHRASE, "PYTHONPATH": SRC}
+    env = {**os.environ, "FACEMATCH_PASSPHRASE": PASSPHRASE, "PYTHONPATH": SRC, **environ}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [*CLI, "app", "--team", "--index", str(idx), "--port", str(port)], env=env, stdout=out, stderr=out
@@ -452,3 +452,117 @@ def test_the_login_form_refuses_forged_posts_and_sends_nowhere_else(team_server)
     assert r.status == 303 and r.header("Location").startswith("/?"), r.header("Location")
     r = StreamlitClient(url).door_login("amina", "wrong password!!")
     assert r.status == 401 and b"Wrong name or password" in r.body
+
+
+# -- 9. a session left idle past the limit (a second server, FACEMATCH_IDLE_SECONDS) ---------------------------------
+#: The idle limit of the second server: longer than one search takes on a crowded 2-core machine (a run counts as
+#: activity when it starts), short enough to wait for.
+IDLE = 40
+
+
+@pytest.fixture(scope="module")
+def idle_server(team_server, tmp_path_factory):
+    """`facematch app --team` on the same index with FACEMATCH_IDLE_SECONDS=IDLE; yields its address."""
+    _url, idx = team_server
+    port = free_port()
+    proc = start_app(idx, port, tmp_path_factory.mktemp("idle") / "server.log", FACEMATCH_IDLE_SECONDS=str(IDLE))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_app(proc)
+
+
+def test_the_idle_limit_is_a_clamped_number():
+    from facematch import access
+    from facematch.app.door import IDLE_BOUNDS, IDLE_ENV, Doors, idle_seconds
+
+    assert idle_seconds({}) == access.IDLE_SECONDS == 30 * 60  # unset: 30 minutes
+    assert idle_seconds({IDLE_ENV: " 90 "}) == 90
+    assert idle_seconds({IDLE_ENV: "1"}) == IDLE_BOUNDS[0] == 5  # never shorter than a few seconds
+    assert idle_seconds({IDLE_ENV: str(10**9)}) == IDLE_BOUNDS[1] == 8 * 3600  # never longer than a working day
+    assert idle_seconds({IDLE_ENV: "-5"}) == 5
+    assert idle_seconds({IDLE_ENV: "ten minutes"}) == access.IDLE_SECONDS  # the server: the default
+    with pytest.raises(ValueError, match=IDLE_ENV):  # the CLI: said before anything starts
+        idle_seconds({IDLE_ENV: "ten minutes"}, strict=True)
+    assert Doors(idle=7).idle == 7
+
+
+def test_facematch_app_refuses_an_idle_limit_that_is_no_number(tmp_path):
+    env = {**os.environ, "PYTHONPATH": SRC, "FACEMATCH_IDLE_SECONDS": "30min", "FACEMATCH_PASSPHRASE": PASSPHRASE}
+    r = subprocess.run([*CLI, "app", "--team", "--index", str(tmp_path / "none"), "--port", str(free_port())],
+                       env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode != 0 and "FACEMATCH_IDLE_SECONDS" in r.stderr, (r.returncode, r.stderr[-1000:])
+
+
+def test_a_session_idle_past_the_limit_opens_nothing(idle_server):
+    """Idle past the limit, a session opens nothing: not the page, its media, a download built before or asked
+    for now, an upload address it was given, a new websocket or its open one; another session that keeps
+    clicking meanwhile stays logged in."""
+    url = idle_server
+    c, page = log_in(url, "amina")
+    page = new_case_with_photo(c, page, "Cousin of the idle test")
+    media = page.media[0]
+    report, err = c.download(page.widget(key="export_html"))  # a download counts as activity
+    assert report and not err
+    target = c.upload_url("family.jpg")  # so does asking for an upload address
+    last_activity = time.monotonic()
+    assert c.get(media).status == 200 and c.get(report).status == 200  # fetching them does not count
+    cookies = dict(c.cookies)
+
+    busy, _ = log_in(url, "bilal")  # clicks every IDLE/3 seconds meanwhile: never idle
+    while time.monotonic() < last_activity + IDLE + 5:
+        assert "Logged in as **bilal**" in busy.rerun().text
+        time.sleep(IDLE / 3)
+
+    assert refused(c.get(media).status), "media answer a session idle past the limit"
+    assert refused(c.get(report).status), "a report built before stays fetchable after the idle limit"
+    assert refused(c.put_file(target, "family.jpg", PHOTO).status), "an idle session's upload address takes a file"
+    again, why = c.download(page.widget(key="export_html"), timeout=60)
+    assert not again or refused(c.get(again).status), f"an idle session downloaded the report ({why})"
+    seen = c.rerun()  # its open websocket: the way to the login form, nothing of the case
+    assert "Cousin of the idle test" not in seen.text and "Candidate" not in seen.text
+    assert "facematch: log in" in seen.text and "without activity" in seen.text
+    r = c.get("/")
+    assert r.status == 303 and r.header("Location").startswith("/_door/login"), (r.status, r.headers)
+    replay = StreamlitClient(url)
+    replay.cookies.update(cookies)
+    with pytest.raises(Exception, match="403"):
+        replay.connect()
+    login_page = replay.get("/_door/login")  # the form says why, and drops the dead cookie
+    assert b"without activity" in login_page.body
+    assert [v for v in login_page.cookies_set() if v.startswith("fm_door=;") and "Max-Age=0" in v]
+    assert "Logged in as **bilal**" in busy.rerun().text  # the other session never stopped
+
+
+def test_in_chromium_the_login_survives_a_reload_and_an_idle_page_leaves_the_screen(idle_server, tmp_path):
+    """A real browser: the login cookie is out of the page's reach (HttpOnly); a reload keeps the login; a page
+    left open past the idle limit goes to the login form by itself (the workbench's timer), saying why, and
+    the case is gone from the screen."""
+    from team_driver import TeamBrowser, chrome, need_browser
+
+    need_browser()
+    url = idle_server.replace("127.0.0.1", "localhost")
+    d = chrome(tmp_path / "chrome")
+    b = TeamBrowser(d, url, timeout=180)
+    try:
+        b.login("cw", PW)
+        assert "fm_door" not in d.execute_script("return document.cookie")  # HttpOnly: no script reads it
+        b.create_case("Aunt of the browser idle test")
+        d.get(d.current_url)  # a reload: still logged in, on the case
+        b.text_appears("Logged in as cw")
+        b.text_appears("Case: Aunt of the browser idle test")
+        assert "/_door/login" not in d.current_url
+        opened = time.monotonic()
+        b.wait.until(lambda d: "/_door/login" in d.current_url)  # left alone: the page goes to the login form
+        waited = time.monotonic() - opened
+        b.text_appears("without activity")
+        assert "Aunt of the browser idle test" not in b.body()
+        assert waited > IDLE - 5, f"the page left after {waited:.0f} s, before the idle limit"
+        d.get(url)  # and the cookie no longer opens the workbench
+        b.text_appears("facematch: log in")
+        assert d.find_elements("xpath", "//input[@aria-label='Password']")
+    except Exception:
+        print("failure screenshot:", b.shot(tmp_path / "failure.png"), "\n", b.body()[:2000])
+        raise
+    finally:
+        d.quit()
