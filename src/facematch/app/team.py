@@ -52,7 +52,9 @@ def login(s: Searcher) -> Account:
     handle = door_handle()
     try:
         if handle is None:
-            raise AccessDenied(_("This team server has no front door: start it with facematch app --team."))
+            raise AccessDenied(
+                _("This team server was started without its login page: start it with facematch app --team.")
+            )
         account = DOORS.account(handle, accounts)
     except AccessDenied as e:
         if "door_handle" in state:  # it was logged in: nothing of the session survives it (cases, photos, widgets)
