@@ -31,9 +31,25 @@ websocket upgrade pass through it before anything of Streamlit sees them:
   Every response gets Cache-Control: no-store (Streamlit's own hashed JS/CSS and the fonts keep theirs), and
   behind HTTPS every cookie Streamlit sets (its XSRF cookie included) gets Secure.
 
-Why in the process rather than Caddy's forward_auth or a separate proxy: see DESIGN.md (tests and families run
-`facematch app --team` without Caddy; only this process knows which Streamlit session and which media belong to
-whom, and can look at each websocket message).
+Why here, in Streamlit's process, and not elsewhere:
+
+* Caddy's `forward_auth` (the usual "auth proxy in front of Streamlit"): it exists only behind Caddy, while
+  `facematch app --team` also runs without it and its loopback port is open to every user of the machine; it
+  checks the websocket once, at the upgrade, so a session disabled or idle during a connection would go on
+  (a download is a websocket message, not a request); and it cannot know which Streamlit session or media
+  belong to which login, so cross-account media, computed media ids and cross-session uploads stay open.
+* A proxy inside `facematch app`, Streamlit on a private socket: 1.67's st.App runner refuses Unix sockets, a
+  loopback port can be reached around the proxy, and it would copy every websocket frame once more and still
+  have to parse Streamlit's protocol for every check made here.
+* `st.login`'s cookie as the session: valid 30 days and stateless (logout only deletes it from one browser),
+  not Secure, never checked for idle or disabled accounts, read only at the websocket handshake (not for media
+  or uploads), and OIDC only. The door takes it once after `/oauth2callback` and deletes it.
+
+What this relies on in Streamlit 1.67 (tests/test_security.py fails if one changes): `st.App`'s user middleware
+running before Streamlit's own; the websocket subprotocol convention (the third entry is the session id to
+resume); `server.trustedUserHeaders` and `AppSession`'s binding to user info; the public protobuf messages
+(BackMsg, ForwardMsg, `new_session.initialize.session_id`); media ids of 32 hex digits under `/media/`; for
+OIDC, `encode_provider_token`, `decode_signed_value`, `get_cookie_with_chunks` and the cookie names.
 """
 
 from __future__ import annotations
