@@ -297,9 +297,12 @@ def test_metrics_and_other_internals_are_refused(team_server):
     assert refused(anon.get("/_stcore/metrics").status), "Streamlit's metrics are public"
     cw, _ = log_in(url, "cw")
     assert refused(cw.get("/_stcore/metrics").status), "Streamlit's metrics answer a logged-in account"
-    for path in ("/", "/_stcore/host-config", "/static/", "/app/static/fonts/fonts.css", "/component/x"):
+    for path in ("/", "/_stcore/host-config", "/static/", "/component/x", "/app/static/fonts/../../run.py",
+                 "/app/static/fonts/..%2F..%2Frun.py", "/app/static/other.css"):  # fmt: skip
         r = anon.get(path)
-        assert r.status in (303, 401, 404), f"{path} answered {r.status} with no login cookie"
+        assert r.status in (303, 400, 401, 404), f"{path} answered {r.status} with no login cookie"
+    fonts = anon.get("/app/static/fonts/fonts.css")  # the login page's fonts (public Noto files): for everyone
+    assert fonts.status == 200 and b"@font-face" in fonts.body
 
 
 def test_cookies_are_httponly_samesite_strict(team_server):

@@ -89,10 +89,12 @@ IDLE_ENV = "FACEMATCH_IDLE_SECONDS"
 IDLE_BOUNDS = (5, 8 * 3600)
 
 PUBLIC = {"/_stcore/health"}  # a liveness probe ("ok"): Caddy and `facematch app --check` use it
+#: The shipped fonts (public Noto files, app/static/fonts): the login page needs them to show Uyghur and Chinese.
+PUBLIC_FONTS = "/app/static/fonts/"
 REFUSED = ("/_stcore/metrics", "/_stcore/agent", "/_stcore/script-health-check", "/auth/logout")
 OIDC_ROUTES = ("/auth/login", "/oauth2callback")
-#: Streamlit's own JS/CSS (content-hashed names) and facematch's fonts: public files, cacheable, but still only
-#: behind the cookie (they are part of "the page").
+#: Cacheable (no no-store): Streamlit's own JS/CSS (content-hashed names; behind the cookie, part of "the page")
+#: and facematch's fonts (public, PUBLIC_FONTS).
 CACHEABLE = ("/static/", "/app/static/fonts/")
 MEDIA_ID = re.compile(rb"/media/([0-9a-f]{32})")  # Streamlit's ids: 32 hex (blake2b-16 or md5), any extension
 ACTIVITY = {"rerun_script", "backend_operation_request", "file_urls_request"}
@@ -457,7 +459,7 @@ class Door:
         path = scope["path"]
         if path.startswith("/_door/"):
             return await self.door_route(scope, receive, send)
-        if path in PUBLIC:
+        if path in PUBLIC or (path.startswith(PUBLIC_FONTS) and "/.." not in path and "\\" not in path):
             return await self.app(scope, receive, self.wrap_http_send(scope, send))
         if path.startswith(REFUSED) or (path.startswith(OIDC_ROUTES) and not oidc_mode()):
             return await _respond(send, 404, b"not found")
