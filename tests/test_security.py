@@ -541,6 +541,7 @@ def test_in_chromium_the_login_survives_a_reload_and_an_idle_page_leaves_the_scr
     """A real browser: the login cookie is out of the page's reach (HttpOnly); a reload keeps the login; a page
     left open past the idle limit goes to the login form by itself (the workbench's timer), saying why, and
     the case is gone from the screen."""
+    from facematch import i18n
     from team_driver import TeamBrowser, chrome, need_browser
 
     need_browser()
@@ -548,6 +549,14 @@ def test_in_chromium_the_login_survives_a_reload_and_an_idle_page_leaves_the_scr
     d = chrome(tmp_path / "chrome")
     b = TeamBrowser(d, url, timeout=180)
     try:
+        d.get(url + "/_door/login?lang=ug")  # the login page in Uyghur: right to left, in the shipped Arabic font
+        b.text_appears(i18n.translations("ug").gettext("Account name"))
+        assert d.find_element("tag name", "html").get_attribute("dir") == "rtl"
+        loaded = d.execute_async_script(
+            "const done = arguments[0]; document.fonts.load('16px \"facematch Noto Sans Arabic\"', 'ئ')"
+            ".then(f => done(f.length), () => done(0));"
+        )
+        assert loaded, "the login page could not load the shipped Arabic-script font"
         b.login("cw", PW)
         assert "fm_door" not in d.execute_script("return document.cookie")  # HttpOnly: no script reads it
         b.create_case("Aunt of the browser idle test")
