@@ -57,6 +57,9 @@ SLOW = {
     "test_link.py::test_ray_gives_the_same_pairs_as_one_machine": 48,
     "test_team.py::test_users_cli_reads_passwords_from_stdin_never_argv": 45,
     "test_https.py": 42,  # Caddy in front, real TLS
+    # a second team server with a 40 s idle limit, waited out (the rule itself: test_door_sessions_end_when_idle...)
+    "test_security.py::test_a_session_idle_past_the_limit_opens_nothing": 62,
+    "test_security.py::test_in_chromium_the_login_survives_a_reload_and_an_idle_page_leaves_the_screen": 75,
     "test_link.py::test_an_index_of_two_engines_is_linked_per_engine": 35,
     "test_link.py::test_decisions_survive_reindexing": 34,
     "test_install.py": 34,  # a wheel built and installed

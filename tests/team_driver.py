@@ -33,18 +33,28 @@ def free_port() -> int:
 
 
 def start_team_server(
-    index: Path, port: int, log: Path, cwd: Path | None = None, oidc: bool = False
+    index: Path,
+    port: int,
+    log: Path,
+    cwd: Path | None = None,
+    oidc: bool = False,
+    script: Path | None = None,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """`facematch app --team` as the CLI starts it (serve.command + environment), output kept in `log`; the
-    families' data is unlocked first, as the CLI does before it starts the server."""
+    families' data is unlocked first, as the CLI does before it starts the server. `script` replaces the door's
+    app (bench/nodoor_app.py: the bench's server without the door), `environ` adds to the environment."""
     from facematch.index import Index
 
     with Index.open(index) as opened:
         opened.unlock(PASSPHRASE)
+    cmd = serve.command("127.0.0.1", port, team=True)
+    if script is not None:
+        cmd[cmd.index(str(serve.DOOR_APP))] = str(script)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            serve.command("127.0.0.1", port),
-            env=serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc),
+            cmd,
+            env={**serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc), **(environ or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cwd,
@@ -211,7 +221,7 @@ class TeamBrowser:
         self.visible(f"{where}//input[@aria-label={xpath_text(label)}]").send_keys(text)
 
     def login(self, name: str, password: str, url: str | None = None) -> None:
-        """Log in on a fresh page load (a reload is a new session: Streamlit keeps no login cookie)."""
+        """Log in at the door's form (app/door.py): a page load without its cookie lands there."""
         self.d.get(url or self.url)
         self.text_appears("facematch: log in")
         self.type_into("Account name", name)

@@ -1,16 +1,21 @@
 """The workbench in team mode (FACEMATCH_TEAM=1, what `facematch app --team` sets), through Streamlit's AppTest:
-a login page before anything, the account as reviewer, another family's case refused from widget state and
-from the address, idle sessions ending, and the two-reviewer states on screen. Real app, model and SQLite."""
+nothing but the way to the door's login form without a door session, the account as reviewer, another family's
+case refused from widget state and from the address, idle sessions ending, and the two-reviewer states on screen.
+Real app, model and SQLite; the login is what the door (app/door.py) does at its form."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import texts
-from facematch import access, demo
-from facematch.access import Accounts
+from facematch import demo
+from facematch.access import Accounts, LoginRefused
 from facematch.app import serve
+from facematch.app.door import DOORS, USER_KEY
 from facematch.index import Index
 from facematch.review import Review
 
@@ -41,9 +46,13 @@ def team_app(index, monkeypatch, query: dict | None = None) -> AppTest:
 
 
 def log_in(at: AppTest, name: str, password: str = PW) -> None:
-    at.text_input(key="login_name").input(name)
-    at.text_input(key="login_password").input(password)
-    next(b for b in at.button if b.label == "Log in").click()
+    """What the door does at its login form (app/door.py), then the app's next run: the door session's handle
+    reaches the app as st.user[USER_KEY] (a header only the door sets, server.trustedUserHeaders; here
+    AppTest.user)."""
+    with Index.open(Path(os.environ["FACEMATCH_INDEX"])) as index:
+        account = Accounts(index.db).authenticate(name, password)
+    _token, session = DOORS.open(account)
+    at.user = {USER_KEY: session.handle}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
 
@@ -51,9 +60,10 @@ def log_in(at: AppTest, name: str, password: str = PW) -> None:
 def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
     at = team_app(team_app_index, monkeypatch)
     t = texts(at)
-    assert "log in" in t and "Create a case" not in t and not at.sidebar.text_input  # nothing but the login
-    log_in(at, "amina", "not her password")
-    assert "Wrong name or password" in texts(at) and "Create a case" not in texts(at)
+    assert "log in" in t and "Create a case" not in t and not at.sidebar.text_input  # nothing but the way to the door
+    assert not at.text_input  # no password form in the app: the door has it
+    with pytest.raises(LoginRefused, match="Wrong name or password"):
+        log_in(at, "amina", "not her password")
     log_in(at, "amina")
     assert "Logged in as amina (family)" in texts(at)
     assert not [w for w in at.sidebar.text_input if w.key == "reviewer"]  # no typed name in team mode
@@ -97,7 +107,7 @@ def test_login_first_then_own_cases_only(team_app_index, monkeypatch):
     assert not [b for b in other.button if b.key == f"open_{case.id}"]
 
     # an idle session ends: back to the login page, nothing of the case kept in the session
-    at.session_state["login_session"].last_seen -= access.IDLE_SECONDS + 5
+    DOORS.by_handle(at.user[USER_KEY]).login.last_seen -= DOORS.idle + 5
     at.run()
     t = texts(at)
     assert "without activity" in t and "Case:" not in t and "Candidate" not in t

@@ -1,5 +1,5 @@
-"""A plain (not editable) install runs the app from any folder: the workbench and the sface model ship inside
-the package, and nothing is looked up relative to the project folder.
+"""A plain (not editable) install runs the app from any folder: the workbench, the team server's front door and
+the sface model ship inside the package, and nothing is looked up relative to the project folder.
 
 The wheel is built from this checkout and installed with `pip install --no-deps --target` into a temporary
 folder (the dependencies are those of this environment), then used from another temporary folder.
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -49,6 +52,7 @@ def installed(tmp_path_factory) -> Path:
     wheel = next((work / "dist").glob("facematch-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "facematch/app/run.py" in names and "facematch/models/sface/LICENSE.sface" in names
+    assert "facematch/app/door_app.py" in names and "facematch/app/door.py" in names  # the team server's door
     target = work / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
@@ -59,10 +63,19 @@ def installed(tmp_path_factory) -> Path:
     return target
 
 
-def run_installed(target: Path, cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def installed_env(target: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("FACEMATCH_INDEX", "FACEMATCH_MODELS")}
     env["PYTHONPATH"] = str(target)  # the installed copy, not this checkout (which pytest has on its path)
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return {**env, **extra}
+
+
+def run_installed(
+    target: Path, cwd: Path, *args: str, timeout: int = 300, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=installed_env(target), capture_output=True, text=True,
+        timeout=timeout, input=stdin,
+    )  # fmt: skip
 
 
 def test_the_installed_app_starts_and_runs_from_another_folder(installed, tmp_path):
@@ -79,7 +92,7 @@ def test_the_installed_app_starts_and_runs_from_another_folder(installed, tmp_pa
         installed,
         elsewhere,
         "-c",
-        "from streamlit.testing.v1 import AppTest; from facematch import serve; "
+        "from streamlit.testing.v1 import AppTest; from facematch.app import serve; "
         "at = AppTest.from_file(str(serve.APP), default_timeout=300); at.run(); "
         "assert not at.exception, [e.value for e in at.exception]; "
         "print(serve.APP); print([m.value for m in at.markdown][0])",
@@ -88,3 +101,46 @@ def test_the_installed_app_starts_and_runs_from_another_folder(installed, tmp_pa
     assert page.stdout.splitlines()[0].startswith(str(installed))
     assert "This archive index holds **11 faces**" in page.stdout
     assert (elsewhere / "index" / "demo" / "facematch.sqlite").is_file()
+
+
+def test_the_installed_team_server_starts_behind_its_door(installed, tmp_path):
+    """`facematch app --team` from the installed package: Streamlit serves the packaged door_app.py, whose door
+    answers with its login page before anything of the workbench, and SIGTERM stops it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = run_installed(
+        installed, elsewhere, "-c",
+        "from pathlib import Path; from facematch import demo; from facematch.indexing import index_folder; "
+        "index_folder(demo.build_gallery(Path('idx/photos')), Path('idx'), 'sface', workers=1, progress=False)",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    admin = run_installed(installed, elsewhere, "-m", "facematch.cli", "users", "add", "boss", "--role", "admin",
+                          "--index", "idx", stdin="installed admin password\n")  # fmt: skip
+    assert admin.returncode == 0, admin.stdout + admin.stderr
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "facematch.cli", "app", "--team", "--index", "idx", "--port", str(port)],
+            cwd=elsewhere, env=installed_env(installed, FACEMATCH_PASSPHRASE="installed team passphrase"),
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        from facematch.app import serve
+
+        assert serve.wait_until_up(port, timeout=180, proc=server), log.read_text(errors="replace")[-3000:]
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(base + "/_door/login", timeout=30) as r:
+            assert r.status == 200 and b'action="/_door/login"' in r.read()
+        for path, status in (("/_stcore/metrics", 404), ("/_stcore/host-config", 401)):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path, timeout=30)
+            assert refused.value.code == status, path
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        assert not serve.wait_until_up(port, timeout=5), "the server outlived facematch app"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert "Traceback" not in log.read_text(errors="replace")

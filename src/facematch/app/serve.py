@@ -7,6 +7,7 @@ reach it see them, so that takes an explicit --address and prints a warning.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from .. import images
 
 #: The script Streamlit runs, inside the package: it is there after any `pip install`, editable or not.
 APP = Path(__file__).resolve().parent / "run.py"
+#: Team mode serves the same script as an st.App with the door in front (door.py): a login cookie for everything.
+DOOR_APP = Path(__file__).resolve().parent / "door_app.py"
 LOCAL = ("localhost", "127.0.0.1", "::1")
 #: Every Streamlit setting facematch relies on, given on the command line: the project's
 #: .streamlit/config.toml is only read when Streamlit starts in the project folder, and a family that
@@ -30,17 +33,17 @@ SETTINGS = {
     "server.fileWatcherType": "none",  # watching the folder (.venv included) costs thousands of inotify watches
     "server.runOnSave": "false",
     "client.toolbarMode": "minimal",
-    "client.showErrorDetails": "false",
+    "client.showErrorDetails": "none",  # "false" means "stacktrace" to Streamlit 1.67: file paths and code lines
     "theme.base": "light",
     # the fonts for Uyghur and Chinese ship in the package (app/static/fonts, fonts.py) and are served from /app/static
     "server.enableStaticServing": "true",
 }
 
 
-def command(address: str = "localhost", port: int = 8501) -> list[str]:
+def command(address: str = "localhost", port: int = 8501, team: bool = False) -> list[str]:
     settings = {**SETTINGS, "server.address": address, "server.port": str(port)}
     flags = [arg for key, value in settings.items() for arg in (f"--{key}", value)]
-    return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
+    return [sys.executable, "-m", "streamlit", "run", str(DOOR_APP if team else APP), *flags]
 
 
 def environment(
@@ -74,7 +77,42 @@ def start(
 ):
     """Start the app in a child process (the caller waits on or stops it). With oidc, Streamlit reads the
     provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit)."""
-    return subprocess.Popen(command(address, port), env=environment(index, team, passphrase, oidc), cwd=cwd)
+    return subprocess.Popen(
+        command(address, port, team),
+        env=environment(index, team, passphrase, oidc),
+        cwd=cwd,
+        preexec_fn=die_with_parent(),
+    )
+
+
+def die_with_parent():
+    """For Popen(preexec_fn=...): the server ends when the process that started it ends, however that one ends
+    (SIGKILL included: Linux's parent-death signal; the CLI also stops it on SIGTERM/SIGHUP, cli/team.py cmd_app).
+    A server left running after `facematch app` was stopped would go on serving families' data unattended."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it (no imports between fork and exec)
+    parent = os.getpid()
+
+    def in_child() -> None:
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec
+        if os.getppid() != parent:  # the parent died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop the server: SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def wait_until_up(port: int, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> bool:

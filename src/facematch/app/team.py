@@ -1,24 +1,32 @@
-"""Who is deciding. In team mode (`facematch app --team` sets FACEMATCH_TEAM=1): the login page before anything
-else (a facematch password, or the organisation's OpenID Connect provider), who is logged in and a way out, and
-the people of a case (who has it, two reviewers, giving it to someone). In single-user mode: the reviewer's typed
-name. The library checks the idle timeout, the account and access on every call (access.py, review.py); this
-only asks and shows.
+"""Who is deciding. In team mode (`facematch app --team` sets FACEMATCH_TEAM=1): the account of this browser's
+login, which is the door's (door.py: its own login form or the organisation's OpenID Connect provider, a cookie
+checked on every request and websocket message), who is logged in and a way out, and the people of a case (who
+has it, two reviewers, giving it to someone). In single-user mode: the reviewer's typed name. The door ends
+sessions (logout, idle, disabled); the library checks the account and access on every call (access.py,
+review.py); this only asks and shows.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from urllib.parse import urlencode
 
 import streamlit as st
 
-from .. import access, messages
-from ..access import AccessDenied, Account, Accounts, LoginRefused
+from .. import access, i18n, messages
+from ..access import AccessDenied, Account, Accounts
 from ..i18n import N_, _
 from ..messages import isolate as iso
 from ..review import Review
 from ..search import Searcher
+from .door import DOORS, LOGOUT, USER_KEY
 from .language import in_this_language
 from .text import alert, caption, md, plain
+
+#: How often an open page asks the door whether its session has ended (idle, disabled, logged out in another
+#: tab), without counting as activity: once a minute, or more often with a shorter idle limit (tests).
+WATCH_SECONDS = max(5, min(60, DOORS.idle // 2))
 
 
 def team_mode() -> bool:
@@ -26,83 +34,81 @@ def team_mode() -> bool:
     return os.environ.get("FACEMATCH_TEAM") == "1"
 
 
-def oidc_mode() -> bool:
-    """FACEMATCH_OIDC=1 (with an [auth] table in .streamlit/secrets.toml): log in through the organisation's
-    OpenID Connect provider with Streamlit's st.login instead of a facematch password (README, Team server)."""
-    return os.environ.get("FACEMATCH_OIDC") == "1"
+def door_handle() -> str | None:
+    """Team mode: this browser session's door session (door.py), as the door told Streamlit in the websocket's
+    handshake (st.user, from a header the door sets and no page can); None when there is no door in front."""
+    handle = st.user.get(USER_KEY)
+    return handle if isinstance(handle, str) and handle else None
 
 
 def login(s: Searcher) -> Account:
-    """Team mode: the account of this browser session, or the login page (and nothing else) until there is one.
+    """Team mode: the account of this browser session's door session, or a page that sends the browser to the
+    door's login form (and shows nothing else).
 
-    The session's login lives in this session's own state; the library checks the idle timeout and that the
-    account is still enabled on every run (access.Accounts.resume), and every case call checks access.
+    The login is the door's (door.py: its cookie, checked on every request and websocket message); the app only
+    asks the door which account that is, on every run: ended (logout), idle, or the account disabled since, and
+    this session's state is dropped and the browser goes back to the door. Every case call checks access.
     """
     accounts = Accounts(s.index.db)
     state = st.session_state
-    session = state.get("login_session")
-    if session is not None:
-        try:
-            return accounts.resume(session)
-        except AccessDenied as e:
-            for key in list(state.keys()):  # nothing of the old session survives it: cases, photos, widgets
+    handle = door_handle()
+    try:
+        if handle is None:
+            raise AccessDenied(
+                _("This team server was started without its login page: start it with facematch app --team.")
+            )
+        account = DOORS.account(handle, accounts)
+    except AccessDenied as e:
+        if "door_handle" in state:  # it was logged in: nothing of the session survives it (cases, photos, widgets)
+            lang = state.get("lang")
+            for key in list(state.keys()):
                 del state[key]
-            if oidc_mode() and st.user.is_logged_in:
-                st.logout()  # else the provider's cookie would log an idle session straight back in
-            state["login_message"] = str(e)
+            if lang is not None:
+                state["pending_lang"] = lang
+            st.rerun()  # the page is drawn again from the emptied state
+        logged_out(str(e))
+        raise AssertionError("unreachable") from None  # logged_out() stops the run
+    state["door_handle"] = handle  # logged in: an end from now on empties this session's state
+    session_watch(handle, accounts)
+    return account
+
+
+def logged_out(message: str) -> None:
+    """The page of a session that ended (or never began): why, and the way to the door's login form (the
+    browser is sent there at once; the link is for a browser that runs no script)."""
     st.title(_("facematch: log in"))
-    st.markdown(
-        _(
-            "This facematch server is shared by an organisation. Log in with the account an admin gave you: "
-            "you see only the cases you opened or were given."
-        )
-    )
-    if message := state.pop("login_message", None):
+    if message:
         alert("warning", message)
-    if oidc_mode():
-        oidc_login(accounts)
-        st.stop()
-    with st.form("login", clear_on_submit=True):
-        name = st.text_input(_("Account name"), key="login_name", autocomplete="username")
-        password = st.text_input(_("Password"), type="password", key="login_password", autocomplete="current-password")
-        if st.form_submit_button(_("Log in")):
-            try:
-                state["login_session"] = accounts.login(name, password)
-                st.rerun()
-            except LoginRefused as e:
-                st.error(plain(e))
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "lang"}
+    target = "/_door/login?" + urlencode({"lang": i18n.current(), "next": "/?" + urlencode(query) if query else "/"})
+    label = _("Log in")
+    st.markdown(f"[{label}]({target})")  # our own address, not typed text
+    st.html(f"<script>window.location.replace({json.dumps(target)});</script>", unsafe_allow_javascript=True)
     caption(messages.caveat())
     st.stop()
-    raise AssertionError("unreachable")  # st.stop() ends the run
 
 
-def oidc_login(accounts: Accounts) -> None:
-    """The organisation's login: st.login sends the person to the identity provider; back here, st.user holds
-    the provider's claims, and the facematch account named by the email claim gives the role and the cases."""
-    if not st.user.is_logged_in:
-        st.button(_("Log in with your organisation"), key="oidc_login", on_click=st.login)
-        return
-    who = str(st.user.get("email") or "")
+@st.fragment(run_every=WATCH_SECONDS)
+def session_watch(handle: str, accounts: Accounts) -> None:
+    """Every WATCH_SECONDS, without counting as activity (the door does not count the browser's timer): a session
+    that ended (idle, disabled, logged out elsewhere) takes the case off the screen and goes back to the login."""
     try:
-        st.session_state["login_session"] = accounts.login_verified(who)
-    except LoginRefused as e:
-        st.error(plain(e))
-        st.button(_("Log out of the organisation's login"), key="oidc_logout", on_click=st.logout)
-        return
-    st.rerun()
+        DOORS.account(handle, accounts)
+    except AccessDenied:
+        st.rerun(scope="app")
 
 
 def log_out() -> None:
-    """Button callback: forget everything of this session (login, case, photos, widgets) and the address, except
-    the language the page is in (the login page that follows speaks it too)."""
+    """Button callback: end the door session (its cookie opens nothing more: pages, media, downloads), forget
+    everything of this session (login, case, photos, widgets) and the address, except the language the page is
+    in (the login page that follows speaks it too)."""
+    DOORS.end(DOORS.by_handle(door_handle()), LOGOUT)
     lang = st.session_state.get("lang")
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.query_params.clear()
     if lang is not None:
         st.session_state["pending_lang"] = lang
-    if oidc_mode() and st.user.is_logged_in:
-        st.logout()
 
 
 def who_bar(rv: Review) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -85,11 +86,22 @@ def cmd_app(args: argparse.Namespace) -> int:
         return 2
     passphrase = None
     if args.team:
+        from ..app.door import idle_seconds
+
+        idle_seconds(strict=True)  # FACEMATCH_IDLE_SECONDS, if set, is a number: said here, before anything starts
         index = args.index or default_index()
         passphrase = _team_preflight(Path(index))
         args.index = index
     if args.oidc and not args.team:
         raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
+
+    # SIGTERM (kill, systemd stop) and SIGHUP (the terminal closed) end this process the way Ctrl-C does, so the
+    # `finally` below stops the server; Python's default for them would exit at once and leave it serving.
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit)
     proc = serve.start(
         args.index, args.address, args.port, cwd=Path.cwd(), team=args.team, passphrase=passphrase, oidc=args.oidc
     )
@@ -104,9 +116,7 @@ def cmd_app(args: argparse.Namespace) -> int:
             print(_("Team mode: everyone logs in. Serve it to others through HTTPS (README, 'Team server')."))
         return proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        serve.stop(proc)
 
 
 def _team_preflight(index_dir: Path) -> str | None:
