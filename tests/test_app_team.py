@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import texts
-from facematch import demo
+from facematch import access, demo
 from facematch.access import Accounts, LoginRefused
 from facematch.app import serve
 from facematch.app.door import DOORS, USER_KEY
