@@ -94,8 +94,8 @@ def test_no_wording_calls_a_candidate_a_match():
         assert "match" not in text.lower()
     assert "person" in messages.BAND_TEXT["strong"]
     assert "about 120 strangers" in messages.strangers(120.2)
-    assert "about 1 in 1,000 searches" in messages.strangers(0.001)  # words, not 1e-03 (issue 13)
-    assert "fewer than 1 in 1,000" in messages.strangers(0.001, upper_bound=True)  # a bound: "fewer than"
+    assert "about a 1 in 1,000 chance" in messages.strangers(0.001)  # words, not 1e-03 (issue 13)
+    assert "less than a 1 in 1,000 chance" in messages.strangers(0.001, upper_bound=True)  # a bound: "less than"
 
 
 def test_search_fills_calibrated_fields(demo_index):
@@ -118,7 +118,7 @@ def test_search_fills_calibrated_fields(demo_index):
 def test_cli_says_how_many_strangers(demo_index, capsys):
     assert cli.main(["search", str(demo.query_photo()), "--index", str(demo_index), "-k", "5"]) == 0
     text = capsys.readouterr().out
-    assert "a stranger this similar would turn up in fewer than 1 in" in text  # in words (issue 13)
+    assert "fewer than 1 stranger in this archive" in text and "chance that one would" in text  # words (issue 13)
     assert messages.BAND_TEXT["strong"] in text and "uncalibrated similarity" in text
     assert cli.main(["search", str(demo.query_photo()), "--index", str(demo_index), "-k", "3", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -17,13 +17,15 @@ from facematch.store import db as dbmod
 
 
 def test_stranger_counts_in_words_rounded_never_scientific():
+    # One framing for every count (issue 24): strangers in this archive, and below one the chance that one would.
     assert messages.strangers(6.1e-06, gallery=11) == (
-        "a stranger this similar would turn up in fewer than 1 in 100,000 searches of this archive of 11 faces"
+        "fewer than 1 stranger in this archive of 11 faces would look this similar "
+        "(less than a 1 in 100,000 chance that one would)"
     )
-    # 1 in 163,363 rounds *down* to 1 in 100,000, so "fewer than" stays true
-    assert "fewer than 1 in 100,000 searches" in messages.strangers(1 / 163_363)
-    assert "fewer than 1 in 200 million searches" in messages.strangers(2.2e-9)
-    assert "about 1 in 3 searches" in messages.strangers(0.3)
+    # 1 in 163,363 rounds *down* to 1 in 100,000, so "less than" stays true
+    assert "less than a 1 in 100,000 chance" in messages.strangers(1 / 163_363)
+    assert "less than a 1 in 200 million chance" in messages.strangers(2.2e-9)
+    assert "about a 1 in 3 chance" in messages.strangers(0.3)
     assert messages.strangers(0.7) == "about 1 stranger in this archive would look this similar"
     assert messages.strangers(1634.2, gallery=1_000_000).startswith(
         "about 1,600 strangers in this archive of 1,000,000"

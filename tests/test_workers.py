@@ -220,7 +220,9 @@ def test_the_watching_thread_alone_ends_a_worker_whose_parent_died(tmp_path):
         "    time.sleep(600)\n"
     )
     (tmp_path / "parent.py").write_text(script)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    # watch_only.py beside this file, and the facematch this process runs (not whichever one is installed)
+    here, src = Path(__file__).parent, Path(sys.modules["facematch"].__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(src)])}
     proc = subprocess.Popen(
         [sys.executable, str(tmp_path / "parent.py")],
         stdout=subprocess.PIPE,
