@@ -82,3 +82,117 @@ def test_audit_and_cross_check_exports_write_no_formula(demo_index, tmp_path):
     assert FORMULA.replace('"', '""') in csvs["decisions.csv"]
     for name, text in csvs.items():
         assert formula_cells(text) == [], (name, formula_cells(text))
+
+
+# -- 3 and 4: logins that cannot be raced, and cannot be used to lock someone out ---------------------
+@pytest.fixture
+def accounts_index(tmp_path) -> Path:
+    from facematch.access import Accounts
+
+    idx = tmp_path / "accounts"
+    with Index.open(idx, create=True) as index:
+        Accounts(index.db).add("admin", "admin", PW)
+    return idx
+
+
+def parallel_logins(idx: Path, passwords: list[str], address: str | None = None) -> list[str]:
+    """Every password tried for `admin` at the same moment, one thread each (as browser sessions are): what each
+    was answered ('in' for a login)."""
+    import threading
+
+    from facematch.access import Accounts, LoginRefused
+
+    answers: list[str] = []
+    with Index.open(idx) as index:
+        accounts = Accounts(index.db)
+        start = threading.Barrier(len(passwords))
+
+        def attempt(password: str) -> None:
+            start.wait()
+            try:
+                accounts.authenticate("admin", password, address=address)
+                answers.append("in")
+            except LoginRefused as e:
+                answers.append(str(e))
+
+        threads = [threading.Thread(target=attempt, args=(p,)) for p in passwords]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return answers
+
+
+def test_parallel_wrong_passwords_are_judged_at_most_the_limit(accounts_index):
+    from facematch import access
+    from facematch.access import Accounts
+
+    wrong = [f"wrong guess number {i}" for i in range(12)]
+    answers = parallel_logins(accounts_index, wrong)
+    judged = answers.count("Wrong name or password.")
+    assert judged == access.MAX_FAILURES, answers  # 12 before the fix, and the stored count was 1
+    assert all(a.startswith("Too many failed logins") for a in answers if a != "Wrong name or password.")
+    with Index.open(accounts_index) as index:  # what was judged is what is counted
+        assert round(Accounts(index.db).throttle_of("admin")["failures"]) == access.MAX_FAILURES
+        Accounts(index.db).enable("admin")
+    # 11 wrong guesses and the right password at once, from one address: still at most the limit judged
+    answers = parallel_logins(accounts_index, [*wrong[:11], PW], address="203.0.113.7")
+    assert answers.count("Wrong name or password.") <= access.MAX_FAILURES, answers
+
+
+def test_wrong_tries_slow_guessing_but_lock_no_one_out(accounts_index, capsys):
+    from facematch import access
+    from facematch.access import Accounts, LoginRefused, LoginThrottled
+    from facematch.cli import main
+
+    t = 1_900_000_000.0
+    with Index.open(accounts_index) as index:
+        accounts = Accounts(index.db)
+        # someone who knows only the name tries five times, then once every 15 minutes (the old code locked the
+        # name for good this way: five locked it for 15 minutes, and every failure after that locked it again);
+        # the owner, a minute after each try, gets in every time
+        for _ in range(access.MAX_FAILURES):
+            with pytest.raises(LoginRefused, match="Wrong name or password"):
+                accounts.authenticate("admin", "a wrong guess here", now=t - 10)
+        for k in range(1, 9):
+            with pytest.raises(LoginRefused, match="Wrong name or password"):
+                accounts.authenticate("admin", "a wrong guess here", now=t + k * 901)
+            assert accounts.authenticate("admin", PW, now=t + k * 901 + 60).name == "admin"
+        # a burst from one address: at most the limit judged, then each try waits longer than the last
+        t += 200_000
+        judged, waits = 0, []
+        for i in range(40):
+            try:
+                accounts.authenticate("admin", f"burst guess {i}", now=t + i * 0.01, address="198.51.100.9")
+            except LoginThrottled as e:
+                waits.append(e.wait)
+            except LoginRefused:
+                judged += 1
+        assert judged == access.MAX_FAILURES and len(waits) == 40 - judged
+        # the owner from another address gets in at once; from the burst's address after its wait
+        assert accounts.authenticate("admin", PW, now=t + 0.5, address="192.0.2.44").name == "admin"
+        with pytest.raises(LoginThrottled):
+            accounts.authenticate("admin", PW, now=t + 1, address="198.51.100.9")
+        assert accounts.authenticate("admin", PW, now=t + 0.5 + access.DELAY_BASE, address="198.51.100.9")
+        # sustained guessing from one address, each try as soon as allowed: the waits double up to the cap
+        guesses, clock, judged_at = 0, t + 100, 0.0
+        while clock < t + 100 + 3 * 3600:
+            try:
+                accounts.authenticate("admin", "slow guess", now=clock, address="198.51.100.9")
+            except LoginThrottled as e:
+                clock += e.wait
+                continue
+            except LoginRefused:
+                guesses, judged_at = guesses + 1, clock
+        assert guesses < 35, guesses  # about one every ten minutes, once the waits have grown
+        state = accounts.throttle_of("admin", now=judged_at)
+        assert state["addresses"] == 1 and state["wait"] > 5 * 60, state
+    assert main(["users", "list", "--index", str(accounts_index)]) == 0
+    listed = capsys.readouterr().out
+    assert "failed logins lately" in listed and "facematch users enable admin" in listed
+    assert "198.51.100.9" not in (accounts_index / "facematch.sqlite").read_bytes().decode("latin-1")
+    assert main(["users", "enable", "admin", "--index", str(accounts_index)]) == 0
+    with Index.open(accounts_index) as index:
+        assert Accounts(index.db).throttle_of("admin") is None
+    assert "failed logins lately" not in (capsys.readouterr(), main(["users", "list", "--index", str(accounts_index)]),
+                                 capsys.readouterr().out)[2]  # fmt: skip

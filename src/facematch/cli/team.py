@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..i18n import _
+from .. import messages
+from ..i18n import _, ngettext
 from .args import default_index
 
 
@@ -51,18 +52,20 @@ def _users_options(s) -> None:
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_add)
-    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
+    u = usub.add_parser(
+        "list", help=_("every account, its role, whether it is disabled and whether its logins are slowed down")
+    )
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_list)
     u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_disable)
-    u = usub.add_parser("enable", help=_("allow a disabled account again"))
+    u = usub.add_parser("enable", help=_("allow a disabled account again; also lifts a login slow-down on it"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_enable)
-    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
+    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login slow-down"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_reset)
@@ -171,18 +174,48 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from ..access import ROLE_TEXT
+    from ..access import ROLE_TEXT, name_key
 
     index, accounts = _accounts(args)
     with index:
         rows = accounts.list()
+        slowed = accounts.throttled()
     if not rows:
         print(_("No accounts yet. Create an admin: facematch users add NAME --role admin"))
     for a in rows:
         state = _("DISABLED") if a.disabled else _("enabled")
         what = _(ROLE_TEXT[a.role])
         print(f"{a.name:<24} {a.role:<11} {state:<9} {what}")
+        if (slow := slowed.pop(name_key(a.name), None)) is not None:
+            print("    " + _slowed_text(a.name, slow))
+    if slowed:  # names without an account: someone may be guessing names
+        print(ngettext(
+            "{n} name without an account has failed logins lately (someone may be guessing names).",
+            "{n} names without an account have failed logins lately (someone may be guessing names).",
+            len(slowed),
+        ))  # fmt: skip
     return 0
+
+
+def _slowed_text(name: str, slow: dict) -> str:
+    """An account's failed logins lately and the wait they impose, as `users list` shows it to an admin."""
+    failures = round(slow["failures"], 1)
+    wait = slow["wait"]
+    how_long = (
+        ngettext("{n} second", "{n} seconds", max(1, int(wait + 0.999)))
+        if wait < 90
+        else ngettext("{n} minute", "{n} minutes", max(1, int(wait / 60 + 0.999)))
+    )
+    text = ngettext(
+        "failed logins lately: about {failures}, from {n} address;",
+        "failed logins lately: about {failures}, from {n} addresses;",
+        slow["addresses"],
+        failures=messages.decimal(failures, 1),
+    )
+    text += " " + (
+        _("the longest wait before an attempt is judged: {wait}.", wait=how_long) if wait > 0 else _("no wait now.")
+    )
+    return text + " " + _("`facematch users enable {name}` clears this.", name=name)
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
@@ -198,7 +231,7 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.enable(args.name)
-    print(_("Account {name} is enabled.", name=args.name))
+    print(_("Account {name} is enabled (any login slow-down on the name is lifted).", name=args.name))
     return 0
 
 
@@ -206,7 +239,7 @@ def cmd_users_reset(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.reset_password(args.name, _read_password(_("New password for {name}: ", name=args.name)))
-    print(_("New password set for {name} (any login lock on the name is lifted).", name=args.name))
+    print(_("New password set for {name} (any login slow-down on the name is lifted).", name=args.name))
     return 0
 
 
