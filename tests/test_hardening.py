@@ -196,3 +196,25 @@ def test_wrong_tries_slow_guessing_but_lock_no_one_out(accounts_index, capsys):
         assert Accounts(index.db).throttle_of("admin") is None
     assert "failed logins lately" not in (capsys.readouterr(), main(["users", "list", "--index", str(accounts_index)]),
                                  capsys.readouterr().out)[2]  # fmt: skip
+
+
+def test_schema_7_carries_the_old_failure_counts_over(accounts_index):
+    import sqlite3
+
+    from facematch.access import Accounts, LoginThrottled
+
+    con = sqlite3.connect(accounts_index / "facematch.sqlite")
+    con.executescript(
+        """DROP TABLE login_throttle;
+           CREATE TABLE login_failures (name TEXT PRIMARY KEY COLLATE NOCASE, failures INTEGER NOT NULL,
+                                        last_failure REAL NOT NULL, locked_until REAL NOT NULL DEFAULT 0);
+           INSERT INTO login_failures VALUES ('Admin', 5, 1900000000.0, 1900000900.0);
+           UPDATE meta SET value = '6' WHERE key = 'schema_version';"""
+    )
+    con.close()
+    with Index.open(accounts_index) as index:
+        assert index.db.get_meta("schema_version") == "7"
+        assert index.db.one("SELECT COUNT(*) FROM sqlite_master WHERE name = 'login_failures'") == 0
+        with pytest.raises(LoginThrottled):  # the old lock is a wait now, still on
+            Accounts(index.db).authenticate("admin", PW, now=1_900_000_100.0)
+        assert Accounts(index.db).authenticate("admin", PW, now=1_900_000_901.0).name == "admin"
