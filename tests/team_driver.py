@@ -41,14 +41,20 @@ def start_team_server(
 
     with Index.open(index) as opened:
         opened.unlock(PASSPHRASE)
+    env = serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc)  # the passphrase: in a pipe
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            serve.command("127.0.0.1", port),
-            env=serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-        )
+        try:
+            proc = subprocess.Popen(
+                serve.command("127.0.0.1", port),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                pass_fds=serve.inherited_fds(env),
+            )
+        finally:
+            for fd in serve.inherited_fds(env):
+                os.close(fd)
     if not serve.wait_until_up(port, proc=proc):
         proc.terminate()
         raise RuntimeError("the team server did not start: " + log.read_text(errors="replace")[-2000:])

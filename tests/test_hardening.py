@@ -258,7 +258,7 @@ def team_app(idx: Path, monkeypatch, query: dict | None = None):
 
     monkeypatch.setenv("FACEMATCH_INDEX", str(idx))
     monkeypatch.setenv("FACEMATCH_TEAM", "1")
-    monkeypatch.setenv("FACEMATCH_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv(serve.PASSPHRASE_FD, str(serve.passphrase_pipe(PASSPHRASE)))  # as `facematch app` hands it
     at = AppTest.from_file(str(serve.APP), default_timeout=300)
     for k, v in (query or {}).items():
         at.query_params[k] = v
@@ -543,3 +543,52 @@ def test_a_first_sealing_killed_at_any_moment_is_finished_by_the_next_start(demo
         plain = [f for f in (idx / "cases").rglob("*.jpg")]
         assert plain and plain[0].read_bytes().startswith(b"\xff\xd8")
     assert_case_intact(idx, case_id, sha)  # reopening with the passphrase finished the sealing
+
+
+def test_the_passphrase_is_in_no_environment_of_a_running_team_server(demo_index, tmp_path):
+    """`facematch app --team` reads the passphrase from a descriptor (here stdin) and hands it to the Streamlit
+    child through an inherited pipe: neither process has it in /proc/<pid>/environ or on its command line."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from facematch.access import Accounts
+    from facematch.app import serve
+
+    idx = copy_of(demo_index, tmp_path / "index")
+    with Index.open(idx) as index:
+        Accounts(index.db).add("boss", "admin", PW)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "FACEMATCH_PASSPHRASE"}
+    env.update(PYTHONPATH=str(Path(__file__).parents[1] / "src"), PYTHONUNBUFFERED="1")
+    args = [sys.executable, "-m", "facematch.cli", "app", "--team", "--index", str(idx), "--port", str(port)]
+    cli = subprocess.Popen([*args, "--passphrase-fd", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        cli.stdin.write(PASSPHRASE.encode())
+        cli.stdin.close()
+        assert serve.wait_until_up(port, timeout=300, proc=cli), cli.stdout.read().decode(errors="replace")
+        children: list[int] = []
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline:
+            for task in Path(f"/proc/{cli.pid}/task").iterdir():
+                children += [int(p) for p in (task / "children").read_text().split()]
+        assert children, "the Streamlit child was not found"
+        secret = PASSPHRASE.encode()
+        for pid in (cli.pid, *children):
+            for what in ("environ", "cmdline"):
+                assert secret not in Path(f"/proc/{pid}/{what}").read_bytes(), (pid, what)
+        (child,) = children
+        child_env = dict(
+            line.split(b"=", 1) for line in Path(f"/proc/{child}/environ").read_bytes().split(b"\0") if b"=" in line
+        )
+        fd = child_env[serve.PASSPHRASE_FD.encode()].decode()  # what it has instead: the number of its pipe
+        assert os.readlink(f"/proc/{child}/fd/{fd}").startswith("pipe:")
+        assert b"now encrypted" in cli.stdout.read1()  # the passphrase was read and the data sealed with it
+    finally:
+        cli.terminate()
+        cli.wait(timeout=60)

@@ -6,7 +6,6 @@ Real index (the demo archive indexed with sface), real SQLite, real searches; no
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import subprocess
@@ -242,10 +241,9 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
     assert refused.returncode == 2 and "without --team" in refused.stderr
 
     def app(passphrase: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "FACEMATCH_PASSPHRASE": passphrase}
         port = str(free_port())
-        args = [*cli, "app", "--team", "--check", "--index", str(idx), "--port", port]
-        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        args = [*cli, "app", "--team", "--check", "--index", str(idx), "--port", port, "--passphrase-fd", "0"]
+        return subprocess.run(args, input=passphrase, capture_output=True, text=True, timeout=300)
 
     no_admin = app("the families' passphrase")  # boss is disabled: no enabled admin
     assert no_admin.returncode == 2 and "admin account first" in no_admin.stderr

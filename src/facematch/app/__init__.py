@@ -24,5 +24,5 @@ Import order (each imports only modules listed before it; no cycles):
     candidates       imports photos, widgets
     cases            imports candidates, language, photos, team, widgets
     crosscheck       imports widgets
-    workbench        imports cases, crosscheck, language, team
+    workbench        imports cases, crosscheck, language, serve (the passphrase's pipe), team
 """

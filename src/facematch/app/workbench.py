@@ -22,6 +22,7 @@ from ..vault import VaultError
 from .cases import case_page, case_panel, start_page
 from .crosscheck import crosscheck_page
 from .language import in_this_language, language_picker, page_style, remember_language
+from .serve import read_passphrase
 from .team import login, team_mode, who_bar
 
 #: The two pages: cases (a family's search) and the archive cross-checked against itself (crosscheck/link.py). The
@@ -52,11 +53,11 @@ def searcher(folder: str) -> Searcher:
     (a read connection per thread, one write path, the engine used by one thread at a time).
 
     A team server unlocks the families' data here, once, with the passphrase `facematch app --team` asked for
-    (and checked) before it started this process; it is then removed from this process's environment."""
+    (and checked) before it started this process, read from the pipe it inherited (serve.read_passphrase)."""
     s = Searcher(Path(folder))
     if team_mode():
         try:
-            s.index.unlock(os.environ.pop("FACEMATCH_PASSPHRASE", None))
+            s.index.unlock(read_passphrase())
         except VaultError:
             s.close()
             raise

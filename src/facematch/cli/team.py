@@ -36,6 +36,18 @@ def _app_options(s) -> None:
             ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)"
         ),
     )
+    s.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=None,
+        help=_("with --team: read the passphrase of the families' data from this file (readable only by you)"),
+    )
+    s.add_argument(
+        "--passphrase-fd",
+        type=int,
+        default=None,
+        help=_("with --team: read the passphrase of the families' data from this open file descriptor (0: stdin)"),
+    )
     s.add_argument("--check", action="store_true", help=_("start, check the app answers, stop (for CI)"))
     s.set_defaults(func=cmd_app)
 
@@ -87,9 +99,11 @@ def cmd_app(args: argparse.Namespace) -> int:
         ), file=sys.stderr)  # fmt: skip
         return 2
     passphrase = None
+    if (args.passphrase_file or args.passphrase_fd is not None) and not args.team:
+        raise ValueError(_("the passphrase of the families' data is for a team server: add --team"))
     if args.team:
         index = args.index or default_index()
-        passphrase = _team_preflight(Path(index))
+        passphrase = _team_preflight(Path(index), args.passphrase_file, args.passphrase_fd)
         args.index = index
     if args.oidc and not args.team:
         raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
@@ -112,11 +126,9 @@ def cmd_app(args: argparse.Namespace) -> int:
             proc.wait(timeout=30)
 
 
-def _team_preflight(index_dir: Path) -> str | None:
+def _team_preflight(index_dir: Path, passphrase_file: Path | None = None, passphrase_fd: int | None = None) -> str:
     """Before a team server starts: the index exists and has an enabled admin; returns the passphrase for the
     families' data (item of README 'Team server'), checked here so a wrong one stops before anything starts."""
-    import getpass
-
     from ..access import ADMIN, Accounts
     from ..index import Index
 
@@ -126,21 +138,46 @@ def _team_preflight(index_dir: Path) -> str | None:
                 _("a team server needs an admin account first: facematch users add NAME --role admin --index {index}",
                   index=index_dir)
             )  # fmt: skip
-        passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
-        if passphrase is None:
-            if not sys.stdin.isatty():
-                raise ValueError(_("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)"))
-            first_time = not index.encrypted
-            passphrase = getpass.getpass(
-                _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
-                  "without it they cannot be read, keep it safe): ")
-                if first_time
-                else _("Passphrase of the families' data: ")
-            )  # fmt: skip
-            if first_time and getpass.getpass(_("Again: ")) != passphrase:
-                raise ValueError(_("the two passphrases differ; nothing was changed"))
+        passphrase = _read_passphrase(first_time=not index.encrypted, path=passphrase_file, fd=passphrase_fd)
         if index.unlock(passphrase):
-            print(_("The families' data of this index is now encrypted (case names, notes, facts, kept photos)."))
+            print(_("The families' data of this index is now encrypted (case names, notes, facts, decisions' notes, "
+                    "kept photos)."))  # fmt: skip
+    return passphrase
+
+
+def _read_passphrase(first_time: bool, path: Path | None, fd: int | None) -> str:
+    """The passphrase of the families' data from a file, an open file descriptor or the terminal: never from the
+    environment or the command line, which other processes can read for as long as the server runs."""
+    import getpass
+
+    if "FACEMATCH_PASSPHRASE" in os.environ:
+        raise ValueError(
+            _("FACEMATCH_PASSPHRASE is not read: a process's environment stays readable (/proc/PID/environ) for as "
+              "long as it runs. Give the passphrase with --passphrase-file or --passphrase-fd, or type it.")
+        )  # fmt: skip
+    if path is not None or fd is not None:
+        try:
+            if path is not None:
+                data = Path(path).read_bytes()
+            else:
+                with os.fdopen(fd, "rb", closefd=fd != 0) as source:  # type: ignore[arg-type]
+                    data = source.read()
+        except OSError as e:
+            raise ValueError(_("cannot read the passphrase ({why})", why=e.strerror or e)) from e
+        text = data.decode("utf-8", errors="replace")
+        return text[:-1] if text.endswith("\n") else text  # one line: its newline is not part of it
+    if not sys.stdin.isatty():
+        raise ValueError(
+            _("give the passphrase of the families' data (a terminal, --passphrase-file or --passphrase-fd)")
+        )
+    passphrase = getpass.getpass(
+        _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+          "without it they cannot be read, keep it safe): ")
+        if first_time
+        else _("Passphrase of the families' data: ")
+    )  # fmt: skip
+    if first_time and getpass.getpass(_("Again: ")) != passphrase:
+        raise ValueError(_("the two passphrases differ; nothing was changed"))
     return passphrase
 
 
