@@ -592,3 +592,83 @@ def test_the_passphrase_is_in_no_environment_of_a_running_team_server(demo_index
     finally:
         cli.terminate()
         cli.wait(timeout=60)
+
+
+# -- 8: uploads that cannot exhaust the server's memory ----------------------------------------------
+MEMORY_CHILD = r"""
+import io, json, resource, sys
+from pathlib import Path
+from PIL import Image
+from facematch import demo
+from facematch.review import Review
+from facematch.search import Searcher
+
+def vm(what="VmSize"):
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(what))
+
+s = Searcher(Path(sys.argv[1]))
+s.detect(demo.query_photo().read_bytes(), "warm.jpg")
+big = Image.open(demo.query_photo()).convert("RGB").resize((2000, 2000))  # the detector at its largest input
+buf = io.BytesIO()
+big.save(buf, "JPEG")
+before = vm()
+s.detect(buf.getvalue(), "warm.jpg")
+detector = vm("VmPeak") - before  # what finding faces in the largest image takes, old code and new alike
+# from here on this process may take what the detector needs and the given margin beside it, no more
+cap = vm() + detector + int(sys.argv[2]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+out = {"detector MB": detector // 2**20}
+for path in sys.argv[3:]:
+    data = Path(path).read_bytes()
+    try:
+        q = s.detect(data, Path(path).name)
+        out[Path(path).name] = {"error": q.error, "decoded": q.rgb.shape[:2] if q.error is None else None}
+        out[Path(path).name + " faces"] = len(q.faces)
+    except BaseException as e:  # what the app would have shown as a traceback
+        out[Path(path).name] = {"raised": type(e).__name__}
+rv = Review(s.index)
+case = rv.create_case("memory")
+try:
+    kept = rv.keep_photo(case.id, Path(sys.argv[-1]).read_bytes(), "kept.jpg")
+    out["kept"] = {"size": list(Image.open(io.BytesIO(rv.photo_bytes(case.id, kept.sha256))).size)}
+except BaseException as e:
+    out["kept"] = {"raised": type(e).__name__}
+print(json.dumps(out))
+"""
+
+
+def test_a_pixel_bomb_upload_is_refused_with_a_message_within_a_memory_limit(demo_index, tmp_path):
+    """Uploads as the app hands them to the library (Searcher.detect, Review.keep_photo), in a child whose address
+    space may grow by what face detection on the largest image takes plus 150 MB: a 0.3 MB PNG of 99.8 megapixels
+    (under the archive's limit; decoded at full size before, about 850 MB, and a MemoryError here) is refused
+    from its header with a message; the largest PNG and JPEG an upload may be are decoded and searched within the
+    limit (the JPEG already reduced), and the JPEG is kept at KEEP_SIDE."""
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from facematch import images
+
+    idx = copy_of(demo_index, tmp_path / "index")
+    files = []
+    Image.new("RGB", (9990, 9990), (120, 130, 140)).save(tmp_path / "bomb.png")  # 99.8 MP: under MAX_PIXELS
+    for name, mode, size in (
+        ("largest.png", "RGBA", (4990, 4990)),  # just under MAX_UPLOAD_DECODED
+        ("largest.jpg", "RGB", (8650, 5770)),  # just under MAX_UPLOAD_PIXELS
+    ):  # a real photo made as large as an upload may be
+        Image.open(demo.query_photo()).convert(mode).resize(size).save(tmp_path / name, compress_level=1)
+    files = [str(tmp_path / name) for name in ("bomb.png", "largest.png", "largest.jpg")]
+    assert images.MAX_PIXELS > 9990 * 9990 and (tmp_path / "bomb.png").stat().st_size < 400_000
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    run = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(idx), "150", *files], env=env,
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "too large to use here" in (out["bomb.png"].get("error") or ""), out
+    assert "Traceback" not in out["bomb.png"]["error"]
+    assert out["largest.png"] == {"error": None, "decoded": [2000, 2000]}, out  # a face found in each
+    assert out["largest.png faces"] >= 1 and out["largest.jpg faces"] >= 1, out
+    assert out["largest.jpg"]["error"] is None and max(out["largest.jpg"]["decoded"]) == images.MAX_SIDE, out
+    assert max(out["kept"]["size"]) == images.KEEP_SIDE, out

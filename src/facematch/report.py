@@ -87,7 +87,7 @@ def _facts_html(review: Review, case: Case) -> str:
 def _kept_photo_html(review: Review, case_id: int, kept) -> str:
     """A kept family photo with the chosen face boxed, its year and its hash (read through the Review: access
     checked, decrypted in team mode)."""
-    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000).rgb
+    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000, upload=True).rgb  # a family photo
     if kept.face_box is not None:
         rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
     year = _("taken about {year}", year=kept.photo_year) if kept.photo_year else _("year not given")

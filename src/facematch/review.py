@@ -271,7 +271,9 @@ class Review:
         if vault is None and self.index.encrypted:  # before any file is written: never a plain copy there
             raise VaultError(_("this case's photos are encrypted: start the team server with its passphrase"))
         year = parse_year(photo_year, "Year the photo was taken")
-        clean = images.strip_metadata(data)
+        clean, scale = images.kept_copy(data)
+        if face_box is not None and scale < 1:  # the box was chosen on the upload; the kept copy is smaller
+            face_box = tuple(float(v) * scale for v in face_box)
         sha = images.sha256_bytes(clean)
         folder = self.case_folder(case_id)
         folder.mkdir(parents=True, exist_ok=True)
