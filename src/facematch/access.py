@@ -137,7 +137,7 @@ class Accounts:
     def add(self, name: str, role: str, password: str) -> Account:
         name = _clean_name(name)
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise ValueError(_("role must be one of {roles}", roles=", ".join(ROLES)))
         _check_password(password)
         if self.get(name) is not None:
             raise ValueError(_("there is already an account named {name}", name=name))
@@ -257,9 +257,13 @@ class Accounts:
         carries the role and the cases given. No account, no session: the provider says who, not what."""
         account = self.get(name) if name.strip() else None
         if account is None:
-            raise LoginRefused(f"{name or 'This identity'} has no facematch account. Ask an admin to create one.")
+            raise LoginRefused(
+                _("{name} has no facematch account. Ask an admin to create one.", name=name)
+                if name
+                else _("This identity has no facematch account. Ask an admin to create one.")
+            )
         if account.disabled:
-            raise LoginRefused("This account is disabled. Ask an admin.")
+            raise LoginRefused(_("This account is disabled. Ask an admin."))
         return Session(account.id, time.time() if now is None else now)
 
     def login(self, name: str, password: str, now: float | None = None, address: str | None = None) -> Session:

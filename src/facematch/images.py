@@ -159,7 +159,7 @@ def _decode_upload(data: bytes, max_side: int) -> Decoded:
         if w * h > MAX_UPLOAD_PIXELS:
             raise ImageError(_upload_too_large(w * h, MAX_UPLOAD_PIXELS))
         if w < 1 or h < 1:
-            raise ImageError(f"image has no pixels ({w}x{h})")
+            raise ImageError(_("image has no pixels ({width}x{height})", width=w, height=h))
         if im.format == "JPEG" and max(w, h) > max_side:
             factor = max_side / max(w, h)  # the DCT scaled by 1/2, 1/4 or 1/8, never below the size asked
             im.draft("RGB", (max(1, int(w * factor + 1)), max(1, int(h * factor + 1))))

@@ -313,7 +313,7 @@ class Review:
         access is checked here and no kept photo is ever served from its path."""
         kept = next((k for k in self.case_photos(case_id) if k.sha256 == sha256), None)
         if kept is None:
-            raise AccessDenied(f"you have no such photo in case {case_id}")
+            raise AccessDenied(_("you have no such photo in case {case_id}", case_id=case_id))
         data = kept.path.read_bytes()
         if self._cases.vault is not None:  # sealed and bound to this case, or refused
             return self._cases.vault.open_bytes(data, photo_place(case_id, sha256))
