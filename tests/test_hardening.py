@@ -675,3 +675,20 @@ def test_a_pixel_bomb_upload_is_refused_with_a_message_within_a_memory_limit(dem
     assert out["largest.png faces"] >= 1 and out["largest.jpg faces"] >= 1, out
     assert out["largest.jpg"]["error"] is None and max(out["largest.jpg"]["decoded"]) == images.MAX_SIDE, out
     assert max(out["kept"]["size"]) == images.KEEP_SIDE, out
+
+
+def test_the_app_without_the_passphrase_on_an_encrypted_index_says_so(demo_index, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from facematch.app import serve
+
+    idx = copy_of(demo_index, tmp_path / "index")
+    single_user_case(idx)
+    with Index.open(idx) as index:
+        index.unlock(PASSPHRASE)
+    monkeypatch.setenv("FACEMATCH_INDEX", str(idx))  # single-user mode: no passphrase
+    at = AppTest.from_file(str(serve.APP), default_timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]  # before: Streamlit's redacted error
+    assert any("is encrypted" in e.value for e in at.error)
+    assert FAMILY_SECRETS["case name"] not in "".join(m.value for m in at.markdown)

@@ -89,6 +89,8 @@ def main() -> None:
         st.session_state.pop("case_select", None)
         st.query_params.pop("case", None)
         st.error(str(e))
+    except VaultError as e:  # single-user mode on an encrypted index: its words, not Streamlit's redacted error
+        st.error(str(e))
 
 
 def page(s: Searcher, rv: Review) -> None:
