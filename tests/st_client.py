@@ -77,6 +77,11 @@ class Page:
         return "\n".join(self.texts)
 
     @property
+    def shown(self) -> str:
+        """The text as a person reads it: the app escapes Markdown in every label and name (`Case\\: ...`)."""
+        return re.sub(r"\\(.)", r"\1", self.text)
+
+    @property
     def media(self) -> list[str]:
         return sorted({m.decode() for m in MEDIA.findall(self.raw)})
 
@@ -172,14 +177,15 @@ class StreamlitClient:
         return self.cookies.get(XSRF, "")
 
     # -- the door (facematch team mode) ---------------------------------------------------------------
-    def door_login(self, name: str, password: str, next_path: str = "/") -> Response:
-        """Log in through the door's own form (GET for its CSRF token, then POST)."""
-        page = self.get("/_door/login?" + urlencode({"next": next_path}))
+    def door_login(self, name: str, password: str, next_path: str = "/", headers: dict | None = None) -> Response:
+        """Log in through the door's own form (GET for its CSRF token, then POST); `headers` go with both (e.g. an
+        X-Forwarded-For that a proxy in front would add)."""
+        page = self.get("/_door/login?" + urlencode({"next": next_path}), headers=headers)
         m = re.search(rb'name="csrf" value="([^"]+)"', page.body)
         form = {"name": name, "password": password, "next": next_path, "csrf": m.group(1).decode() if m else ""}
         return self.request(
             "POST", "/_door/login", body=urlencode(form).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": self.base},
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": self.base, **(headers or {})},
         )  # fmt: skip
 
     # -- the websocket ------------------------------------------------------------------------------

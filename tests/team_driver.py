@@ -51,14 +51,14 @@ def start_team_server(
     cmd = serve.command("127.0.0.1", port, team=True)
     if script is not None:
         cmd[cmd.index(str(serve.DOOR_APP))] = str(script)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            env={**serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc), **(environ or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-        )
+    env = {**serve.environment(index, team=True, passphrase=PASSPHRASE, oidc=oidc), **(environ or {})}
+    with log.open("wb") as out:  # the passphrase reaches the server through a pipe, never its environment
+        fds = serve.inherited_fds(env)
+        try:
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, pass_fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
     if not serve.wait_until_up(port, proc=proc):
         proc.terminate()
         raise RuntimeError("the team server did not start: " + log.read_text(errors="replace")[-2000:])

@@ -88,7 +88,7 @@ def test_schema_6_adds_the_account_language_and_keeps_every_account(tmp_path):
     conn.execute("ALTER TABLE accounts DROP COLUMN language")
     conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     db.migrate(conn)
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "6"
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "7"
     assert conn.execute("SELECT name, language FROM accounts ORDER BY name").fetchall() == [
         ("amina", None),
         ("cw", None),

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app_team import log_in
 
 from conftest import demo_photo, ok, raw_texts, save_facts, shown, texts
 from facematch import access, demo, thumbs
@@ -212,13 +213,10 @@ def test_an_admin_sees_the_owner_cannot_give_a_familys_case_to_another_family_an
         with pytest.raises(access.AccessDenied):
             admin.give_case(case.id, "fam9b")
     monkeypatch.setenv("FACEMATCH_TEAM", "1")
-    monkeypatch.setenv("FACEMATCH_PASSPHRASE", "families' data passphrase")
+    # the passphrase as `facematch app --team` hands it over: an inherited pipe, read once per server process
+    monkeypatch.setenv(serve.PASSPHRASE_FD, str(serve.passphrase_pipe("families' data passphrase")))
     at = start(team_index, monkeypatch, {"case": str(case.id)})
-    at.text_input(key="login_name").input("boss9")
-    at.text_input(key="login_password").input(PW)
-    next(b for b in at.button if b.label == "Log in").click()
-    at.run()
-    ok(at)
+    log_in(at, "boss9", PW)  # what the front door does at its login form (test_app_team.log_in)
     t = texts(at)
     assert "Created by: fam9a (family)" in t and "it cannot be given to another family account" in t
     give = at.sidebar.selectbox(key=f"give_{case.id}")

@@ -36,7 +36,8 @@ def team_app_index(app_index):
 def team_app(index, monkeypatch, query: dict | None = None) -> AppTest:
     monkeypatch.setenv("FACEMATCH_INDEX", str(index))
     monkeypatch.setenv("FACEMATCH_TEAM", "1")
-    monkeypatch.setenv("FACEMATCH_PASSPHRASE", "families' data passphrase")  # read once per server process
+    # the passphrase as `facematch app --team` hands it over: an inherited pipe, read once per server process
+    monkeypatch.setenv(serve.PASSPHRASE_FD, str(serve.passphrase_pipe("families' data passphrase")))
     at = AppTest.from_file(str(serve.APP), default_timeout=180)
     for k, v in (query or {}).items():
         at.query_params[k] = v

@@ -115,7 +115,7 @@ def test_a_schema_2_index_opens_and_keeps_its_cases(tmp_path):
     con.commit()
     con.close()
     with Index.open(folder) as index:
-        assert index.db.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
+        assert index.db.get_meta("schema_version") == str(SCHEMA_VERSION) == "7"
         rv = Review(index)
         kept = rv.case_photos(1)
         assert [(k.original_name, k.face_box, k.photo_year) for k in kept] == [("a.jpg", None, None)]

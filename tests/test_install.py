@@ -119,10 +119,14 @@ def test_the_installed_team_server_starts_behind_its_door(installed, tmp_path):
     assert admin.returncode == 0, admin.stdout + admin.stderr
     port = free_port()
     log = tmp_path / "server.log"
+    secret = tmp_path / "passphrase"  # from a file only its owner reads: never the environment
+    secret.write_text("installed team passphrase")
+    secret.chmod(0o600)
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "facematch.cli", "app", "--team", "--index", "idx", "--port", str(port)],
-            cwd=elsewhere, env=installed_env(installed, FACEMATCH_PASSPHRASE="installed team passphrase"),
+            [sys.executable, "-m", "facematch.cli", "app", "--team", "--index", "idx", "--port", str(port),
+             "--passphrase-file", str(secret)],
+            cwd=elsewhere, env=installed_env(installed),
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

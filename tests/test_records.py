@@ -263,7 +263,7 @@ def test_index_from_facematch_0_1_opens_and_its_records_work(tmp_path):
     con.commit()
     con.close()
     with Index.open(folder) as s:
-        assert s.db.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
+        assert s.db.get_meta("schema_version") == str(SCHEMA_VERSION) == "7"
         legacy = s.records.for_files(["old.jpg"])["old.jpg"][0]  # readable before any mapping
         assert legacy["name"] == "Memtimin Qurban" and legacy["county"] == "Yarkand"
         hits = namesearch.search(s, "买买提明·库尔班")  # mapped and named on first use

@@ -6,18 +6,18 @@ Real index (the demo archive indexed with sface), real SQLite, real searches; no
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from facematch import access, demo, report
-from facematch.access import AccessDenied, Accounts, LoginRefused, Session
+from facematch.access import AccessDenied, Accounts, LoginRefused, LoginThrottled, Session
 from facematch.index import Index
 from facematch.indexing import index_folder
 from facematch.review import CONFIRMED, DISAGREE, IN_REVIEW, NEEDS_SECOND, WAITING, Review
@@ -62,7 +62,7 @@ def as_(index: Index, name: str) -> Review:
     return Review(index, Accounts(index.db).get(name))
 
 
-def test_accounts_are_argon2id_and_logins_slow_down_then_lock_across_restarts(team_index):
+def test_accounts_are_argon2id_and_logins_slow_down_across_restarts(team_index):
     with Index.open(team_index) as index:
         accounts = Accounts(index.db)
         stored = index.db.one("SELECT pw_hash FROM accounts WHERE name = 'fam_a'")
@@ -72,20 +72,22 @@ def test_accounts_are_argon2id_and_logins_slow_down_then_lock_across_restarts(te
         with pytest.raises(ValueError, match="role must be"):
             accounts.add("x", "superuser", PW)
         assert accounts.authenticate("fam_a", PW).role == "family"
-        waits: list[float] = []
+        t = time.time()
         for _ in range(access.MAX_FAILURES):
             with pytest.raises(LoginRefused, match="Wrong name or password"):
-                accounts.authenticate("fam_a", "wrong password!", sleep=waits.append)
-        assert waits == sorted(waits) and len(waits) == access.MAX_FAILURES - 1 and waits[-1] > waits[0]
-        with pytest.raises(LoginRefused, match="locked"):  # even the right password, while locked
-            accounts.authenticate("fam_a", PW)
+                accounts.authenticate("fam_a", "wrong password!", now=t)
+        with pytest.raises(LoginThrottled, match="wait 2 seconds") as refused:  # even the right one, for now
+            accounts.authenticate("fam_a", PW, now=t)
+        assert refused.value.wait == access.DELAY_BASE
         with pytest.raises(LoginRefused, match="Wrong name or password"):  # no such name: the same answer
-            accounts.authenticate("nobody", PW, sleep=waits.append)
-    with Index.open(team_index) as index:  # a restart does not lift the lock (it is in SQLite)
+            accounts.authenticate("nobody", PW, now=t)
+    with Index.open(team_index) as index:  # a restart does not lift the wait (it is in SQLite)
         accounts = Accounts(index.db)
-        with pytest.raises(LoginRefused, match="locked"):
-            accounts.authenticate("fam_a", PW)
+        with pytest.raises(LoginThrottled):
+            accounts.authenticate("fam_a", PW, now=t + 1)
+        assert accounts.throttle_of("fam_a", now=t + 1)["failures"] == pytest.approx(access.MAX_FAILURES, abs=0.01)
         accounts.reset_password("fam_a", PW)  # an admin's reset lifts it
+        assert accounts.throttle_of("fam_a", now=t + 1) is None
         session = accounts.login("fam_a", PW, now=1000.0)
         assert accounts.resume(session, now=1000.0 + 60).name == "fam_a"
         with pytest.raises(AccessDenied, match="without activity"):
@@ -251,10 +253,9 @@ def test_users_cli_reads_passwords_from_stdin_never_argv(tmp_path):
     assert refused.returncode == 2 and "without --team" in refused.stderr
 
     def app(passphrase: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "FACEMATCH_PASSPHRASE": passphrase}
         port = str(free_port())
-        args = [*cli, "app", "--team", "--check", "--index", str(idx), "--port", port]
-        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        args = [*cli, "app", "--team", "--check", "--index", str(idx), "--port", port, "--passphrase-fd", "0"]
+        return subprocess.run(args, input=passphrase, capture_output=True, text=True, timeout=300)
 
     no_admin = app("the families' passphrase")  # boss is disabled: no enabled admin
     assert no_admin.returncode == 2 and "admin account first" in no_admin.stderr

@@ -11,21 +11,27 @@ Roles:
 * **caseworker**, **researcher**, **family**: may open the cases they created and the cases they were
   given (by an admin). A researcher therefore sees no family's photos unless a case was given to them.
 
-Passwords are stored as argon2id hashes (argon2-cffi). Failed logins are counted per name in the
-database (a name that does not exist is counted too, and gets the same answer), slow down the next
-attempt and lock the name for a while after MAX_FAILURES, so a restart does not reset a lock.
+Passwords are stored as argon2id hashes (argon2-cffi). Failed logins are counted in the database (a restart
+resets nothing), per name from one client address, per name from every address and per address over every
+name (a name that does not exist is counted too, and gets the same answer). Guessing is slowed, never stopped
+for good: after a few failures each further attempt waits twice as long before it is judged, and failures
+are forgotten as time passes, so someone who only knows a name cannot lock its owner out (see `Throttle`).
 """
 
 from __future__ import annotations
 
+import hmac
+import os
+import sqlite3
 import time
 import unicodedata
 from dataclasses import dataclass
+from hashlib import sha256
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .i18n import N_, _
+from .i18n import N_, _, ngettext
 from .store import Database
 
 ADMIN, CASEWORKER, RESEARCHER, FAMILY = "admin", "caseworker", "researcher", "family"
@@ -38,11 +44,22 @@ ROLE_TEXT = {
 }
 #: A session that has done nothing for this long must log in again (a shared or stolen laptop).
 IDLE_SECONDS = 30 * 60
-#: After this many failed logins in a row a name is locked for LOCK_SECONDS (stored: survives a restart).
+#: Failed logins a name may have from one client address (or, when the address is not known, from all unknown
+#: addresses together) before each further attempt must wait. However many attempts arrive at once, at most
+#: this many are judged: each claims its place in the count before its password is checked.
 MAX_FAILURES = 5
-LOCK_SECONDS = 15 * 60
-#: Each failed attempt before the lock waits a little longer before answering (seconds, capped).
-SLOWDOWN_BASE, SLOWDOWN_CAP = 0.5, 4.0
+#: Failed logins one client address may have over all names (someone trying many names) before it must wait.
+ADDRESS_FREE_FAILURES = 20
+#: Failed logins a name may have from all addresses together before every attempt on it must wait (many
+#: addresses guessing one password). Well above MAX_FAILURES: a burst from one address slows that address,
+#: not the name's owner logging in from elsewhere.
+NAME_FREE_FAILURES = 30
+#: Beyond the free failures each failure doubles the wait before the next attempt is judged: 2 s, 4 s, 8 s, ...
+#: up to DELAY_CAP. Attempts that arrive sooner are refused without being judged or counted.
+DELAY_BASE, DELAY_CAP = 2.0, 15 * 60.0
+#: Failures are forgotten as time passes: one every FORGET_SECONDS. Someone trying one password every few minutes
+#: slows no one down for long, and gets few guesses.
+FORGET_SECONDS = 10 * 60.0
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's RFC 9106 low-memory profile
@@ -56,6 +73,15 @@ class AccessDenied(PermissionError):
 
 class LoginRefused(ValueError):
     """A login that failed, with the one message a person sees (it does not say which part was wrong)."""
+
+
+class LoginThrottled(LoginRefused):
+    """Too many failed logins lately (for this name from here, from this address, or for this name from
+    everywhere): this attempt was not judged; `wait` seconds until the next one is."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 @dataclass(frozen=True)
@@ -111,7 +137,7 @@ class Accounts:
     def add(self, name: str, role: str, password: str) -> Account:
         name = _clean_name(name)
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise ValueError(_("role must be one of {roles}", roles=", ".join(ROLES)))
         _check_password(password)
         if self.get(name) is not None:
             raise ValueError(_("there is already an account named {name}", name=name))
@@ -158,65 +184,72 @@ class Accounts:
         return self._must(name)
 
     def enable(self, name: str) -> Account:
+        """Allow an account again; also lifts any login slow-down on its name (from every address)."""
         account = self._must(name)
         with self.db.write() as c:
             c.execute("UPDATE accounts SET disabled = 0 WHERE id = ?", (account.id,))
+            Throttle.clear(c, account.name)
         return self._must(name)
 
     def reset_password(self, name: str, password: str) -> Account:
-        """A new password; it also lifts a login lock on the name (an admin has checked who is asking)."""
+        """A new password; it also lifts the login slow-down on the name (an admin has checked who is asking)."""
         account = self._must(name)
         _check_password(password)
         with self.db.write() as c:
             c.execute("UPDATE accounts SET pw_hash = ? WHERE id = ?", (_hasher.hash(password), account.id))
-            c.execute("DELETE FROM login_failures WHERE name = ?", (account.name,))
+            Throttle.clear(c, account.name)
         return account
 
     # -- logging in -------------------------------------------------------------------------------
-    def authenticate(self, name: str, password: str, now: float | None = None, sleep=time.sleep) -> Account:
+    def authenticate(self, name: str, password: str, now: float | None = None, address: str | None = None) -> Account:
         """The account for this name and password, or LoginRefused with what a person may be told.
 
-        Wrong name and wrong password get the same message and take the same time; each failure makes the
-        next answer slower; MAX_FAILURES in a row lock the name for LOCK_SECONDS (stored in the database).
+        `address`: the client's address when the front door knows it (None: not known; all such attempts on a
+        name then count as one address). Wrong name and wrong password get the same message and take the same
+        time. Before the password is checked, the attempt claims its place among the failures in one write
+        transaction (Throttle.claim): too many lately and it is refused unjudged (LoginThrottled, saying how
+        long to wait), so parallel attempts cannot all be judged. A right password gives the claim back.
         """
-        now = time.time() if now is None else now
         key = name.strip()
-        fail = self.db.execute("SELECT failures, locked_until FROM login_failures WHERE name = ?", (key,)).fetchone()
-        failures = fail["failures"] if fail else 0
-        if fail and fail["locked_until"] > now:
-            minutes = max(1, round((fail["locked_until"] - now) / 60))
-            raise LoginRefused(
-                f"Too many failed logins for this name: locked for about {minutes} more minutes. "
-                "An admin can reset the password (facematch users reset-password) to unlock it now."
-            )
-        if failures:
-            sleep(min(SLOWDOWN_CAP, SLOWDOWN_BASE * 2 ** (failures - 1)))
+        with self.db.write() as c:  # the time is read inside the transaction: claims are in time order
+            Throttle(c, time.time() if now is None else now).claim(key, address)
         row = self.db.execute("SELECT id, pw_hash, disabled FROM accounts WHERE name = ?", (key,)).fetchone()
         ok = False
         try:
             ok = _hasher.verify(row["pw_hash"] if row else _DUMMY_HASH, password) and row is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-        if not ok or row["disabled"]:
-            failures += 1
-            locked = now + LOCK_SECONDS if failures >= MAX_FAILURES else 0.0
-            with self.db.write() as c:
-                c.execute(
-                    """INSERT INTO login_failures(name, failures, last_failure, locked_until) VALUES (?, ?, ?, ?)
-                       ON CONFLICT(name) DO UPDATE SET failures = excluded.failures,
-                       last_failure = excluded.last_failure, locked_until = excluded.locked_until""",
-                    (key, failures, now, locked),
-                )
+        if not ok or row["disabled"]:  # the claimed failure stays counted
             if row is not None and row["disabled"] and ok:
-                raise LoginRefused("This account is disabled. Ask an admin.")
-            raise LoginRefused("Wrong name or password.")
-        if fail:
-            with self.db.write() as c:
-                c.execute("DELETE FROM login_failures WHERE name = ?", (key,))
-        if _hasher.check_needs_rehash(row["pw_hash"]):
-            with self.db.write() as c:
+                raise LoginRefused(_("This account is disabled. Ask an admin."))
+            raise LoginRefused(_("Wrong name or password."))
+        with self.db.write() as c:
+            Throttle(c, time.time() if now is None else now).give_back(key, address)
+            if _hasher.check_needs_rehash(row["pw_hash"]):
                 c.execute("UPDATE accounts SET pw_hash = ? WHERE id = ?", (_hasher.hash(password), row["id"]))
         return self.by_id(row["id"])  # type: ignore[return-value]
+
+    def throttled(self, now: float | None = None) -> dict[str, dict]:
+        """Names whose logins are being slowed (for `facematch users list`), by name as tried (lower case): its
+        failures lately from every address (decayed), from how many addresses, and the longest wait before an
+        attempt on it is judged (from the address that waits longest; other addresses may wait less)."""
+        now = time.time() if now is None else now
+        out: dict[str, dict] = {}
+        for r in self.db.execute("SELECT kind, name, failures, updated_at, next_at FROM login_throttle"):
+            left = Throttle.decayed(r["failures"], r["updated_at"], now)
+            if r["kind"] == "address" or (left < 0.05 and r["next_at"] <= now):
+                continue
+            d = out.setdefault(r["name"], {"failures": 0.0, "addresses": 0, "wait": 0.0})
+            d["wait"] = max(d["wait"], r["next_at"] - now)
+            if r["kind"] == "name":
+                d["failures"] = left
+            else:
+                d["addresses"] += 1
+        return out
+
+    def throttle_of(self, name: str, now: float | None = None) -> dict | None:
+        """throttled() for one name (None: its logins are not being slowed)."""
+        return self.throttled(now).get(name_key(name))
 
     def login_verified(self, name: str, now: float | None = None) -> Session:
         """A session for someone an identity provider has already verified (OpenID Connect, `st.login`): the
@@ -224,13 +257,18 @@ class Accounts:
         carries the role and the cases given. No account, no session: the provider says who, not what."""
         account = self.get(name) if name.strip() else None
         if account is None:
-            raise LoginRefused(f"{name or 'This identity'} has no facematch account. Ask an admin to create one.")
+            raise LoginRefused(
+                _("{name} has no facematch account. Ask an admin to create one.", name=name)
+                if name
+                else _("This identity has no facematch account. Ask an admin to create one.")
+            )
         if account.disabled:
-            raise LoginRefused("This account is disabled. Ask an admin.")
+            raise LoginRefused(_("This account is disabled. Ask an admin."))
         return Session(account.id, time.time() if now is None else now)
 
-    def login(self, name: str, password: str, now: float | None = None) -> Session:
-        account = self.authenticate(name, password, now)
+    def login(self, name: str, password: str, now: float | None = None, address: str | None = None) -> Session:
+        """A session for this name and password (authenticate); `address`: the client's, when known."""
+        account = self.authenticate(name, password, now, address)
         return Session(account.id, time.time() if now is None else now)
 
     def resume(self, session: Session, now: float | None = None, idle: float = IDLE_SECONDS) -> Account:
@@ -327,3 +365,118 @@ class Accounts:
             (account.id, account.id),
         )
         return {r[0] for r in rows}
+
+
+def name_key(name: str) -> str:
+    """A tried name as the throttle counts it: one row for every spelling that logs into the same account."""
+    return unicodedata.normalize("NFC", name).strip().casefold()[:80]
+
+
+class Throttle:
+    """Failed logins, counted inside one write transaction (its connection `c`, at time `now`).
+
+    Three counts apply to an attempt: the name from this address ('pair'; every attempt whose address is not
+    known shares the address '?'), the name from every address ('name') and the address over every name
+    ('address', only when known). Each count has its free failures (MAX_FAILURES, NAME_FREE_FAILURES,
+    ADDRESS_FREE_FAILURES); beyond them every failure doubles the wait before the next attempt of that count is
+    judged (DELAY_BASE up to DELAY_CAP), and failures are forgotten, one every FORGET_SECONDS. An attempt that
+    comes before a wait is over is refused without being judged or counted, so a person's own retries do not
+    make their wait longer, and someone hammering a name from one address slows only that address.
+    """
+
+    FREE = {"pair": MAX_FAILURES, "name": NAME_FREE_FAILURES, "address": ADDRESS_FREE_FAILURES}
+
+    def __init__(self, c: sqlite3.Connection, now: float) -> None:
+        self.c, self.now = c, now
+
+    @staticmethod
+    def decayed(failures: float, updated_at: float, now: float) -> float:
+        return max(0.0, failures - max(0.0, now - updated_at) / FORGET_SECONDS)
+
+    @staticmethod
+    def delay(failures: float, free: int) -> float:
+        """Seconds before the next attempt is judged, after `failures` (0 while they are fewer than the free ones:
+        failures decay continuously, so the free-th failure of a burst counts a hair under `free`)."""
+        return 0.0 if failures <= free - 1 else min(DELAY_CAP, DELAY_BASE * 2 ** (failures - free))
+
+    def _keys(self, name: str, address: str | None) -> list[tuple[str, str, str]]:
+        who = name_key(name)
+        if address is None:
+            return [("pair", who, "?"), ("name", who, "")]
+        hashed = self._address(address)
+        return [("pair", who, hashed), ("name", who, ""), ("address", "", hashed)]
+
+    def _address(self, address: str) -> str:
+        """A client address as stored: keyed with this index's own random salt, so the file lists no addresses."""
+        salt = self.c.execute("SELECT value FROM meta WHERE key = 'throttle_salt'").fetchone()
+        if salt is None:
+            salt = (os.urandom(16).hex(),)
+            self.c.execute("INSERT INTO meta(key, value) VALUES ('throttle_salt', ?)", salt)
+        return hmac.new(bytes.fromhex(salt[0]), address.strip().encode(), sha256).hexdigest()[:32]
+
+    def _rows(self, keys) -> dict[tuple, tuple[float, float]]:
+        out = {}
+        for key in keys:
+            r = self.c.execute(
+                "SELECT failures, updated_at, next_at FROM login_throttle WHERE kind = ? AND name = ? AND address = ?",
+                key,
+            ).fetchone()
+            out[key] = (0.0, 0.0) if r is None else (self.decayed(r[0], r[1], self.now), r[2])
+        return out
+
+    def _store(self, key: tuple[str, str, str], failures: float, next_at: float) -> None:
+        if failures <= 0 and next_at <= self.now:
+            self.c.execute("DELETE FROM login_throttle WHERE kind = ? AND name = ? AND address = ?", key)
+            return
+        self.c.execute(
+            """INSERT INTO login_throttle(kind, name, address, failures, updated_at, next_at) VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(kind, name, address) DO UPDATE SET failures = excluded.failures,
+               updated_at = excluded.updated_at, next_at = excluded.next_at""",
+            (*key, failures, self.now, next_at),
+        )
+
+    def claim(self, name: str, address: str | None) -> None:
+        """Count this attempt as a failure before its password is checked, or refuse it (LoginThrottled) while a
+        wait is not over. Forgotten rows are removed on the way."""
+        self.c.execute(
+            "DELETE FROM login_throttle WHERE next_at <= ? AND updated_at + failures * ? <= ?",
+            (self.now, FORGET_SECONDS, self.now),
+        )
+        rows = self._rows(self._keys(name, address))
+        wait = max(next_at - self.now for _, next_at in rows.values())
+        if wait > 0:
+            raise LoginThrottled(_wait_message(wait), wait)
+        for key, (failures, _next) in rows.items():
+            failures += 1
+            delay = self.delay(failures, self.FREE[key[0]])
+            self._store(key, failures, self.now + delay if delay > 0 else 0.0)
+
+    def give_back(self, name: str, address: str | None) -> None:
+        """The attempt's password was right: it was no failure, so each count loses the failure it claimed. The
+        failures before it stay counted (they decay): parallel wrong guesses beside a right one still get no
+        more than their share judged."""
+        for key, (failures, next_at) in self._rows(self._keys(name, address)).items():
+            failures = max(0.0, failures - 1)
+            self._store(key, failures, next_at if failures >= self.FREE[key[0]] else 0.0)
+
+    @staticmethod
+    def clear(c: sqlite3.Connection, name: str) -> None:
+        """Lift every slow-down on a name (an admin's `users enable` or `users reset-password`)."""
+        c.execute("DELETE FROM login_throttle WHERE kind IN ('pair', 'name') AND name = ?", (name_key(name),))
+
+
+def _wait_message(wait: float) -> str:
+    """What a person is told when an attempt came too soon (it does not say whether the name exists)."""
+    if wait < 90:
+        n = max(1, int(wait + 0.999))
+        return ngettext(
+            "Too many failed logins: wait {n} second, then try again.",
+            "Too many failed logins: wait {n} seconds, then try again.",
+            n,
+        )
+    n = max(1, int(wait / 60 + 0.999))
+    return ngettext(
+        "Too many failed logins: wait {n} minute, then try again (an admin can lift this at once).",
+        "Too many failed logins: wait {n} minutes, then try again (an admin can lift this at once).",
+        n,
+    )

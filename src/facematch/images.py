@@ -1,8 +1,14 @@
-"""Safe image decoding: every photo in a leaked archive is untrusted input.
+"""Safe image decoding: every photo in a leaked archive is untrusted input, and so is every upload.
 
 Decoding refuses oversized images *before* allocating pixels (decompression bombs declare a huge
 size in a tiny file), applies EXIF orientation (phone photos are stored sideways), and always
 returns 8-bit RGB whatever the source mode (CMYK, 16-bit, palette, alpha, animated).
+
+A photo uploaded to the app (`upload=True`) is held to memory, since any logged-in account can send one:
+a lower pixel limit than the archive's, JPEG decoded already reduced (Pillow's draft: the DCT scaled down to
+a size that still shows faces at the detector's size), other formats decoded at most MAX_UPLOAD_DECODED
+pixels, large images scaled down before any conversion, and at most UPLOAD_DECODES uploads decoded at once
+in a process: whatever several sessions send together, the memory decoding takes stays bounded.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 import io
 import re
 import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +40,17 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 #: number is Streamlit's server.maxUploadSize (serve.SETTINGS), so the browser refuses first.
 MAX_UPLOAD_MB = 50
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+#: An uploaded photo may have at most this many pixels (a 48-megapixel phone photo fits): far below the archive's
+#: MAX_PIXELS, whose full decode takes about a gigabyte.
+MAX_UPLOAD_PIXELS = 50_000_000
+#: At most this many pixels of an upload are decoded at once: a JPEG is decoded reduced to fit (draft), other
+#: formats (PNG, WebP, TIFF, ...) are refused above it, with a message saying to send a JPEG or a smaller copy.
+MAX_UPLOAD_DECODED = 25_000_000
+#: Uploads decoded at the same moment in one process (the app's sessions share it); more wait their turn.
+UPLOAD_DECODES = 2
+#: A photo kept in a case is stored at most this large (longest side): enough for any face and for the report.
+KEEP_SIDE = 4000
+_upload_decodes = threading.BoundedSemaphore(UPLOAD_DECODES)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 
@@ -88,10 +106,20 @@ def read_file(path: Path) -> bytes:
         raise ImageError(_("cannot read the file ({why})", why=e.strerror or e)) from e
 
 
-def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
-    """Decode bytes into oriented 8-bit RGB, or raise ImageError saying why not."""
+def decode(data: bytes, max_side: int = MAX_SIDE, upload: bool = False) -> Decoded:
+    """Decode bytes into oriented 8-bit RGB, or raise ImageError saying why not. `upload`: a photo a person sent
+    (the app, a query photo), held to the upload limits and decoded reduced (module docstring); the archive's
+    photos are decoded as they always were, so their faces and embeddings do not change."""
     if not data:
         raise ImageError(_("empty file (0 bytes)"))
+    if upload:
+        with _upload_decodes:
+            try:
+                return _decode_upload(data, max_side)
+            except MemoryError as e:  # the process's limit reached by others' work at the same moment
+                raise ImageError(
+                    _("not enough memory to read this photo now; try again, or send a smaller copy")
+                ) from e
     _register_heif()
     try:
         im = Image.open(io.BytesIO(data))
@@ -119,6 +147,64 @@ def decode(data: bytes, max_side: int = MAX_SIDE) -> Decoded:
         rgb_im = rgb_im.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
     rgb = np.ascontiguousarray(np.asarray(rgb_im, dtype=np.uint8))
     return Decoded(rgb=rgb, width=width, height=height, scale=scale)
+
+
+def _decode_upload(data: bytes, max_side: int) -> Decoded:
+    """decode() for an upload: the pixel limits checked from the header, a JPEG decoded already reduced, the
+    image scaled down in its own mode before it is turned or converted, so no full-size RGB copy is ever made."""
+    _register_heif()
+    try:
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > MAX_UPLOAD_PIXELS:
+            raise ImageError(_upload_too_large(w * h, MAX_UPLOAD_PIXELS))
+        if w < 1 or h < 1:
+            raise ImageError(_("image has no pixels ({width}x{height})", width=w, height=h))
+        if im.format == "JPEG" and max(w, h) > max_side:
+            factor = max_side / max(w, h)  # the DCT scaled by 1/2, 1/4 or 1/8, never below the size asked
+            im.draft("RGB", (max(1, int(w * factor + 1)), max(1, int(h * factor + 1))))
+        if im.size[0] * im.size[1] > MAX_UPLOAD_DECODED:
+            raise ImageError(_upload_too_large(w * h, MAX_UPLOAD_DECODED))
+        orientation = im.getexif().get(0x0112, 1)
+        im.seek(0)  # first frame of an animated GIF/WebP
+        im.load()
+        if max(im.size) > max_side:  # scaled down in its own mode (a palette first becomes colours)
+            if im.mode.startswith("I;16"):
+                im = im.convert("I")  # 16-bit grey: _to_rgb scales it to 8 bits after
+            elif im.mode not in ("1", "L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F"):
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            factor = max_side / max(im.size)
+            im = im.resize((max(1, round(im.width * factor)), max(1, round(im.height * factor))), Image.BILINEAR)
+        transpose = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                     8: Image.Transpose.ROTATE_90}.get(orientation)  # fmt: skip
+        if transpose is not None:  # EXIF orientation, as ImageOps.exif_transpose applies it
+            im = im.transpose(transpose)
+            w, h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        rgb_im = _to_rgb(im)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(_upload_too_large(_bomb_pixels(e) or MAX_PIXELS + 1, MAX_UPLOAD_PIXELS)) from e
+    except UnidentifiedImageError as e:
+        raise ImageError(_("not an image, or an image format that cannot be read")) from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(_("damaged or truncated image ({why})", why=e)) from e
+    rgb = np.ascontiguousarray(np.asarray(rgb_im, dtype=np.uint8))
+    return Decoded(rgb=rgb, width=w, height=h, scale=min(1.0, rgb.shape[1] / w))
+
+
+def _upload_too_large(pixels: int, limit: int) -> str:
+    """The reason an upload is refused for its size, before it is decoded."""
+    return _(
+        "this photo is too large to use here ({amount} megapixels; photos up to {limit} megapixels can be used, "
+        "JPEG up to {jpeg}). Send a smaller copy, or save it as JPEG.",
+        amount=_megapixels(pixels), limit=_megapixels(MAX_UPLOAD_DECODED), jpeg=_megapixels(MAX_UPLOAD_PIXELS),
+    ) if limit == MAX_UPLOAD_DECODED else _(
+        "this photo is too large to use here ({amount} megapixels; up to {limit}). Send a smaller copy.",
+        amount=_megapixels(pixels), limit=_megapixels(limit),
+    )  # fmt: skip
 
 
 def _too_large(pixels: int | None) -> str:
@@ -180,14 +266,24 @@ def check_upload(data: bytes) -> None:
     too, not only by Streamlit: a script or another front end reaches the same functions)."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(
-            f"this file is {len(data) / 1e6:.0f} MB; photos up to {MAX_UPLOAD_MB} MB can be uploaded "
-            "(save it again as JPEG, or send a smaller copy)"
+            _(
+                "this file is {size} MB; photos up to {limit} MB can be uploaded (save it again as JPEG, or send a "
+                "smaller copy)",
+                size=f"{len(data) / 1e6:.0f}",
+                limit=MAX_UPLOAD_MB,
+            )
         )
 
 
-def strip_metadata(data: bytes) -> bytes:
-    """Re-encode a photo without EXIF/GPS/camera serials, keeping its pixels and orientation."""
-    dec = decode(data, max_side=10**9)
+def kept_copy(data: bytes) -> tuple[bytes, float]:
+    """An uploaded photo as a case keeps it: re-encoded without EXIF/GPS/camera serials, turned upright, at most
+    KEEP_SIDE on its longest side (decoded with the upload limits); and its scale to the upload (<= 1)."""
+    dec = decode(data, max_side=KEEP_SIDE, upload=True)
     out = io.BytesIO()
     Image.fromarray(dec.rgb).save(out, format="JPEG", quality=95)
-    return out.getvalue()
+    return out.getvalue(), dec.scale
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """Re-encode an uploaded photo without EXIF/GPS/camera serials, keeping its orientation (kept_copy)."""
+    return kept_copy(data)[0]

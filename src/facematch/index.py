@@ -82,17 +82,19 @@ class Index:
     def unlock(self, passphrase: str | None) -> bool:
         """Open (or, the first time, create) the key of the families' data; returns True when it was created.
 
-        A wrong passphrase raises vault.VaultError and changes nothing. The first time, what was written
-        before (single-user mode) is encrypted in place.
+        A wrong passphrase raises vault.VaultError and changes nothing. Every unlock then brings the families'
+        data into its sealed form (Cases.seal_existing): the first time, what single-user mode wrote, sealed in
+        the same transaction that records the key; after a kill at any point of that, whatever it left; after an
+        upgrade, values sealed before they were bound to their case and row.
         """
         from .vault import Vault
 
-        vault, created = Vault.unlock(self.db.get_meta, self.db.set_meta, passphrase)
+        stored = self.db.get_meta("vault")
+        vault, record = Vault.unlock(stored, passphrase)
         self.cases.vault = vault
-        if created:
-            self.cases.seal_existing(self.folder)
+        if self.cases.seal_existing(self.folder, record):
             self.db.checkpoint()  # the plaintext pages the WAL still holds go into the (zeroed) main file now
-        return created
+        return stored is None
 
     def __enter__(self) -> Index:
         return self

@@ -10,12 +10,11 @@ who decided what and when, and the caveat.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import time
 
-from . import fonts, images, messages, thumbs
+from . import csvcells, fonts, images, messages, thumbs
 from .i18n import _
 from .review import Case, Decision, Review
 from .store import Faces
@@ -27,7 +26,7 @@ def audit_csv(review: Review, case_id: int | None = None) -> str:
     """Every decision, oldest first, one row each (a change of mind is a later row). The header is in the active
     language (messages.COLUMNS); the values (decisions, hashes, times in UTC) are the stored ones."""
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csvcells.writer(out)  # a note or file name beginning with = is text, never a formula
     w.writerow(messages.audit_header())  # English identifiers in English; the reader's language otherwise
     for d in review.log(case_id):
         w.writerow(
@@ -88,7 +87,7 @@ def _facts_html(review: Review, case: Case) -> str:
 def _kept_photo_html(review: Review, case_id: int, kept) -> str:
     """A kept family photo with the chosen face boxed, its year and its hash (read through the Review: access
     checked, decrypted in team mode)."""
-    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000).rgb
+    rgb = images.decode(review.photo_bytes(case_id, kept.sha256), max_side=2000, upload=True).rgb  # a family photo
     if kept.face_box is not None:
         rgb = thumbs.draw_faces(rgb, [kept.face_box], chosen=1, max_side=900)
     year = _("taken about {year}", year=kept.photo_year) if kept.photo_year else _("year not given")

@@ -30,7 +30,7 @@ from .i18n import _, ngettext
 from .index import Index
 from .messages import CONFIRM, REJECT
 from .search import Candidate
-from .vault import FILE_MAGIC, VaultError
+from .vault import FILE_MAGIC, VaultError, photo_place
 
 DECISIONS = messages.CASE_DECISIONS
 
@@ -309,16 +309,20 @@ class Review:
         The file is named by its content, never by `name` (which only shows), so no upload name reaches the disk."""
         self._guard(case_id)
         images.check_upload(data)
+        vault = self._cases.vault
+        if vault is None and self.index.encrypted:  # before any file is written: never a plain copy there
+            raise VaultError(_("this case's photos are encrypted: start the team server with its passphrase"))
         year = parse_year(photo_year, "Year the photo was taken")
-        clean = images.strip_metadata(data)
+        clean, scale = images.kept_copy(data)
+        if face_box is not None and scale < 1:  # the box was chosen on the upload; the kept copy is smaller
+            face_box = tuple(float(v) * scale for v in face_box)
         sha = images.sha256_bytes(clean)
         folder = self.case_folder(case_id)
         folder.mkdir(parents=True, exist_ok=True)
-        vault = self._cases.vault
         path = folder / (f"{sha[:16]}.jpg" if vault is None else vault.file_name(sha))
         if not path.exists():  # encrypted (team mode): under a keyed name that does not reveal the hash
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(clean if vault is None else vault.seal_bytes(clean, f"photo:{sha}"))
+            tmp.write_bytes(clean if vault is None else vault.seal_bytes(clean, photo_place(case_id, sha)))
             tmp.replace(path)
         self._cases.add_photo(case_id, path.relative_to(self.index.folder).as_posix(), sha, Path(name).name)
         if face_box is not None or year is not None:
@@ -351,12 +355,12 @@ class Review:
         access is checked here and no kept photo is ever served from its path."""
         kept = next((k for k in self.case_photos(case_id) if k.sha256 == sha256), None)
         if kept is None:
-            raise AccessDenied(f"you have no such photo in case {case_id}")
+            raise AccessDenied(_("you have no such photo in case {case_id}", case_id=case_id))
         data = kept.path.read_bytes()
+        if self._cases.vault is not None:  # sealed and bound to this case, or refused
+            return self._cases.vault.open_bytes(data, photo_place(case_id, sha256))
         if data.startswith(FILE_MAGIC):
-            if self._cases.vault is None:
-                raise VaultError(_("this kept photo is encrypted: start the team server with its passphrase"))
-            return self._cases.vault.open_bytes(data, f"photo:{sha256}")
+            raise VaultError(_("this kept photo is encrypted: start the team server with its passphrase"))
         return data
 
     def last_reviewer(self, case_id: int) -> str:

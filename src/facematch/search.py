@@ -188,14 +188,15 @@ class Searcher:
         """Find and embed every face in a query photo; a bad photo gives a QueryPhoto with .error set."""
         try:
             images.check_upload(data)
-            dec = images.decode(data)
+            dec = images.decode(data, upload=True)  # held to the upload limits: any account can send one
         except images.ImageError as e:
             return _bad_photo(name, str(e))
         try:
             with self._engine_lock:
                 found = self.engine.analyze(dec.rgb)
-        except Exception as e:  # a model failure on one odd photo is a message, like a bad file
-            return _bad_photo(name, f"face detection failed ({e})")
+        except Exception:  # a model failure on one odd photo is a message, like a bad file (never its internals)
+            why = _("faces could not be looked for in this photo (an unusual file, or the server is short of memory)")
+            return _bad_photo(name, why)
         faces = sorted((f.scaled(dec.scale) for f in found), key=from_the_left)
         return QueryPhoto(name, faces, dec.width, dec.height, dec.rgb, scale=dec.scale)
 

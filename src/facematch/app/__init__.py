@@ -31,5 +31,5 @@ Import order (each imports only modules listed before it; no cycles):
     candidates       imports photos, text, widgets
     cases            imports candidates, language, photos, team, text, widgets
     crosscheck       imports language, text, widgets
-    workbench        imports cases, crosscheck, language, team, text
+    workbench        imports cases, crosscheck, language, serve (the passphrase's pipe), team, text
 """

@@ -579,8 +579,14 @@ class Door:
             with i18n.language(lang):
                 refused = login_answer("Wrong name or password.")
             return await self.show_login(scope, send, lang, next_path, refused, 403)
+        address = (scope.get("client") or ("",))[0] or None  # uvicorn's: X-Forwarded-For from a proxy it trusts
+
+        def authenticate() -> Account:
+            with i18n.language(lang):  # the library's refusal (a wait, a disabled account) in the form's language
+                return self.accounts().authenticate(get("name"), get("password"), address=address)
+
         try:  # argon2 and the deliberate slowdowns run off the event loop
-            account = await run_in_threadpool(self.accounts().authenticate, get("name"), get("password"))
+            account = await run_in_threadpool(authenticate)
         except (LoginRefused, ValueError) as e:
             with i18n.language(lang):
                 refused = login_answer(str(e))

@@ -46,24 +46,61 @@ def command(address: str = "localhost", port: int = 8501, team: bool = False) ->
     return [sys.executable, "-m", "streamlit", "run", str(DOOR_APP if team else APP), *flags]
 
 
+#: Names the file descriptor, inherited from `facematch app --team`, from which the Streamlit child reads the
+#: families' data passphrase once (read_passphrase). The passphrase itself is never in an environment: a process's
+#: environment stays readable in /proc/<pid>/environ for as long as it runs, whatever it later removes.
+PASSPHRASE_FD = "FACEMATCH_PASSPHRASE_FD"
+
+
 def environment(
     index: Path | None, team: bool = False, passphrase: str | None = None, oidc: bool = False
 ) -> dict[str, str]:
-    """The server's environment. Team mode and the families' data passphrase reach the Streamlit process here
-    (its environment is readable only by the same user), never on a command line (readable by everyone)."""
+    """The server's environment. Team mode reaches the Streamlit process here, never on a command line (readable by
+    everyone). A passphrase is put in a pipe (passphrase_pipe) whose inheritable read end the environment names:
+    start it with `pass_fds=inherited_fds(env)` (start() does), and close that descriptor in this process then."""
     env = dict(os.environ)
     if index is not None:
         env["FACEMATCH_INDEX"] = str(Path(index).resolve())
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
-    env.pop("FACEMATCH_TEAM", None)
-    env.pop("FACEMATCH_OIDC", None)
+    for name in ("FACEMATCH_TEAM", "FACEMATCH_OIDC", "FACEMATCH_PASSPHRASE", PASSPHRASE_FD):
+        env.pop(name, None)
     if team:
         env["FACEMATCH_TEAM"] = "1"
     if team and oidc:
         env["FACEMATCH_OIDC"] = "1"
     if passphrase is not None:
-        env["FACEMATCH_PASSPHRASE"] = passphrase
+        env[PASSPHRASE_FD] = str(passphrase_pipe(passphrase))
     return env
+
+
+def passphrase_pipe(passphrase: str) -> int:
+    """A pipe that holds the passphrase: its write end is closed at once, its read end (returned) is inheritable.
+    A passphrase is far smaller than a pipe's buffer, so the write never waits for the reader."""
+    read, write = os.pipe()
+    try:
+        os.write(write, passphrase.encode())
+    finally:
+        os.close(write)
+    os.set_inheritable(read, True)
+    return read
+
+
+def inherited_fds(env: dict[str, str]) -> tuple[int, ...]:
+    """The descriptors a child started with `env` must inherit (subprocess.Popen's pass_fds)."""
+    return (int(env[PASSPHRASE_FD]),) if env.get(PASSPHRASE_FD) else ()
+
+
+def read_passphrase() -> str | None:
+    """In the Streamlit process: the families' data passphrase from the inherited descriptor, read once (the
+    descriptor is closed and its name removed); None when none was given."""
+    fd = os.environ.pop(PASSPHRASE_FD, None)
+    if not fd:
+        return None
+    try:
+        with os.fdopen(int(fd), "rb") as pipe:
+            return pipe.read().decode()
+    except (OSError, ValueError):
+        return None  # not inherited: the unlock then says a passphrase is needed
 
 
 def start(
@@ -76,13 +113,17 @@ def start(
     oidc: bool = False,
 ):
     """Start the app in a child process (the caller waits on or stops it). With oidc, Streamlit reads the
-    provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit)."""
-    return subprocess.Popen(
-        command(address, port, team),
-        env=environment(index, team, passphrase, oidc),
-        cwd=cwd,
-        preexec_fn=die_with_parent(),
-    )
+    provider's settings from .streamlit/secrets.toml in `cwd` (or ~/.streamlit). A passphrase reaches the child
+    through an inherited pipe, never its environment or command line."""
+    env = environment(index, team, passphrase, oidc)
+    fds = inherited_fds(env)
+    try:
+        return subprocess.Popen(
+            command(address, port, team), env=env, cwd=cwd, pass_fds=fds, preexec_fn=die_with_parent()
+        )
+    finally:
+        for fd in fds:  # the child has its own copy; this process keeps none
+            os.close(fd)
 
 
 def die_with_parent():

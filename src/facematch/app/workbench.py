@@ -24,6 +24,7 @@ from ..vault import VaultError
 from .cases import case_page, case_panel, start_page
 from .crosscheck import crosscheck_page
 from .language import in_this_language, language_picker, page_style, remember_language
+from .serve import read_passphrase
 from .team import login, team_mode, who_bar
 from .text import alert, caption
 
@@ -55,11 +56,11 @@ def searcher(folder: str) -> Searcher:
     (a read connection per thread, one write path, the engine used by one thread at a time).
 
     A team server unlocks the families' data here, once, with the passphrase `facematch app --team` asked for
-    (and checked) before it started this process; it is then removed from this process's environment."""
+    (and checked) before it started this process, read from the pipe it inherited (serve.read_passphrase)."""
     s = Searcher(Path(folder))
     if team_mode():
         try:
-            s.index.unlock(os.environ.pop("FACEMATCH_PASSPHRASE", None))
+            s.index.unlock(read_passphrase())
         except VaultError:
             s.close()
             raise
@@ -133,6 +134,8 @@ def main() -> None:
     except AccessDenied as e:  # a case id from widget state, the address or a stale session: refused, never shown
         st.session_state.pop("case_select", None)
         st.query_params.pop("case", None)
+        alert("error", e)
+    except VaultError as e:  # single-user mode on an encrypted index: its words, not Streamlit's redacted error
         alert("error", e)
 
 

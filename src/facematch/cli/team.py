@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ..i18n import _
+from .. import messages
+from ..i18n import _, ngettext
 from .args import default_index
 
 
@@ -36,6 +37,18 @@ def _app_options(s) -> None:
             ".streamlit/secrets.toml of the folder you start from, and pip install Authlib)"
         ),
     )
+    s.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=None,
+        help=_("with --team: read the passphrase of the families' data from this file (readable only by you)"),
+    )
+    s.add_argument(
+        "--passphrase-fd",
+        type=int,
+        default=None,
+        help=_("with --team: read the passphrase of the families' data from this open file descriptor (0: stdin)"),
+    )
     s.add_argument("--check", action="store_true", help=_("start, check the app answers, stop (for CI)"))
     s.set_defaults(func=cmd_app)
 
@@ -52,18 +65,20 @@ def _users_options(s) -> None:
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_add)
-    u = usub.add_parser("list", help=_("every account, its role and whether it is disabled"))
+    u = usub.add_parser(
+        "list", help=_("every account, its role, whether it is disabled and whether its logins are slowed down")
+    )
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_list)
     u = usub.add_parser("disable", help=_("refuse an account's logins (its open sessions end at their next click)"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_disable)
-    u = usub.add_parser("enable", help=_("allow a disabled account again"))
+    u = usub.add_parser("enable", help=_("allow a disabled account again; also lifts a login slow-down on it"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_enable)
-    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login lock"))
+    u = usub.add_parser("reset-password", help=_("a new password (asked, or read from stdin); lifts a login slow-down"))
     u.add_argument("name")
     u.add_argument("--index", type=Path, default=None)
     u.set_defaults(func=cmd_users_reset)
@@ -85,12 +100,14 @@ def cmd_app(args: argparse.Namespace) -> int:
         ), file=sys.stderr)  # fmt: skip
         return 2
     passphrase = None
+    if (args.passphrase_file or args.passphrase_fd is not None) and not args.team:
+        raise ValueError(_("the passphrase of the families' data is for a team server: add --team"))
     if args.team:
         from ..app.door import idle_seconds
 
         idle_seconds(strict=True)  # FACEMATCH_IDLE_SECONDS, if set, is a number: said here, before anything starts
         index = args.index or default_index()
-        passphrase = _team_preflight(Path(index))
+        passphrase = _team_preflight(Path(index), args.passphrase_file, args.passphrase_fd)
         args.index = index
     if args.oidc and not args.team:
         raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
@@ -119,11 +136,9 @@ def cmd_app(args: argparse.Namespace) -> int:
         serve.stop(proc)
 
 
-def _team_preflight(index_dir: Path) -> str | None:
+def _team_preflight(index_dir: Path, passphrase_file: Path | None = None, passphrase_fd: int | None = None) -> str:
     """Before a team server starts: the index exists and has an enabled admin; returns the passphrase for the
     families' data (item of README 'Team server'), checked here so a wrong one stops before anything starts."""
-    import getpass
-
     from ..access import ADMIN, Accounts
     from ..index import Index
 
@@ -133,21 +148,46 @@ def _team_preflight(index_dir: Path) -> str | None:
                 _("a team server needs an admin account first: facematch users add NAME --role admin --index {index}",
                   index=index_dir)
             )  # fmt: skip
-        passphrase = os.environ.get("FACEMATCH_PASSPHRASE")
-        if passphrase is None:
-            if not sys.stdin.isatty():
-                raise ValueError(_("give the passphrase of the families' data (a terminal, or FACEMATCH_PASSPHRASE)"))
-            first_time = not index.encrypted
-            passphrase = getpass.getpass(
-                _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
-                  "without it they cannot be read, keep it safe): ")
-                if first_time
-                else _("Passphrase of the families' data: ")
-            )  # fmt: skip
-            if first_time and getpass.getpass(_("Again: ")) != passphrase:
-                raise ValueError(_("the two passphrases differ; nothing was changed"))
+        passphrase = _read_passphrase(first_time=not index.encrypted, path=passphrase_file, fd=passphrase_fd)
         if index.unlock(passphrase):
-            print(_("The families' data of this index is now encrypted (case names, notes, facts, kept photos)."))
+            print(_("The families' data of this index is now encrypted (case names, notes, facts, decisions' notes, "
+                    "kept photos)."))  # fmt: skip
+    return passphrase
+
+
+def _read_passphrase(first_time: bool, path: Path | None, fd: int | None) -> str:
+    """The passphrase of the families' data from a file, an open file descriptor or the terminal: never from the
+    environment or the command line, which other processes can read for as long as the server runs."""
+    import getpass
+
+    if "FACEMATCH_PASSPHRASE" in os.environ:
+        raise ValueError(
+            _("FACEMATCH_PASSPHRASE is not read: a process's environment stays readable (/proc/PID/environ) for as "
+              "long as it runs. Give the passphrase with --passphrase-file or --passphrase-fd, or type it.")
+        )  # fmt: skip
+    if path is not None or fd is not None:
+        try:
+            if path is not None:
+                data = Path(path).read_bytes()
+            else:
+                with os.fdopen(fd, "rb", closefd=fd != 0) as source:  # type: ignore[arg-type]
+                    data = source.read()
+        except OSError as e:
+            raise ValueError(_("cannot read the passphrase ({why})", why=e.strerror or e)) from e
+        text = data.decode("utf-8", errors="replace")
+        return text[:-1] if text.endswith("\n") else text  # one line: its newline is not part of it
+    if not sys.stdin.isatty():
+        raise ValueError(
+            _("give the passphrase of the families' data (a terminal, --passphrase-file or --passphrase-fd)")
+        )
+    passphrase = getpass.getpass(
+        _("Choose a passphrase for the families' data (photos, names, notes are encrypted with it; "
+          "without it they cannot be read, keep it safe): ")
+        if first_time
+        else _("Passphrase of the families' data: ")
+    )  # fmt: skip
+    if first_time and getpass.getpass(_("Again: ")) != passphrase:
+        raise ValueError(_("the two passphrases differ; nothing was changed"))
     return passphrase
 
 
@@ -181,18 +221,48 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from ..access import ROLE_TEXT
+    from ..access import ROLE_TEXT, name_key
 
     index, accounts = _accounts(args)
     with index:
         rows = accounts.list()
+        slowed = accounts.throttled()
     if not rows:
         print(_("No accounts yet. Create an admin: facematch users add NAME --role admin"))
     for a in rows:
         state = _("DISABLED") if a.disabled else _("enabled")
         what = _(ROLE_TEXT[a.role])
         print(f"{a.name:<24} {a.role:<11} {state:<9} {what}")
+        if (slow := slowed.pop(name_key(a.name), None)) is not None:
+            print("    " + _slowed_text(a.name, slow))
+    if slowed:  # names without an account: someone may be guessing names
+        print(ngettext(
+            "{n} name without an account has failed logins lately (someone may be guessing names).",
+            "{n} names without an account have failed logins lately (someone may be guessing names).",
+            len(slowed),
+        ))  # fmt: skip
     return 0
+
+
+def _slowed_text(name: str, slow: dict) -> str:
+    """An account's failed logins lately and the wait they impose, as `users list` shows it to an admin."""
+    failures = round(slow["failures"], 1)
+    wait = slow["wait"]
+    how_long = (
+        ngettext("{n} second", "{n} seconds", max(1, int(wait + 0.999)))
+        if wait < 90
+        else ngettext("{n} minute", "{n} minutes", max(1, int(wait / 60 + 0.999)))
+    )
+    text = ngettext(
+        "failed logins lately: about {failures}, from {n} address;",
+        "failed logins lately: about {failures}, from {n} addresses;",
+        slow["addresses"],
+        failures=messages.decimal(failures, 1),
+    )
+    text += " " + (
+        _("the longest wait before an attempt is judged: {wait}.", wait=how_long) if wait > 0 else _("no wait now.")
+    )
+    return text + " " + _("`facematch users enable {name}` clears this.", name=name)
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
@@ -208,7 +278,7 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.enable(args.name)
-    print(_("Account {name} is enabled.", name=args.name))
+    print(_("Account {name} is enabled (any login slow-down on the name is lifted).", name=args.name))
     return 0
 
 
@@ -216,7 +286,7 @@ def cmd_users_reset(args: argparse.Namespace) -> int:
     index, accounts = _accounts(args)
     with index:
         accounts.reset_password(args.name, _read_password(_("New password for {name}: ", name=args.name)))
-    print(_("New password set for {name} (any login lock on the name is lifted).", name=args.name))
+    print(_("New password set for {name} (any login slow-down on the name is lifted).", name=args.name))
     return 0
 
 

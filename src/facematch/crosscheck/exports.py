@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from .. import messages
+from .. import csvcells, messages
 from .review import CrossCheck, Pair
 
 EXPORT_FIELDS = (
@@ -37,8 +37,6 @@ def pair_row(p: Pair, group: int | None = None) -> dict:
 
 def export(cc: CrossCheck, out_dir: Path) -> dict[str, Path]:
     """pairs, duplicates, groups and decisions as CSV and JSON lines, each beginning with the caveat."""
-    import csv
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[dict]] = {
@@ -57,7 +55,7 @@ def export(cc: CrossCheck, out_dir: Path) -> dict[str, Path]:
         path = out_dir / f"crosscheck-{name}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             fh.write(f"# {messages.full_link_caveat()}\n")
-            w = csv.writer(fh)
+            w = csvcells.writer(fh)  # a note or file name beginning with = is text, never a formula
             w.writerow([messages.column(f) for f in fields])  # the reader's language; the JSON keeps English keys
             for r in rows:
                 w.writerow(

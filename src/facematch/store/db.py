@@ -31,10 +31,12 @@ DB_NAME = "facematch.sqlite"
 #: the account behind each decision (SCHEMA_V4).
 #: 5: collections (a name per indexed folder), the archive cross-check's candidate pairs, its progress,
 #: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK). 6: the language each
-#: team account chose in the app (accounts.language; NULL = not chosen yet).
+#: team account chose in the app (accounts.language; NULL = not chosen yet). 7: login throttling per name, per
+#: (name, client address) and per client address, with failures that decay (login_throttle replaces
+#: login_failures, whose counts it takes over).
 #: Without a version step (a table created where missing, which an older facematch leaves alone): case_settings,
 #: what a case was asked once when it was created (keep the family's photos or not).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -196,7 +198,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
     failures INTEGER NOT NULL,
     last_failure REAL NOT NULL,
     locked_until REAL NOT NULL DEFAULT 0
-);
+);  -- schema 7 moves its counts to login_throttle and drops it
 CREATE TABLE IF NOT EXISTS case_access (
     case_id INTEGER NOT NULL REFERENCES cases(id),
     account_id INTEGER NOT NULL REFERENCES accounts(id),
@@ -297,6 +299,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     _upgrade_to_v4(conn)
     _upgrade_to_v5(conn)
     _upgrade_to_v6(conn)
+    _upgrade_to_v7(conn)
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -380,7 +383,7 @@ def _upgrade_to_v4(conn: sqlite3.Connection) -> None:
     """Add the team-mode tables and columns; a schema-3 index keeps every row (local mode never uses them)."""
     todo = _missing_columns(conn, _V4_COLUMNS)
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not todo and {"accounts", "login_failures", "case_access"} <= have and _version(conn) >= 4:
+    if not todo and {"accounts", "case_access"} <= have and _version(conn) >= 4:
         return
     with _step(conn, 4):
         for statement in SCHEMA_V4.split(";"):
@@ -413,6 +416,41 @@ _V6_COLUMNS = {"accounts": (("language", "TEXT"),)}
 def _upgrade_to_v6(conn: sqlite3.Connection) -> None:
     """Add the schema-6 column (every account is kept, with no language chosen yet)."""
     _add_columns(conn, 6, _V6_COLUMNS)
+
+
+# -- schema 7: login throttling (access.py). One row per (kind, name, address): kind 'pair' is a name tried from
+# one client address ('?' when the address is not known), 'name' a name from every address, 'address' one
+# address trying any name. Failures decay (one forgotten every access.FORGET_SECONDS); no attempt is judged
+# before next_at. Addresses are stored as a keyed hash (meta 'throttle_salt'), never as typed.
+SCHEMA_V7 = """
+CREATE TABLE IF NOT EXISTS login_throttle (
+    kind TEXT NOT NULL CHECK (kind IN ('pair', 'name', 'address')),
+    name TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    failures REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    next_at REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, name, address)
+)
+"""
+
+
+def _upgrade_to_v7(conn: sqlite3.Connection) -> None:
+    """The login_throttle table; the failures login_failures counted carry over (as attempts from an unknown
+    address, and for the name), so an upgrade lifts no one's slow-down; login_failures goes."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "login_throttle" in have and "login_failures" not in have and _version(conn) >= 7:
+        return
+    with _step(conn, 7):
+        conn.execute(SCHEMA_V7)
+        if "login_failures" in have:
+            for kind, address in (("pair", "?"), ("name", "")):
+                conn.execute(
+                    """INSERT OR IGNORE INTO login_throttle(kind, name, address, failures, updated_at, next_at)
+                       SELECT ?, lower(trim(name)), ?, failures, last_failure, locked_until FROM login_failures""",
+                    (kind, address),
+                )
+            conn.execute("DROP TABLE login_failures")
 
 
 class Database:
