@@ -393,7 +393,7 @@ def ratio(run: dict) -> float | None:
 
 
 def markdown(res: dict) -> str:
-    """The table README quotes: one row per link run, then the split of each."""
+    """The table docs/scale.md quotes: one row per link run, then the split of each."""
     lines = [
         f"`facematch link` end to end, {res['faces']:,} synthetic sface faces ({res['index']}), "
         f"{res['threads']} threads, {res['machine']}",

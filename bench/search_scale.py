@@ -3,7 +3,7 @@
 Why this exists: facematch keeps the exact scan for small archives and switches to an approximate
 FAISS index (ann.py) for large ones. This script measures, in one run and on the same gallery and
 queries, what each costs and how much it misses, at 10k, 100k and 1,000,000 faces, 128-d and
-512-d; its numbers set ann.APPROX_THRESHOLD and fill the README's "Large archives" table.
+512-d; its numbers set ann.APPROX_THRESHOLD and fill docs/scale.md's "Search at scale" table.
 
 For each gallery: build time, index memory (the serialised FAISS structure, which is what FAISS
 holds in RAM), single-query latency (median and p95 over the queries, one at a time), batched
@@ -13,7 +13,7 @@ exact re-rank of the shortlist; at bench scale the float embeddings for that re-
 memory-mapped .npy file (counted separately: it lives on disk, only the shortlist's rows are read),
 and for the largest gallery also from a real SQLite faces table as the product does.
 
-Where the vectors come from (stated in the README too):
+Where the vectors come from (stated in docs/scale.md too):
 - 128-d: real dlib embeddings of the LFW photos in ../shared/data/lfw (largest face per photo).
 - 512-d: no insightface pack is available here, so real 512-d vectors are made from two real
   models: each photo's dlib and sface embeddings (128 + 128, each L2-normalised, scaled by 1/sqrt 2)

@@ -49,7 +49,8 @@ def test_the_shipped_sface_table_is_what_the_default_pipeline_measures_on_lfw_no
     pair of different people counted, hubness-corrected as searches are. The scores at each stranger rate must be
     the shipped ones (a change of weights, alignment or pre-processing that leaves the table stale fails here),
     and the held-out check (calibrated on half the people, counted on the other half) must hold as recorded:
-    within +-25% at every level with >= 100 counted pairs, down to 1e-5 (the README's "Held-out check")."""
+    within +-25% at every level with >= 100 counted pairs, down to 1e-5 (docs/calibration.md,
+    "Held-out check of the reference table")."""
     shipped = json.loads(calibration.data_file("sface").read_text())
     r = evaluate_calibration(
         lfw / "images", "sface", tmp_path / "out", tmp_path / "cache", workers=2, progress=False, source="LFW"

@@ -167,7 +167,7 @@ def test_verification_on_a_small_lfw_slice(verification):
     assert (r["pairs"], r["folds"], r["same_pairs"]) == (20 * PER_FOLD, 10, 10 * PER_FOLD)
     # Measured on this slice with evaluate_verification (sface, November 2026): accuracy 0.9917 +- 0.025,
     # i.e. 119 of the 120 pairs right (one miss, in fold 7); TAR at FAR 0.1 = 1.0 (60 of 60 same pairs).
-    # dlib gives 0.983; the full 6,000 pairs give 0.990 +- 0.0035 (README). Tolerance: one pair, as another
+    # dlib gives 0.983; the full 6,000 pairs give 0.990 +- 0.0035 (docs/calibration.md). Tolerance: one pair, as another
     # CPU or onnxruntime/OpenCV version moves scores slightly, enough to flip a pair sitting on a threshold.
     assert r["accuracy"]["mean"] == pytest.approx(119 / 120, abs=1 / 120 + 1e-9)
     assert len(r["accuracy"]["per_fold"]) == 10 and len(r["accuracy"]["thresholds"]) == 10

@@ -84,7 +84,7 @@ def test_fetch_pack_with_insightfaces_downloader_then_load_it(
     assert cli.main(["models", "fetch", "testpack"]) == 0
     assert hits == ["/testpack.zip"]
     out = capsys.readouterr().out  # the way on to a calibrated, evaluated index
-    assert "evaluate calibrate LFW_DIR --engine insightface:testpack --install" in out
+    assert "evaluate calibrate --images LFW_DIR --engine insightface:testpack --install" in out
     assert "index PHOTO_DIR --engine insightface:testpack" in out
     assert sorted(p.name for p in (models / "testpack").glob("*.onnx")) == ["det_tiny.onnx", "w_sface.onnx"]
     assert cli.main(["models", "fetch", "testpack"]) == 0

@@ -29,6 +29,7 @@ import pytest
 from st_client import StreamlitClient
 
 import facematch
+from conftest import skip_or_fail
 from facematch import demo
 from facematch.access import Accounts
 from facematch.app import serve
@@ -385,7 +386,7 @@ def test_behind_caddy_every_cookie_is_secure(team_server, tmp_path):
     from team_driver import start_caddy
 
     if not shutil.which("caddy"):
-        pytest.skip("caddy is not installed")
+        skip_or_fail("caddy is not installed (apt-get install caddy): the HTTPS deployment cannot be tested")
     url, _idx = team_server
     https_port = free_port()
     caddy, root = start_caddy(int(url.rsplit(":", 1)[1]), https_port, tmp_path / "caddy")

@@ -28,8 +28,8 @@ from .i18n import _, format_number
 #: Index kinds a person can ask for (`facematch index --index-type`).
 KINDS = ("auto", "flat", "ivf-sq8", "ivf-pq", "hnsw")
 #: Exact scan below this many 128-d faces (proportionally fewer for longer embeddings: 50,000 at
-#: 512-d), IVF-SQ8 from there on. Measured by bench/search_scale.py on 2 cores (README, "Large
-#: archives"): below it the exact scan reads under ~100 MB and answers in about 10 ms or less, and an
+#: 512-d), IVF-SQ8 from there on. Measured by bench/search_scale.py on 2 cores (docs/scale.md,
+#: "Search at scale"): below it the exact scan reads under ~100 MB and answers in about 10 ms or less, and an
 #: approximate index would save too little to be worth its misses and its training time.
 APPROX_THRESHOLD = 200_000
 

@@ -29,8 +29,8 @@ The table's strangers are LFW's, of many populations; an archive's strangers are
 person's own population and look more alike (on East Asian faces the table says up to 2-8x too few
 at rates of 1e-3-1e-4, and 2x too many across two populations). from_archive estimates the rates
 from the archive's own, unlabelled faces: counted where the archive has enough pairs, read off the
-LFW table through a fitted score map beyond that (see from_archive and README, "The archive's own
-strangers"); for_archive falls back to the table for archives under MIN_ARCHIVE_FACES.
+LFW table through a fitted score map beyond that (see from_archive and docs/calibration.md, "The
+archive's own strangers"); for_archive falls back to the table for archives under MIN_ARCHIVE_FACES.
 
 Queries fused from several photos use the same rates; that is an approximation (the fused vector
 is still a unit vector in the same space, but its stranger distribution was measured for single
@@ -746,7 +746,7 @@ def from_archive(
 ) -> ArchiveCalibration:
     """Estimate how often strangers *from this archive's population* reach each score, from its own faces.
 
-    Sketch (README "What a score means" has the measurements):
+    Sketch (docs/calibration.md has the measurements):
     1. Count pairs of different archive faces (archive_pairs) without the pairs that are not
        strangers: the same photo, the same photo twice, and each face's nearest few neighbours
        scoring above a floor (possibly the same person photographed again; strangers_curve).

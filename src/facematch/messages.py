@@ -311,8 +311,9 @@ def engine_note(engine: str, calibrated: bool = True) -> str:
         p = STRONGER_PACK
         stronger = " " + _(
             "A stronger model (insightface {pack}, non-commercial licence) can be added by someone with "
-            "internet once: `facematch models fetch {pack}`, then `facematch evaluate calibrate LFW_DIR "
-            "--engine insightface:{pack} --install`, then `facematch index PHOTO_DIR --engine insightface:{pack}`.",
+            "internet once: `facematch models fetch {pack}`, then `facematch evaluate calibrate --images "
+            "LFW_DIR --engine insightface:{pack} --install`, then `facematch index PHOTO_DIR --engine "
+            "insightface:{pack}`.",
             pack=p,
         )
     uncal = "" if calibrated else " " + _("This model has no stranger counts yet, so no strengths are shown.")
@@ -668,7 +669,8 @@ def record_label(label: str) -> str:
 
 #: Column names of the CSV exports (audit log, cross-check): stable English identifiers in English, translated
 #: otherwise, so a caseworker opening one in a spreadsheet reads their language. Programs read the JSON lines,
-#: whose keys never change (README "Exports"). Coordinates (x1..y2) and unknown columns stay as they are.
+#: whose keys never change (README, Languages: "Exports and JSON"). Coordinates (x1..y2) and unknown columns stay
+#: as they are.
 COLUMNS = {
     "decision_id": N_("decision_id"),
     "case_id": N_("case_id"),

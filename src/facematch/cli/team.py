@@ -21,7 +21,10 @@ def add_parser(sub) -> None:
 
 
 def _app_options(s) -> None:
-    s.add_argument("--index", type=Path, default=None, help=_("index folder (default: the demo index)"))
+    s.add_argument(
+        "--index", type=Path, default=None,
+        help=_("index folder (default: ./index when it holds an index, else the demo index)"),
+    )  # fmt: skip
     s.add_argument("--port", type=int, default=8501)
     s.add_argument(
         "--address", default="localhost", help=_("serve on another address (needs --team: accounts and a login)")
@@ -111,6 +114,10 @@ def cmd_app(args: argparse.Namespace) -> int:
         args.index = index
     if args.oidc and not args.team:
         raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
+    if args.oidc:
+        from ..engines import require
+
+        require("oidc", "authlib")  # Streamlit's st.login needs Authlib: said before the server starts
 
     # SIGTERM (kill, systemd stop) and SIGHUP (the terminal closed) end this process the way Ctrl-C does, so the
     # `finally` below stops the server; Python's default for them would exit at once and leave it serving.

@@ -132,7 +132,11 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     name = f"insightface:{args.pack}"
     print(_("insightface pack '{pack}' is in {path} (non-commercial research licence).", pack=args.pack, path=path))
     print(_("Next, so that its scores come with stranger counts and its accuracy is known:"))
-    print(f"  facematch evaluate calibrate LFW_DIR --engine {name} --install   # " + _("its stranger-rate table"))
-    print(f"  facematch evaluate search LFW_DIR --engine {name}                # " + _("its accuracy, beside sface's"))
-    print(f"  facematch index PHOTO_DIR --engine {name}                        # " + _("its faces, beside the others"))
+    steps = [
+        (f"facematch evaluate calibrate --images LFW_DIR --engine {name} --install", _("its stranger-rate table")),
+        (f"facematch evaluate search --images LFW_DIR --engine {name}", _("its accuracy, beside sface's")),
+        (f"facematch index PHOTO_DIR --engine {name}", _("its faces, beside the others")),
+    ]
+    for command, what in steps:
+        print(f"  {command:<78} # {what}")
     return 0

@@ -29,6 +29,9 @@ def pyplot():
         tmp = tempfile.mkdtemp(prefix="facematch-mpl-")
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         os.environ["MPLCONFIGDIR"] = tmp
+    from ..engines import require
+
+    require("plots", "matplotlib")  # an optional part: the message names the command that installs it
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, works on servers and in CI

@@ -22,7 +22,7 @@ from .readings import Reading, table
 from .scripts import coarse_key, fold_latin
 
 #: Default score (0-100) at or above which a name is reported as agreeing; chosen on the development
-#: half of tests/data/name_variants.csv (see README "Records and names").
+#: half of tests/data/name_variants.csv (see docs/names.md).
 THRESHOLD = 88.0
 
 #: Weights of the phonetic-key score and of the plain Latin spelling score in a name's score.
