@@ -135,9 +135,8 @@ def compare_panel(
         for r in cand.records:
             bold(_("Archive record"))
             fact_lines(record_lines(r))
-        for r in cand.photo_records:
+        for r in cand.photo_records:  # what it means for a photo of several faces: in the reasons just below
             bold(_("Archive record for this photo"))
-            caption(messages.photo_records(cand.faces_in_photo))
             fact_lines(record_lines(r))
         if not cand.records and not cand.photo_records:
             caption(_("No archive record for this photo."))
