@@ -148,7 +148,7 @@ def test_models_dir_is_the_committed_folder_unless_told_otherwise(monkeypatch, t
 
 
 def test_a_missing_optional_part_names_the_command_that_installs_it():
-    from facematch.engines import MissingExtra, require
+    from facematch.extras import MissingExtra, require
 
     require("dlib", "dlib", "face_recognition_models")  # the test extra installs every optional part
     with pytest.raises(MissingExtra, match=r"pip install 'facematch\[plots\]'") as e:

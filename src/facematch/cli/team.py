@@ -115,7 +115,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     if args.oidc and not args.team:
         raise ValueError(_("--oidc is a way to log in to a team server: add --team"))
     if args.oidc:
-        from ..engines import require
+        from ..extras import require
 
         require("oidc", "authlib")  # Streamlit's st.login needs Authlib: said before the server starts
 

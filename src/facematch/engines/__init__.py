@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..extras import MissingExtra, require
 from ..fingerprint import Fingerprint
 from ..i18n import _
 from .base import Face, FaceEngine, fingerprint_of
@@ -42,27 +43,6 @@ def models_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path.cwd() / "models"
-
-
-class MissingExtra(RuntimeError):
-    """An optional part of facematch (an engine, plots, Ray) whose packages are not installed, with the command
-    that installs them. The default install carries only what the app and the default engine need."""
-
-
-def require(extra: str, *modules: str) -> None:
-    """Raise MissingExtra naming `pip install 'facematch[extra]'` unless every module can be imported."""
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingExtra(
-            _(
-                "this needs {packages}, which the default install leaves out; install it with "
-                "`pip install 'facematch[{extra}]'` (or `pip install -e '.[{extra}]'` in a checkout)",
-                packages=", ".join(missing),
-                extra=extra,
-            )
-        )
 
 
 def get_engine(

@@ -99,7 +99,7 @@ def fetch_pack(pack: str, models_dir: Path) -> Path:
     insightface stores packs under <root>/models/<pack>; we pass models_dir's parent as root when
     the folder is called "models", so the pack lands exactly where facematch looks for it.
     """
-    from . import require
+    from ..extras import require
 
     require("insightface", "insightface", "onnxruntime")
     from insightface.utils import storage

@@ -29,7 +29,7 @@ def pyplot():
         tmp = tempfile.mkdtemp(prefix="facematch-mpl-")
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         os.environ["MPLCONFIGDIR"] = tmp
-    from ..engines import require
+    from ..extras import require
 
     require("plots", "matplotlib")  # an optional part: the message names the command that installs it
     import matplotlib
