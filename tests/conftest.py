@@ -43,6 +43,10 @@ SLOW = {
     "test_lfw_search.py::test_lfw_rank1": 321,  # all of LFW searched with sface and dlib
     "test_calibration.py::test_the_shipped_sface_table_is_what_the_default_pipeline_measures_on_lfw_now": 300,
     "test_strangers.py::test_east_asian_layout": 232,  # east-asian-dev embedded and its stranger layout counted
+    # the same embedded folder (72 s of fixture): its pinned check and `evaluate calibrate` on it; the check itself
+    # runs fast on synthetic archives (test_synthetic_*) and `evaluate calibrate` on LFW people (test_calibration)
+    "test_strangers.py::test_east_asian_stranger_check_pinned": 10,
+    "test_strangers.py::test_evaluate_calibrate_on_east_asian_prints_the_check": 5,
     "test_resume.py::test_ten_sigkills_then_resume_give_the_uninterrupted_result": 172,
     "test_privacy.py::test_index_search_evaluate_check_backup_and_app_make_no_connection_and_write_only_where_asked": (
         139
