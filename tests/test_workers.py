@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from procs import alive, children
 
 import killer
 from conftest import variants
@@ -100,48 +101,24 @@ def _load_unknown_engine() -> None:
 
 
 # -- no orphans -----------------------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    """Live child processes of pid, from /proc."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for its new parent to reap it counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _kill_all(proc: subprocess.Popen, pids: list[int]) -> None:
     """After a test, whatever happened: the process group of `proc`, then every listed process still alive."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     for pid in pids:
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        left = [p for p in pids if _alive(p)]
+        left = [p for p in pids if alive(p)]
         if not left:
             return []
         time.sleep(0.1)
-    return [p for p in pids if _alive(p)]
+    return [p for p in pids if alive(p)]
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds processes through Linux /proc")
@@ -160,7 +137,7 @@ def test_workers_exit_when_facematch_index_is_killed(tmp_path):
         deadline = time.monotonic() + 120
         while proc.poll() is None and scanned(idx) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)  # workers up and busy: their results are being written
-        family = _children(proc.pid)
+        family = children(proc.pid)
         assert proc.poll() is None and scanned(idx) >= 2, "indexing ended or stalled before the kill"
         assert len(family) >= 2, family  # two workers (and multiprocessing's resource tracker)
         os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers are left to fend for themselves
@@ -172,7 +149,7 @@ def test_workers_exit_when_facematch_index_is_killed(tmp_path):
         )
         assert left == []
     finally:
-        _kill_all(proc, family + _children(proc.pid))  # so that a failure here leaves no orphan either
+        _kill_all(proc, family + children(proc.pid))  # so that a failure here leaves no orphan either
 
 
 @needs_proc
@@ -189,7 +166,7 @@ def test_ctrl_c_stops_indexing_at_once_keeps_what_is_done_and_leaves_no_worker(t
         deadline = time.monotonic() + 120
         while proc.poll() is None and scanned(idx) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        family = _children(proc.pid)
+        family = children(proc.pid)
         assert proc.poll() is None and len(family) >= 2, "indexing ended or stalled before Ctrl-C"
         os.killpg(proc.pid, signal.SIGINT)
         t = time.monotonic()
@@ -234,7 +211,7 @@ def test_the_watching_thread_alone_ends_a_worker_whose_parent_died(tmp_path):
     try:
         family = [int(proc.stdout.readline())]
         time.sleep(1.0)  # let it start its watching thread
-        assert _alive(family[0])
+        assert alive(family[0])
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         left = _wait_gone(family, 5.0)
