@@ -25,9 +25,11 @@ The index folder is built through facematch's own store and index code, in bulk:
   nprobe) would take hours at 1M on 2 cores. For the 1% added later, the older faces' lists take in the
   new faces through neighbours.py's own code (_take_in_new), as `facematch index` does.
 - stranger rates: Index.stranger_rates, as the indexer computes them after indexing (timed apart).
-- photo files do not exist on disk. Pairs with cosine >= duplicates.DUP_COSINE get their face regions hashed
-  (duplicates.face_hashes): a missing photo is "no hash" (never a duplicate by pixels), cached in face_phash.
-  Byte-identical copies are still found (same sha256).
+- photo files do not exist on disk. Pairs with cosine >= duplicates.CHECK_COSINE (or of band strong) get the
+  pixel check (duplicates.duplicate_kind: each photo decoded once per block); a missing photo has no region
+  (never a duplicate by its pixels), so its cost here is the failed open, not the decode + SIFT (~18 ms a face,
+  plus the decode) and the check (~5 ms a pair) a real archive pays. Byte-identical copies are still found
+  (same sha256).
 - no records: the record reasons (reasons.records_about) are a query returning nothing here.
 
 Then `run.link(index, progress=False)` runs in a child process (its own peak memory, VmHWM, is the peak
@@ -203,7 +205,6 @@ def counts(folder: Path, fp: str) -> dict:
         return {
             "pairs": index.links.count(fp),
             "link_done": index.links.done_count(fp),
-            "face_phash": int(index.db.one("SELECT COUNT(*) FROM face_phash")),
             "same_photo_pairs": int(  # the same-photo skip: must be 0
                 index.db.one(
                     "SELECT COUNT(*) FROM link_pairs l JOIN faces fa ON fa.id = l.a JOIN faces fb ON fb.id = l.b "
@@ -265,7 +266,7 @@ def run_link(folder: Path, threads: int) -> dict:
         t.wrap(Ranker, "rank", "join: Ranker.rank")
         t.wrap(blocks.BlockPairs, "pairs", "pairs: BlockPairs.pairs")
         t.wrap(blocks.BlockPairs, "_classify", "pairs: of which _classify")
-        t.wrap(blocks, "face_hashes", "pairs: of which face_hashes")  # the name blocks.py calls
+        t.wrap(blocks, "duplicate_kind", "pairs: of which duplicate_kind")  # the name blocks.py calls
         t.wrap(run, "offer", "offer")
         t.wrap(Links, "save_block", "save_block")
         start = time.perf_counter()

@@ -11,7 +11,7 @@ called a match; a group is never merged; nothing is copied into a record.
   - `selfjoin`: every face against every face on an IVF index, as matrix products over its lists;
   - `on_ray`: the ranking of blocks as Ray tasks;
   - `blocks`: one block's ranked rows turned into the pairs to store (skips, ranks, bands);
-  - `duplicates`: the same image saved again (face hashes), apart from identity;
+  - `duplicates`: the same image saved again (the pixels around the faces), apart from identity;
   - `reasons`: what the records of a pair's faces agree on;
   - `review`: `CrossCheck`, the stored pairs read for people (folded, decided, grouped) and `Pair`;
   - `exports`: pairs, duplicates, groups and decisions written out as CSV and JSON lines;

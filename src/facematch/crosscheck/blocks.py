@@ -9,6 +9,7 @@ stranger rates, as in search.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +18,7 @@ from .. import calibration
 from ..neighbours import pair_score
 from ..search import Searcher
 from ..store import FaceRow
-from .duplicates import DUP_COSINE, duplicate_kind, face_hashes
+from .duplicates import CHECK_COSINE, Regions, checked, duplicate_kind
 from .reasons import NameHits, record_reasons, records_about
 
 BANDS = calibration.BANDS  # strongest first: --min-band keeps this band and those before it
@@ -28,13 +29,14 @@ _MARGIN = 1e-3
 
 
 class BlockPairs:
-    """What turning one block's ranked lists into pairs needs: faces, photos, collections, records, hashes."""
+    """What turning one block's ranked lists into pairs needs: faces, photos, collections, records."""
 
     def __init__(self, s: Searcher, k: int, across: bool, min_band: str) -> None:
         self.s, self.k, self.across = s, k, across
         self.min_rank = BANDS.index(min_band)
         self._name_hits = NameHits(s.index)
         self._lowest: float | None = None
+        self.checked = self.decoded = self.again = 0  # pairs given the pixel check, photos decoded, regions remade
 
     def pairs(
         self,
@@ -73,7 +75,7 @@ class BlockPairs:
         off = self.s.offsets(everyone).astype(np.float64) if self.s.alpha else np.zeros(len(everyone))
         score = pair_score(cos.astype(np.float64), off[q_pos][:, None], off[g_pos])
         could = (
-            (score >= self._lowest_score()) | (cos >= DUP_COSINE - _MARGIN) | (image[g_pos] == image[q_pos][:, None])
+            (score >= self._lowest_score()) | (cos >= CHECK_COSINE - _MARGIN) | (image[g_pos] == image[q_pos][:, None])
         )
         found: dict[tuple[int, int], dict] = {}
         rows_at, cols_at = np.nonzero((ranked | offers) & could)  # row-major: each query's row in order
@@ -110,13 +112,32 @@ class BlockPairs:
         st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
         return BANDS.index(st.band) <= self.min_rank  # type: ignore[union-attr]
 
+    def _band(self, score: float) -> str | None:
+        st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
+        return None if st is None else st.band
+
     def _classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
-        """Duplicates (same file, or same face pixels and geometry) apart from possible same persons; reasons."""
-        close = {f for p in pairs if p["cosine"] >= DUP_COSINE for f in (p["a"], p["b"])}
-        hashes = face_hashes(self.s.index, [rows[f] for f in close if f in rows])
+        """Duplicates (the same file, or the same pixels around the faces: duplicates.py) apart from possible same
+        persons; reasons. Pairs with cosine >= CHECK_COSINE or of band strong get the pixel check, in the order
+        of their faces (a < b): each photo is decoded once and each face's region made once for the block."""
+        strong = {(p["a"], p["b"]): self._band(p["score"]) == "strong" for p in pairs}
+        todo = sorted(
+            (p for p in pairs if checked(p["cosine"], strong[(p["a"], p["b"])])
+             and not (rows[p["a"]].sha256 and rows[p["a"]].sha256 == rows[p["b"]].sha256)),
+            key=lambda p: (p["a"], p["b"]),
+        )  # fmt: skip
+        regions = Regions(rows, Counter(f for p in todo for f in (p["a"], p["b"]))) if todo else None
+        keys = {(p["a"], p["b"]) for p in todo}
         recs = records_about(self.s.index, rows)
-        for p in pairs:
+        for p in sorted(pairs, key=lambda p: (p["a"], p["b"])):
             fa, fb = rows[p["a"]], rows[p["b"]]
-            dup = duplicate_kind(fa, fb, p["cosine"], hashes)
+            dup = duplicate_kind(fa, fb, p["cosine"], strong[(p["a"], p["b"])], regions)
+            if (p["a"], p["b"]) in keys:
+                regions.done(p["a"])  # type: ignore[union-attr]
+                regions.done(p["b"])  # type: ignore[union-attr]
             p["kind"], p["duplicate"] = ("duplicate" if dup else "person"), dup
             p["reasons"] = record_reasons(recs.get(fa.id, []), recs.get(fb.id, []), self._name_hits)
+        if regions is not None:
+            self.checked += len(todo)
+            self.decoded += regions.decoded
+            self.again += regions.again

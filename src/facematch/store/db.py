@@ -30,10 +30,10 @@ DB_NAME = "facematch.sqlite"
 #: accounts, failed logins, who may open a case, who created a case and whether it needs two reviewers,
 #: the account behind each decision (SCHEMA_V4).
 #: 5: collections (a name per indexed folder), the archive cross-check's candidate pairs, its progress,
-#: perceptual hashes of faces, and the append-only log of pair decisions (SCHEMA_LINK). 6: the language each
-#: team account chose in the app (accounts.language; NULL = not chosen yet). 7: login throttling per name, per
-#: (name, client address) and per client address, with failures that decay (login_throttle replaces
-#: login_failures, whose counts it takes over).
+#: perceptual hashes of faces (unused since issue 25), and the append-only log of pair decisions (SCHEMA_LINK).
+#: 6: the language each team account chose in the app (accounts.language; NULL = not chosen yet).
+#: 7: login throttling per name, per (name, client address) and per client address, with failures that decay
+#: (login_throttle replaces login_failures, whose counts it takes over).
 #: Without a version step (a table created where missing, which an older facematch leaves alone): case_settings,
 #: what a case was asked once when it was created (keep the family's photos or not).
 SCHEMA_VERSION = 7
@@ -217,6 +217,8 @@ _V4_COLUMNS = {
 # -- schema 5 (link): the archive cross-checked against itself (crosscheck/). Pairs and progress rows go with
 # their faces (ON DELETE CASCADE): a removed photo's pairs leave the queue. Pair decisions point at both
 # photos' sha256 + box, not at face ids, and are append-only like the case decisions.
+# face_phash held the face-box hashes of the duplicate rule issue 25 replaced (crosscheck/duplicates.py): unused
+# since, and kept, so the schema stays additive and an older facematch finds what it expects.
 SCHEMA_LINK = """
 CREATE TABLE IF NOT EXISTS link_pairs (
     engine TEXT NOT NULL,

@@ -1,4 +1,4 @@
-"""The archive cross-check's storage: candidate pairs, which faces are linked, face hashes, pair decisions.
+"""The archive cross-check's storage: candidate pairs, which faces are linked, pair decisions.
 
 Storage only; crosscheck/ holds the rules. A pair is two faces of one engine (a < b), with the cosine, the
 score searches show, each face's rank in the other's list (both known = a mutual pair), its kind
@@ -27,7 +27,7 @@ _DECISION_COLUMNS = (
 
 
 class Links:
-    """The link_pairs, link_done, face_phash and link_decisions tables of one index."""
+    """The link_pairs, link_done and link_decisions tables of one index."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -144,23 +144,6 @@ class Links:
     def count(self, engine: str | None = None) -> dict[str, int]:
         sql = "SELECT kind, COUNT(*) FROM link_pairs" + (" WHERE engine = ?" if engine else "") + " GROUP BY kind"
         return {r[0]: r[1] for r in self.db.execute(sql, (engine,) if engine else ())}
-
-    # -- perceptual hashes of faces (duplicate images) ----------------------------------------------
-    def hashes(self, ids: Iterable[int]) -> dict[int, tuple[int | None, str]]:
-        out = {}
-        for part in chunks(sorted({int(i) for i in ids})):
-            marks = ",".join("?" * len(part))
-            for r in self.db.execute(f"SELECT face_id, phash, shape FROM face_phash WHERE face_id IN ({marks})", part):
-                out[r[0]] = (r[1], r[2])
-        return out
-
-    def save_hashes(self, items: dict[int, tuple[int | None, str]]) -> None:
-        with self.db.write() as c:
-            c.executemany(
-                "INSERT OR REPLACE INTO face_phash(face_id, phash, shape) SELECT ?, ?, ? WHERE EXISTS "
-                "(SELECT 1 FROM faces WHERE id = ?)",
-                [(f, h, s, f) for f, (h, s) in items.items()],
-            )
 
     # -- the pair decision log ----------------------------------------------------------------------
     def append_decision(
