@@ -80,6 +80,7 @@ _COUNTED: dict[str, tuple[str, str]] = {
     "year": Nn_("{n} year", "{n} years"),
     "rejected candidate": Nn_("{n} rejected candidate", "{n} rejected candidates"),
     "search": Nn_("{n} search", "{n} searches"),
+    "pair": Nn_("{n} pair", "{n} pairs"),
 }
 
 
@@ -703,6 +704,8 @@ COLUMNS = {
     "reasons": N_("reasons"),
     "duplicate": N_("duplicate"),
     "copies_folded": N_("copies_folded"),
+    "low_quality_a": N_("low_quality_a"),
+    "low_quality_b": N_("low_quality_b"),
     "why": N_("why"),
 }
 

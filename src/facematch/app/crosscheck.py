@@ -107,6 +107,9 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
                 "It is a suggestion: every pair in it is reviewed on its own."
             )
         )
+        aside = crosscheck.count_set_aside(pairs)
+        if aside.faces:
+            caption(aside.text())
         for g, group in enumerate(groups, start=1):
             faces = {f.id: f for p in group for f in (p.a, p.b)}
             bold(_("Group {g}: {faces}", g=number(g), faces=messages.count(len(faces), "face")))
@@ -173,6 +176,7 @@ def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int
             caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
                 caption(_("records: {reason}", reason=r))
+            low_quality(p)
             if p.copies:
                 caption(
                     ngettext(
@@ -184,6 +188,13 @@ def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int
             if p.decision is not None:
                 alert("info", pair_status(p.decision))
             st.button(_("Compare and decide"), key=f"xcmp_{p.id}", on_click=open_pair, args=(p.id,))
+
+
+def low_quality(p: crosscheck.Pair) -> None:
+    """Why a face of the pair is set aside (quality.py): kept out of groups, later in the queue."""
+    for side, q in zip("AB", p.quality or (), strict=False):
+        if q.low:
+            caption(_("face {side} set aside, low quality: {why}", side=side, why="; ".join(q.text())))
 
 
 def pair_status(decision: dict) -> str:
@@ -207,6 +218,7 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
         caption(messages.calibration_note(s.calibration.kind))
     for r in p.reasons:
         caption(_("records: {reason}", reason=r))
+    low_quality(p)
     a, b = st.columns(2)
     for col, f in ((a, p.a), (b, p.b)):
         with col:

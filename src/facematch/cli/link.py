@@ -181,14 +181,19 @@ def _print_pair(cc, p) -> None:
 
 
 def cmd_link_review(args: argparse.Namespace) -> int:
-    from ..crosscheck import pair_row
+    from dataclasses import asdict
+
+    from ..crosscheck import count_set_aside, pair_row
 
     index, cc = _crosscheck(args)
     with index:
-        pairs = cc.pairs(undecided=not args.all)
+        every = cc.pairs()
+        aside = count_set_aside(every)
+        pairs = every if args.all else [p for p in every if p.decision is None]
         pairs = pairs[:1] if args.next else pairs[: args.limit]
         if getattr(args, "json", False):
-            print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs]})
+            print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs],
+                        "set_aside": asdict(aside)})  # fmt: skip
             return 0
         if not pairs:
             print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
@@ -196,6 +201,8 @@ def cmd_link_review(args: argparse.Namespace) -> int:
         for p in pairs:
             _print_pair(cc, p)
             print()
+        if aside.faces:
+            print(aside.text())
         print(_("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`."))
         print(messages.link_caveat())
     return 0
@@ -219,6 +226,7 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print_json([[pair_row(p, n) for p in g] for n, g in enumerate(groups, 1)])
             return 0
+        aside = cc.set_aside()
         print(ngettext(
             "{n} group 'possibly the same person': faces joined by mutual pairs of band '{band}' that no reviewer "
             "called different. Never merged: review each pair.",
@@ -231,6 +239,8 @@ def cmd_link_groups(args: argparse.Namespace) -> int:
             print(_("group {n}: {faces}: {photos}", n=n, faces=messages.count(len(faces), "face"),
                     photos=", ".join(f.relpath for f in faces.values())))  # fmt: skip
             print("  " + _("pairs: {pairs}", pairs=", ".join(p.id for p in g)))
+        if aside.faces:
+            print(aside.text())
     return 0
 
 

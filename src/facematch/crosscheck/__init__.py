@@ -22,10 +22,21 @@ The app and the CLI import from here (`crosscheck.CrossCheck`, `crosscheck.link`
 from ..messages import DIFFERENT, PAIR_DECISIONS, SAME, UNSURE
 from .blocks import BANDS
 from .exports import EXPORT_FIELDS, export, pair_row
-from .review import GROUP_BAND, CrossCheck, Pair, pair_id, pair_lines, parse_pair_id, record_summary
+from .review import (
+    GROUP_BAND,
+    CrossCheck,
+    Pair,
+    SetAside,
+    count_set_aside,
+    pair_id,
+    pair_lines,
+    parse_pair_id,
+    record_summary,
+)
 from .run import K, LinkReport, link
 
 __all__ = [
     "BANDS", "DIFFERENT", "EXPORT_FIELDS", "GROUP_BAND", "K", "PAIR_DECISIONS", "SAME", "UNSURE", "CrossCheck",
-    "LinkReport", "Pair", "export", "link", "pair_id", "pair_lines", "pair_row", "parse_pair_id", "record_summary",
+    "LinkReport", "Pair", "SetAside", "count_set_aside", "export", "link", "pair_id", "pair_lines", "pair_row",
+    "parse_pair_id", "record_summary",
 ]  # fmt: skip

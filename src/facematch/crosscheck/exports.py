@@ -13,7 +13,7 @@ from .review import CrossCheck, Pair
 EXPORT_FIELDS = (
     "pair", "kind", "score", "cosine", "expected_strangers", "band", "mutual", "collection_a", "collection_b",
     "photo_a", "sha256_a", "box_a", "photo_b", "sha256_b", "box_b", "reasons", "duplicate", "copies_folded",
-    "decision", "reviewer", "decided_at", "why",
+    "low_quality_a", "low_quality_b", "decision", "reviewer", "decided_at", "why",
 )  # fmt: skip
 
 
@@ -26,6 +26,8 @@ def pair_row(p: Pair, group: int | None = None) -> dict:
         "photo_a": p.a.relpath, "sha256_a": p.a.sha256, "box_a": list(p.a.box),
         "photo_b": p.b.relpath, "sha256_b": p.b.sha256, "box_b": list(p.b.box),
         "reasons": list(p.reasons), "duplicate": p.duplicate, "copies_folded": p.copies,
+        "low_quality_a": p.quality[0].tags() if p.quality else [],
+        "low_quality_b": p.quality[1].tags() if p.quality else [],
         "decision": d.get("decision"), "reviewer": d.get("reviewer"),
         "decided_at": None if not d else time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(d["decided_at"])),
         "why": d.get("note"),

@@ -8,9 +8,9 @@ boxes, so they survive re-indexing and a change of engine.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .. import calibration, faces, messages, neighbours, records
+from .. import calibration, faces, messages, neighbours, quality, records
 from ..access import Account, check_cross_check
 from ..i18n import _
 from ..index import Index
@@ -43,6 +43,13 @@ class Pair:
     band: str | None = None
     copies: int = 0  # duplicate images folded into this pair's faces
     decision: dict | None = None  # the latest decision on this pair (by both photos' sha256 + box)
+    quality: tuple[quality.Quality, quality.Quality] | None = field(default=None, repr=False)  # of faces a, b
+
+    @property
+    def low(self) -> bool:
+        """Is either face of low quality (quality.py)? Such a pair stays out of groups and comes after the
+        others of its band in the queue."""
+        return self.quality is not None and (self.quality[0].low or self.quality[1].low)
 
     def strength(self, gallery: int) -> str:
         if self.expected_strangers is None:
@@ -114,9 +121,18 @@ class CrossCheck:
             st = calibration.strangers(cal, p.score, self.gallery_size)
             if st is not None:
                 p.expected_strangers, p.band = st.expected, st.band
+            p.quality = (self._quality(fa), self._quality(fb))
             out.append(p)
         self._attach_decisions(out)
         return out
+
+    def _quality(self, f: FaceRow) -> quality.Quality:
+        if not hasattr(self, "_qualities"):
+            self._qualities: dict[int, quality.Quality] = {}
+        q = self._qualities.get(f.id)
+        if q is None:
+            q = self._qualities[f.id] = quality.of_row(f)
+        return q
 
     def duplicates(self) -> list[Pair]:
         """Duplicate images (not evidence of the same person), most similar first."""
@@ -127,8 +143,10 @@ class CrossCheck:
         return components((r["a"], r["b"]) for r in self.index.links.pairs(self.fp, "duplicate"))
 
     def pairs(self, fold: bool = True, undecided: bool = False) -> list[Pair]:
-        """Person pairs, strongest first. Folded: a pair through a copy of an image is shown once, through
-        the face standing for its copies (the strongest such pair), with how many copies were folded."""
+        """Person pairs, strongest first: by band, within a band pairs of two good-quality faces first (a pair
+        with a low-quality face, quality.py, after them), then by score. Folded: a pair through a copy of an
+        image is shown once, through the face standing for its copies (the strongest such pair), with how many
+        copies were folded."""
         rows = self.index.links.pairs(self.fp, "person")
         if fold:
             rep = self.copies()
@@ -151,7 +169,8 @@ class CrossCheck:
                 p.copies = folded.get(key, 0)
         if undecided:
             out = [p for p in out if p.decision is None]
-        return out
+        rank = {b: n for n, b in enumerate(calibration.BANDS)}
+        return sorted(out, key=lambda p: (rank.get(p.band, 0), p.low))  # stable: by score within each
 
     def pair(self, text: str) -> Pair:
         a, b = parse_pair_id(text)
@@ -241,14 +260,20 @@ class CrossCheck:
         )
         return own
 
+    def set_aside(self) -> SetAside:
+        """How many low-quality faces (quality.py) the person pairs hold: kept out of groups, listed later."""
+        return count_set_aside(self.pairs())
+
     # -- groups -----------------------------------------------------------------------------------
     def groups(self) -> list[list[Pair]]:
         """Groups "possibly the same person": connected faces through pairs that are (1) mutual (each face is
         among the other's k nearest), (2) strong (band GROUP_BAND: fewer than 1 stranger in 100 expected at
         that score in this archive), (3) not decided 'different' by a reviewer; duplicate images folded first.
-        A group is a suggestion, never merged: it is listed as its pairs, each reviewable on its own."""
+        (4) between two faces of good quality (quality.py: a blurred or low-confidence face is close to everyone;
+        set_aside() counts what this leaves out). A group is a suggestion, never merged: it is listed as its
+        pairs, each reviewable on its own."""
         strong = [
-            p for p in self.pairs() if p.mutual and p.band == GROUP_BAND
+            p for p in self.pairs() if p.mutual and p.band == GROUP_BAND and not p.low
             and not (p.decision is not None and p.decision["decision"] == DIFFERENT)
         ]  # fmt: skip
         group_of = components((p.a.id, p.b.id) for p in strong)
@@ -256,6 +281,46 @@ class CrossCheck:
         for p in strong:
             out.setdefault(group_of[p.a.id], []).append(p)
         return sorted(out.values(), key=lambda g: (-len(g), -g[0].score))
+
+
+@dataclass
+class SetAside:
+    """Low-quality faces among the person pairs (quality.py): kept out of groups, their pairs listed after the
+    others of their band."""
+
+    faces: int  # faces of low quality in at least one person pair
+    pairs: int  # person pairs with such a face (listed after the others of their band)
+    from_groups: int  # of them, pairs a group would have taken (mutual, strong, not decided different)
+    reasons: dict[str, int]  # faces per reason key (quality.Quality.tags: small, blurred, low_confidence, turned)
+
+    def text(self) -> str:
+        """One line for people, in the active language."""
+        why = ", ".join(f"{_(quality.REASON_NAMES[k])} {n}" for k, n in sorted(self.reasons.items()))
+        return _(
+            "{faces} of low quality set aside ({why}): kept out of groups, their {pairs} listed after the others "
+            "of their band ({groups} of them would otherwise be in groups)",
+            faces=messages.count(self.faces, "face"), why=why or "-", pairs=messages.count(self.pairs, "pair"),
+            groups=self.from_groups,
+        )  # fmt: skip
+
+
+def count_set_aside(pairs: list[Pair]) -> SetAside:
+    """What quality set aside among these person pairs (CrossCheck.pairs())."""
+    low: dict[int, quality.Quality] = {}
+    n_pairs = n_groups = 0
+    for p in pairs:
+        if not p.low or p.quality is None:
+            continue
+        n_pairs += 1
+        n_groups += p.mutual and p.band == GROUP_BAND and not (p.decision and p.decision["decision"] == DIFFERENT)
+        for f, q in zip((p.a, p.b), p.quality, strict=True):
+            if q.low:
+                low[f.id] = q
+    reasons: dict[str, int] = {}
+    for q in low.values():
+        for k in q.tags():
+            reasons[k] = reasons.get(k, 0) + 1
+    return SetAside(len(low), n_pairs, n_groups, reasons)
 
 
 def components(edges: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -292,6 +357,9 @@ def pair_lines(p: Pair, gallery: int) -> list[str]:
     lines += [_("records: {reason}", reason=r) for r in p.reasons]
     if p.duplicate:
         lines.append(_("duplicate image: {why}", why=p.duplicate))
+    for side, q in zip("AB", p.quality or (), strict=False):
+        if q.low:
+            lines.append(_("face {side} set aside, low quality: {why}", side=side, why="; ".join(q.text())))
     return lines
 
 

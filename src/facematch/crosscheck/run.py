@@ -118,6 +118,8 @@ def link(
             if bar is not None:
                 bar.close()
         report.pairs = index.links.count(fp)
+        # the pixel check of duplicates.py: pairs checked, photos decoded, regions made a second time in a block
+        report.settings["duplicate_check"] = {"pairs": ctx.checked, "photos": ctx.decoded, "again": ctx.again}
         if ranker is not None and ranker.lists is not None:
             st = ranker.stats  # Ray tasks keep their own: counted on one machine only
             report.settings["join"] = {"candidates": st.candidates, "short": st.short, "faces": st.faces}
