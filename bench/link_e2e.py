@@ -265,7 +265,7 @@ def run_link(folder: Path, threads: int) -> dict:
         t.wrap(Ranker, "prepare", "join: tau (prepare)")
         t.wrap(Ranker, "rank", "join: Ranker.rank")
         t.wrap(blocks.BlockPairs, "pairs", "pairs: BlockPairs.pairs")
-        t.wrap(blocks.BlockPairs, "_classify", "pairs: of which _classify")
+        t.wrap(blocks.BlockPairs, "classify", "pairs: of which classify")
         t.wrap(blocks, "duplicate_kind", "pairs: of which duplicate_kind")  # the name blocks.py calls
         t.wrap(run, "offer", "offer")
         t.wrap(Links, "save_block", "save_block")

@@ -120,3 +120,27 @@ def test_near_duplicate_is_deterministic_and_never_about_likeness(sface):
     fc = max(sface.detect(cropped), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     v = near_duplicate(ra, region(cropped, fc.box))
     assert v.duplicate and v.agreement >= 0.85 and v.face_inliers >= 5
+
+
+def test_pairs_stored_under_an_older_rule_are_classified_again_without_relinking(archive, tmp_path):
+    """An index linked by an older facematch (its copies stored as person pairs, no rule recorded): the next
+    `facematch link` makes their verdicts again, links nothing again, and records the rule so it does it once."""
+    import sqlite3
+
+    from facematch.crosscheck.run import link
+    from facematch.store import DB_NAME
+
+    idx = tmp_path / "index"
+    shutil.copytree(archive["index"], idx)
+    first = link(idx, across=True, progress=False)
+    assert first.settings["duplicates_rechecked"] == {"checked": 0, "changed": 0}  # nothing stored yet
+    con = sqlite3.connect(idx / DB_NAME)
+    with con:
+        n = con.execute("UPDATE link_pairs SET kind = 'person', duplicate = '' WHERE kind = 'duplicate'").rowcount
+        con.execute("DELETE FROM meta WHERE key LIKE 'link_duplicate_rule:%'")
+    con.close()
+    assert n >= len(archive["copies"])
+    again = link(idx, across=True, progress=False)
+    assert again.linked == 0 and again.settings["duplicates_rechecked"]["changed"] == n
+    assert again.pairs == first.pairs
+    assert link(idx, across=True, progress=False).settings["duplicates_rechecked"] == {"checked": 0, "changed": 0}

@@ -94,7 +94,7 @@ class BlockPairs:
         pairs = list(found.values())
         rows = faces.by_id({f for p in pairs for f in (p["a"], p["b"])})
         pairs = [p for p in pairs if p["a"] in rows and p["b"] in rows]
-        self._classify(pairs, rows)
+        self.classify(pairs, rows)
         return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
 
     def _lowest_score(self) -> float:
@@ -112,15 +112,15 @@ class BlockPairs:
         st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
         return BANDS.index(st.band) <= self.min_rank  # type: ignore[union-attr]
 
-    def _band(self, score: float) -> str | None:
+    def band(self, score: float) -> str | None:
         st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
         return None if st is None else st.band
 
-    def _classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
+    def classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
         """Duplicates (the same file, or the same pixels around the faces: duplicates.py) apart from possible same
         persons; reasons. Pairs with cosine >= CHECK_COSINE or of band strong get the pixel check, in the order
         of their faces (a < b): each photo is decoded once and each face's region made once for the block."""
-        strong = {(p["a"], p["b"]): self._band(p["score"]) == "strong" for p in pairs}
+        strong = {(p["a"], p["b"]): self.band(p["score"]) == "strong" for p in pairs}
         todo = sorted(
             (p for p in pairs if checked(p["cosine"], strong[(p["a"], p["b"])])
              and not (rows[p["a"]].sha256 and rows[p["a"]].sha256 == rows[p["b"]].sha256)),

@@ -47,6 +47,10 @@ import numpy as np
 from ..i18n import N_
 from ..store import FaceRow
 
+#: The rule's name, stored with the pairs it classified (store/links.py: duplicate_rule): `facematch link` makes
+#: the verdicts of pairs stored under another rule again (run.recheck), without linking again. Change it when
+#: the rule changes what it finds.
+RULE = "pixels-1"
 #: Pairs at least this similar (cosine) are checked, and every pair of band strong whatever its cosine.
 #: Copies below 0.8 are heavy degradations (JPEG q10, 100 px thumbnails) that score like a second photo.
 CHECK_COSINE = 0.8

@@ -26,6 +26,7 @@ from ..index import Index
 from ..neighbours import shown_score
 from ..search import Searcher
 from .blocks import BANDS, BlockPairs
+from .duplicates import CHECK_COSINE, RULE
 from .ranker import Ranker, link_nprobe
 
 #: Nearest archive faces kept per face.
@@ -87,6 +88,7 @@ def link(
         )
         report.nprobe = link_nprobe(s, nprobe)
         ctx = BlockPairs(s, k, across, min_band)
+        report.settings["duplicates_rechecked"] = recheck(index, fp, ctx)
         bar = _bar(len(todo), progress)
         ranker = Ranker.of(s, report.nprobe, threads or os.cpu_count() or 1) if len(todo) else None
         if ranker is not None and ranker.lists is not None:
@@ -125,6 +127,29 @@ def link(
             report.settings["join"] = {"candidates": st.candidates, "short": st.short, "faces": st.faces}
     report.seconds = time.monotonic() - start
     return report
+
+
+def recheck(index: Index, fp: str, ctx: BlockPairs) -> dict[str, int]:
+    """Pairs stored under another duplicate rule (an index linked by an older facematch: duplicates.RULE) get
+    their verdicts made again by today's rule, so a copy stored as a person pair stops counting as evidence
+    without linking again. Only pairs today's rule checks can change (cosine >= CHECK_COSINE or band strong;
+    the same file stays a duplicate); a pair that stops being a duplicate stays stored as a person pair
+    whatever its band. Returns the pairs checked and changed (both 0 when the rule is today's)."""
+    if index.links.duplicate_rule(fp) == RULE:
+        return {"checked": 0, "changed": 0}
+    stored = index.links.pairs(fp)
+    todo = [
+        {"a": r["a"], "b": r["b"], "cosine": r["cosine"], "score": r["score"], "old": (r["kind"], r["duplicate"])}
+        for r in stored if r["cosine"] >= CHECK_COSINE or ctx.band(r["score"]) == "strong" or r["kind"] == "duplicate"
+    ]  # fmt: skip
+    rows = index.faces.by_id({f for p in todo for f in (p["a"], p["b"])})
+    todo = [p for p in todo if p["a"] in rows and p["b"] in rows]
+    ctx.classify(todo, rows)
+    changed = [(p["a"], p["b"], p["duplicate"]) for p in todo if (p["kind"], p["duplicate"]) != p["old"]]
+    if changed:
+        index.links.set_kinds(fp, changed)
+    index.links.set_duplicate_rule(fp, RULE)
+    return {"checked": len(todo), "changed": len(changed)}
 
 
 def linked_before(ranker: Ranker, todo: np.ndarray) -> Callable[[int], bool]:

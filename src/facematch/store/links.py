@@ -145,6 +145,21 @@ class Links:
         sql = "SELECT kind, COUNT(*) FROM link_pairs" + (" WHERE engine = ?" if engine else "") + " GROUP BY kind"
         return {r[0]: r[1] for r in self.db.execute(sql, (engine,) if engine else ())}
 
+    # -- which duplicate rule classified the stored pairs (crosscheck/duplicates.py: RULE) --------------
+    def duplicate_rule(self, engine: str) -> str | None:
+        return self.db.get_meta(f"link_duplicate_rule:{engine}")
+
+    def set_duplicate_rule(self, engine: str, rule: str) -> None:
+        self.db.set_meta(f"link_duplicate_rule:{engine}", rule)
+
+    def set_kinds(self, engine: str, verdicts: list[tuple[int, int, str]]) -> None:
+        """Stored pairs classified again: (a, b, why they are one image saved again, or '' for a person pair)."""
+        with self.db.write() as c:
+            c.executemany(
+                "UPDATE link_pairs SET kind = ?, duplicate = ? WHERE engine = ? AND a = ? AND b = ?",
+                [("duplicate" if why else "person", why, engine, a, b) for a, b, why in verdicts],
+            )
+
     # -- the pair decision log ----------------------------------------------------------------------
     def append_decision(
         self,
