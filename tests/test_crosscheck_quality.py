@@ -125,3 +125,32 @@ def test_a_detected_face_from_a_blurred_photo_is_low_quality(sface):
     blurred = np.asarray(Image.fromarray(photo).filter(ImageFilter.GaussianBlur(8)))
     sharp, soft = (sface.embed(x, sface.detect(x)[:1])[0] for x in (photo, blurred))
     assert sharp.quality > 3 * quality.BLUR_BELOW and soft.quality < quality.BLUR_BELOW
+
+
+def test_review_next_n_goes_past_the_band_by_count_with_the_band_shown(archive, capsys):
+    """The archive was linked with --min-band weak: the default queue stops at 'possible', `--next N` goes on."""
+    idx = str(archive["index"])
+    with Searcher(archive["index"]) as s:
+        cc = CrossCheck(s)
+        every = cc.pairs(undecided=True)
+        within = cc.queue(band="possible")
+        assert within and all(p.band in ("strong", "possible") for p in within)
+        first_weak = next(n for n, p in enumerate(every, 1) if p.band == "weak")
+        n = first_weak + 5
+        assert [p.id for p in cc.queue(n)] == [p.id for p in every[:n]]
+    capsys.readouterr()
+    assert main(["link", "review", "--index", idx, "--limit", "500"]) == 0
+    assert "[weak" not in (out := capsys.readouterr().out) and "weak resemblance" not in out
+    assert main(["link", "review", "--index", idx, "--next", str(n)]) == 0
+    out = capsys.readouterr().out
+    bands = [p.band for p in every[:n]]
+    assert out.startswith(f"The next {n} pairs no one has decided yet, strongest first: {bands.count('strong')} "
+                          f"strong, {bands.count('possible')} possible, {bands.count('weak')} weak.")  # fmt: skip
+    assert f"From #{first_weak} on they are past the band 'possible resemblance'" in out
+    assert f"#{first_weak}  pair {every[first_weak - 1].id}" in out and "[weak resemblance]" in out
+    assert main(["link", "review", "--index", idx, "--next", "100000"]) == 0
+    assert f"Only {len(every)} undecided pairs are stored" in capsys.readouterr().out
+    assert main(["link", "review", "--index", idx, "--next", str(n), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got["pairs"]) == n and got["past_band_from"] == first_weak and got["band"] == "possible"
+    assert [r["band"] for r in got["pairs"]] == bands

@@ -58,7 +58,15 @@ def _link_options(s) -> None:
 
     c = lsub.add_parser("review", help=_("the review queue: pairs by strength (undecided first with --next)"))
     common(c)
-    c.add_argument("--next", action="store_true", help=_("only the strongest pair no one has decided yet"))
+    c.add_argument(
+        "--next", nargs="?", type=int, const=1, default=None, metavar="N",
+        help=_("the next N pairs no one has decided yet, strongest first, each with its band, going past --band "
+               "when its pairs run out (without N: the strongest one)"),
+    )  # fmt: skip
+    c.add_argument(
+        "--band", choices=["strong", "possible", "weak"], default="possible",
+        help=_("list pairs of at least this band (default possible; --next N goes past it by count)"),
+    )  # fmt: skip
     c.add_argument("--limit", type=int, default=20, help=_("pairs to list (default 20)"))
     c.add_argument("--all", action="store_true", help=_("decided pairs too"))
     c.set_defaults(func=cmd_link_review)
@@ -151,11 +159,29 @@ def _crosscheck(args: argparse.Namespace):
         raise
 
 
-def _print_pair(cc, p) -> None:
+def _print_next_header(pairs: list, band: str, past: int | None) -> None:
+    """How the next N pairs spread over the bands, and from which one they are past the band."""
+    from ..crosscheck import BANDS
+
+    counts = {b: sum(p.band == b for p in pairs) for b in BANDS}
+    print(_("The next {n} pairs no one has decided yet, strongest first: {strong} strong, {possible} possible, "
+            "{weak} weak.", n=num(len(pairs)), strong=num(counts["strong"]), possible=num(counts["possible"]),
+            weak=num(counts["weak"])))  # fmt: skip
+    if past is not None:
+        print(_("From #{n} on they are past the band '{band}': less likely, shown by count as asked.", n=num(past),
+                band=messages.band_text(band, decided=True)))  # fmt: skip
+    print()
+
+
+def _print_pair(cc, p, n: int | None = None) -> None:
     from ..crosscheck import pair_lines, record_summary
 
     kind = {"person": _("may be the same person"), "duplicate": _("duplicate image")}.get(p.kind, p.kind)
-    print(_("pair {pair}  ({kind})", pair=p.id, kind=kind))
+    head = _("pair {pair}  ({kind})", pair=p.id, kind=kind)
+    if n is not None:
+        band = messages.band_text(p.band, decided=True) if p.band else _("no band")
+        head = f"#{num(n)}  {head}  [{band}]"
+    print(head)
     for side, f in (("A", p.a), ("B", p.b)):
         print(f"  {side}: {f.path}  " + _("face box {box}", box=[round(v) for v in f.box])
               + f"  sha256 {(f.sha256 or '')[:16]}")  # fmt: skip
@@ -183,24 +209,35 @@ def _print_pair(cc, p) -> None:
 def cmd_link_review(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..crosscheck import count_set_aside, pair_row
+    from ..crosscheck import BANDS, count_set_aside, pair_row
 
     index, cc = _crosscheck(args)
     with index:
         every = cc.pairs()
         aside = count_set_aside(every)
-        pairs = every if args.all else [p for p in every if p.decision is None]
-        pairs = pairs[:1] if args.next else pairs[: args.limit]
+        if args.next is not None:
+            pairs = cc.queue(args.next, every=args.all)
+        else:
+            pairs = cc.queue(band=args.band, every=args.all)[: args.limit]
+        floor = BANDS.index(args.band)
+        past = next((n for n, p in enumerate(pairs, 1) if p.band and BANDS.index(p.band) > floor), None)
         if getattr(args, "json", False):
             print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs],
-                        "set_aside": asdict(aside)})  # fmt: skip
+                        "band": args.band, "past_band_from": past, "set_aside": asdict(aside)})  # fmt: skip
             return 0
         if not pairs:
             print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
             return 0
-        for p in pairs:
-            _print_pair(cc, p)
+        many = args.next is not None and args.next > 1
+        if many:
+            _print_next_header(pairs, args.band, past)
+        for n, p in enumerate(pairs, 1):
+            _print_pair(cc, p, n if many else None)
             print()
+        if many and len(pairs) < args.next:
+            print(_("Only {n} undecided pairs are stored: `facematch link` keeps person pairs of at least its "
+                    "--min-band (default possible); `facematch link --min-band weak --full` keeps the weaker ones "
+                    "too.", n=num(len(pairs))))  # fmt: skip
         if aside.faces:
             print(aside.text())
         print(_("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`."))

@@ -172,6 +172,17 @@ class CrossCheck:
         rank = {b: n for n, b in enumerate(calibration.BANDS)}
         return sorted(out, key=lambda p: (rank.get(p.band, 0), p.low))  # stable: by score within each
 
+    def queue(self, count: int | None = None, band: str = "possible", every: bool = False) -> list[Pair]:
+        """The review queue, strongest first (pairs()), undecided only unless `every`. Without `count`: the pairs
+        of at least `band`. With `count`: the next `count` pairs whatever their band, going past `band` once its
+        pairs run out ("the next 100 most likely pairs"); each pair keeps its band (Pair.band) to show. Only
+        stored pairs: `facematch link` keeps person pairs of at least its --min-band."""
+        pairs = self.pairs(undecided=not every)
+        if count is not None:
+            return pairs[: max(count, 0)]
+        floor = calibration.BANDS.index(band)
+        return [p for p in pairs if p.band is None or calibration.BANDS.index(p.band) <= floor]
+
     def pair(self, text: str) -> Pair:
         a, b = parse_pair_id(text)
         rows = [r for r in self.index.links.pairs(self.fp) if (r["a"], r["b"]) == (a, b)]
