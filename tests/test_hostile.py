@@ -147,3 +147,20 @@ def test_importing_facematch_leaves_pillows_guard_on_at_facematchs_limit():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == str(images.MAX_PIXELS) != "None"
+
+
+def test_the_reason_a_photo_is_refused_is_in_the_readers_language(tmp_path):
+    """A bomb's reason and a file over the size limit reach people (the index report, the app) in their language,
+    not in the library's English (issue 23)."""
+    from facematch import i18n
+
+    big = tmp_path / "big.jpg"
+    with big.open("wb") as f:
+        f.truncate(images.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    with i18n.language("tr"):
+        with pytest.raises(images.ImageError) as bomb:
+            images.decode(_png_with_declared_size(12_000, 12_000))
+        with pytest.raises(images.ImageError) as huge:
+            images.read_file(big)
+    assert str(bomb.value) == "görüntü çok büyük (144 megapiksel; sınır 100); çözülmeden reddedildi"
+    assert str(huge.value).startswith("dosya çok büyük (")

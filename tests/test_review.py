@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facematch import demo
+from facematch import demo, i18n
 from facematch.index import Index
 from facematch.indexing import index_folder
 from facematch.review import Review
@@ -45,6 +45,8 @@ def test_cases_lifecycle(index, rv):
     assert rv.reopen_case(case.id).is_open
     with pytest.raises(ValueError, match="needs a name"):
         rv.create_case("   ", "Ayse")
+    with i18n.language("zh_Hans"), pytest.raises(ValueError, match="个案需要一个姓名（或别名）"):
+        rv.create_case("   ", "Ayse")  # in the reader's language, as every refusal a person meets (issue 23)
 
 
 def test_log_is_append_only_and_latest_decision_wins(index, rv):

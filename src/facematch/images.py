@@ -96,7 +96,13 @@ def read_file(path: Path) -> bytes:
         if size == 0:
             raise ImageError(_("empty file (0 bytes)"))
         if size > MAX_FILE_BYTES:
-            raise ImageError(f"file too large ({size / 1e6:.0f} MB; limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
+            raise ImageError(
+                _(
+                    "file too large ({size} MB; limit {limit} MB)",
+                    size=f"{size / 1e6:.0f}",
+                    limit=f"{MAX_FILE_BYTES / 1e6:.0f}",
+                )
+            )
         return path.read_bytes()
     except PermissionError as e:
         raise ImageError(_("cannot read the file (permission denied)")) from e
@@ -127,7 +133,7 @@ def decode(data: bytes, max_side: int = MAX_SIDE, upload: bool = False) -> Decod
         if w * h > MAX_PIXELS:  # Pillow checked already, unless someone changed its limit in this process
             raise ImageError(_too_large(w * h))
         if w < 1 or h < 1:
-            raise ImageError(f"image has no pixels ({w}x{h})")
+            raise ImageError(_("image has no pixels ({width}x{height})", width=w, height=h))
         im.seek(0)  # first frame of an animated GIF/WebP
         im.load()
         im = ImageOps.exif_transpose(im)
@@ -210,8 +216,11 @@ def _upload_too_large(pixels: int, limit: int) -> str:
 def _too_large(pixels: int | None) -> str:
     """The one reason for a photo over MAX_PIXELS, whichever check caught it."""
     limit = _megapixels(MAX_PIXELS)
-    amount = _megapixels(pixels) if pixels else f"over {limit}"
-    return f"image too large ({amount} megapixels; limit {limit}); refused before decoding"
+    if not pixels:
+        return _("image too large (over {limit} megapixels); refused before decoding", limit=limit)
+    amount = _megapixels(pixels)
+    return _("image too large ({amount} megapixels; limit {limit}); refused before decoding", amount=amount,
+             limit=limit)  # fmt: skip
 
 
 def _megapixels(pixels: int) -> str:

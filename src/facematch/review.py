@@ -173,7 +173,7 @@ class Review:
         asked otherwise. `keep_photos`: the family's answer, asked once, whether its photos are kept in the case."""
         name = name.strip()
         if not name:
-            raise ValueError("a case needs a name (or an alias)")
+            raise ValueError(_("a case needs a name (or an alias)"))
         if self.account is not None:
             reviewer = self.account.name
         two = self.team if two_reviewers is None else bool(two_reviewers)
@@ -206,7 +206,7 @@ class Review:
     def rename_case(self, case_id: int, name: str) -> Case:
         self._guard(case_id)
         if not name.strip():
-            raise ValueError("a case needs a name (or an alias)")
+            raise ValueError(_("a case needs a name (or an alias)"))
         self._cases.update(case_id, name=name.strip())
         return self.case(case_id)
 
@@ -215,7 +215,7 @@ class Review:
         team mode only an admin or a caseworker may change it (a family cannot waive the second reviewer)."""
         self._guard(case_id)
         if self.account is not None and self.account.role not in (ADMIN, CASEWORKER):
-            raise AccessDenied("only an admin or a caseworker can change the two-reviewer rule of a case")
+            raise AccessDenied(_("only an admin or a caseworker can change the two-reviewer rule of a case"))
         self._cases.update(case_id, two_reviewers=bool(on))
         return self.case(case_id)
 
