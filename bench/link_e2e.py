@@ -170,10 +170,13 @@ def insert_faces(
 
 
 def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndarray, threads: int) -> dict:
-    """Neighbour lists (neighbours.K nearest other faces, not of the same image) of `todo`, with the join.
+    """Neighbour lists (neighbours.K nearest other faces, not of the same image, below the engine's same-person
+    cut) of `todo`, with the join.
 
     Every face of the engine is loaded from SQLite (as link does); the join runs at link's nprobe with
-    plain cosines; lists are saved through store/neighbours.py block by block."""
+    plain cosines; lists are saved through store/neighbours.py block by block. The join looks K + 6 deep: a face
+    with more than 6 faces of its own image or above the cut gets a shorter list here (neighbours.update searches
+    further), which changes its r_g a little and the time not at all."""
     from facematch.search import Searcher  # noqa: F401  (imported for the same module state as link)
 
     start = time.perf_counter()  # loading included
@@ -183,6 +186,7 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
         vecs[np.searchsorted(ids, part_ids)] = part
     nprobe = max(1, int(fv.spec.params.get("nprobe", 32)) // NPROBE_SHARE) if joins(fv) else None
     wide = neighbours.K + 6
+    k, cut = neighbours.Scoring.for_engine(fp).lists
     lists = selfjoin.Lists.of(fv.index, ids) if joins(fv) else None
     ranker = Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, neighbours.K)
     for block in ranker.plan(todo):
@@ -191,8 +195,10 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
         for f, row_c, row_i in zip(q.tolist(), cos, found, strict=True):
             ok = (row_i >= 0) & (row_i != f)
             ok &= key_of[np.maximum(row_i, 0)] != key_of[f]
-            out[f] = (row_i[ok][: neighbours.K], row_c[ok][: neighbours.K])
-        index.neighbours.save(fp, neighbours.K, out, set())
+            if cut is not None:
+                ok &= row_c < cut
+            out[f] = (row_i[ok][:k], row_c[ok][:k])
+        index.neighbours.save(fp, k, cut, out, set())
     return {"seconds": round(time.perf_counter() - start, 1), "nprobe": nprobe, "faces": len(todo)}
 
 
@@ -342,7 +348,7 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         indexing["neighbours"] = join_neighbours(index, fp, fv, index.faces.ids(fp), key_of, threads)
         stamp(f"neighbour lists by the join: {indexing['neighbours']}")
         t = time.perf_counter()
-        cal = index.stranger_rates(fp, neighbours.Scoring())
+        cal = index.stranger_rates(fp, neighbours.Scoring.for_engine(fp))
         indexing["stranger_rates_s"] = round(time.perf_counter() - t, 1)
         indexing["calibration"] = type(cal).__name__
         stamp(f"stranger rates: {indexing['stranger_rates_s']} s ({indexing['calibration']})")
@@ -367,15 +373,16 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         t = time.perf_counter()
         fv = index.vectors(fp)
         inc["faiss_catch_up_s"] = round(time.perf_counter() - t, 1)
-        new = index.neighbours.missing(fp, neighbours.K)
+        scoring = neighbours.Scoring.for_engine(fp)
+        new = index.neighbours.missing(fp, *scoring.lists)
         inc["neighbours_new"] = join_neighbours(index, fp, fv, new, key_of, threads)
         t = time.perf_counter()
-        touched = neighbours._take_in_new(index.faces, index.neighbours, fp, neighbours.K, new, set(new.tolist()))
-        index.neighbours.save(fp, neighbours.K, touched, set())
+        touched = neighbours._take_in_new(index.faces, index.neighbours, fp, *scoring.lists, new, set(new.tolist()))
+        index.neighbours.save(fp, *scoring.lists, touched, set())
         inc["neighbours_older_s"] = round(time.perf_counter() - t, 1)
         inc["older_lists_changed"] = len(touched)
         t = time.perf_counter()
-        index.stranger_rates(fp, neighbours.Scoring())
+        index.stranger_rates(fp, scoring)
         inc["stranger_rates_s"] = round(time.perf_counter() - t, 1)
     res["incremental_indexing"] = inc
     stamp(f"+{n_new:,} faces indexed: {inc}")

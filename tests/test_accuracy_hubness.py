@@ -12,16 +12,19 @@ from facematch.neighbours import neighbour_means
 
 @pytest.fixture(scope="module")
 def gallery(sface, t1_path, demo_dir) -> np.ndarray:
-    """Nine real faces: the six people of t1.jpg and the three demo gallery photos (two of Obama)."""
+    """Nine real faces: the six people of t1.jpg and three demo gallery photos (Biden, then two of Obama)."""
     faces = sface.analyze(rgb(t1_path))
     faces += [sface.analyze(rgb(demo_dir / "gallery" / name))[0] for name in ("biden.jpg", "obama.jpg", "obama3.jpg")]
     return np.stack([f.embedding for f in faces])
 
 
-def brute_force_r(g: np.ndarray, k: int) -> np.ndarray:
+def brute_force_r(g: np.ndarray, k: int, cut: float | None = None) -> np.ndarray:
     sims = g @ g.T
     np.fill_diagonal(sims, -np.inf)
-    return np.sort(sims, axis=1)[:, ::-1][:, :k].mean(axis=1)
+    if cut is not None:
+        sims[sims >= cut] = -np.inf
+    top = np.sort(sims, axis=1)[:, ::-1][:, :k]
+    return np.array([row[np.isfinite(row)].mean() for row in top])
 
 
 @pytest.mark.parametrize("k", [1, 3, 8])
@@ -57,3 +60,32 @@ def test_the_most_crowded_faces_are_the_two_photos_of_one_person(gallery):
     same_image = neighbour_means(gallery, ["t1"] * 6 + ["a", "b", "c"], k=3)
     others = gallery[:6] @ gallery[6:].T  # a t1 face's only allowed neighbours: the three other photos
     assert np.allclose(same_image[:6], np.sort(others, axis=1)[:, ::-1].mean(axis=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_with_a_cut_the_neighbours_at_same_person_level_do_not_count(gallery, k):
+    assert np.allclose(neighbour_means(gallery, k=k, cut=0.363), brute_force_r(gallery, k, 0.363), atol=1e-5)
+
+
+def test_with_the_cut_obamas_two_photos_are_no_longer_the_most_crowded(gallery):
+    """Issue 26: Obama's two photos (cosine well above SFace's published same-person threshold 0.363) are each
+    other's nearest neighbour. Left out of r_g, their r_g is like anyone's: their scores are no longer lowered
+    for being the same person twice."""
+    assert float(gallery[7] @ gallery[8]) >= 0.363
+    plain = neighbour_means(gallery, k=3)
+    cut = neighbour_means(gallery, k=3, cut=0.363)
+    assert cut[7] < plain[7] - 0.05 and cut[8] < plain[8] - 0.05
+    assert not set(np.argsort(cut)[-2:]) & {7, 8}
+    others = [i for i in range(9) if i not in (7, 8)]
+    assert np.allclose(cut[others], plain[others], atol=1e-6)  # no other face has a neighbour at that level
+
+
+def test_more_same_person_neighbours_than_the_spare_are_searched_past(gallery):
+    """Twenty near-copies of one face (a person photographed twenty times): each copy's 19 others are above the
+    cut, more than the search's spare 6; its r_g is still the mean of the k nearest below the cut."""
+    rng = np.random.default_rng(26)
+    copies = gallery[0] + rng.normal(0, 0.02, (20, gallery.shape[1]))
+    g = np.vstack([gallery, copies / np.linalg.norm(copies, axis=1, keepdims=True)]).astype(np.float32)
+    r = neighbour_means(g, k=5, cut=0.363)
+    assert np.allclose(r, brute_force_r(g, 5, 0.363), atol=1e-5)
+    assert r[9:].max() < 0.2 < 0.8 < neighbour_means(g, k=5)[9:].min()  # strangers' level, not each other's

@@ -48,7 +48,8 @@ def test_an_old_index_is_refused_then_reindexed_in_place_with_its_decisions(tmp_
     assert searcher.fingerprint.endswith("+up=both+border=edge+flip") and searcher.alpha > 0
     with Index.open(idx) as index:
         assert list(index.engines()) == [searcher.fingerprint]  # the old faces are gone, not mixed in
-        assert index.neighbours.count(searcher.fingerprint, 10) == index.faces.count(searcher.fingerprint)
+        fp = searcher.fingerprint
+        assert index.neighbours.count(fp, *searcher.scoring.lists) == index.faces.count(fp)
         rv = Review(index)
         marks = {c.face.filename: (d.decision, d.note) for c, d in rv.annotate(case.id, new) if d is not None}
         assert rv.case(case.id).name == "Brother" and len(rv.log(case.id)) == 2

@@ -188,9 +188,13 @@ class Index:
             raise EngineMismatch(_("this index holds no faces of {engine}", engine=fingerprint))
         return sync(self.faces, self.folder, fingerprint, dim, rebuild=rebuild)
 
-    def update_neighbours(self, fingerprint: str, vectors: FaceVectors, k: int = neighbours.K):
-        """Bring every face's nearest-neighbour list (and so its hub value) in step (neighbours.py)."""
-        return neighbours.update(self.faces, self.neighbours, vectors, fingerprint, k)
+    def update_neighbours(
+        self, fingerprint: str, vectors: FaceVectors, scoring: neighbours.Scoring | None = None, progress: bool = False
+    ):
+        """Bring every face's nearest-neighbour list (and so its hub value) in step (neighbours.py), for the scores
+        a search with this engine shows unless `scoring` says otherwise."""
+        scoring = scoring or neighbours.Scoring.for_engine(fingerprint)
+        return neighbours.update(self.faces, self.neighbours, vectors, fingerprint, scoring, progress)
 
     def stranger_rates(
         self, fingerprint: Fingerprint, scoring: neighbours.Scoring, refresh: bool = False, save: bool = True
@@ -237,8 +241,8 @@ class Index:
         if not scoring.corrected:
             return None
         ids = self.faces.ids(fingerprint) if ids is None else ids
-        mean, _ = self.neighbours.hub_range(fingerprint, scoring.k)
-        return calibration.ScoreAdjustment(gallery=scoring.offsets(self.neighbours.hub(ids, scoring.k), mean))
+        mean, _ = self.neighbours.hub_range(fingerprint, *scoring.lists)
+        return calibration.ScoreAdjustment(gallery=scoring.offsets(self.neighbours.hub(ids, *scoring.lists), mean))
 
     # -- summaries --------------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -8,7 +8,9 @@ an evaluation measures what users get, and a score means the same thing on every
 The score is the cosine similarity corrected for hubness (neighbours.py): an archive face that is close
 to everyone (blurred, small, very average-looking) would otherwise crowd the first candidates of
 unrelated searches, so each face's score is lowered by how crowded its own neighbourhood is, relative to
-the archive's average: score = cosine - HUB_ALPHA x (r_g - mean r). The raw cosine is kept beside it.
+the archive's average: score = cosine - HUB_ALPHA x (r_g - mean r), r_g without the neighbours likely to be
+the same person (neighbours.Scoring.cut). The raw cosine is kept beside it. `progress`: a bar while neighbour
+lists of an older facematch's rule are brought to this one (once, on the first open after an upgrade).
 
 It refuses to search with an engine other than the one that built the index: comparing vectors of two
 different models gives numbers that look like scores and mean nothing. One Searcher may serve many
@@ -111,7 +113,12 @@ class Searcher:
     """An open index ready to answer queries (thread-safe; see the module docstring)."""
 
     def __init__(
-        self, index: Index | Path, engine: str | None = None, models: Path | None = None, hubness: float = HUB_ALPHA
+        self,
+        index: Index | Path,
+        engine: str | None = None,
+        models: Path | None = None,
+        hubness: float = HUB_ALPHA,
+        progress: bool = False,
     ) -> None:
         self._owns_index = not isinstance(index, Index)
         self.index: Index = Index.open(Path(index)) if self._owns_index else index  # type: ignore[arg-type]
@@ -127,11 +134,11 @@ class Searcher:
                     )
                 )  # fmt: skip
             self.vectors: FaceVectors = self.index.vectors(fp, self.engine.dim)
-            self.scoring = neighbours.Scoring(alpha=float(hubness))
+            self.scoring = neighbours.Scoring.for_engine(fp, alpha=float(hubness))
             self.alpha = self.scoring.alpha
             if self.alpha:  # lists missing after an interrupted run or from an older facematch are made now
-                self.index.update_neighbours(fp, self.vectors)
-            self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, neighbours.K)
+                self.index.update_neighbours(fp, self.vectors, self.scoring, progress)
+            self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, *self.scoring.lists)
             # How often strangers reach a score, for these weights and these scores: the archive's own
             # estimate where it is large enough, else the shipped reference table, else None (uncalibrated).
             self.calibration: Calibration | ArchiveCalibration | None = self.index.stranger_rates(fp, self.scoring)
@@ -252,7 +259,7 @@ class Searcher:
     def offsets(self, ids: np.ndarray) -> np.ndarray:
         """What the hubness correction takes off each archive face's cosine: HUB_ALPHA x (r_g - mean r)
         (0 for a face without r_g, and for id -1)."""
-        hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), neighbours.K).reshape(ids.shape)
+        hub = self.index.neighbours.hub(np.where(ids >= 0, ids, 0).ravel(), *self.scoring.lists).reshape(ids.shape)
         return self.scoring.offsets(hub, self.hub_mean, np.float32)
 
     def candidates_for(self, faces: list[Face], face_ids: set[int], ranked: list[Candidate]) -> dict[int, Candidate]:

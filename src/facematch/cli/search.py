@@ -7,6 +7,7 @@ are shown through `present`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import messages
@@ -236,7 +237,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.photos and not facts.names:
         raise ValueError(_("give one or more photos, or a --name to search the records by"))
     index_dir = args.index or default_index()
-    with Searcher(index_dir, args.engine) as searcher:
+    with Searcher(index_dir, args.engine, progress=sys.stderr.isatty()) as searcher:
         queries = [searcher.detect_file(p) for p in args.photos]
         picks = args.face or []
         if len(picks) not in (0, 1, len(queries)):

@@ -93,7 +93,7 @@ class CrossCheck:
             self.index = source
             self.fp = source.engine(engine)
             self.gallery_size = source.faces.count(self.fp)  # what a Searcher counts once FAISS is in step
-            self.calibration = source.stranger_rates(self.fp, neighbours.Scoring(), save=False)
+            self.calibration = source.stranger_rates(self.fp, neighbours.Scoring.for_engine(self.fp), save=False)
         else:
             self.s = source
             self.index = source.index

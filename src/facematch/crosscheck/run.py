@@ -76,7 +76,7 @@ def link(
     import faiss
 
     faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
-    with Searcher(index_dir, engine) as s:
+    with Searcher(index_dir, engine, progress=progress) as s:
         index, fp = s.index, s.fingerprint
         if full:
             index.links.forget_settings(fp, -1, across)

@@ -24,10 +24,27 @@ ENGINES = {
     "insightface:<pack>": "an insightface model pack in models/<pack>/ (non-commercial research licence)",
 }
 
+#: The cosine at or above which the model's authors call two faces the same person, per engine name. The hubness
+#: correction leaves archive neighbours at or above it out of a face's r_g (neighbours.Scoring): they are most
+#: likely the same person photographed again (repeat arrests), not a sign that the face is close to everyone.
+#: Published values, not tuned on this project's sets:
+#: - sface: OpenCV Zoo's SFace demo (models/face_recognition_sface/sface.py: `_threshold_cosine = 0.363`, beside
+#:   its norm-L2 threshold 1.128), the threshold its authors report for LFW verification.
+#: An engine missing here keeps the correction of facematch before issue 26 (every neighbour counts):
+#: insightface packs (no threshold published for these packs by their authors) and dlib (see README,
+#: "Accuracy past one model's ceiling").
+SAME_PERSON_COSINE: dict[str, float] = {"sface": 0.363}
+
 __all__ = [
-    "DEFAULT_ENGINE", "ENGINES", "EngineInfo", "Face", "FaceEngine", "MissingExtra", "engine_info", "get_engine",
-    "models_dir", "require",
+    "DEFAULT_ENGINE", "ENGINES", "SAME_PERSON_COSINE", "EngineInfo", "Face", "FaceEngine", "MissingExtra",
+    "engine_info", "get_engine", "models_dir", "require", "same_person_cosine",
 ]  # fmt: skip
+
+
+def same_person_cosine(engine: str) -> float | None:
+    """SAME_PERSON_COSINE of an engine (a name or a fingerprint), None where none is published."""
+    name = Fingerprint(engine).name if "@" in str(engine) else str(engine)
+    return SAME_PERSON_COSINE.get(name)
 
 
 def models_dir() -> Path:

@@ -41,9 +41,9 @@ def evaluate_calibration(
     from .. import calibration
     from ..neighbours import Scoring, neighbour_means
 
-    scoring = scoring or Scoring()  # the scores a search shows (search.Searcher's default)
     labelled = labelled_photos(images_dir, identity_from, identities)
     emb = embed_photos(labelled.paths, engine_name, cache_dir, workers, progress)
+    scoring = scoring or Scoring.for_engine(emb.engine)  # the scores a search shows (search.Searcher's default)
     found = emb.found
     vecs = emb.vectors[found]
     labels = np.asarray(labelled.identities)[found]
@@ -53,7 +53,7 @@ def evaluate_calibration(
     what = source or f"the folder {Path(images_dir).name}"
     offsets = None
     if scoring.corrected:  # the photos taken as one archive: each one's hubness among them
-        hub = neighbour_means(vecs, keys, scoring.k)
+        hub = neighbour_means(vecs, keys, scoring.k, cut=scoring.cut)
         offsets = scoring.offsets(hub, float(hub.mean()))
     cal = calibration.build(
         vecs,
@@ -188,7 +188,7 @@ def stranger_check(
         """Each population is its own archive: its faces' hubness is measured among themselves."""
         if not scoring.corrected:
             return None
-        hub = neighbour_means(v, k, scoring.k)
+        hub = neighbour_means(v, k, scoring.k, cut=scoring.cut)
         return scoring.offsets(hub, float(hub.mean()))
 
     def archive(v: np.ndarray, k: np.ndarray, off: np.ndarray | None) -> tuple[object | None, str | None]:

@@ -189,7 +189,7 @@ def evaluate_search(
     qi = [where[p] for p in split.queries]
     from ..neighbours import Scoring
 
-    scoring = scoring or Scoring()
+    scoring = scoring or Scoring.for_engine(emb.engine)
     with Searcher(out_dir / "gallery-index", models=models, hubness=scoring.alpha) as searcher:
         gallery_faces = searcher.gallery_size
         ranks, mate, nonmate = rank_mates(

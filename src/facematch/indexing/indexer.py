@@ -183,8 +183,9 @@ def index_folder(
                 bar.close()
         vectors = index.vectors(fp, engine.dim)
         if not report.interrupted:  # else the next run, or the first search, brings these up to date
-            index.update_neighbours(fp, vectors)
-            index.stranger_rates(fp, Scoring())
+            scoring = Scoring.for_engine(fp)
+            index.update_neighbours(fp, vectors, scoring, progress)
+            index.stranger_rates(fp, scoring)
         if records_csv is not None:
             imported = import_file(index, Path(records_csv))
             report.records = imported.records
