@@ -1,8 +1,10 @@
-"""Accuracy of every pipeline on the photos families have, side by side in one run (issue 16).
+"""Accuracy of every pipeline on the photos families have, side by side in one run (issues 16 and 26).
 
-Sets (bench/devsets.py): LFW made hard (tight 100 px crops, 64 px photos, JPEG q10, scans) against the
-whole LFW gallery; east-asian-dev as it is and as tight crops; and the open set: the joint gallery of
-LFW and east-asian-dev searched by LFW tight crops and east-asian queries.
+Sets (bench/devsets.py): age-gap-dev, young photos searched against every adult photo (about two per person)
+plus the LFW gallery as distractors (`age-gap`), and against each person's first adult photo only
+(`age-gap/1adult`); LFW made hard (tight 100 px crops, 64 px photos, JPEG q10, scans) against the whole LFW
+gallery; east-asian-dev as it is and as tight crops; and the open set: the joint gallery of LFW and
+east-asian-dev searched by LFW tight crops and east-asian queries.
 
 Pipelines:
   ref-A dlib            dlib as face_recognition runs it: HOG (1 upsample), largest face, 5-point
@@ -13,8 +15,18 @@ Pipelines:
   sface up=/border=/flip variants of the engine's pre-processing (src/facematch/engines/sface.py)
   insightface:<pack>    every pack found in models/ (none ship; picked up when present)
 Scoring variants computed from the same embeddings: CSLS-style hubness correction (several k and
-weights) and a z-score fusion of dlib with sface (weights chosen on one half of the people, reported
-on the other). A query with no face, or whose mate's gallery photo has no face, is a miss.
+weights; "cut C, up to M": a face's nearest neighbours at cosine >= C left out of r_g, at most M of them, C = the
+engine's published same-person cosine, engines.SAME_PERSON_COSINE, M = neighbours.SAME_PERSON_MAX: what ships
+since issue 26; any --cuts and --most too; M = all: no bound) and a z-score fusion of dlib with sface
+(weights chosen on one half of the people, reported on the other). A query's rank is 1 + the number of other
+people's gallery faces scoring above its best-scoring mate (age-gap has about two adult photos a person, the
+other sets one). A query with no face, or whose mates' gallery photos have no face, is a miss.
+
+Issue 26's comparison (plain cosine, the correction shipped before, the correction shipped now, on the
+colleague's protocol: 150 LFW people, a 2,000-photo LFW gallery):
+
+    .venv/bin/python bench/accuracy.py --people 150 --distractors 1850 --timing 0 \
+        --pipelines "default (up=both border=edge flip)" [dlib] [--cuts 0.30 0.45] [--most 3 10 0]
 
 Embeddings are cached per (pipeline, engine fingerprint, photo sha256) in bench/out/accuracy-cache/.
 
@@ -39,10 +51,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devsets  # noqa: E402
 
-from facematch.engines import get_engine, models_dir  # noqa: E402
+from facematch.engines import get_engine, models_dir, same_person_cosine  # noqa: E402
 from facematch.engines.base import Face, normalise  # noqa: E402
 from facematch.engines.sface import DETECTOR_FILE, RECOGNIZER_FILE, SFaceEngine  # noqa: E402
-from facematch.neighbours import neighbour_means  # noqa: E402
+from facematch.neighbours import SAME_PERSON_MAX, neighbour_means  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -276,12 +288,29 @@ def similarity(q: np.ndarray, g: np.ndarray, euclidean: bool) -> np.ndarray:
 
 
 def mate_ranks(scores: np.ndarray, q_ok: np.ndarray, g_ok: np.ndarray, mates: np.ndarray) -> np.ndarray:
-    """Rank of each query's mate (1 = first); inf when the query or its mate's photo has no face."""
+    """Rank of each query's best-scoring mate (1 = first): 1 + the faces of other people above it. `mates`: a
+    (queries x gallery) mask of the same person. inf when the query or all its mates' photos have no face."""
     s = np.where(g_ok[None, :], scores, -np.inf)
-    own = s[np.arange(len(mates)), mates]
-    r = 1 + (s > own[:, None]).sum(1).astype(float)
-    r[~q_ok | ~g_ok[mates]] = np.inf
+    own = np.where(mates & g_ok[None, :], s, -np.inf).max(1)
+    r = 1 + ((s > own[:, None]) & ~mates).sum(1).astype(float)
+    r[~q_ok | ~np.isfinite(own)] = np.inf
     return r
+
+
+def searched(ds: devsets.DevSets, gnames: list[str], qname: str) -> tuple[list, list, np.ndarray]:
+    """(gallery, queries with a mate in it, the mates mask) of one set."""
+    gallery = [ph for g in gnames for ph in ds.galleries[g]]
+    ids = np.array([ph.identity for ph in gallery])
+    present = set(ids.tolist())
+    queries = [q for q in ds.queries[qname] if q.identity in present]
+    return gallery, queries, np.array([q.identity for q in queries])[:, None] == ids[None, :]
+
+
+def engine_of(pipeline: str) -> str:
+    """The engine name a pipeline's vectors come from (its published same-person cosine is the engine's)."""
+    if pipeline in SFACE_VARIANTS or pipeline == "ref-B zoo":
+        return "sface"
+    return "dlib" if pipeline == "ref-A dlib" else pipeline
 
 
 def summary(r: np.ndarray, q_ok: np.ndarray) -> dict[str, object]:
@@ -304,6 +333,9 @@ def main() -> int:
     ap.add_argument("--cached-only", action="store_true", help="embed nothing: table of the pipelines fully cached")
     ap.add_argument("--embed-only", action="store_true", help="fill the embedding cache, no table")
     ap.add_argument("--timing", type=int, default=150, help="photos timed for the old vs new default (0: skip)")
+    ap.add_argument("--cuts", type=float, nargs="*", default=[], help="more same-person cuts to try (hubness)")
+    ap.add_argument("--most", type=int, nargs="*", default=[], help="more bounds on what the cut leaves out (0: none)")
+    ap.add_argument("--no-age-gap", action="store_true", help="leave age-gap-dev out")
     args = ap.parse_args()
     if not devsets.LFW.is_dir() or not devsets.EAST_ASIAN.is_dir():
         print(f"needs ../shared data at {devsets.SHARED}", file=sys.stderr)
@@ -316,6 +348,8 @@ def main() -> int:
         keep = [p for p in ds.galleries["lfw"] if p.identity in wanted]
         rest = [p for p in ds.galleries["lfw"] if p.identity not in wanted]
         ds.galleries["lfw"] = keep + rest[:: max(1, len(rest) // distractors)][:distractors]
+    if not args.no_age_gap and not devsets.add_age_gap(ds):
+        print(f"age-gap-dev not found at {devsets.AGE_GAP}: left out", file=sys.stderr)
     pipelines = args.pipelines or [*REFERENCES, *SFACE_VARIANTS, *insightface_packs()]
     photos = sorted({p.path for v in [*ds.galleries.values(), *ds.queries.values()] for p in v})
     print(f"{len(photos)} photos, {len(pipelines)} pipelines; building sets took {time.monotonic() - t0:.0f} s")
@@ -353,36 +387,50 @@ def main() -> int:
     if args.embed_only:
         return 0
     caches = {p: caches[p] for p in pipelines}
-    results = evaluate(ds, pipelines, caches, shas, args.seed)
+    results = evaluate(ds, pipelines, caches, shas, args.seed, args.cuts, args.most)
     timing = time_defaults(ds, args.timing) if args.timing else {}
     write_outputs(ds, results, timing, embed_seconds, len(photos), args)
     return 0
 
 
-def evaluate(ds: devsets.DevSets, pipelines: list[str], caches: dict, shas: dict, seed: int) -> dict[str, dict]:
+def evaluate(
+    ds: devsets.DevSets,
+    pipelines: list[str],
+    caches: dict,
+    shas: dict,
+    seed: int,
+    cuts: list[float] = (),
+    most: list[int] = (),
+) -> dict[str, dict]:
     """pipeline -> set -> summary, for every embedding pipeline plus hubness and fusion variants."""
     results: dict[str, dict] = {}
     vec = {p: (lambda path, p=p: caches[p].get(shas[path])) for p in pipelines}
     dims = {p: next(len(v) for v in caches[p].values() if v is not None) for p in pipelines}
     sets = ds.sets()
-    hub_of = ["facematch (old)", "ref-B zoo", "old + flip", DEFAULT_VARIANT]
+    hub_of = ["facematch (old)", "ref-B zoo", "old + flip", DEFAULT_VARIANT, "dlib"]
     for p in pipelines:
         results[p] = {}
         euclid = p == "ref-A dlib"
+        published = same_person_cosine(engine_of(p))
         for sname, (gnames, qname) in sets.items():
-            gallery = [ph for g in gnames for ph in ds.galleries[g]]
-            ids = {ph.identity: i for i, ph in enumerate(gallery)}
-            queries = [q for q in ds.queries[qname] if q.identity in ids]
-            mates = np.array([ids[q.identity] for q in queries])
+            gallery, queries, mates = searched(ds, gnames, qname)
             g, g_ok = matrix([vec[p](ph.path) for ph in gallery], dims[p])
             q, q_ok = matrix([vec[p](ph.path) for ph in queries], dims[p])
             s = similarity(q, g, euclid)
             results[p][sname] = summary(mate_ranks(s, q_ok, g_ok, mates), q_ok)
             if p in hub_of:
                 gn = normalise(g)
-                for k, alpha in ((10, 0.5), (5, 0.5), (20, 0.5), (50, 0.5), (10, 1.0)):
-                    hs = normalise(q) @ gn.T - alpha * neighbour_means(gn, k=k, valid=g_ok)[None, :]
+                variants = [(10, 0.5, None, 0), (5, 0.5, None, 0), (20, 0.5, None, 0), (50, 0.5, None, 0)]
+                variants += [(10, 1.0, None, 0)]
+                for c in [x for x in dict.fromkeys([published, *cuts]) if x is not None]:
+                    variants += [(10, 0.5, c, m) for m in dict.fromkeys([SAME_PERSON_MAX, *most])]
+                for k, alpha, cut, m in variants:
+                    r = neighbour_means(gn, k=k, valid=g_ok, cut=cut, most=m or len(gallery))
+                    hs = normalise(q) @ gn.T - alpha * (r - r[g_ok].mean())[None, :]
                     name = f"{p} + hubness k={k}" + (f" a={alpha}" if alpha != 0.5 else "")
+                    if cut is not None:
+                        ships = cut == published and m == SAME_PERSON_MAX
+                        name += f", cut {cut:g} up to {m or 'all'}" + (" (ships)" if ships else "")
                     results.setdefault(name, {})[sname] = summary(mate_ranks(hs, q_ok, g_ok, mates), q_ok)
     results.update(fusion(ds, caches, shas, dims, seed))
     return results
@@ -400,10 +448,7 @@ def fusion(ds: devsets.DevSets, caches: dict, shas: dict, dims: dict, seed: int)
     for sf in [p for p in ("facematch (old)", DEFAULT_VARIANT) if p in caches]:
         per_w: dict[float, dict[str, dict]] = {}
         for sname, (gnames, qname) in ds.sets().items():
-            gallery = [ph for g in gnames for ph in ds.galleries[g]]
-            ids = {ph.identity: i for i, ph in enumerate(gallery)}
-            queries = [q for q in ds.queries[qname] if q.identity in ids]
-            mates = np.array([ids[q.identity] for q in queries])
+            gallery, queries, mates = searched(ds, gnames, qname)
             zs, oks = [], []
             for p in ("ref-A dlib", sf):
                 g, g_ok = matrix([caches[p].get(shas[ph.path]) for ph in gallery], dims[p])
@@ -473,7 +518,7 @@ def time_defaults(ds: devsets.DevSets, n: int) -> dict[str, float]:
 
 
 def _cell(r: dict) -> str:
-    return f"{r['rank1']:.2f}/{r['rank20']:.2f}/{r['rank50']:.2f}" + (f" ({r['no_face']})" if r["no_face"] else "")
+    return f"{r['rank1']:.3f}/{r['rank20']:.3f}/{r['rank50']:.3f}" + (f" ({r['no_face']})" if r["no_face"] else "")
 
 
 def write_outputs(ds, results, timing, embed_seconds, n_photos, args) -> None:

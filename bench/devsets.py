@@ -16,6 +16,11 @@ and they are treated differently:
               snapshot or a group photo, context included (what "small" means in a family's photo).
   `jpeg`      the whole photo re-saved at JPEG quality 10 (a photo forwarded through messengers).
   `scan`      grayscale, Gaussian blur (sigma 1), Gaussian noise (sigma 6), JPEG quality 60: a scanned print.
+- age-gap-dev (issue 26): every young photo (`images/<id>/y/`) is a query (`age-young`); the archive is every
+  adult photo of the 500 people (`age-adult`, about two each: a person photographed more than once, as in
+  archives of repeat arrests) plus the LFW gallery as distractors (`lfw-distractors`), without the LFW people
+  whose name is an age-gap identity (LAG and LFW share celebrities: 'adam_sandler' is 'Adam_Sandler'). Also
+  `age-adult1`: only each person's first adult photo (one archive photo per person). Added by add_age_gap.
 - east-asian-dev queries: every photo after the first of each multi-photo person, as it is (`ea`) and as a
   `tight100` crop (`ea-tight100`): the largest dlib HOG box (1 upsample; dlib's frontal HOG is a different
   detector from YuNet and its box is not used by any sface pipeline) plus 10% margin, squared, resized to
@@ -43,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 LFW = SHARED / "lfw" / "images"
 EAST_ASIAN = SHARED / "east-asian-dev"
+AGE_GAP = SHARED / "age-gap-dev"
 OUT = ROOT / "bench" / "out" / "devsets"
 LFW_FORMS = ("tight100", "tight64", "tight-scan", "small64", "jpeg", "scan")
 #: LFW's central face box used for tight crops: centre and side in the 250x250 originals.
@@ -73,6 +79,10 @@ class DevSets:
         out["ea-tight100"] = (["ea"], "ea-tight100")
         for q in ("lfw-tight100", "ea", "ea-tight100"):
             out[f"open/{q}"] = (["lfw", "ea"], q)
+        if "age-young" in self.queries:  # add_age_gap: first, the hardest case
+            age = {"age-gap": (["age-adult", "lfw-distractors"], "age-young")}
+            age["age-gap/1adult"] = (["age-adult1", "lfw-distractors"], "age-young")
+            out = {**age, **out}
         return out
 
 
@@ -176,6 +186,28 @@ def hog_box(rgb: np.ndarray) -> tuple[float, float, float, float] | None:
         return None
     r = max(rects, key=lambda r: r.width() * r.height())
     return float(r.left()), float(r.top()), float(r.right()), float(r.bottom())
+
+
+def add_age_gap(sets: DevSets, folder: Path = AGE_GAP) -> bool:
+    """Add age-gap-dev (see the module docstring) to sets built by build(); False when the folder is absent."""
+    if not (folder / "identities.tsv").is_file():
+        return False
+    adult, young = [], []
+    for line in (folder / "identities.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        identity, group, path = line.split("\t")
+        (young if group == "young" else adult).append(Photo(f"age/{identity}", str(folder / path)))
+    names = {p.identity.split("/", 1)[1].lower() for p in adult}
+    distractors = [p for p in sets.galleries["lfw"] if p.identity.split("/", 1)[1].lower() not in names]
+    first: dict[str, Photo] = {}
+    for p in adult:
+        first.setdefault(p.identity, p)
+    sets.galleries.update({"age-adult": adult, "age-adult1": list(first.values()), "lfw-distractors": distractors})
+    sets.queries["age-young"] = young
+    sets.notes["age_gap"] = {
+        "young_queries": len(young), "adult_photos": len(adult), "people": len(first),
+        "lfw_distractors": len(distractors), "lfw_removed_same_name": len(sets.galleries["lfw"]) - len(distractors),
+    }  # fmt: skip
+    return True
 
 
 def build(lfw_people_n: int = 600, seed: int = 16, out: Path = OUT, ea_queries: int | None = None) -> DevSets:

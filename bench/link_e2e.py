@@ -170,13 +170,11 @@ def insert_faces(
 
 
 def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndarray, threads: int) -> dict:
-    """Neighbour lists (neighbours.K nearest other faces, not of the same image, below the engine's same-person
-    cut) of `todo`, with the join.
+    """Neighbour lists (the Scoring's list length of nearest other faces, not of the same image) of `todo`, with
+    the join, and their r_g by the engine's rule (Scoring.hub).
 
     Every face of the engine is loaded from SQLite (as link does); the join runs at link's nprobe with
-    plain cosines; lists are saved through store/neighbours.py block by block. The join looks K + 6 deep: a face
-    with more than 6 faces of its own image or above the cut gets a shorter list here (neighbours.update searches
-    further), which changes its r_g a little and the time not at all."""
+    plain cosines; lists are saved through store/neighbours.py block by block."""
     from facematch.search import Searcher  # noqa: F401  (imported for the same module state as link)
 
     start = time.perf_counter()  # loading included
@@ -185,20 +183,18 @@ def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndar
     for part_ids, part in index.faces.iter_embeddings(fp):
         vecs[np.searchsorted(ids, part_ids)] = part
     nprobe = max(1, int(fv.spec.params.get("nprobe", 32)) // NPROBE_SHARE) if joins(fv) else None
-    wide = neighbours.K + 6
-    k, cut = neighbours.Scoring.for_engine(fp).lists
+    scoring = neighbours.Scoring.for_engine(fp)
+    wide = scoring.length + 6
     lists = selfjoin.Lists.of(fv.index, ids) if joins(fv) else None
-    ranker = Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, neighbours.K)
+    ranker = Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, scoring.length)
     for block in ranker.plan(todo):
         q, (_, cos, found) = ranker.rank(block, wide)
         out = {}
         for f, row_c, row_i in zip(q.tolist(), cos, found, strict=True):
             ok = (row_i >= 0) & (row_i != f)
             ok &= key_of[np.maximum(row_i, 0)] != key_of[f]
-            if cut is not None:
-                ok &= row_c < cut
-            out[f] = (row_i[ok][:k], row_c[ok][:k])
-        index.neighbours.save(fp, k, cut, out, set())
+            out[f] = (row_i[ok][: scoring.length], row_c[ok][: scoring.length])
+        index.neighbours.save(fp, *scoring.lists, out, set(), scoring.hub)
     return {"seconds": round(time.perf_counter() - start, 1), "nprobe": nprobe, "faces": len(todo)}
 
 
@@ -377,8 +373,10 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         new = index.neighbours.missing(fp, *scoring.lists)
         inc["neighbours_new"] = join_neighbours(index, fp, fv, new, key_of, threads)
         t = time.perf_counter()
-        touched = neighbours._take_in_new(index.faces, index.neighbours, fp, *scoring.lists, new, set(new.tolist()))
-        index.neighbours.save(fp, *scoring.lists, touched, set())
+        touched = neighbours._take_in_new(
+            index.faces, index.neighbours, fp, scoring.lists, scoring.length, new, set(new.tolist())
+        )
+        index.neighbours.save(fp, *scoring.lists, touched, set(), scoring.hub)
         inc["neighbours_older_s"] = round(time.perf_counter() - t, 1)
         inc["older_lists_changed"] = len(touched)
         t = time.perf_counter()

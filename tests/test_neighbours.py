@@ -17,23 +17,30 @@ from facematch.indexing import index_folder
 from facematch.search import HUB_ALPHA, Searcher
 
 
-def brute_force_lists(index: Index, fp: str, k: int, cut: float | None) -> dict[int, set[int]]:
-    """Each face's k nearest faces of other images below the cut, from every stored embedding (no FAISS, no
-    lists)."""
+def by_hand(index: Index, fp: str, scoring: neighbours.Scoring) -> tuple[dict[int, set[int]], dict[int, float]]:
+    """From every stored embedding (no FAISS, no lists): each face's list (its scoring.length nearest faces of
+    other images) and r_g (the mean of the k after its nearest at or above the cut, at most scoring.most)."""
     ids = index.faces.ids(fp)
     vecs = index.faces.embedding_matrix(ids, index.faces.embedding_dim(fp))
     photo = index.faces.photo_keys(ids)
     sims = vecs @ vecs.T
-    out = {}
+    lists, hub = {}, {}
     for i, fid in enumerate(ids.tolist()):
-        others = [j for j in np.argsort(-sims[i], kind="stable")
-                  if photo[int(ids[j])] != photo[fid] and (cut is None or sims[i, j] < cut)][:k]  # fmt: skip
-        out[fid] = {int(ids[j]) for j in others}
-    return out
+        others = [j for j in np.argsort(-sims[i], kind="stable") if photo[int(ids[j])] != photo[fid]]
+        lists[fid] = {int(ids[j]) for j in others[: scoring.length]}
+        near = sims[i, others]
+        skip = 0 if scoring.cut is None else min(int((near >= scoring.cut).sum()), scoring.most)
+        hub[fid] = float(near[skip : skip + scoring.k].mean())
+    return lists, hub
 
 
-def stored_lists(index: Index, fp: str, k: int, cut: float | None) -> dict[int, set[int]]:
-    return {fid: set(ids.tolist()) for fid, (ids, _) in index.neighbours.lists(index.faces.ids(fp), k, cut).items()}
+def brute_force_lists(index: Index, fp: str, scoring: neighbours.Scoring) -> dict[int, set[int]]:
+    return by_hand(index, fp, scoring)[0]
+
+
+def stored_lists(index: Index, fp: str, scoring: neighbours.Scoring) -> dict[int, set[int]]:
+    found = index.neighbours.lists(index.faces.ids(fp), *scoring.lists)
+    return {fid: set(ids.tolist()) for fid, (ids, _) in found.items()}
 
 
 @pytest.fixture(scope="module")
@@ -51,32 +58,33 @@ def test_lists_are_made_at_indexing_and_follow_new_and_changed_photos(grown):
     photos, idx = grown
     with Index.open(idx) as index:
         (fp,) = index.engines()
-        kind = neighbours.Scoring.for_engine(fp).lists
-        assert kind == (neighbours.K, 0.363)
-        assert index.neighbours.count(fp, *kind) == index.faces.count(fp) > neighbours.K
-        assert stored_lists(index, fp, *kind) == brute_force_lists(index, fp, *kind)
-        before = stored_lists(index, fp, *kind)
+        scoring = neighbours.Scoring.for_engine(fp)
+        assert (scoring.cut, scoring.length) == (0.363, neighbours.K + neighbours.SAME_PERSON_MAX)
+        assert index.neighbours.count(fp, *scoring.lists) == index.faces.count(fp) > scoring.length
+        assert stored_lists(index, fp, scoring) == brute_force_lists(index, fp, scoring)
+        before = stored_lists(index, fp, scoring)
 
     variants(photos / "b", 36)  # the same sources again, cropped and scaled otherwise: close neighbours
     for p in sorted((photos / "b").iterdir())[:24]:
         p.unlink()  # v000-v023 are byte copies of a/'s photos: keep the 12 new ones
     index_folder(photos, idx, "sface", workers=1, progress=False)
     with Index.open(idx) as index:
-        after = stored_lists(index, fp, *kind)
-        assert after == brute_force_lists(index, fp, *kind)
+        after = stored_lists(index, fp, scoring)
+        assert after == brute_force_lists(index, fp, scoring)
         assert sum(after[f] != before[f] for f in before) > 0  # older faces took new ones in
 
     changed = photos / "a" / "v000.jpg"  # other content (v003 mirrored and shrunk): its old faces are gone
     Image.open(photos / "a" / "v003.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).reduce(2).save(changed)
     index_folder(photos, idx, "sface", workers=1, progress=False)
     with Index.open(idx) as index:
-        assert stored_lists(index, fp, *kind) == brute_force_lists(index, fp, *kind)
+        assert stored_lists(index, fp, scoring) == brute_force_lists(index, fp, scoring)
         assert not index.neighbours.gone(fp)  # the deleted faces' log was used and emptied
 
 
 def test_search_order_is_exactly_hubness_corrected_cosine(grown, tmp_path):
-    """Scores by hand from the stored embeddings alone: r_g = mean cosine to the k nearest faces of other images
-    below the engine's same-person cosine (no FAISS, no stored lists), then cosine - alpha x (r_g - mean r)."""
+    """Scores by hand from the stored embeddings alone (no FAISS, no stored lists): r_g = mean cosine to the k
+    nearest faces of other images after the nearest at or above the engine's same-person cosine (at most 6), then
+    cosine - alpha x (r_g - mean r)."""
     _, idx = grown
     copy = tmp_path / "index"
     shutil.copytree(idx, copy)
@@ -85,18 +93,13 @@ def test_search_order_is_exactly_hubness_corrected_cosine(grown, tmp_path):
         cands = s.search([q], k=10)
         ids = s.index.faces.ids(s.fingerprint)
         vecs = s.index.faces.embedding_matrix(ids, s.engine.dim)
-        photo = s.index.faces.photo_keys(ids)
-        sims = vecs @ vecs.T
-        hub = np.array([
-            np.mean([sims[i, j] for j in np.argsort(-sims[i], kind="stable")
-                     if photo[int(ids[j])] != photo[int(f)] and sims[i, j] < s.scoring.cut][: neighbours.K])
-            for i, f in enumerate(ids)
-        ])  # fmt: skip
+        hub_of = by_hand(s.index, s.fingerprint, s.scoring)[1]
+        hub = np.array([hub_of[int(f)] for f in ids])
         np.testing.assert_allclose(s.index.neighbours.hub(ids, *s.scoring.lists), hub, atol=1e-5)
-        by_hand = vecs @ q.embedding - HUB_ALPHA * (hub - hub.mean())
-        best = ids[np.argsort(-by_hand, kind="stable")[:10]]
+        scored = vecs @ q.embedding - HUB_ALPHA * (hub - hub.mean())
+        best = ids[np.argsort(-scored, kind="stable")[:10]]
     assert [c.face.id for c in cands] == best.tolist()
-    np.testing.assert_allclose([c.similarity for c in cands], np.sort(by_hand)[::-1][:10], atol=1e-5)
+    np.testing.assert_allclose([c.similarity for c in cands], np.sort(scored)[::-1][:10], atol=1e-5)
     assert all(c.cosine is not None for c in cands)
     # Without the correction, the plain cosine order (what `hubness=0` asks for).
     with Searcher(copy, hubness=0) as plain:
@@ -124,22 +127,25 @@ def test_a_block_of_queries_ranks_as_each_query_alone(grown, tmp_path):
         assert np.isfinite(hub).all() and hub[0] == hub[2] == hub[3]
 
 
-def test_lists_hold_k_faces_below_the_cut_even_where_more_than_the_spare_are_above_it(grown):
+def test_hub_values_leave_out_at_most_six_same_person_neighbours(grown):
     """The grown archive holds six photos of each demo source (crops, scales, mirrors: the same person, cosine
-    well above 0.363) and t1.jpg's six faces per photo: a face has 5 faces of its own image and 5 of itself
-    photographed again among its nearest, more than the search's spare 6, so it is searched further."""
+    well above 0.363) and t1.jpg's six faces per photo (five faces of its own image, never neighbours, more than
+    the search's spare of 6 with the rest: searched further). Each stored r_g is the rule applied by hand."""
     _, idx = grown
     with Index.open(idx) as index:
         (fp,) = index.engines()
-        k, cut = neighbours.Scoring.for_engine(fp).lists
-        lists = index.neighbours.lists(index.faces.ids(fp), k, cut)
+        scoring = neighbours.Scoring.for_engine(fp)
         ids = index.faces.ids(fp)
-        sims = index.faces.embedding_matrix(ids, index.faces.embedding_dim(fp))
-        above = (sims @ sims.T >= cut).sum(1) - 1  # other faces at same-person level
-    assert max(above) > neighbours._SPARE  # the case the wider search is for
-    assert all(len(found) == k for found, _ in lists.values())  # k remain after the cut: 48 faces, few above it
-    assert all(float(sim.max()) < cut for _, sim in lists.values())
+        lists = index.neighbours.lists(ids, *scoring.lists)
+        _, hub = by_hand(index, fp, scoring)
+        stored = index.neighbours.hub(ids, *scoring.lists)
+    assert all(len(found) == scoring.length for found, _ in lists.values())
     assert all(np.all(np.diff(sim) <= 0) for _, sim in lists.values())  # best first
+    np.testing.assert_allclose(stored, [hub[int(f)] for f in ids], atol=1e-5)
+    skipped = [min(int((sim >= scoring.cut).sum()), scoring.most) for _, sim in lists.values()]
+    assert max(skipped) == scoring.most and min(skipped) < scoring.most  # both cases occur here
+    plain = {f: float(sim[: scoring.k].mean()) for f, (_, sim) in lists.items()}
+    assert sum(plain[f] > hub[f] + 0.05 for f in plain) > len(plain) / 2  # lower than the rule before, mostly
 
 
 @pytest.fixture(scope="module")
@@ -150,12 +156,11 @@ def demo_archive(tmp_path_factory) -> Path:
     return root / "index"
 
 
-def test_old_lists_are_carried_over_or_computed_again_resumably(demo_archive, tmp_path, monkeypatch, capsys):
-    """Lists an older facematch kept (k nearest, no cut: face_neighbours.cut NULL) are brought to the engine's rule
-    when it first runs: a list whose best neighbour is below the cut is already right (kept, no search); every
-    other (here: Obama's two photos, each other's nearest) is searched again, a batch at a time, each batch saved,
-    so an interrupted run goes on where it stopped. Meanwhile searches read the new kind only, never a mix of hub
-    values of two rules."""
+def test_old_lists_are_computed_again_resumably(demo_archive, tmp_path, monkeypatch, capsys):
+    """Lists an older facematch kept (the k nearest, r_g their mean: face_neighbours.rule NULL) are too short for
+    the rule and are computed again when the engine first runs with it, a batch at a time, each batch saved, so an
+    interrupted run goes on where it stopped. Meanwhile searches read lists of the new kind only, never a mix of
+    hub values of two rules."""
     copy = tmp_path / "index"
     shutil.copytree(demo_archive, copy)
     with Index.open(copy) as index:
@@ -167,10 +172,8 @@ def test_old_lists_are_carried_over_or_computed_again_resumably(demo_archive, tm
         index.update_neighbours(fp, vectors, old)  # what facematch before issue 26 made
         n = index.faces.count(fp)
         assert index.neighbours.count(fp, *old.lists) == n and index.neighbours.count(fp, *new.lists) == 0
-        before = index.neighbours.lists(index.faces.ids(fp), *old.lists)
-        above = sorted(f for f, (_, sim) in before.items() if sim[0] >= new.cut)
-        assert 2 <= len(above) < n - 5  # most lists are right as they are, a few need a search
-        monkeypatch.setattr(neighbours, "BATCH", 1)
+        assert stored_lists(index, fp, old) == brute_force_lists(index, fp, old)
+        monkeypatch.setattr(neighbours, "BATCH", 5)
         real, calls = neighbours._search, []
 
         def interrupted(*args):
@@ -183,18 +186,21 @@ def test_old_lists_are_carried_over_or_computed_again_resumably(demo_archive, tm
         with pytest.raises(KeyboardInterrupt):
             index.update_neighbours(fp, vectors, new, progress=True)
         assert "face" in capsys.readouterr().err  # the progress bar counts faces
-        assert index.neighbours.count(fp, *new.lists) == n - len(above) + 1  # carried over + the first batch
-        assert index.neighbours.count(fp, *old.lists) == len(above) - 1
+        assert index.neighbours.count(fp, *new.lists) == 5  # the first batch, saved
+        assert index.neighbours.count(fp, *old.lists) == n - 5
         monkeypatch.setattr(neighbours, "_search", real)
         report = index.update_neighbours(fp, vectors, new)
-        assert (report.carried, report.redone, report.computed) == (0, len(above) - 1, 0)
-        assert stored_lists(index, fp, *new.lists) == brute_force_lists(index, fp, *new.lists)
+        assert (report.redone, report.computed) == (n - 5, 0)
+        assert stored_lists(index, fp, new) == brute_force_lists(index, fp, new)
+        _, hub = by_hand(index, fp, new)
+        ids = index.faces.ids(fp)
+        np.testing.assert_allclose(index.neighbours.hub(ids, *new.lists), [hub[int(f)] for f in ids], atol=1e-5)
         assert index.neighbours.count(fp, *old.lists) == 0
 
 
-def test_an_index_from_before_the_cut_column_is_upgraded_on_open(grown, tmp_path):
-    """An index written by facematch before issue 26 has no face_neighbours.cut: opening adds it (NULL: no cut),
-    and the first Searcher brings the lists to the engine's rule."""
+def test_an_index_from_before_the_rule_column_is_upgraded_on_open(grown, tmp_path):
+    """An index written by facematch before issue 26 has no face_neighbours.rule: opening adds it (NULL: the k
+    nearest, r_g their mean), and the first Searcher brings the lists to the engine's rule."""
     import sqlite3
 
     from facematch.store import DB_NAME
@@ -208,15 +214,13 @@ def test_an_index_from_before_the_cut_column_is_upgraded_on_open(grown, tmp_path
             c.execute("DELETE FROM face_neighbours")
         index.update_neighbours(fp, index.vectors(fp), neighbours.Scoring(cut=None))
     con = sqlite3.connect(copy / DB_NAME)
-    con.execute("ALTER TABLE face_neighbours DROP COLUMN cut")
+    con.execute("ALTER TABLE face_neighbours DROP COLUMN rule")
     con.commit()
     con.close()
     with Searcher(copy) as s:
         assert s.scoring.cut == 0.363 and "hubness_cut" in s.scoring.to_json()
         assert s.index.neighbours.count(s.fingerprint, *s.scoring.lists) == s.index.faces.count(s.fingerprint)
-        assert stored_lists(s.index, s.fingerprint, *s.scoring.lists) == brute_force_lists(
-            s.index, s.fingerprint, *s.scoring.lists
-        )
+        assert stored_lists(s.index, s.fingerprint, s.scoring) == brute_force_lists(s.index, s.fingerprint, s.scoring)
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +259,7 @@ def test_a_person_photographed_three_times_is_not_pushed_down(repeat_arrests, pe
         vecs = s.index.faces.embedding_matrix(ids, s.engine.dim)
         keys = s.index.faces.photo_keys(ids)
         names = {c.face.id: c.face.filename for c in cands}
-        before = neighbours.neighbour_means(vecs, [keys[int(i)] for i in ids], neighbours.K)  # no cut
+        before = neighbours.neighbour_means(vecs, [keys[int(i)] for i in ids], neighbours.K)  # no cut: the old rule
     mine = [n for n in offset if Path(n).name in own]
     others = [v for n, v in offset.items() if n not in mine]
     assert sorted(Path(c.face.filename).name for c in cands[:3]) == sorted(own)

@@ -216,23 +216,27 @@ def test_east_asian_layout(east_asian):
 
 
 # Measured with the default sface (up=both, border=edge, flip) on the hubness-corrected scores searches show
-# (facematch evaluate calibrate on east-asian-dev, issue 16). Per population and rate, where >= 100 pairs are
-# counted: (counted / LFW table, archive estimate / counted); None where the archive is too small (< 500
-# faces). Across the two groups there is no single corrected score (it depends on the archive), so none.
+# (facematch evaluate calibrate on east-asian-dev), since issue 26 with up to 6 neighbours at SFace's same-person
+# cosine 0.363 left out of r_g (before: 0.63/1.00, 0.65/1.04, 0.67/1.11, 0.89/0.95 within japanese; 0.58/0.99,
+# 0.56/1.02, 0.57/1.07, 0.61/1.08, 0.74/0.99 for all). Per population and rate, where >= 100 pairs are counted:
+# (counted / LFW table, archive estimate / counted); None where the archive is too small (< 500 faces). Across the
+# two groups there is no single corrected score (it depends on the archive), so none.
 EAST_ASIAN_MEASURED = {
-    "within japanese": {1e-1: (0.63, 1.00), 1e-2: (0.65, 1.04), 3e-3: (0.67, 1.11), 1e-3: (0.89, 0.95)},
-    "within chinese": {1e-1: (0.66, None), 1e-2: (0.72, None), 3e-3: (0.78, None)},
-    "all": {1e-1: (0.58, 0.99), 1e-2: (0.56, 1.02), 3e-3: (0.57, 1.07), 1e-3: (0.61, 1.08), 3e-4: (0.74, 0.99)},
+    "within japanese": {1e-1: (0.65, 1.00), 1e-2: (0.71, 1.05), 3e-3: (0.86, 1.00), 1e-3: (1.36, 0.76)},
+    "within chinese": {1e-1: (0.64, None), 1e-2: (0.69, None), 3e-3: (0.72, None)},
+    "all": {1e-1: (0.58, 1.00), 1e-2: (0.59, 1.03), 3e-3: (0.64, 1.04), 1e-3: (0.78, 0.96), 3e-4: (1.17, 0.76)},
 }
 
 
 def test_east_asian_stranger_check_pinned(east_asian, sface):
     from facematch.neighbours import Scoring
 
+    scoring = Scoring.for_engine(sface.fingerprint)
     table = C.for_engine(sface.fingerprint)
-    assert table is not None and table.scoring == Scoring().to_json()  # the shipped table: corrected scores
+    assert table is not None and table.scoring == scoring.to_json()  # the shipped table: the scores searches show
+    assert table.scoring["hubness_cut"] == 0.363 and table.scoring["hubness_cut_most"] == 6
     e = east_asian
-    check = stranger_check(e["v"], e["ids"], e["groups"], e["keys"], table, Scoring())
+    check = stranger_check(e["v"], e["ids"], e["groups"], e["keys"], table, scoring)
     pops = {p["population"]: p for p in check["populations"]}
     assert set(pops) == set(EAST_ASIAN_MEASURED)
     assert "at least 500 faces" in pops["within chinese"]["no_estimate"]
@@ -245,22 +249,34 @@ def test_east_asian_stranger_check_pinned(east_asian, sface):
                 None if estimate is None else pytest.approx(estimate, abs=0.02)
             ), (name, rate)
     # The issue's goal (rates shown within 0.65-1.5x of the counted ones) holds wherever the archive estimate
-    # is judged, and within +-25%; the LFW table, on these corrected scores, errs the other way (up to 1.8x
-    # too many strangers for the whole set), which the estimate also fixes.
+    # is judged, and within +-25% (since issue 26 only just: 0.76 at the rarest judged level of each archive,
+    # where it was 0.95-0.99, on the side of too few strangers); the LFW table, on these corrected scores, errs
+    # both ways (1.7x too many strangers for the whole set at 1e-2, 1.36x too few within Japanese at 1e-3),
+    # which the estimate fixes.
     for name in ("within japanese", "all"):
         assert all(0.75 <= r["estimate_over_counted"] <= 1.25 for r in pops[name]["levels"] if r["judged"])
     assert 1 / EAST_ASIAN_MEASURED["all"][1e-2][0] > 1.5
 
 
-def test_evaluate_calibrate_on_east_asian_prints_the_check(east_asian, tmp_path, capsys):
+def test_evaluate_calibrate_on_east_asian_prints_the_check(east_asian, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     argv = ["evaluate", "calibrate", "--images", str(EAST_ASIAN), "--identity-from", "filename"]
-    # Exit 1: the folder's own table (half of its 522 people checked on the other half) misses +-25% at 1e-3
-    # (-33.5%, 219 pairs counted); the command says so, and still writes the stranger check.
-    assert cli.main([*argv, "--cache", str(east_asian["cache"]), "--out", str(out), "--quiet"]) == 1
+    # The folder's own table (half of its 522 people checked on the other half): within +-25% at every level with
+    # >= 100 pairs, only just at 1e-3 (-24.9%, 193 pairs counted; measured since issue 26's scores: before them it
+    # was -33.5% on 219 pairs, exit 1). The command prints the check and the stranger check.
+    assert cli.main([*argv, "--cache", str(east_asian["cache"]), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "within japanese" in text and "within chinese" in text and "estimate/counted" in text
-    assert "check FAILED" in text
+    assert "check passed" in text
     result = json.loads((out / "calibrate.json").read_text())
     assert result["groups"] == ["chinese", "japanese"] and result["strangers"]["populations"]
     assert (out / "strangers.png").stat().st_size > 10_000
+    judged = {lvl["rate"]: lvl for lvl in result["check"]["levels"] if lvl["meaningful"]}
+    assert judged[1e-3]["counted"] == 193 and judged[1e-3]["relative_error"] == pytest.approx(-0.249, abs=0.005)
+    # A check that fails says so and exits 1, the stranger check still printed.
+    failed = json.loads(json.dumps(result))
+    failed["check"]["passed"], failed["check"]["levels"][2]["within_tolerance"] = False, False
+    monkeypatch.setattr("facematch.evaluate.evaluate_calibration", lambda *a, **kw: failed)
+    assert cli.main([*argv, "--cache", str(east_asian["cache"]), "--out", str(out), "--quiet"]) == 1
+    text = capsys.readouterr().out
+    assert "check FAILED" in text and "OUTSIDE" in text and "estimate/counted" in text

@@ -8,9 +8,10 @@ an evaluation measures what users get, and a score means the same thing on every
 The score is the cosine similarity corrected for hubness (neighbours.py): an archive face that is close
 to everyone (blurred, small, very average-looking) would otherwise crowd the first candidates of
 unrelated searches, so each face's score is lowered by how crowded its own neighbourhood is, relative to
-the archive's average: score = cosine - HUB_ALPHA x (r_g - mean r), r_g without the neighbours likely to be
-the same person (neighbours.Scoring.cut). The raw cosine is kept beside it. `progress`: a bar while neighbour
-lists of an older facematch's rule are brought to this one (once, on the first open after an upgrade).
+the archive's average: score = cosine - HUB_ALPHA x (r_g - mean r), r_g without the nearest neighbours likely
+to be the same person photographed again (neighbours.Scoring.cut). The raw cosine is kept beside it.
+`progress`: a bar while neighbour lists of an older facematch's rule are computed again for this one (once,
+on the first open after an upgrade, unless `facematch index` did it before).
 
 It refuses to search with an engine other than the one that built the index: comparing vectors of two
 different models gives numbers that look like scores and mean nothing. One Searcher may serve many

@@ -53,7 +53,7 @@ def evaluate_calibration(
     what = source or f"the folder {Path(images_dir).name}"
     offsets = None
     if scoring.corrected:  # the photos taken as one archive: each one's hubness among them
-        hub = neighbour_means(vecs, keys, scoring.k, cut=scoring.cut)
+        hub = neighbour_means(vecs, keys, scoring.k, cut=scoring.cut, most=scoring.most)
         offsets = scoring.offsets(hub, float(hub.mean()))
     cal = calibration.build(
         vecs,
@@ -188,7 +188,7 @@ def stranger_check(
         """Each population is its own archive: its faces' hubness is measured among themselves."""
         if not scoring.corrected:
             return None
-        hub = neighbour_means(v, k, scoring.k, cut=scoring.cut)
+        hub = neighbour_means(v, k, scoring.k, cut=scoring.cut, most=scoring.most)
         return scoring.offsets(hub, float(hub.mean()))
 
     def archive(v: np.ndarray, k: np.ndarray, off: np.ndarray | None) -> tuple[object | None, str | None]:

@@ -35,9 +35,9 @@ DB_NAME = "facematch.sqlite"
 #: 7: login throttling per name, per (name, client address) and per client address, with failures that decay
 #: (login_throttle replaces login_failures, whose counts it takes over).
 #: Without a version step (a table created where missing, which an older facematch leaves alone): case_settings,
-#: what a case was asked once when it was created (keep the family's photos or not); face_neighbours.cut, the
-#: same-person cosine a neighbour list leaves out (NULL: none, as every list an older facematch writes), added
-#: where missing (_add_neighbour_cut).
+#: what a case was asked once when it was created (keep the family's photos or not); face_neighbours.rule, how
+#: r_g is made from a neighbour list (NULL: the mean of the k nearest, as every list an older facematch
+#: writes), added where missing (_add_neighbour_rule).
 SCHEMA_VERSION = 7
 
 SCHEMA = """
@@ -136,7 +136,7 @@ CREATE TABLE IF NOT EXISTS face_neighbours (
     ids BLOB NOT NULL,
     sims BLOB NOT NULL,
     hub REAL NOT NULL,
-    cut REAL
+    rule TEXT
 );
 CREATE INDEX IF NOT EXISTS face_neighbours_engine ON face_neighbours(engine, k);
 CREATE TABLE IF NOT EXISTS faces_gone (id INTEGER PRIMARY KEY, engine TEXT NOT NULL);
@@ -299,7 +299,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise RuntimeError(
             _("this index was written by a newer facematch (schema {version}); update facematch", version=version)
         )
-    _add_neighbour_cut(conn)
+    _add_neighbour_rule(conn)
     _upgrade_to_v2(conn)
     _upgrade_to_v3(conn)
     _upgrade_to_v4(conn)
@@ -308,12 +308,12 @@ def migrate(conn: sqlite3.Connection) -> None:
     _upgrade_to_v7(conn)
 
 
-def _add_neighbour_cut(conn: sqlite3.Connection) -> None:
-    """face_neighbours.cut where missing (issue 26): the lists already there keep NULL (made without a cut), so
-    neighbours.update carries them over or computes them again for an engine's cut."""
-    if "cut" not in {r[1] for r in conn.execute("PRAGMA table_info(face_neighbours)")}:
+def _add_neighbour_rule(conn: sqlite3.Connection) -> None:
+    """face_neighbours.rule where missing (issue 26): the lists already there keep NULL (the k nearest, r_g their
+    mean), so neighbours.update computes them again for an engine with a same-person cut."""
+    if "rule" not in {r[1] for r in conn.execute("PRAGMA table_info(face_neighbours)")}:
         try:
-            conn.execute("ALTER TABLE face_neighbours ADD COLUMN cut REAL")
+            conn.execute("ALTER TABLE face_neighbours ADD COLUMN rule TEXT")
         except sqlite3.OperationalError as e:  # another process opening the same index added it first
             if "duplicate column" not in str(e):
                 raise

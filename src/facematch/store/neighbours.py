@@ -2,14 +2,14 @@
 
 Stored as one row per face (the neighbour ids and similarities as float32/int64 blobs, and their mean,
 r_g), removed with the face; faces deleted since the last update are logged by a trigger (db.py), so the
-update finds the lists that name one of them without loading every list. A list is of one kind, (k, cut):
-its k nearest faces below the cut (neighbours.Scoring; cut NULL: no cut, every list made before issue 26).
-Every method takes the kind it means; a list of another kind counts as missing for this one.
+update finds the lists that name one of them without loading every list. A list is of one kind, (k, rule):
+r_g is made from it by that rule (neighbours.Scoring.lists; rule NULL: the mean of the k nearest, every list
+made before issue 26). Every method takes the kind it means; a list of another kind counts as missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -23,41 +23,23 @@ class Neighbours:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def missing(self, engine: str, k: int, cut: float | None) -> np.ndarray:
-        """Faces of an engine with no list of this kind (new since the last update, or made with another k or
-        cut: `other_kinds` says which)."""
+    def missing(self, engine: str, k: int, rule: str | None) -> np.ndarray:
+        """Faces of an engine with no list of this kind (new since the last update, or with a list of another
+        kind: `other_kinds`)."""
         rows = self.db.execute(
-            """SELECT f.id FROM faces f LEFT JOIN face_neighbours n ON n.face_id = f.id AND n.k = ? AND n.cut IS ?
+            """SELECT f.id FROM faces f LEFT JOIN face_neighbours n ON n.face_id = f.id AND n.k = ? AND n.rule IS ?
                WHERE f.engine = ? AND n.face_id IS NULL ORDER BY f.id""",
-            (k, cut, engine),
+            (k, rule, engine),
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def other_kinds(
-        self, engine: str, k: int, cut: float | None, batch: int = 20_000
-    ) -> Iterator[list[tuple[int, int, float | None, np.ndarray]]]:
-        """Lists of this engine of another kind than (k, cut), as (face id, k, cut, similarities), in face id
-        order, a batch at a time (lists are never all held at once)."""
-        last = 0
-        while True:
-            rows = self.db.execute(
-                """SELECT face_id, k, cut, sims FROM face_neighbours WHERE engine = ? AND face_id > ?
-                   AND NOT (k = ? AND cut IS ?) ORDER BY face_id LIMIT ?""",
-                (engine, last, k, cut, batch),
-            ).fetchall()
-            if not rows:
-                return
-            yield [(r[0], r[1], r[2], np.frombuffer(r[3], np.float32)) for r in rows]
-            last = rows[-1][0]
-
-    def rekey(self, ids: Iterable[int], k: int, cut: float | None) -> None:
-        """Mark these faces' lists as of kind (k, cut), unchanged: lists the caller found valid for that kind."""
-        for part in chunks(sorted({int(i) for i in ids}), 5000):
-            with self.db.write() as c:
-                c.execute(
-                    f"UPDATE face_neighbours SET k = ?, cut = ? WHERE face_id IN ({','.join('?' * len(part))})",
-                    (k, cut, *part),
-                )
+    def other_kinds(self, engine: str, k: int, rule: str | None) -> np.ndarray:
+        """Faces of an engine whose list is of another kind than (k, rule) (made by an older facematch)."""
+        rows = self.db.execute(
+            "SELECT face_id FROM face_neighbours WHERE engine = ? AND NOT (k = ? AND rule IS ?) ORDER BY face_id",
+            (engine, k, rule),
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def gone(self, engine: str) -> set[int]:
         return {r[0] for r in self.db.execute("SELECT id FROM faces_gone WHERE engine = ?", (engine,))}
@@ -78,14 +60,14 @@ class Neighbours:
             out += [r[0] for r in rows if np.isin(np.frombuffer(r[1], np.int64), dead).any()]
             last = rows[-1][0]
 
-    def lists(self, ids: Iterable[int], k: int, cut: float | None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def lists(self, ids: Iterable[int], k: int, rule: str | None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """face id -> (neighbour ids, similarities), best first, for the faces that have a list of this kind."""
         out = {}
         for part in chunks(sorted({int(i) for i in ids})):
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                f"SELECT face_id, ids, sims FROM face_neighbours WHERE k = ? AND cut IS ? AND face_id IN ({marks})",
-                (k, cut, *part),
+                f"SELECT face_id, ids, sims FROM face_neighbours WHERE k = ? AND rule IS ? AND face_id IN ({marks})",
+                (k, rule, *part),
             ):
                 out[r[0]] = (np.frombuffer(r[1], np.int64).copy(), np.frombuffer(r[2], np.float32).copy())
         return out
@@ -94,11 +76,13 @@ class Neighbours:
         self,
         engine: str,
         k: int,
-        cut: float | None,
+        rule: str | None,
         lists: dict[int, tuple[np.ndarray, np.ndarray]],
         forget: set[int],
+        hub: Callable[[np.ndarray], float] | None = None,
     ) -> None:
-        """Write lists (one transaction per batch) and forget the gone faces they were computed without.
+        """Write lists of kind (k, rule) with their r_g, `hub` of their similarities (by default their mean: the
+        rule of lists without one), one transaction per batch, and forget the gone faces they were computed without.
 
         A face deleted meanwhile (a concurrent indexing run) has no row to point at: it is skipped.
         """
@@ -109,11 +93,11 @@ class Neighbours:
                     f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(part))})", [fid for fid, _ in part]
                 )}  # fmt: skip
                 c.executemany(
-                    """INSERT OR REPLACE INTO face_neighbours(face_id, engine, k, cut, ids, sims, hub)
+                    """INSERT OR REPLACE INTO face_neighbours(face_id, engine, k, rule, ids, sims, hub)
                        VALUES (?, ?, ?, ?, ?, ?, ?)""",
                     [
-                        (fid, engine, k, cut, ids.astype(np.int64).tobytes(), sims.astype(np.float32).tobytes(),
-                         float(sims.mean()) if len(sims) else 0.0)
+                        (fid, engine, k, rule, ids.astype(np.int64).tobytes(), sims.astype(np.float32).tobytes(),
+                         hub(sims) if hub is not None else float(sims.mean()) if len(sims) else 0.0)
                         for fid, (ids, sims) in part
                         if fid in alive
                     ],
@@ -122,7 +106,7 @@ class Neighbours:
             with self.db.write() as c:
                 c.executemany("DELETE FROM faces_gone WHERE id = ?", [(i,) for i in forget])
 
-    def hub(self, ids: np.ndarray, k: int, cut: float | None) -> np.ndarray:
+    def hub(self, ids: np.ndarray, k: int, rule: str | None) -> np.ndarray:
         """r_g of these faces in the order given (NaN for a face without a list of this kind). An id may come more
         than once (a block of queries shares faces between its shortlists): each place gets the value."""
         unique, place = np.unique(np.asarray(ids, dtype=np.int64).ravel(), return_inverse=True)
@@ -131,23 +115,23 @@ class Neighbours:
         for part in chunks(list(where)):
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                f"SELECT face_id, hub FROM face_neighbours WHERE k = ? AND cut IS ? AND face_id IN ({marks})",
-                (k, cut, *part),
+                f"SELECT face_id, hub FROM face_neighbours WHERE k = ? AND rule IS ? AND face_id IN ({marks})",
+                (k, rule, *part),
             ):
                 out[where[r[0]]] = r[1]
         return out[place.ravel()]
 
-    def hub_range(self, engine: str, k: int, cut: float | None) -> tuple[float, float]:
+    def hub_range(self, engine: str, k: int, rule: str | None) -> tuple[float, float]:
         """(mean, smallest) r_g of the archive: scores are corrected by each face's r_g relative to the mean,
         and the smallest bounds how far a face outside a shortlist can rise."""
         row = self.db.execute(
-            "SELECT AVG(hub), MIN(hub) FROM face_neighbours WHERE engine = ? AND k = ? AND cut IS ?", (engine, k, cut)
+            "SELECT AVG(hub), MIN(hub) FROM face_neighbours WHERE engine = ? AND k = ? AND rule IS ?", (engine, k, rule)
         ).fetchone()
         return (float(row[0]), float(row[1])) if row[0] is not None else (0.0, 0.0)
 
-    def count(self, engine: str, k: int, cut: float | None) -> int:
+    def count(self, engine: str, k: int, rule: str | None) -> int:
         return int(
             self.db.one(
-                "SELECT COUNT(*) FROM face_neighbours WHERE engine = ? AND k = ? AND cut IS ?", (engine, k, cut)
+                "SELECT COUNT(*) FROM face_neighbours WHERE engine = ? AND k = ? AND rule IS ?", (engine, k, rule)
             )
         )
