@@ -57,15 +57,7 @@ class BlockPairs:
         (with a margin: a pair's score from its two sides may differ in the last float bits); min_band
         itself is then applied to each pair as before, so the pairs are those of the per-entry loop."""
         faces = self.s.index.faces
-        everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
-        photo, image = faces.photos_of(everyone)  # -1: a face gone meanwhile
-        q_pos, g_pos = np.searchsorted(everyone, q_ids), np.searchsorted(everyone, np.maximum(ids, 0))
-        keep = (ids >= 0) & (ids != q_ids[:, None]) & (photo[g_pos] >= 0) & (photo[q_pos] >= 0)[:, None]
-        keep &= photo[g_pos] != photo[q_pos][:, None]
-        if self.across:
-            coll = faces.collection_of(everyone)
-            _, code = np.unique(np.array([coll.get(int(f), "") for f in everyone], dtype=object), return_inverse=True)
-            keep &= code[g_pos] != code[q_pos][:, None]
+        everyone, image, q_pos, g_pos, keep = self._kept(q_ids, ids)
         ranks = np.cumsum(keep, axis=1)
         ranked = keep & (ranks <= self.k)
         offers = np.zeros_like(keep)
@@ -96,6 +88,34 @@ class BlockPairs:
         pairs = [p for p in pairs if p["a"] in rows and p["b"] in rows]
         self.classify(pairs, rows)
         return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
+
+    def _kept(self, q_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Which entries of the ranked rows count (an archive face of another photo and, with --across, of
+        another collection; not a face gone meanwhile): (every face of the rows, their images, the positions of
+        the query and archive faces among them, the mask)."""
+        faces = self.s.index.faces
+        everyone = np.unique(np.concatenate([q_ids, ids[ids >= 0]]))
+        photo, image = faces.photos_of(everyone)  # -1: a face gone meanwhile
+        q_pos, g_pos = np.searchsorted(everyone, q_ids), np.searchsorted(everyone, np.maximum(ids, 0))
+        keep = (ids >= 0) & (ids != q_ids[:, None]) & (photo[g_pos] >= 0) & (photo[q_pos] >= 0)[:, None]
+        keep &= photo[g_pos] != photo[q_pos][:, None]
+        if self.across:
+            coll = faces.collection_of(everyone)
+            _, code = np.unique(np.array([coll.get(int(f), "") for f in everyone], dtype=object), return_inverse=True)
+            keep &= code[g_pos] != code[q_pos][:, None]
+        return everyone, image, q_pos, g_pos, keep
+
+    def row_ranks(self, q_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each ranked row's ranks as pairs() numbers them (0: an entry that does not count) and its floor: the
+        score of its k-th counted entry, below which no other face can enter its first k (NaN: fewer than k
+        entries count, so any face could)."""
+        keep = self._kept(q_ids, ids)[-1]
+        ranks = np.where(keep, np.cumsum(keep, axis=1), 0)
+        at = ranks == self.k
+        floor = np.full(len(q_ids), np.nan)
+        rows, cols = np.nonzero(at)
+        floor[rows] = scores[rows, cols]
+        return ranks, floor
 
     def _lowest_score(self) -> float:
         """A score below which no pair is strong enough for min_band (-inf when every score is): the bands

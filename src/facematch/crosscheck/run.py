@@ -7,8 +7,10 @@ faces it linked are written in one transaction (store/links.py: save_block).
 Progress is stored per face (link_done), written in the same transaction as the block's pairs: a run
 killed at any moment resumes where it stopped and never duplicates a pair (a pair's key is its two faces).
 After new photos are indexed only their faces are linked, and symmetrically: a new face's pair with an
-older face (anywhere in the new face's `wide` best) is offered to the older face, which ranks it among its
-stored pairs and keeps its first k (offer()), so the older face gets the pairs a full relink would.
+older face (anywhere in the new face's `wide` best) is offered to the older face: where it could enter the
+older face's first k (at or above that face's floor, stored in link_done), the older face's row is ranked
+again and its pairs numbered from it (offer()), so the older face gets the pairs a full relink would, and a
+resumed run the pairs of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from .ranker import Ranker, link_nprobe
 K = 20
 #: Faces of the same photo (and, with --across, of the same collection) are skipped; ask for this many more.
 SPARE = 10
+#: offer(): an offered face this close under an older face's floor still has that face's row ranked again (a
+#: cosine computed alone and in a block may differ in the last float bits).
+_MARGIN = 1e-5
 
 
 @dataclass
@@ -106,8 +111,9 @@ def link(
         try:
             for n, (ids, found) in enumerate(ranked, start=1):  # noqa: B007
                 pairs = ctx.pairs(ids, *found, old=old)
-                pairs, ranks = offer(index, fp, k, ranker, pairs)
-                index.links.save_block(fp, k, across, ids.tolist(), pairs, ranks)
+                floors = dict(zip(ids.tolist(), ctx.row_ranks(ids, found[0], found[2])[1].tolist(), strict=True))
+                pairs, ranks, moved = offer(index, fp, k, ranker, pairs, ctx, k + SPARE)
+                index.links.save_block(fp, k, across, ids.tolist(), pairs, ranks, {**floors, **moved})
                 report.linked += len(ids)
                 if bar is not None:
                     bar.update(len(ids))
@@ -163,15 +169,22 @@ def linked_before(ranker: Ranker, todo: np.ndarray) -> Callable[[int], bool]:
     return old
 
 
-def offer(index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict]) -> tuple[list[dict], list[tuple]]:
+def offer(
+    index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict], ctx: BlockPairs, wide: int
+) -> tuple[list[dict], list[tuple], dict[int, float]]:
     """Incremental linking, made symmetric: a new face's pair with an older face is offered to the older face.
 
-    The older face's ranked pairs (those where it gave a rank) are ranked again with the offered faces, by
-    the score its own row ranks by (cosine - the other face's hubness offset, as search.rank_ids); its
-    first k keep (or get) its rank, numbered again, and any pushed beyond k lose it (a pair ranked by
-    neither face is deleted by save_block). So after new photos are indexed, linking only their faces
-    gives an older face the pairs a full relink would, as far as the new face's row reaches (its `wide`
-    best). Returns (the pairs to store, the (a, b, column, rank or None) updates for the older faces).
+    An older face's ranks are those of its own row, as a full run gives them: its first k among every face of
+    another photo its row holds, whether or not that face's pair was stored (a pair below --min-band takes a
+    rank and is not stored). So where an offered face may enter the older face's first k (it was not ranked by
+    it, and it scores at or above the row's floor: its k-th score when it was linked), the older face's row is
+    ranked again by the same ranker (Ranker.rank, the path every row takes) and its stored and offered pairs
+    numbered from it; any pushed beyond k lose their rank (a pair ranked by neither face is deleted by
+    save_block). An offered face below the floor changes nothing: a resumed run then leaves the rows of the
+    faces linked before the kill as they were, and gives the pairs of an uninterrupted run. After new photos are
+    indexed, linking only their faces gives an older face the pairs a full relink would, as far as the new
+    face's row reaches (its `wide` best). Returns (the pairs to store, the (a, b, column, rank or None) updates
+    for the older faces, the new floors of the older faces ranked again).
     """
     offered: dict[int, dict[int, dict]] = {}
     for p in pairs:
@@ -179,22 +192,38 @@ def offer(index: Index, fp: str, k: int, ranker: Ranker | None, pairs: list[dict
         if g is not None:
             offered.setdefault(g, {})[p["b"] if p["a"] == g else p["a"]] = p
     if not offered or ranker is None:
-        return [p for p in pairs if _ranked(p)], []
+        return [p for p in pairs if _ranked(p)], [], {}
     current = index.links.ranked(fp, list(offered))
+    floors = index.links.floors(fp, list(offered))
+    again = []
+    for g, new in offered.items():
+        fresh = np.array(sorted(set(new) - set(current.get(g, []))), dtype=np.int64)
+        if not len(fresh):
+            continue  # its row ranked every offered face already (and that row is the one stored)
+        floor = floors.get(g)
+        if floor is not None:
+            cos = ranker.exact(fresh) @ ranker.exact(np.array([g]))[0]
+            score = shown_score(cos, ranker.offsets(fresh) if ranker.offsets_all is not None else None)
+            if bool(np.all(score < floor - _MARGIN)):
+                continue  # none can enter its first k
+        again.append(g)
+    if not again:
+        return [p for p in pairs if _ranked(p)], [], {}
+    olds, (scores, _cos, ids) = ranker.rank(np.array(sorted(again), dtype=np.int64), wide)
+    row_ranks, row_floors = ctx.row_ranks(olds, scores, ids)
     ranks: list[tuple] = []
     accepted: set[tuple[int, int]] = set()
-    for g, new in offered.items():
-        partners = np.array(sorted(set(current.get(g, [])) | set(new)), dtype=np.int64)
-        cos = ranker.exact(partners) @ ranker.exact(np.array([g]))[0]
-        score = shown_score(cos, ranker.offsets(partners) if ranker.offsets_all is not None else None)
-        order = np.lexsort((partners, -score))
-        for n, j in enumerate(order.tolist(), start=1):
-            other = int(partners[j])
+    moved: dict[int, float] = {}
+    for i, g in enumerate(olds.tolist()):
+        at = {int(f): int(r) for f, r in zip(ids[i].tolist(), row_ranks[i].tolist(), strict=True) if 0 < r <= k}
+        for other in sorted(set(current.get(g, [])) | set(offered[g])):
+            n = at.get(other)
             a, b = min(g, other), max(g, other)
-            ranks.append((a, b, "rank_ab" if g == a else "rank_ba", n if n <= k else None))
-            if n <= k and other in new:
+            ranks.append((a, b, "rank_ab" if g == a else "rank_ba", n))
+            if n is not None and other in offered[g]:
                 accepted.add((a, b))
-    return [p for p in pairs if _ranked(p) or (p["a"], p["b"]) in accepted], ranks
+        moved[g] = float(row_floors[i])
+    return [p for p in pairs if _ranked(p) or (p["a"], p["b"]) in accepted], ranks, moved
 
 
 def _ranked(p: dict) -> bool:

@@ -37,7 +37,8 @@ DB_NAME = "facematch.sqlite"
 #: Without a version step (a table created where missing, which an older facematch leaves alone): case_settings,
 #: what a case was asked once when it was created (keep the family's photos or not); face_neighbours.rule, how
 #: r_g is made from a neighbour list (NULL: the mean of the k nearest, as every list an older facematch
-#: writes), added where missing (_add_neighbour_rule).
+#: writes), added where missing (_add_neighbour_rule); link_done.floor, the score of the k-th face of a linked
+#: face's row (NULL: not known, as for faces an older facematch linked), added where missing (_add_link_floor).
 SCHEMA_VERSION = 7
 
 SCHEMA = """
@@ -244,7 +245,8 @@ CREATE TABLE IF NOT EXISTS link_done (
     face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
     engine TEXT NOT NULL,
     k INTEGER NOT NULL,
-    across INTEGER NOT NULL
+    across INTEGER NOT NULL,
+    floor REAL
 );
 CREATE TABLE IF NOT EXISTS face_phash (
     face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
@@ -306,6 +308,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     _upgrade_to_v5(conn)
     _upgrade_to_v6(conn)
     _upgrade_to_v7(conn)
+    _add_link_floor(conn)
 
 
 def _add_neighbour_rule(conn: sqlite3.Connection) -> None:
@@ -314,6 +317,17 @@ def _add_neighbour_rule(conn: sqlite3.Connection) -> None:
     if "rule" not in {r[1] for r in conn.execute("PRAGMA table_info(face_neighbours)")}:
         try:
             conn.execute("ALTER TABLE face_neighbours ADD COLUMN rule TEXT")
+        except sqlite3.OperationalError as e:  # another process opening the same index added it first
+            if "duplicate column" not in str(e):
+                raise
+
+
+def _add_link_floor(conn: sqlite3.Connection) -> None:
+    """link_done.floor where missing (issue 26): faces linked before keep NULL (floor not known), so an offer to
+    one of them has its row ranked again (crosscheck.run.offer)."""
+    if "floor" not in {r[1] for r in conn.execute("PRAGMA table_info(link_done)")}:
+        try:
+            conn.execute("ALTER TABLE link_done ADD COLUMN floor REAL")
         except sqlite3.OperationalError as e:  # another process opening the same index added it first
             if "duplicate column" not in str(e):
                 raise

@@ -11,6 +11,7 @@ append-only (db.py's triggers), so they stay.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 
@@ -50,14 +51,18 @@ class Links:
         faces: Iterable[int],
         pairs: list[dict],
         ranks: Iterable[tuple[int, int, str, int | None]] = (),
+        floors: dict[int, float] | None = None,
     ) -> None:
         """One block's pairs and the faces it linked, in one transaction: a kill leaves all of it or none.
 
         A pair found again (from its other face, or by a rerun) is updated in place, never duplicated: it
         keeps the rank each side found, so a pair found from both sides is known to be mutual. `ranks`:
         (a, b, 'rank_ab' or 'rank_ba', rank or None) set afterwards (an older face's ranks after new faces
-        were offered to it, crosscheck.run.offer); a pair left ranked by neither face is deleted.
+        were offered to it, crosscheck.run.offer); a pair left ranked by neither face is deleted. `floors`: each
+        linked face's floor, and that of an older face whose row was ranked again (the score of its row's k-th
+        face; NaN or missing: not known, stored as NULL).
         """
+        floors = {int(f): (None if v is None or math.isnan(v) else float(v)) for f, v in (floors or {}).items()}
         now = time.time()
         linked = {int(f) for f in faces}  # once: a block is 32,768 faces, tested against every face of its pairs
         with self.db.write() as c:
@@ -92,9 +97,26 @@ class Links:
                 [(engine, a, b) for a, b, _, r in ranks if r is None],
             )
             c.executemany(
-                "INSERT OR REPLACE INTO link_done(face_id, engine, k, across) VALUES (?, ?, ?, ?)",
-                [(f, engine, k, int(across)) for f in ids if f in alive and f in linked],
+                "INSERT OR REPLACE INTO link_done(face_id, engine, k, across, floor) VALUES (?, ?, ?, ?, ?)",
+                [(f, engine, k, int(across), floors.get(f)) for f in ids if f in alive and f in linked],
             )
+            c.executemany(
+                "UPDATE link_done SET floor = ? WHERE face_id = ? AND engine = ?",
+                [(v, f, engine) for f, v in floors.items() if f not in linked],
+            )
+
+    def floors(self, engine: str, faces: Iterable[int]) -> dict[int, float]:
+        """Each linked face's floor where known: the score of the k-th face of its row when it was linked (a face
+        scoring below it cannot enter its first k). Faces linked by an older facematch have none."""
+        out: dict[int, float] = {}
+        for part in chunks(sorted({int(f) for f in faces})):
+            marks = ",".join("?" * len(part))
+            for face, floor in self.db.execute(
+                f"SELECT face_id, floor FROM link_done WHERE engine = ? AND floor IS NOT NULL AND face_id IN ({marks})",
+                (engine, *part),
+            ):
+                out[face] = float(floor)
+        return out
 
     def ranked(self, engine: str, faces: Iterable[int]) -> dict[int, list[int]]:
         """For each face: the faces of the pairs it ranked itself (its own k nearest, as stored)."""
