@@ -1,7 +1,7 @@
 """Calibrated strength: the shipped stranger-rate tables, the bands, and what search and the CLI say.
 
 Real engines and a real demo index; the tables in facematch/calibration_data were built from LFW
-with `facematch evaluate calibrate` (see README, "Measured accuracy").
+with `facematch evaluate calibrate` (see docs/calibration.md and docs/accuracy.md).
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ ENGINES = {
 #: - sface: OpenCV Zoo's SFace demo (models/face_recognition_sface/sface.py: `_threshold_cosine = 0.363`, beside
 #:   its norm-L2 threshold 1.128), the threshold its authors report for LFW verification.
 #: An engine missing here keeps the correction of facematch before issue 26 (every neighbour counts):
-#: insightface packs (no threshold published for these packs by their authors) and dlib (see README,
-#: "Accuracy past one model's ceiling").
+#: insightface packs (no threshold published for these packs by their authors) and dlib (the rule was measured
+#: with sface only; docs/accuracy.md, "What changed: the hubness rule").
 SAME_PERSON_COSINE: dict[str, float] = {"sface": 0.363}
 
 __all__ = [

@@ -35,7 +35,7 @@ class SFaceEngine(FaceEngine):
     #: ...scaled so that the face becomes about this size (px), the middle of YuNet's anchor range.
     face_target = 128
 
-    #: The default pre-processing since issue 16, chosen on every dev set in bench/accuracy.py (README,
+    #: The default pre-processing since issue 16, chosen on every dev set in bench/accuracy.py (docs/accuracy.md,
     #: "Accuracy on photos like families'"). The old policy is upscale="640", border="miss", flip=False.
     DEFAULTS = {"upscale": "both", "border": "edge", "flip": True}
 
