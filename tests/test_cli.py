@@ -61,7 +61,9 @@ def test_search_json_for_scripts(demo_run):
     assert doc["gallery_faces"] == 11 and doc["score"] == "uncalibrated similarity"
     # 11 faces: too few to count strangers from; the shipped LFW table for these scores, and it says why.
     assert doc["calibration"]["kind"] == "reference table" and "at least 500 faces" in doc["calibration"]["source"]
-    assert doc["calibration"]["scores"] == "cosine similarity corrected for hubness (k=10, weight 0.5)"
+    assert doc["calibration"]["scores"] == (
+        "cosine similarity corrected for hubness (k=10, weight 0.5; up to 6 neighbours at cosine >= 0.363 left out)"
+    )
     assert [c["rank"] for c in doc["candidates"]] == [1, 2, 3]
     c = doc["candidates"][0]
     assert set(c) == {"rank", "similarity", "photo", "sha256", "box", "face_id", "records", "photo_records"} | {
