@@ -154,3 +154,69 @@ def test_review_next_n_goes_past_the_band_by_count_with_the_band_shown(archive, 
     got = json.loads(capsys.readouterr().out)
     assert len(got["pairs"]) == n and got["past_band_from"] == first_weak and got["band"] == "possible"
     assert [r["band"] for r in got["pairs"]] == bands
+
+
+def test_the_apps_queue_goes_past_the_band_by_count_with_the_band_shown(archive, monkeypatch):
+    """The app's queue (Cross-check page, Review queue tab) by default lists the pairs of at least 'possible', as
+    `link review` does; "Go past the band by count" lists the next N most likely pairs, the same N pairs as
+    `link review --next N` (CrossCheck.review), says how they spread over the bands and from which one they are
+    past the band, and marks those. A decision on a pair past the band opens the next pair of that list, and the
+    choice is kept on the way back to the queue. Real app, model and index."""
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ok, texts
+    from facematch.app import crosscheck as page
+    from facematch.app import serve
+
+    monkeypatch.setattr(page, "PAGE", 1000)  # every pair on one page: the list itself is what is compared
+    monkeypatch.setenv("FACEMATCH_INDEX", str(archive["index"]))
+    with Searcher(archive["index"]) as s:
+        cc = CrossCheck(s)
+        every = cc.pairs(undecided=True)
+        within = [p.id for p in cc.queue(band="possible")]
+        first_weak = next(n for n, p in enumerate(every, 1) if p.band == "weak")
+        n = first_weak + 3
+        q = cc.review(n)
+    assert [p.id for p in q.pairs] == [p.id for p in every[:n]] and q.past == first_weak
+
+    at = AppTest.from_file(str(serve.APP), default_timeout=180)
+    at.run()
+    at.sidebar.radio(key="page").set_value("Cross-check")
+    at.run()
+    ok(at)
+
+    def cards() -> list[str]:
+        return [b.key.removeprefix("xcmp_") for b in at.button if b.key and b.key.startswith("xcmp_")]
+
+    assert cards() == within and "weak resemblance" not in texts(at)
+    at.toggle(key="xby_count_w").set_value(True)
+    at.run()
+    at.number_input(key="xcount_w").set_value(n)
+    at.run()
+    ok(at)
+    assert cards() == [p.id for p in q.pairs]
+    t = texts(at)
+    bands = [p.band for p in q.pairs]
+    assert (f"The next {n} pairs no one has decided yet, strongest first: {bands.count('strong')} strong, "
+            f"{bands.count('possible')} possible, {bands.count('weak')} weak.") in t  # fmt: skip
+    assert f"From #{first_weak} on they are past the band 'possible resemblance'" in t
+    assert t.count("past the band you chose: less likely, shown by count") == n - first_weak + 1
+    assert t.count("weak resemblance — no more similar than strangers") >= n - first_weak + 1  # each pair's band
+
+    weak = q.pairs[first_weak - 1]
+    next(b for b in at.button if b.key == f"xcmp_{weak.id}").click()
+    at.run()
+    at.radio(key="xdecision").set_value("unsure")
+    at.text_input(key="xreviewer").input("Ayse")
+    next(b for b in at.button if b.label == "Record decision").click()
+    at.run()
+    ok(at)
+    assert (
+        next(s.value for s in at.subheader if s.value.startswith("Compare pair"))
+        == f"Compare pair {q.pairs[first_weak].id}"
+    )
+    next(b for b in at.button if b.key == "xback_top").click()
+    at.run()
+    ok(at)
+    assert at.toggle(key="xby_count_w").value and at.number_input(key="xcount_w").value == n
+    assert weak.id not in cards() and len(cards()) == n  # decided: out of the undecided queue, the next one comes in

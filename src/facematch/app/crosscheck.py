@@ -88,17 +88,25 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     )
     with tab_pairs:
         only_open = st.toggle(_("Only pairs no one has decided yet"), value=True, key="xonly_open")
-        shown = [p for p in pairs if p.decision is None] if only_open else pairs
+        q = review_queue(cc, only_open)
+        shown = q.pairs
         if not shown:
             alert("info", _("No pairs to review. Run facematch link (or the button above) after indexing new photos."))
+        for line in q.lines(number):
+            caption(line)
         limit = st.session_state.setdefault("xshown", PAGE)
         if len(shown) > limit:
             caption(_("Showing the first {n} of {total} pairs, strongest first.", n=number(limit),
                       total=number(len(shown))))  # fmt: skip
+        past = q.past if q.count is not None else None
         for n, p in enumerate(shown[:limit], start=1):
-            pair_card(s, cc, p, n)
+            if n == past:
+                alert("info", q.past_text(number))
+            pair_card(s, cc, p, n, past_band=past is not None and n >= past)
         if len(shown) > limit:
             st.button(_("Show {n} more", n=number(min(PAGE, len(shown) - limit))), key="xmore", on_click=show_more)
+        if short := q.short(number):
+            caption(short)
     with tab_groups:
         caption(
             _(
@@ -137,6 +145,40 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
 
 
+def review_queue(cc: crosscheck.CrossCheck, only_open: bool) -> crosscheck.Queue:
+    """The queue as the researcher asks for it: the pairs of at least a band (default possible, as `facematch link
+    review`), or the next N most likely pairs going past the band by count (`link review --next N`). The choice is
+    kept (xband, xby_count, xcount) while a pair is open, so the queue and the next pair after a decision are the
+    ones chosen."""
+    state = st.session_state
+    a, b = st.columns([3, 2])
+    state["xband"] = a.selectbox(
+        _("Pairs of at least"), crosscheck.BANDS, index=crosscheck.BANDS.index(state.get("xband", "possible")),
+        key="xband_w", format_func=lambda x: messages.band_text(x, decided=True), on_change=first_page,
+    )  # fmt: skip
+    state["xby_count"] = b.toggle(
+        _("Go past the band by count"), value=state.get("xby_count", False), key="xby_count_w", on_change=first_page,
+        help=_("the next N most likely pairs whatever their band, strongest first; each shows its band"),
+    )  # fmt: skip
+    if state["xby_count"]:
+        state["xcount"] = int(st.number_input(
+            _("How many of the most likely pairs"), min_value=1, value=state.get("xcount", 100), step=50,
+            key="xcount_w", on_change=first_page,
+        ))  # fmt: skip
+    return chosen_queue(cc, only_open)
+
+
+def chosen_queue(cc: crosscheck.CrossCheck, only_open: bool) -> crosscheck.Queue:
+    """The queue the researcher chose (review_queue), through CrossCheck.review: the call `link review` makes."""
+    state = st.session_state
+    count = state.get("xcount", 100) if state.get("xby_count") else None
+    return cc.review(count, state.get("xband", "possible"), every=not only_open)
+
+
+def first_page() -> None:
+    st.session_state["xshown"] = PAGE
+
+
 def export_file(cc: crosscheck.CrossCheck, name: str) -> bytes:
     """One file of crosscheck.export, built when its download button is pressed."""
     import tempfile
@@ -160,8 +202,9 @@ def open_pair(pair: str | None) -> None:
     st.session_state["xpair_opened"] = st.session_state.get("xpair_opened", 0) + 1
 
 
-def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int) -> None:
-    """One pair of the queue: both faces, how strong, which collections, what the records say."""
+def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int, past_band: bool = False) -> None:
+    """One pair of the queue: both faces, how strong (its band), which collections, what the records say;
+    `past_band`: shown by count, past the band the researcher chose."""
     with st.container(border=True, key=f"xrow_{p.id}"):
         a, c = st.columns([2, 3])
         try:
@@ -172,6 +215,8 @@ def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int
             title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
             bold(f"{title} · {messages.score_label()} {score_text(p.score)}")
             caption(p.strength(s.gallery_size))
+            if past_band:
+                caption(_("past the band you chose: less likely, shown by count"))
             caption(f"{iso(f'{p.collections[0]}: {p.a.relpath}')}  ↔  {iso(f'{p.collections[1]}: {p.b.relpath}')}")
             caption(_("mutual: each face is among the other's nearest") if p.mutual else _("one-sided"))
             for r in p.reasons:
@@ -234,8 +279,10 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
 
     def record(choice: str, who: str, why: str) -> None:
         """Decide, then go on to the next pair of the queue (not back to its top): the reviewer's place is kept."""
+        only_open = st.session_state.get("xonly_open", True)
+        shown = chosen_queue(cc, only_open).pairs  # the queue as the researcher sees it, before this decision
         cc.decide(p, choice, who, why)
-        following = next_pair(cc, p.id, st.session_state.get("xonly_open", True))
+        following = next_pair(shown, p.id)
         if following is not None:
             st.session_state["xnext"] = following
 
@@ -246,13 +293,11 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
     )  # fmt: skip
 
 
-def next_pair(cc: crosscheck.CrossCheck, after: str, only_open: bool) -> str | None:
-    """The pair after this one in the queue as it is now (strongest first; undecided only when the queue shows only
-    those), or None at its end."""
-    pairs = cc.pairs()
+def next_pair(pairs: list[crosscheck.Pair], after: str) -> str | None:
+    """The pair after this one in the queue as the researcher saw it (chosen_queue, read before the decision), or
+    None at its end (or when this pair was not in it)."""
     ids = [q.id for q in pairs]
-    start = ids.index(after) + 1 if after in ids else 0
-    for q in pairs[start:]:
-        if q.id != after and (q.decision is None or not only_open):
-            return q.id
-    return None
+    if after not in ids:
+        return ids[0] if ids and ids[0] != after else None
+    n = ids.index(after) + 1
+    return ids[n] if n < len(ids) else None

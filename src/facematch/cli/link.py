@@ -159,20 +159,6 @@ def _crosscheck(args: argparse.Namespace):
         raise
 
 
-def _print_next_header(pairs: list, band: str, past: int | None) -> None:
-    """How the next N pairs spread over the bands, and from which one they are past the band."""
-    from ..crosscheck import BANDS
-
-    counts = {b: sum(p.band == b for p in pairs) for b in BANDS}
-    print(_("The next {n} pairs no one has decided yet, strongest first: {strong} strong, {possible} possible, "
-            "{weak} weak.", n=num(len(pairs)), strong=num(counts["strong"]), possible=num(counts["possible"]),
-            weak=num(counts["weak"])))  # fmt: skip
-    if past is not None:
-        print(_("From #{n} on they are past the band '{band}': less likely, shown by count as asked.", n=num(past),
-                band=messages.band_text(band, decided=True)))  # fmt: skip
-    print()
-
-
 def _print_pair(cc, p, n: int | None = None) -> None:
     from ..crosscheck import pair_lines, record_summary
 
@@ -209,35 +195,31 @@ def _print_pair(cc, p, n: int | None = None) -> None:
 def cmd_link_review(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..crosscheck import BANDS, count_set_aside, pair_row
+    from ..crosscheck import count_set_aside, pair_row
 
     index, cc = _crosscheck(args)
     with index:
         every = cc.pairs()
         aside = count_set_aside(every)
-        if args.next is not None:
-            pairs = cc.queue(args.next, every=args.all)
-        else:
-            pairs = cc.queue(band=args.band, every=args.all)[: args.limit]
-        floor = BANDS.index(args.band)
-        past = next((n for n, p in enumerate(pairs, 1) if p.band and BANDS.index(p.band) > floor), None)
+        q = cc.review(args.next, args.band, every=args.all)
+        pairs = q.pairs if args.next is not None else q.pairs[: args.limit]
         if getattr(args, "json", False):
             print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs],
-                        "band": args.band, "past_band_from": past, "set_aside": asdict(aside)})  # fmt: skip
+                        "band": args.band, "past_band_from": q.past, "set_aside": asdict(aside)})  # fmt: skip
             return 0
         if not pairs:
             print(_("No undecided pairs. Run `facematch link` after indexing new photos."))
             return 0
         many = args.next is not None and args.next > 1
         if many:
-            _print_next_header(pairs, args.band, past)
+            for line in q.lines(num):
+                print(line)
+            print()
         for n, p in enumerate(pairs, 1):
             _print_pair(cc, p, n if many else None)
             print()
-        if many and len(pairs) < args.next:
-            print(_("Only {n} undecided pairs are stored: `facematch link` keeps person pairs of at least its "
-                    "--min-band (default possible); `facematch link --min-band weak --full` keeps the weaker ones "
-                    "too.", n=num(len(pairs))))  # fmt: skip
+        if many and (short := q.short(num)):
+            print(short)
         if aside.faces:
             print(aside.text())
         print(_("Decide with `facematch link decide PAIR same|different|unsure --reviewer NAME [--why TEXT]`."))

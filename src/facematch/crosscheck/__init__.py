@@ -26,6 +26,7 @@ from .review import (
     GROUP_BAND,
     CrossCheck,
     Pair,
+    Queue,
     SetAside,
     count_set_aside,
     pair_id,
@@ -37,6 +38,6 @@ from .run import K, LinkReport, link
 
 __all__ = [
     "BANDS", "DIFFERENT", "EXPORT_FIELDS", "GROUP_BAND", "K", "PAIR_DECISIONS", "SAME", "UNSURE", "CrossCheck",
-    "LinkReport", "Pair", "SetAside", "count_set_aside", "export", "link", "pair_id", "pair_lines", "pair_row",
+    "LinkReport", "Pair", "Queue", "SetAside", "count_set_aside", "export", "link", "pair_id", "pair_lines", "pair_row",
     "parse_pair_id", "record_summary",
 ]  # fmt: skip

@@ -7,7 +7,7 @@ boxes, so they survive re-indexing and a change of engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .. import calibration, faces, messages, neighbours, quality, records
@@ -183,6 +183,11 @@ class CrossCheck:
         floor = calibration.BANDS.index(band)
         return [p for p in pairs if p.band is None or calibration.BANDS.index(p.band) <= floor]
 
+    def review(self, count: int | None = None, band: str = "possible", every: bool = False) -> Queue:
+        """The queue as `facematch link review` and the app's queue show it: queue(count, band, every) with what
+        to say about it (Queue: how its pairs spread over the bands, from which one they are past `band`)."""
+        return Queue(self.queue(count, band, every), band, count, every)
+
     def pair(self, text: str) -> Pair:
         a, b = parse_pair_id(text)
         rows = [r for r in self.index.links.pairs(self.fp) if (r["a"], r["b"]) == (a, b)]
@@ -292,6 +297,57 @@ class CrossCheck:
         for p in strong:
             out.setdefault(group_of[p.a.id], []).append(p)
         return sorted(out.values(), key=lambda g: (-len(g), -g[0].score))
+
+
+@dataclass
+class Queue:
+    """A stretch of the review queue (CrossCheck.review): the pairs, strongest first, and the band it is read
+    against. With `count` it is "the next N most likely pairs", which go past the band once its pairs run out:
+    each pair keeps its band, and `past` says from which one on they are past it. One text for the CLI and the
+    app (lines, short)."""
+
+    pairs: list[Pair]
+    band: str
+    count: int | None = None  # None: the pairs of at least `band`
+    every: bool = False  # decided pairs too
+
+    @property
+    def past(self) -> int | None:
+        """The number (from 1) of the first pair past the band, or None."""
+        floor = calibration.BANDS.index(self.band)
+        return next(
+            (n for n, p in enumerate(self.pairs, 1) if p.band and calibration.BANDS.index(p.band) > floor), None
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Pairs per band (strong, possible, weak)."""
+        return {b: sum(p.band == b for p in self.pairs) for b in calibration.BANDS}
+
+    def lines(self, num: Callable[[int], str] = messages.number) -> list[str]:
+        """What a researcher going down the queue by count is told first: how the pairs spread over the bands,
+        and from which one on they are past the band (none without `count`)."""
+        if self.count is None or not self.pairs:
+            return []
+        c = self.counts()
+        head = _("The next {n} pairs no one has decided yet, strongest first: {strong} strong, {possible} possible, "
+                 "{weak} weak.", n=num(len(self.pairs)), strong=num(c["strong"]), possible=num(c["possible"]),
+                 weak=num(c["weak"]))  # fmt: skip
+        out = [head]
+        if self.past is not None:
+            out.append(self.past_text(num))
+        return out
+
+    def past_text(self, num: Callable[[int], str] = messages.number) -> str:
+        return _("From #{n} on they are past the band '{band}': less likely, shown by count as asked.",
+                 n=num(self.past or 0), band=messages.band_text(self.band, decided=True))  # fmt: skip
+
+    def short(self, num: Callable[[int], str] = messages.number) -> str | None:
+        """When fewer pairs are stored than were asked for: why, and how to keep weaker ones."""
+        if self.count is None or len(self.pairs) >= self.count:
+            return None
+        return _("Only {n} undecided pairs are stored: `facematch link` keeps person pairs of at least its "
+                 "--min-band (default possible); `facematch link --min-band weak --full` keeps the weaker ones "
+                 "too.", n=num(len(self.pairs)))  # fmt: skip
 
 
 @dataclass
