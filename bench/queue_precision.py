@@ -34,7 +34,7 @@ SHARED = ROOT.parent / "shared" / "data"
 AGE_GAP = SHARED / "age-gap-dev"
 LFW = SHARED / "lfw" / "images"
 OUT = ROOT / "bench" / "out" / "queue_precision"
-COUNTS = (50, 100, 500)
+COUNTS = (50, 100, 500, 1000, 2000)  # the issue asks for 50/100/500; 1000 and 2000 go past the band
 SEED = 25
 
 
@@ -86,10 +86,29 @@ def build_photos(folder: Path, people: int | None, strangers: int) -> dict:
     return {"identities": len(idents), "lfw_people": len(lfw), "lfw_photos": n, "lfw_excluded_by_name": excluded}
 
 
+#: One person under two age-gap-dev identities (a typo in the source's names: the photos show one person).
+ALIASES = {"kathleen_turne": "kathleen_turner"}
+#: LFW photos are 250 x 250 and centred on the person they are labelled with (LFW was cut around a detected
+#: face): a face whose box centre is farther than this from the centre is someone else in the photo, whose
+#: identity is not known (Gwyneth Paltrow beside Bruce Paltrow in his photo).
+LFW_CENTRE, LFW_OFF = 125.0, 40.0
+
+
 def identity(relpath: str) -> str:
     """'ag/<id>/file' -> 'ag/<id>'; 'lfw/<Name>/file' -> 'lfw/<Name>' (relative to the collection's folder)."""
     kind, who = relpath.split("/")[:2]
-    return f"{kind}/{who}"
+    return f"{kind}/{ALIASES.get(who, who)}"
+
+
+def label(face) -> str | None:
+    """A face's identity, or None for a face in the background of an LFW photo (not the person it is labelled
+    with: unknown)."""
+    ident = identity(face.relpath)
+    if ident.startswith("lfw/"):
+        x1, y1, x2, y2 = face.box
+        if max(abs((x1 + x2) / 2 - LFW_CENTRE), abs((y1 + y2) / 2 - LFW_CENTRE)) > LFW_OFF:
+            return None
+    return ident
 
 
 def main() -> int:
@@ -126,22 +145,36 @@ def main() -> int:
         cc = CrossCheck(index)
         queue = cc.queue(10**9)  # every undecided pair, in `link review --next` order
         n_faces, n_dups = cc.gallery_size, len(cc.duplicates())
+        no_face = {
+            f"{coll}/{rel}"
+            for coll, rel in index.db.execute(
+                "SELECT r.collection, p.relpath FROM photos p JOIN roots r ON r.id = p.root_id "
+                "WHERE p.id NOT IN (SELECT photo_id FROM faces)"
+            )
+        }
 
     # the truth: young-adult photo pairs of one age-gap identity
     truth_pairs: set[tuple[str, str]] = set()
     by_ident: dict[str, dict[str, list[str]]] = {}
     for ident, group, path in age_gap():
         if (photos / group / "ag" / ident / Path(path).name).exists():
-            by_ident.setdefault(ident, {"young": [], "adult": []})[group].append(Path(path).name)
-    for ident, g in by_ident.items():
+            by_ident.setdefault(ALIASES.get(ident, ident), {"young": [], "adult": []})[group].append(
+                f"{group}/ag/{ident}/{Path(path).name}"
+            )
+    for g in by_ident.values():
         for y in g["young"]:
             for a in g["adult"]:
-                truth_pairs.add((f"young/ag/{ident}/{y}", f"adult/ag/{ident}/{a}"))
+                truth_pairs.add((y, a))
     people_with_pairs = {i for i, g in by_ident.items() if g["young"] and g["adult"]}
+    findable = {(y, a) for y, a in truth_pairs if y not in no_face and a not in no_face}
 
     def true(p) -> bool:
-        ia, ib = identity(p.a.relpath), identity(p.b.relpath)
-        return ia == ib and ia.startswith("ag/")
+        ia, ib = label(p.a), label(p.b)
+        return ia is not None and ia == ib and ia.startswith("ag/")
+
+    def unknown(p) -> bool:
+        """A pair with a face in the background of an LFW photo: whether it is one person is not known."""
+        return label(p.a) is None or label(p.b) is None
 
     def found(pairs) -> tuple[int, int]:
         """(young-adult photo pairs, people) among these pairs that are true."""
@@ -152,7 +185,7 @@ def main() -> int:
                 ka, kb = sorted(keys, key=lambda k: not k.startswith("young/"))
                 if (ka, kb) in truth_pairs:
                     got.add((ka, kb))
-                    ppl.add(identity(p.a.relpath))
+                    ppl.add(label(p.a))
         return len(got), len(ppl)
 
     bands = Counter(p.band for p in queue)
@@ -160,7 +193,7 @@ def main() -> int:
         "set": name, "manifest": {k: v for k, v in manifest.items() if k != "lfw_excluded_by_name"},
         "lfw_excluded_by_name": manifest["lfw_excluded_by_name"],
         "faces": n_faces, "duplicates": n_dups, "queue": len(queue), "bands": dict(bands),
-        "truth_pairs": len(truth_pairs), "truth_people": len(people_with_pairs),
+        "truth_pairs": len(truth_pairs), "truth_people": len(people_with_pairs), "findable_pairs": len(findable),
         "index_s": round(t_index, 1), "link_s": round(t_link, 1),
         "rows": [],
     }  # fmt: skip
@@ -171,6 +204,7 @@ def main() -> int:
         fp_, fpeople = found(head)
         last = head[-1].band if head else None
         rows_out.append({"first": f"--next {n}", "pairs": len(head), "true": t, "share": t / max(len(head), 1),
+                         "unknown": sum(unknown(p) for p in head),
                          "recall_pairs": fp_, "recall_people": fpeople, "bands": dict(Counter(p.band for p in head)),
                          "last_band": last})  # fmt: skip
     for band in ("strong", "possible", "weak"):
@@ -179,6 +213,7 @@ def main() -> int:
         t = sum(true(p) for p in head)
         fp_, fpeople = found(head)
         rows_out.append({"first": f"band >= {band}", "pairs": len(head), "true": t, "share": t / max(len(head), 1),
+                         "unknown": sum(unknown(p) for p in head),
                          "recall_pairs": fp_, "recall_people": fpeople, "bands": dict(Counter(p.band for p in head)),
                          "last_band": band})  # fmt: skip
     result["rows"] = rows_out
@@ -188,17 +223,19 @@ def main() -> int:
     (work / "result.json").write_text(json.dumps(result, indent=1))
 
     print(f"\n{name}: {n_faces} faces, {len(queue)} cross pairs in the queue ({dict(bands)}), {n_dups} duplicates; "
-          f"{len(truth_pairs)} young-adult photo pairs of {len(people_with_pairs)} people to find; "
+          f"{len(truth_pairs)} young-adult photo pairs of {len(people_with_pairs)} people to find "
+          f"({len(findable)} with a face found in both photos); "
           f"index {t_index:.0f} s, link {t_link:.0f} s")  # fmt: skip
-    print("\n| queue | pairs (strong/possible/weak) | true pairs | share true | young-adult pairs found "
-          "| people found |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|")
+    print("\n| queue | pairs (strong/possible/weak) | true pairs | share true | with an LFW background face "
+          "| share true of the others | young-adult pairs found | people found |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     tp, pp = len(truth_pairs), len(people_with_pairs)
     for r in rows_out:
         found_pairs = f"{r['recall_pairs']:,} of {tp:,} ({r['recall_pairs'] / max(tp, 1):.1%})"
         found_people = f"{r['recall_people']} of {pp} ({r['recall_people'] / max(pp, 1):.0%})"
         spread = "/".join(f"{r['bands'].get(b, 0):,}" for b in ("strong", "possible", "weak"))
-        share = f"{r['true']:,} | {r['share']:.0%}"
+        known = r["pairs"] - r["unknown"]
+        share = f"{r['true']:,} | {r['share']:.0%} | {r['unknown']:,} | {r['true'] / max(known, 1):.0%}"
         print(f"| {r['first']} | {r['pairs']:,} ({spread}) | {share} | {found_pairs} | {found_people} |")
     return 0
 
