@@ -88,7 +88,7 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     )
     with tab_pairs:
         only_open = st.toggle(_("Only pairs no one has decided yet"), value=True, key="xonly_open")
-        q = review_queue(cc, only_open)
+        q = review_queue(cc, only_open, pairs)
         shown = q.pairs
         if not shown:
             alert("info", _("No pairs to review. Run facematch link (or the button above) after indexing new photos."))
@@ -145,7 +145,7 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
     alert("warning", f"{messages.caveat()} {messages.link_caveat()}")
 
 
-def review_queue(cc: crosscheck.CrossCheck, only_open: bool) -> crosscheck.Queue:
+def review_queue(cc: crosscheck.CrossCheck, only_open: bool, pairs: list[crosscheck.Pair]) -> crosscheck.Queue:
     """The queue as the researcher asks for it: the pairs of at least a band (default possible, as `facematch link
     review`), or the next N most likely pairs going past the band by count (`link review --next N`). The choice is
     kept (xband, xby_count, xcount) while a pair is open, so the queue and the next pair after a decision are the
@@ -165,14 +165,17 @@ def review_queue(cc: crosscheck.CrossCheck, only_open: bool) -> crosscheck.Queue
             _("How many of the most likely pairs"), min_value=1, value=state.get("xcount", 100), step=50,
             key="xcount_w", on_change=first_page,
         ))  # fmt: skip
-    return chosen_queue(cc, only_open)
+    return chosen_queue(cc, only_open, pairs)
 
 
-def chosen_queue(cc: crosscheck.CrossCheck, only_open: bool) -> crosscheck.Queue:
-    """The queue the researcher chose (review_queue), through CrossCheck.review: the call `link review` makes."""
+def chosen_queue(
+    cc: crosscheck.CrossCheck, only_open: bool, pairs: list[crosscheck.Pair] | None = None
+) -> crosscheck.Queue:
+    """The queue the researcher chose (review_queue), through CrossCheck.review: the call `link review` makes
+    (`pairs`: cc.pairs() when the page has read them already)."""
     state = st.session_state
     count = state.get("xcount", 100) if state.get("xby_count") else None
-    return cc.review(count, state.get("xband", "possible"), every=not only_open)
+    return cc.review(count, state.get("xband", "possible"), every=not only_open, pairs=pairs)
 
 
 def first_page() -> None:

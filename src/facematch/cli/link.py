@@ -201,7 +201,7 @@ def cmd_link_review(args: argparse.Namespace) -> int:
     with index:
         every = cc.pairs()
         aside = count_set_aside(every)
-        q = cc.review(args.next, args.band, every=args.all)
+        q = cc.review(args.next, args.band, every=args.all, pairs=every)
         pairs = q.pairs if args.next is not None else q.pairs[: args.limit]
         if getattr(args, "json", False):
             print_json({"caveat": messages.full_link_caveat(), "pairs": [pair_row(p) for p in pairs],

@@ -172,21 +172,28 @@ class CrossCheck:
         rank = {b: n for n, b in enumerate(calibration.BANDS)}
         return sorted(out, key=lambda p: (rank.get(p.band, 0), p.low))  # stable: by score within each
 
-    def queue(self, count: int | None = None, band: str = "possible", every: bool = False) -> list[Pair]:
+    def queue(
+        self, count: int | None = None, band: str = "possible", every: bool = False, pairs: list[Pair] | None = None
+    ) -> list[Pair]:
         """The review queue, strongest first (pairs()), undecided only unless `every`. Without `count`: the pairs
         of at least `band`. With `count`: the next `count` pairs whatever their band, going past `band` once its
         pairs run out ("the next 100 most likely pairs"); each pair keeps its band (Pair.band) to show. Only
-        stored pairs: `facematch link` keeps person pairs of at least its --min-band."""
-        pairs = self.pairs(undecided=not every)
+        stored pairs: `facematch link` keeps person pairs of at least its --min-band. `pairs`: pairs() already
+        read (a page that shows counts too reads them once)."""
+        pairs = self.pairs() if pairs is None else pairs
+        if not every:
+            pairs = [p for p in pairs if p.decision is None]
         if count is not None:
             return pairs[: max(count, 0)]
         floor = calibration.BANDS.index(band)
         return [p for p in pairs if p.band is None or calibration.BANDS.index(p.band) <= floor]
 
-    def review(self, count: int | None = None, band: str = "possible", every: bool = False) -> Queue:
+    def review(
+        self, count: int | None = None, band: str = "possible", every: bool = False, pairs: list[Pair] | None = None
+    ) -> Queue:
         """The queue as `facematch link review` and the app's queue show it: queue(count, band, every) with what
         to say about it (Queue: how its pairs spread over the bands, from which one they are past `band`)."""
-        return Queue(self.queue(count, band, every), band, count, every)
+        return Queue(self.queue(count, band, every, pairs), band, count, every)
 
     def pair(self, text: str) -> Pair:
         a, b = parse_pair_id(text)
