@@ -297,8 +297,8 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
 
 
 def next_pair(pairs: list[crosscheck.Pair], after: str) -> str | None:
-    """The pair after this one in the queue as the researcher saw it (chosen_queue, read before the decision), or
-    None at its end (or when this pair was not in it)."""
+    """The pair after this one in the queue as the researcher saw it (chosen_queue, read before the decision), None
+    at its end; the list's first pair when this one was not in it (opened from the Groups tab)."""
     ids = [q.id for q in pairs]
     if after not in ids:
         return ids[0] if ids and ids[0] != after else None
