@@ -46,6 +46,7 @@ ALLOWED |= {w.lower() for code in i18n.available() for w in re.findall(r"[^\W\d_
 #: Names typed in the test (reviewers), and the demo archive's records and file names (Barack Obama, Honolulu,
 #: obama.jpg, "White House portrait"): what an archive says is shown as the archive wrote it, in any language.
 NAMES = {"ayse", "bilal", "jpg"} | {w.lower() for w in re.findall(r"[^\W\d_]+", demo.records_csv().read_text())}
+NAMES |= {w.lower() for f in (demo.DEMO_DIR / "gallery").iterdir() for w in re.findall(r"[^\W\d_]+", f.name)}
 #: A case per language, named in the language (one server for the module: each page lists the others' cases).
 CASES = [("ug", "ئايگۈل ئەخمەت"), ("tr", "Kız kardeşim"), ("zh_Hans", "阿依古丽")]
 #: The reviewer's name and note in each language (typed by a person: shown as typed).
