@@ -26,6 +26,7 @@ a lost FAISS file and travel with a backup. Only the new faces' lists are held i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,18 @@ _WIDEN = 4
 _MAX_REACH = 4096
 #: Faces searched per batch.
 BATCH = 2048
+#: On an IVF index (large archives, ann.py), lists of at least this many faces at once are made by the list-major
+#: join of crosscheck/selfjoin.py (_joined): FAISS's IVF search scans a list one query at a time, so one search per
+#: face would take hours at a million faces on 2 cores.
+JOIN_MIN = BATCH
+#: Faces per block of the join (one save each: an interrupted run loses at most one block).
+JOIN_BLOCK = 32768
+#: The join probes the tuned nprobe divided by this (what linking probes: crosscheck.ranker.NPROBE_SHARE).
+JOIN_NPROBE_SHARE = 24
+#: The join keeps cosines that a random pair of the archive exceeds with probability JOIN_CROWD x wide / N.
+JOIN_CROWD = 32
+#: Faces per block joined again, every candidate of their probed lists kept (too few above the join's tau).
+DEEP_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,11 @@ def update(
 ) -> NeighbourUpdate:
     """Bring every face's neighbour list of the kind `scoring` reads in step with the faces table (and `vectors`,
     already in step). Lists of another kind, e.g. made before this engine had a cut, are computed again first
-    (_renew: resumable, with a progress bar when `progress`)."""
+    (_renew: resumable, with a progress bar when `progress`).
+
+    Older faces take in the new faces first (saved), then the new and stale lists are computed and saved a block
+    at a time (_lists): an interrupted run leaves the faces still without a list to the next run, whose older faces
+    (those saved meanwhile included) take them in again, which changes nothing for a face that already has."""
     kind, length = scoring.lists, scoring.length
     redone = _renew(faces, store, vectors, engine, scoring, progress)
     gone = store.gone(engine)
@@ -198,13 +215,29 @@ def update(
         if gone:
             store.save(engine, *kind, {}, gone, scoring.hub)
         return NeighbourUpdate(0, 0, redone)
-    fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for start in range(0, len(todo), BATCH):
-        part = todo[start : start + BATCH]
-        fresh.update(zip(part.tolist(), _search(vectors, faces, part, length), strict=True))
-    touched = _take_in_new(faces, store, engine, kind, length, new, set(fresh)) if len(new) else {}
-    store.save(engine, *kind, {**touched, **fresh}, gone, scoring.hub)
-    return NeighbourUpdate(len(fresh), len(touched), redone)
+    touched = _take_in_new(faces, store, engine, kind, length, new, set(todo.tolist())) if len(new) else {}
+    store.save(engine, *kind, touched, set(), scoring.hub)
+    bar = _bar(len(todo), progress)
+    try:
+        for lists in _lists(faces, vectors, engine, todo, length):
+            store.save(engine, *kind, lists, set(), scoring.hub)
+            if bar is not None:
+                bar.update(len(lists))
+    finally:
+        if bar is not None:
+            bar.close()
+    if gone:
+        store.save(engine, *kind, {}, gone, scoring.hub)
+    return NeighbourUpdate(len(todo), len(touched), redone)
+
+
+def _bar(total: int, progress: bool):
+    from .indexing.indexer import progress_bar
+
+    bar = progress_bar(total, progress)
+    if bar is not None:
+        bar.unit = "face"
+    return bar
 
 
 def _renew(faces: Faces, store: Neighbours, vectors: FaceVectors, engine: str, scoring: Scoring, progress: bool) -> int:
@@ -217,22 +250,96 @@ def _renew(faces: Faces, store: Neighbours, vectors: FaceVectors, engine: str, s
     redo = store.other_kinds(engine, *scoring.lists)
     if not len(redo):
         return 0
-    from .indexing.indexer import progress_bar
-
-    bar = progress_bar(len(redo), progress)
-    if bar is not None:
-        bar.unit = "face"
+    bar = _bar(len(redo), progress)
     try:
-        for start in range(0, len(redo), BATCH):
-            part = redo[start : start + BATCH]
-            lists = dict(zip(part.tolist(), _search(vectors, faces, part, scoring.length), strict=True))
+        for lists in _lists(faces, vectors, engine, redo, scoring.length):
             store.save(engine, *scoring.lists, lists, set(), scoring.hub)
             if bar is not None:
-                bar.update(len(part))
+                bar.update(len(lists))
     finally:
         if bar is not None:
             bar.close()
     return len(redo)
+
+
+def _lists(
+    faces: Faces, vectors: FaceVectors, engine: str, todo: np.ndarray, length: int
+) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """The lists of `todo`, a block at a time (each block is saved when done): on an IVF index and for at least
+    JOIN_MIN faces, by the list-major join (_joined); else by the index's own search, BATCH faces per call
+    (_search: exact on a flat index)."""
+    if vectors.spec.kind.startswith("ivf") and len(todo) >= JOIN_MIN:
+        yield from _joined(faces, vectors, engine, todo, length)
+        return
+    for start in range(0, len(todo), BATCH):
+        part = todo[start : start + BATCH]
+        yield dict(zip(part.tolist(), _search(vectors, faces, part, length), strict=True))
+
+
+def _join_nprobe(vectors: FaceVectors) -> int:
+    """The lists each face probes in the join: the tuned nprobe over JOIN_NPROBE_SHARE (as linking probes)."""
+    import faiss
+
+    nlist = faiss.extract_index_ivf(vectors.index).nlist
+    return int(min(nlist, max(1, int(vectors.spec.params.get("nprobe", 32)) // JOIN_NPROBE_SHARE)))
+
+
+def _joined(
+    faces: Faces, vectors: FaceVectors, engine: str, todo: np.ndarray, length: int, threads: int | None = None
+) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Lists by the list-major join of crosscheck/selfjoin.py over the IVF index's own lists, JOIN_BLOCK faces a
+    block: every exact embedding in memory (512 MB at a million 128-d faces), each face times its probed lists'
+    members in matrix products, exact cosines, its `length` best of other images kept.
+
+    Approximate only in which lists are probed (_join_nprobe), as a search is; with every list probed the lists
+    are the exact ones (tests/test_neighbours.py). The join keeps cosines above a tau that a random pair of this
+    archive exceeds with probability JOIN_CROWD x (length + spare) / N; a face with too few of those (a sparse
+    region, or a photo of many faces) is joined again in a small block keeping every candidate of its probed
+    lists; one that still has too few (its probed lists hold too few faces: a small archive) is searched as on a
+    flat index (_search)."""
+    import os
+
+    from .crosscheck import selfjoin
+
+    ids, codes = faces.image_codes(engine)
+    vecs = np.empty((len(ids), vectors.dim), np.float32)
+    for part_ids, part in faces.iter_embeddings(engine):
+        vecs[np.searchsorted(ids, part_ids)] = part
+    lists = selfjoin.Lists.of(vectors.index, ids)
+    nprobe, wide = _join_nprobe(vectors), length + _SPARE
+    tau = selfjoin.estimate_tau(vecs, wide, JOIN_CROWD)
+    threads = threads or os.cpu_count() or 1
+    at = np.clip(np.searchsorted(ids, todo), 0, max(0, len(ids) - 1))
+    known = ids[at] == todo if len(ids) else np.zeros(len(todo), bool)
+    if not known.all():  # not in the faces table any more (deleted meanwhile): searched as before
+        yield dict(zip(todo[~known].tolist(), _search(vectors, faces, todo[~known], length), strict=True))
+    at = at[known]
+    for start in range(0, len(at), JOIN_BLOCK):
+        block = at[start : start + JOIN_BLOCK]
+        (_, cos, pos), _ = selfjoin.join(vecs[block], vecs, lists, nprobe, wide, tau, None, threads)
+        out, short = _keep(block, cos, pos, ids, codes, length)
+        for s in range(0, len(short), DEEP_BLOCK):
+            deep = short[s : s + DEEP_BLOCK]
+            (_, cos, pos), _ = selfjoin.join(vecs[deep], vecs, lists, nprobe, _MAX_REACH, -np.inf, None, threads)
+            more, still = _keep(deep, cos, pos, ids, codes, length)
+            out.update(more)
+            if len(still):
+                out.update(zip(ids[still].tolist(), _search(vectors, faces, ids[still], length), strict=True))
+        yield out
+
+
+def _keep(
+    rows: np.ndarray, cos: np.ndarray, pos: np.ndarray, ids: np.ndarray, codes: np.ndarray, length: int
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """From a join's ranked positions for the faces at positions `rows`: ({face id: its `length` nearest of other
+    images (ids, cosines)} for faces with that many, the positions of the faces with fewer)."""
+    ok = (pos >= 0) & (codes[np.maximum(pos, 0)] != codes[rows][:, None])  # the face itself: its own image
+    full = ok.sum(1) >= length
+    take = ok & (np.cumsum(ok, 1) <= length) & full[:, None]
+    got_ids = ids[pos[take]].reshape(-1, length)
+    got_cos = cos[take].reshape(-1, length).astype(np.float32)
+    out = dict(zip(ids[rows[full]].tolist(), zip(got_ids, got_cos, strict=True), strict=True))
+    return out, rows[~full]
 
 
 def _take_in_new(
@@ -253,6 +360,8 @@ def _take_in_new(
     """
     import faiss
 
+    if faces.count(engine) <= len(fresh):  # no older face (a first run)
+        return {}
     dim = faces.embedding_dim(engine)
     new_index = faiss.IndexFlatIP(dim)
     new_index.add(np.ascontiguousarray(faces.embedding_matrix(new, dim)))

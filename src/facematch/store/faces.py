@@ -268,6 +268,18 @@ class Faces:
         rows = self.db.execute("SELECT id FROM faces WHERE engine = ? ORDER BY id", (engine,)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def image_codes(self, engine: str) -> tuple[np.ndarray, np.ndarray]:
+        """(every face id of an engine, sorted; a number per face, equal for faces of one image or of identical
+        copies: photo_keys as small integers, in one query, for work over the whole archive)."""
+        rows = self.db.execute(
+            "SELECT f.id, p.sha256 FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.engine = ? ORDER BY f.id",
+            (engine,),
+        ).fetchall()
+        code: dict[str, int] = {}
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        codes = np.fromiter((code.setdefault(r[1], len(code)) for r in rows), dtype=np.int64, count=len(rows))
+        return ids, codes
+
     def iter_embeddings(
         self, engine: str, after_id: int = 0, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
