@@ -19,11 +19,11 @@ The index folder is built through facematch's own store and index code, in bulk:
   transaction (the indexer writes photo by photo, which is indexing's cost, not linking's).
 - the FAISS file: Index.vectors(), i.e. vectors.sync building it from the database with the type
   `facematch index` chooses for that many faces (ann.auto_spec).
-- neighbour lists (hubness r_g): computed with the list-major join itself (Ranker, plain cosines, at
-  link's nprobe: the tuned nprobe / NPROBE_SHARE) and stored through store/neighbours.py, timed apart
-  (indexing's cost). The indexer's own path (neighbours.update: one FAISS search per face at the *tuned*
-  nprobe) would take hours at 1M on 2 cores. For the 1% added later, the older faces' lists take in the
-  new faces through neighbours.py's own code (_take_in_new), as `facematch index` does.
+- neighbour lists (hubness r_g): the library's own neighbours.update (Index.update_neighbours), as `facematch
+  index` runs it, timed apart (indexing's cost): on an IVF index the list-major join over the index's lists (issue
+  25; before, this bench built the lists with its own join because one FAISS search per face would have taken
+  hours at 1M on 2 cores). For the 1% added later, the same call: the new faces' lists, and the older faces
+  taking in the new ones.
 - stranger rates: Index.stranger_rates, as the indexer computes them after indexing (timed apart).
 - photo files do not exist on disk. Pairs with cosine >= duplicates.CHECK_COSINE (or of band strong) get the
   pixel check (duplicates.duplicate_kind: each photo decoded once per block); a missing photo has no region
@@ -68,8 +68,8 @@ from link_scale import DEFAULT_CACHE, load, peak_mb, real_sface  # noqa: E402
 from search_scale import fit, synthetic  # noqa: E402
 
 from facematch import neighbours  # noqa: E402
-from facematch.crosscheck import blocks, run, selfjoin  # noqa: E402
-from facematch.crosscheck.ranker import NPROBE_SHARE, Ranker, joins  # noqa: E402
+from facematch.crosscheck import blocks, run  # noqa: E402
+from facematch.crosscheck.ranker import Ranker  # noqa: E402
 from facematch.index import Index  # noqa: E402
 from facematch.store import DB_NAME  # noqa: E402
 
@@ -169,33 +169,11 @@ def insert_faces(
     }  # fmt: skip
 
 
-def join_neighbours(index: Index, fp: str, fv, todo: np.ndarray, key_of: np.ndarray, threads: int) -> dict:
-    """Neighbour lists (the Scoring's list length of nearest other faces, not of the same image) of `todo`, with
-    the join, and their r_g by the engine's rule (Scoring.hub).
-
-    Every face of the engine is loaded from SQLite (as link does); the join runs at link's nprobe with
-    plain cosines; lists are saved through store/neighbours.py block by block."""
-    from facematch.search import Searcher  # noqa: F401  (imported for the same module state as link)
-
-    start = time.perf_counter()  # loading included
-    ids = index.faces.ids(fp)
-    vecs = np.empty((len(ids), fv.dim), np.float32)
-    for part_ids, part in index.faces.iter_embeddings(fp):
-        vecs[np.searchsorted(ids, part_ids)] = part
-    nprobe = max(1, int(fv.spec.params.get("nprobe", 32)) // NPROBE_SHARE) if joins(fv) else None
-    scoring = neighbours.Scoring.for_engine(fp)
-    wide = scoring.length + 6
-    lists = selfjoin.Lists.of(fv.index, ids) if joins(fv) else None
-    ranker = Ranker(fv, ids, vecs, None, 0.0, nprobe, lists, threads).prepare(wide, scoring.length)
-    for block in ranker.plan(todo):
-        q, (_, cos, found) = ranker.rank(block, wide)
-        out = {}
-        for f, row_c, row_i in zip(q.tolist(), cos, found, strict=True):
-            ok = (row_i >= 0) & (row_i != f)
-            ok &= key_of[np.maximum(row_i, 0)] != key_of[f]
-            out[f] = (row_i[ok][: scoring.length], row_c[ok][: scoring.length])
-        index.neighbours.save(fp, *scoring.lists, out, set(), scoring.hub)
-    return {"seconds": round(time.perf_counter() - start, 1), "nprobe": nprobe, "faces": len(todo)}
+def library_neighbours(index: Index, fp: str, fv) -> dict:
+    """neighbours.update through Index.update_neighbours, as `facematch index` calls it, timed."""
+    start = time.perf_counter()
+    report = index.update_neighbours(fp, fv, neighbours.Scoring.for_engine(fp))
+    return {"seconds": round(time.perf_counter() - start, 1), "computed": report.computed, "older": report.updated}
 
 
 def db_mb(folder: Path) -> float:
@@ -328,8 +306,6 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         t = time.perf_counter()
         made = insert_faces(index, fp, vecs[:n], person[:n], 0, roots, n // 2)
         indexing["insert_s"] = round(time.perf_counter() - t, 1)
-        key_of = np.zeros(n + n_new + 2, np.int64)
-        key_of[made["face0"] : made["face0"] + n] = made["image_keys"]
         res["layout"] = {k: v for k, v in made.items() if k not in ("image_keys", "face0")}
         stamp(f"inserted {made['faces']:,} faces in {made['photos']:,} photos: {indexing['insert_s']} s")
         if kind != "auto":  # as `facematch index --index-type KIND` records it
@@ -341,8 +317,8 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         indexing["faiss_build_s"] = round(time.perf_counter() - t, 1)
         res["index"] = fv.spec.describe()
         stamp(f"FAISS file {fv.spec.describe()}: {indexing['faiss_build_s']} s")
-        indexing["neighbours"] = join_neighbours(index, fp, fv, index.faces.ids(fp), key_of, threads)
-        stamp(f"neighbour lists by the join: {indexing['neighbours']}")
+        indexing["neighbours"] = library_neighbours(index, fp, fv)
+        stamp(f"neighbour lists (neighbours.update): {indexing['neighbours']}")
         t = time.perf_counter()
         cal = index.stranger_rates(fp, neighbours.Scoring.for_engine(fp))
         indexing["stranger_rates_s"] = round(time.perf_counter() - t, 1)
@@ -363,22 +339,13 @@ def measure(n: int, new_share: float, work: Path, threads: int, seed: int, cache
         t = time.perf_counter()
         made = insert_faces(index, fp, vecs[n:], person[n:], n, roots, 0)
         inc["insert_s"] = round(time.perf_counter() - t, 1)
-        key_of[made["face0"] : made["face0"] + n_new] = made["image_keys"]
         del vecs
         gc.collect()
         t = time.perf_counter()
         fv = index.vectors(fp)
         inc["faiss_catch_up_s"] = round(time.perf_counter() - t, 1)
         scoring = neighbours.Scoring.for_engine(fp)
-        new = index.neighbours.missing(fp, *scoring.lists)
-        inc["neighbours_new"] = join_neighbours(index, fp, fv, new, key_of, threads)
-        t = time.perf_counter()
-        touched = neighbours._take_in_new(
-            index.faces, index.neighbours, fp, scoring.lists, scoring.length, new, set(new.tolist())
-        )
-        index.neighbours.save(fp, *scoring.lists, touched, set(), scoring.hub)
-        inc["neighbours_older_s"] = round(time.perf_counter() - t, 1)
-        inc["older_lists_changed"] = len(touched)
+        inc["neighbours"] = library_neighbours(index, fp, fv)
         t = time.perf_counter()
         index.stranger_rates(fp, scoring)
         inc["stranger_rates_s"] = round(time.perf_counter() - t, 1)
@@ -426,7 +393,7 @@ def markdown(res: dict) -> str:
     lines += [
         "",
         f"Indexing (not linking): insert {ix['insert_s']} s, FAISS build {ix['faiss_build_s']} s, neighbour "
-        f"lists by the join {ix['neighbours']['seconds']} s (nprobe {ix['neighbours']['nprobe']}), stranger rates "
+        f"lists (neighbours.update) {ix['neighbours']['seconds']} s, stranger rates "
         f"{ix['stranger_rates_s']} s. +{res['new_faces']:,} faces: {json.dumps(res.get('incremental_indexing'))}",
     ]
     return "\n".join(lines) + "\n"
