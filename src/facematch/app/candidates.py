@@ -10,6 +10,7 @@ same photos, facts and archive (`memo`), and every picture is cut and encoded on
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import streamlit as st
 
@@ -25,6 +26,7 @@ from .widgets import (
     PAGE,
     PER_ROW,
     archive_aligned,
+    archive_image,
     archive_photo,
     decision_form,
     face_thumb,
@@ -105,13 +107,13 @@ def compare_panel(
     scroll_to("compare_top", st.session_state.get("compare_opened", 0))
     st.button(_("Back to the candidates"), key="back_top", on_click=close_compare)
     first = chosen[0]
-    qa, ca = aligned(s, first, cand)
     with st.container(key="pair"):
         a, b = st.columns(2)
         bold(_("Your photo"), where=a)
-        a.image(qa, width="stretch")
+        a.image(aligned_query(s, first), width="stretch")
         bold(_("Archive face"), where=b)
-        b.image(ca, width="stretch")
+        archive_image(b, partial(archive_aligned, s, cand.face, cand.face.id, str(cand.face.path),
+                                 tuple(cand.face.box)), "stretch")  # fmt: skip
     strength = messages.candidate_strength(cand, s.gallery_size, decided=decision is not None)
     fact(f"{messages.score_label()}:", f"{score_text(cand.similarity)} · {strength}")
     if s.calibration is not None:  # the calibration's own source text is for experts (--json); this says it plainly
@@ -163,16 +165,16 @@ def compare_panel(
     st.button(_("Back to the candidates"), key="back", on_click=close_compare)
 
 
-def aligned(s: Searcher, chosen: Chosen, cand) -> tuple[bytes, bytes]:
-    """The two faces aligned the same way, as JPEG: cut and encoded once per face and session (the archive side
-    once per process, widgets.archive_aligned)."""
+def aligned_query(s: Searcher, chosen: Chosen) -> bytes:
+    """The family's face aligned as the engine aligns faces, as JPEG: cut and encoded once per face and session
+    (the archive side once per process, widgets.archive_aligned)."""
     cache = st.session_state.setdefault("aligned_query", {})
     key = (id(chosen.query), tuple(float(v) for v in chosen.face.box))
     if key not in cache:
         with s._engine_lock:
             chip = s.engine.align(chosen.query.rgb, chosen.query.in_rgb(chosen.face))
         cache[key] = thumbs.jpeg_bytes(chip)
-    return cache[key], archive_aligned(s, cand.face, cand.face.id, str(cand.face.path), tuple(cand.face.box))
+    return cache[key]
 
 
 def memo(name: str, key: tuple, build):

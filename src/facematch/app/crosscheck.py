@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import crosscheck, i18n, images, messages
+from .. import crosscheck, i18n, messages
 from ..access import Account
 from ..i18n import N_, _, ngettext
 from ..messages import isolate as iso
@@ -20,6 +20,7 @@ from .text import alert, bold, caption, fact, plain
 from .widgets import (
     PAGE,
     archive_aligned,
+    archive_image,
     archive_photo,
     decision_form,
     face_thumb,
@@ -123,7 +124,7 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
             bold(_("Group {g}: {faces}", g=number(g), faces=messages.count(len(faces), "face")))
             cols = st.columns(6)  # always six: a group of two sits together on the left, not at both edges
             for col, f in zip(cols, list(faces.values())[:6], strict=False):
-                col.image(face_thumb(str(f.path), tuple(f.box)), width=120)
+                archive_image(col, partial(face_thumb, str(f.path), tuple(f.box)), 120)
                 caption(iso(f.relpath), where=col)
             for p in group:
                 st.button(_("Compare pair {id}", id=iso(p.id)), key=f"g{g}_{p.id}", on_click=open_pair, args=(p.id,))
@@ -131,7 +132,7 @@ def crosscheck_page(s: Searcher, reviewer: str, account: Account | None = None) 
         caption(_("The same image saved again (re-encoded, resized or cropped): not evidence about a person."))
         for p in dups[:PAGE]:
             a, c = st.columns([2, 3])
-            a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=240)
+            archive_image(a, partial(pair_thumb, str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), 240)
             caption(f"{iso(p.a.relpath)} = {iso(p.b.relpath)}", where=c)
             caption(p.duplicate, where=c)
     with tab_export:  # each file is written when its button is pressed, not on every run of the page
@@ -210,10 +211,7 @@ def pair_card(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, n: int
     `past_band`: shown by count, past the band the researcher chose."""
     with st.container(border=True, key=f"xrow_{p.id}"):
         a, c = st.columns([2, 3])
-        try:
-            a.image(pair_thumb(str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), width=300)
-        except images.ImageError as e:
-            a.error(_("archive photo unreadable: {error}", error=e))
+        archive_image(a, partial(pair_thumb, str(p.a.path), tuple(p.a.box), str(p.b.path), tuple(p.b.box)), 300)
         with c:
             title = _("#{n} · pair {id}", n=number(n), id=iso(p.id))
             bold(f"{title} · {messages.score_label()} {score_text(p.score)}")
@@ -260,7 +258,7 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
         a, b = st.columns(2)
         for col, f, coll in ((a, p.a, p.collections[0]), (b, p.b, p.collections[1])):
             bold(iso(coll), where=col)
-            col.image(archive_aligned(s, f, f.id, str(f.path), tuple(f.box)), width="stretch")
+            archive_image(col, partial(archive_aligned, s, f, f.id, str(f.path), tuple(f.box)), "stretch")
     fact(f"{messages.score_label()}:", f"{score_text(p.score)} · {p.strength(s.gallery_size)}")
     if s.calibration is not None:
         caption(messages.calibration_note(s.calibration.kind))
@@ -271,7 +269,7 @@ def pair_compare(s: Searcher, cc: crosscheck.CrossCheck, p: crosscheck.Pair, rev
     for col, f in ((a, p.a), (b, p.b)):
         with col:
             bold(iso(f.relpath))
-            st.image(archive_photo(cc.index, f, f.id, str(f.path)), width=420)
+            archive_image(st, partial(archive_photo, cc.index, f, f.id, str(f.path)), 420)
             caption(f"sha256 {iso((f.sha256 or '')[:16] + '…')}")
             caption(crosscheck.record_summary(cc.index, f))
             for line in cc.linked_records(f):

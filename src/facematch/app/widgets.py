@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import messages, records, thumbs
+from .. import images, messages, records, thumbs
 from ..i18n import _
 from ..messages import isolate as iso
 from ..review import CONFIRM, CONFIRMED, Verdict
@@ -93,6 +93,18 @@ def archive_photo(_index, _face, face_id: int, path: str) -> bytes:
 def archive_aligned(_s, _face, face_id: int, path: str, box: tuple) -> bytes:
     """An archive face aligned as the engine aligns faces (for the compare pair), encoded once per process."""
     return thumbs.jpeg_bytes(_s.aligned_archive(_face))
+
+
+def archive_image(where, draw: Callable[[], bytes], width) -> bool:
+    """An archive picture, or in its place why it cannot be shown: a photo moved, deleted or damaged since it was
+    indexed must not break the page it is on (the rest of the page, and the decision, still work)."""
+    try:
+        picture = draw()
+    except images.ImageError as e:
+        alert("error", _("archive photo unreadable: {error}", error=e), where=where)
+        return False
+    where.image(picture, width=width)
+    return True
 
 
 def family_photo(chosen) -> bytes:
