@@ -314,20 +314,20 @@ def migrate(conn: sqlite3.Connection) -> None:
 def _add_neighbour_rule(conn: sqlite3.Connection) -> None:
     """face_neighbours.rule where missing (issue 26): the lists already there keep NULL (the k nearest, r_g their
     mean), so neighbours.update computes them again for an engine with a same-person cut."""
-    if "rule" not in {r[1] for r in conn.execute("PRAGMA table_info(face_neighbours)")}:
-        try:
-            conn.execute("ALTER TABLE face_neighbours ADD COLUMN rule TEXT")
-        except sqlite3.OperationalError as e:  # another process opening the same index added it first
-            if "duplicate column" not in str(e):
-                raise
+    _add_column(conn, "face_neighbours", "rule", "TEXT")
 
 
 def _add_link_floor(conn: sqlite3.Connection) -> None:
     """link_done.floor where missing (issue 26): faces linked before keep NULL (floor not known), so an offer to
     one of them has its row ranked again (crosscheck.run.offer)."""
-    if "floor" not in {r[1] for r in conn.execute("PRAGMA table_info(link_done)")}:
+    _add_column(conn, "link_done", "floor", "REAL")
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    """A column added without a version step: an older facematch ignores it, and its rows read NULL ("not known")."""
+    if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
         try:
-            conn.execute("ALTER TABLE link_done ADD COLUMN floor REAL")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         except sqlite3.OperationalError as e:  # another process opening the same index added it first
             if "duplicate column" not in str(e):
                 raise
