@@ -55,8 +55,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from search_scale import LFW_IMAGES, RealSet, fit, synthetic  # noqa: E402
 
-from facematch import ann  # noqa: E402
-from facematch.crosscheck import run, selfjoin  # noqa: E402
+from facematch import ann, selfjoin  # noqa: E402
+from facematch.crosscheck import run  # noqa: E402
 from facematch.crosscheck.ranker import NPROBE_SHARE, Ranker, joins, probing  # noqa: E402
 from facematch.search import rank_ids  # noqa: E402
 from facematch.vectors import FaceVectors  # noqa: E402

@@ -355,8 +355,7 @@ def test_ivf_join_is_exact_within_each_faces_probed_lists_whatever_the_blocks():
     import faiss
     import numpy as np
 
-    from facematch import ann
-    from facematch.crosscheck import selfjoin
+    from facematch import ann, selfjoin
     from facematch.vectors import FaceVectors
 
     rng = np.random.default_rng(5)

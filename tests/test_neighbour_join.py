@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facematch import neighbours
-from facematch.crosscheck import selfjoin
+from facematch import neighbours, selfjoin
 from facematch.index import Index
 from facematch.vectors import choose_type
 

@@ -24,7 +24,7 @@ The lists live in SQLite beside the faces (the source of truth, store/neighbours
 a lost FAISS file and travel with a backup, saved a block at a time.
 
 On a flat index (below ann.APPROX_THRESHOLD faces) the lists are exact. On an IVF index (a large archive) they are
-made by the list-major join the cross-check uses (crosscheck/selfjoin.py, _joined): one FAISS search per face would
+made by the list-major join the cross-check uses (selfjoin.py, _joined): one FAISS search per face would
 take hours at a million faces on 2 cores, the join 6 minutes. Which lists a face probes is approximate, as in a
 search: at a million sface-like faces about half of each face's exact 16 nearest are found, the others replaced by
 faces a little further, and r_g correlates 0.983 with the exact one (a shown score moves by 0.006, sd;
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .scores import pair_score, shown_score  # noqa: F401 (the one score path, read here by its users)
 from .store import Faces, Neighbours
 from .vectors import FaceVectors, stored_vectors
 
@@ -58,7 +59,7 @@ _MAX_REACH = 4096
 #: Faces searched per batch.
 BATCH = 2048
 #: On an IVF index (large archives, ann.py), lists of at least this many faces at once are made by the list-major
-#: join of crosscheck/selfjoin.py (_joined): FAISS's IVF search scans a list one query at a time, so one search per
+#: join of selfjoin.py (_joined): FAISS's IVF search scans a list one query at a time, so one search per
 #: face would take hours at a million faces on 2 cores.
 JOIN_MIN = BATCH
 #: Faces per block of the join (one save each: an interrupted run loses at most one block).
@@ -135,19 +136,6 @@ class Scoring:
 
 
 PLAIN = Scoring(alpha=0.0)
-
-
-def shown_score(cos: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
-    """The score shown for an archive face: its cosine minus its offset (Scoring.offsets), or the cosine itself
-    when scores are plain (offsets None). The one place a score is made from a cosine: search.rank_ids, the
-    link's join (selfjoin.select) and offers (run.offer) all call it."""
-    return cos if offsets is None else cos - offsets
-
-
-def pair_score(cos: np.ndarray, offset_a: np.ndarray, offset_b: np.ndarray) -> np.ndarray:
-    """The score of a pair of archive faces: what a search from either face would show for the other, the lower
-    of the two (the cosine minus the larger offset)."""
-    return shown_score(cos, np.maximum(offset_a, offset_b))
 
 
 def _others(found_keys: list, own: object) -> np.ndarray:
@@ -239,7 +227,7 @@ def update(
 
 
 def _bar(total: int, progress: bool):
-    from .indexing.indexer import progress_bar
+    from .progress import progress_bar
 
     bar = progress_bar(total, progress)
     if bar is not None:
@@ -294,7 +282,7 @@ def _join_nprobe(vectors: FaceVectors) -> int:
 def _joined(
     faces: Faces, vectors: FaceVectors, engine: str, todo: np.ndarray, length: int, threads: int | None = None
 ) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """Lists by the list-major join of crosscheck/selfjoin.py over the IVF index's own lists, JOIN_BLOCK faces a
+    """Lists by the list-major join of selfjoin.py over the IVF index's own lists, JOIN_BLOCK faces a
     block: every exact embedding in memory (512 MB at a million 128-d faces), each face times its probed lists'
     members in matrix products, exact cosines, its `length` best of other images kept.
 
@@ -306,7 +294,7 @@ def _joined(
     flat index (_search)."""
     import os
 
-    from .crosscheck import selfjoin
+    from . import selfjoin
 
     ids, codes = faces.image_codes(engine)
     vecs = np.empty((len(ids), vectors.dim), np.float32)

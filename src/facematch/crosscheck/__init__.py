@@ -8,7 +8,8 @@ called a match; a group is never merged; nothing is copied into a record.
 
   - `run`: the linking run (`run.link`: blocks, resume, incremental offers);
   - `ranker`: a block of faces ranked against the whole archive (FAISS's search, or the join on IVF);
-  - `selfjoin`: every face against every face on an IVF index, as matrix products over its lists;
+  - (the join itself, every face against every face on an IVF index, is the core's `facematch.selfjoin`: the
+    neighbour lists of a large archive use it too);
   - `on_ray`: the ranking of blocks as Ray tasks;
   - `blocks`: one block's ranked rows turned into the pairs to store (skips, ranks, bands);
   - `duplicates`: the same image saved again (the pixels around the faces), apart from identity;

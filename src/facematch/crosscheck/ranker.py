@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import selfjoin
 from ..search import Searcher, rank_ids
 from ..vectors import FaceVectors
-from . import selfjoin
 
 #: Queries per FAISS call on a flat (exact) index: large blocks are where FAISS's blocked GEMM pays.
 BLOCK = 4096

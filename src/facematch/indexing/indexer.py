@@ -16,9 +16,10 @@ from pathlib import Path
 
 from .. import images
 from ..engines import DEFAULT_ENGINE, EngineInfo, FaceEngine, engine_info, get_engine
-from ..i18n import N_, _
+from ..i18n import _
 from ..index import Index
 from ..neighbours import Scoring
+from ..progress import progress_bar
 from ..records import import_file
 from .scan import _init_worker, _scan_in_worker, crashed_result, scan_photo
 from .workers import Pool
@@ -247,12 +248,3 @@ def scan_all(
     finally:
         if own:
             pool.close()
-
-
-def progress_bar(total: int, enabled: bool, desc: str = N_("Indexing")):
-    """A tqdm bar over photos (ETA included), or None when disabled or there is nothing to do."""
-    if not enabled or total == 0:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="photo", desc=_(desc), dynamic_ncols=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..neighbours import shown_score
+from .scores import shown_score
 
 #: tau is the cosine a random pair of the archive exceeds with probability TAU_CROWD x wide / faces.
 TAU_CROWD = 8
