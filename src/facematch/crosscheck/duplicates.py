@@ -256,7 +256,7 @@ def _compare(a: Region, b: Region) -> Verdict:
     near = np.linalg.norm(pa - pb, axis=1) < MAX_MOVE
     pa, pb = pa[near], pb[near]
     if len(pa) < FACE_INLIERS:
-        return Verdict(False, why="too few matches")
+        return Verdict(False, why="too few corresponding keypoints")
     best = Verdict(False, why="no transform")
     for fit, estimate, threshold in (
         ("similarity", cv2.estimateAffinePartial2D, AGREEMENT),
@@ -272,7 +272,7 @@ def _compare(a: Region, b: Region) -> Verdict:
         if not _near_identity(m):
             v.why = "transform far from a copy's"
         elif v.face_inliers < FACE_INLIERS:
-            v.why = "too few matches on the face"
+            v.why = "too few corresponding keypoints on the face"
         else:
             whole, mixed = agreement(a, b, m)
             # the affine fit can bend a second photo a little towards the first: judged on the whole face, higher
