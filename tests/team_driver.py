@@ -169,11 +169,14 @@ class TeamBrowser:
     """One person at one browser: the steps of the workbench in team mode, waiting as a person would."""
 
     def __init__(self, driver, url: str, timeout: float = 120) -> None:
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.d = driver
         self.url = url
-        self.wait = WebDriverWait(driver, timeout)
+        # a look taken while the page navigates (logging out reloads it) fails with "aborted by navigation":
+        # a person would look again, and so does the wait, until its timeout
+        self.wait = WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))
 
     def settle(self) -> None:
         from selenium.webdriver.common.by import By
