@@ -141,6 +141,7 @@ def index_folder(
         report.errors.extend(walk_skipped)
 
         bar = progress_bar(len(todo), progress)
+        writes = _Writes(index, root_id, fp)
         try:
             for (p, _pos), result in (scan or functools.partial(scan_all, pool=pool))(
                 todo, engine, engine_name, workers, models
@@ -149,15 +150,14 @@ def index_folder(
                 status = result["status"]
                 if status == "unchanged":
                     report.unchanged += 1
+                    writes.flush()  # in the order they came
                     index.faces.touch_photo(root_id, rel, result["size"], result["mtime_ns"])
                 elif result.get("transient"):
                     report.errors.append(Skipped(str(p), result["reason"]))
                 else:
                     report.scanned += 1
-                    index.faces.save_scan(
-                        root_id,
-                        rel,
-                        fp,
+                    writes.add(
+                        relpath=rel,
                         sha256=result["sha256"],
                         size=result["size"],
                         mtime_ns=result["mtime_ns"],
@@ -180,6 +180,7 @@ def index_folder(
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
+            writes.flush()  # what arrived is kept, interrupted or not
             if bar is not None:
                 bar.close()
         vectors = index.vectors(fp, engine.dim)
@@ -197,6 +198,32 @@ def index_folder(
             pool.close()
     report.seconds = time.monotonic() - start
     return report
+
+
+class _Writes:
+    """Scan results written a batch at a time (Faces.save_scans: one transaction for up to BATCH photos or what
+    arrived within WAIT seconds). Each photo stays all or nothing; an interrupted run loses at most the
+    batch in the air, which the next run scans again, as it would any photo not yet saved."""
+
+    BATCH = 1000
+    WAIT = 1.0
+
+    def __init__(self, index: Index, root_id: int, engine: str) -> None:
+        self.index, self.root_id, self.engine = index, root_id, engine
+        self.pending: list[dict] = []
+        self.since = time.monotonic()
+
+    def add(self, **scan) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(scan)
+        if len(self.pending) >= self.BATCH or time.monotonic() - self.since >= self.WAIT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.index.faces.save_scans(self.root_id, self.engine, self.pending)
+            self.pending = []
 
 
 def start_pool(

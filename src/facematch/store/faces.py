@@ -190,53 +190,85 @@ class Faces:
         If the file's content changed, faces of *every* engine for the old content are dropped:
         they describe pixels that no longer exist.
         """
-        faces = list(faces)
+        scan = {"relpath": relpath, "sha256": sha256, "size": size, "mtime_ns": mtime_ns, "width": width,
+                "height": height, "status": status, "reason": reason, "faces": faces}  # fmt: skip
+        return self.save_scans(root_id, engine, [scan])[0]
+
+    def save_scans(self, root_id: int, engine: str, scans: list[dict]) -> list[list[int]]:
+        """Write several photos' results (save_scan's keyword arguments and `relpath`, one dict each) in one
+        transaction: each photo is still all or nothing, and a commit per photo cost 0.63 ms of a million-photo
+        run's 0.7 (the indexer writes what arrived within about a second at once; an interrupted run redoes at
+        most that)."""
         with self.db.write() as c:
-            row = c.execute(
-                "SELECT id, sha256 FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
-            ).fetchone()
-            if row is None:
-                photo_id = c.execute(
-                    """INSERT INTO photos(root_id, relpath, filename, sha256, size, mtime_ns, width, height)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (root_id, relpath, Path(relpath).name, sha256, size, mtime_ns, width, height),
-                ).lastrowid
-            else:
-                photo_id = row["id"]
-                if row["sha256"] != sha256:
-                    c.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
-                    c.execute("DELETE FROM scans WHERE photo_id = ?", (photo_id,))
-                c.execute(
-                    "UPDATE photos SET sha256=?, size=?, mtime_ns=?, width=?, height=? WHERE id=?",
-                    (sha256, size, mtime_ns, width, height, photo_id),
-                )
-            c.execute("DELETE FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
-            ids = []
+            ids: list[list[int]] = []
             next_id = _next_face_id(c)
-            for f in faces:
-                ids.append(
-                    c.execute(
-                        """INSERT INTO faces(id, photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
-                                             embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (
-                            next_id + len(ids),
-                            photo_id,
-                            engine,
-                            *stored_box(f["box"]),
-                            json.dumps(np.round(np.asarray(f["landmarks"], dtype=float), 1).tolist()),
-                            float(f["score"]),
-                            float(f["quality"]),
-                            np.asarray(f["embedding"], dtype=np.float32).tobytes(),
-                        ),
-                    ).lastrowid
-                )
+            for scan in scans:
+                ids.append(self._save_one(c, root_id, engine, next_id, **scan))
+                next_id += len(ids[-1])
+            if any(ids):  # the highest id given, once per batch (not per photo)
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('face_id_high', ?)", (str(next_id - 1),))
+            return ids
+
+    def _save_one(
+        self,
+        c,
+        root_id: int,
+        engine: str,
+        next_id: int,
+        *,
+        relpath: str,
+        sha256: str | None,
+        size: int | None,
+        mtime_ns: int | None,
+        width: int | None,
+        height: int | None,
+        status: str,
+        reason: str | None,
+        faces: Iterable[dict],
+    ) -> list[int]:
+        faces = list(faces)
+        row = c.execute(
+            "SELECT id, sha256 FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
+        ).fetchone()
+        if row is None:
+            photo_id = c.execute(
+                """INSERT INTO photos(root_id, relpath, filename, sha256, size, mtime_ns, width, height)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (root_id, relpath, Path(relpath).name, sha256, size, mtime_ns, width, height),
+            ).lastrowid
+        else:
+            photo_id = row["id"]
+            if row["sha256"] != sha256:
+                c.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
+                c.execute("DELETE FROM scans WHERE photo_id = ?", (photo_id,))
             c.execute(
-                """INSERT OR REPLACE INTO scans(photo_id, engine, status, reason, n_faces, scanned_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                (photo_id, engine, status, reason, len(ids), time.time()),
+                "UPDATE photos SET sha256=?, size=?, mtime_ns=?, width=?, height=? WHERE id=?",
+                (sha256, size, mtime_ns, width, height, photo_id),
             )
-            if ids:
-                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('face_id_high', ?)", (str(ids[-1]),))
+            c.execute("DELETE FROM faces WHERE photo_id = ? AND engine = ?", (photo_id, engine))
+        ids = []
+        for f in faces:
+            ids.append(
+                c.execute(
+                    """INSERT INTO faces(id, photo_id, engine, x1, y1, x2, y2, landmarks, det_score, quality,
+                                         embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        next_id + len(ids),
+                        photo_id,
+                        engine,
+                        *stored_box(f["box"]),
+                        json.dumps(np.round(np.asarray(f["landmarks"], dtype=float), 1).tolist()),
+                        float(f["score"]),
+                        float(f["quality"]),
+                        np.asarray(f["embedding"], dtype=np.float32).tobytes(),
+                    ),
+                ).lastrowid
+            )
+        c.execute(
+            """INSERT OR REPLACE INTO scans(photo_id, engine, status, reason, n_faces, scanned_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (photo_id, engine, status, reason, len(ids), time.time()),
+        )
         return ids
 
     def touch_photo(self, root_id: int, relpath: str, size: int, mtime_ns: int) -> None:
@@ -256,6 +288,16 @@ class Faces:
         for r in self.db.execute("SELECT DISTINCT engine FROM scans"):
             found.setdefault(Fingerprint(r["engine"]), 0)
         return found
+
+    def engine_names(self) -> list[Fingerprint]:
+        """Engines with at least one face, without counting them: a walk over the faces_engine index that jumps
+        from one engine to the next (a GROUP BY reads every face: a quarter second at a million, on every open)."""
+        rows = self.db.execute(
+            """WITH RECURSIVE e(name) AS (SELECT MIN(engine) FROM faces
+                 UNION ALL SELECT (SELECT MIN(engine) FROM faces WHERE engine > e.name) FROM e WHERE e.name IS NOT NULL)
+               SELECT name FROM e WHERE name IS NOT NULL"""
+        ).fetchall()
+        return [Fingerprint(r[0]) for r in rows]
 
     def count(self, engine: str) -> int:
         return int(self.db.one("SELECT COUNT(*) FROM faces WHERE engine = ?", (engine,)))
@@ -350,6 +392,15 @@ class Faces:
             marks = ",".join("?" * len(part))
             for r in self.db.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", part):
                 out[r["id"]] = np.frombuffer(r["embedding"], dtype=np.float32)
+        return out
+
+    def all_embeddings(self, engine: str, ids: np.ndarray, dim: int) -> np.ndarray:
+        """Every embedding of an engine as rows in the order of `ids` (all its face ids, sorted: ids() or
+        image_codes()), read in one pass in id order: work over the whole archive (seconds at a million faces,
+        where embedding_matrix's lookups by id take tens)."""
+        out = np.empty((len(ids), dim), np.float32)
+        for part_ids, part in self.iter_embeddings(engine):
+            out[np.searchsorted(ids, part_ids)] = part
         return out
 
     def embedding_matrix(self, ids: np.ndarray, dim: int) -> np.ndarray:
