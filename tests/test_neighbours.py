@@ -269,3 +269,61 @@ def test_a_person_photographed_three_times_is_not_pushed_down(repeat_arrests, pe
     old = {names[int(f)]: HUB_ALPHA * (r - before.mean()) for f, r in zip(ids, before, strict=True) if int(f) in names}
     old_typical = float(np.percentile([v for n, v in old.items() if n not in mine], 90))
     assert all(old[n] > old_typical + 0.02 for n in mine), (old, old_typical)
+
+
+def test_an_open_in_step_scans_neither_table_and_any_list_written_ends_the_note(demo_archive, tmp_path, monkeypatch):
+    """Opening a search on an index whose lists are in step reads a note (issue 25: the scans of the faces and
+    lists tables took 1.5 s of each `facematch search` at a million faces), not the tables; and the note ends
+    whenever a list is written or removed, whoever does it, or a face comes or goes: the next open makes the
+    lists again, as without the note."""
+    from facematch.store import db as store_db
+
+    copy = tmp_path / "index"
+    shutil.copytree(demo_archive, copy)
+    statements: list[str] = []
+    real_connect = store_db.connect
+
+    def traced(path):
+        conn = real_connect(path)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(store_db, "connect", traced)
+    with Index.open(copy) as index:
+        (fp,) = index.engines()
+        scoring = neighbours.Scoring.for_engine(fp)
+        n = index.faces.count(fp)
+        statements.clear()
+        with Searcher(index) as s:  # the note indexing left
+            hub = (s.hub_mean, s.hub_min)
+        said = " ".join(statements)
+        # neither what is missing, nor lists of another kind, nor the faces per engine, nor a new note
+        for scan in ("LEFT JOIN face_neighbours", "NOT (k =", "GROUP BY engine", "VALUES ('neighbours_in_step"):
+            assert scan not in said, scan
+        whole = index.db.execute(
+            "SELECT AVG(hub), MIN(hub) FROM face_neighbours WHERE engine = ? AND k = ? AND rule IS ?",
+            (fp, *scoring.lists),
+        ).fetchone()
+        assert hub == pytest.approx(tuple(whole)) and hub[0] > 0
+
+        victim = int(index.faces.ids(fp)[3])
+        with index.db.write() as c:  # a list removed by hand (or by an older facematch): the trigger ends the note
+            c.execute("DELETE FROM face_neighbours WHERE face_id = ?", (victim,))
+        assert index.neighbours.in_step(fp, *scoring.lists, index.faces.max_id(fp), n) is None
+        statements.clear()
+        with Searcher(index):
+            pass
+        assert any("LEFT JOIN face_neighbours" in q for q in statements)  # looked for what is missing
+        assert index.neighbours.count(fp, *scoring.lists) == n  # and made it again
+        assert index.neighbours.in_step(fp, *scoring.lists, index.faces.max_id(fp), n) == pytest.approx(hub)
+
+    photos = tmp_path / "photos"  # a new photo indexed: more faces, the note no longer matches; then a new one
+    demo.build_gallery(photos)
+    shutil.copy(demo.query_photo(), photos / "added.jpg")
+    index_folder(photos, copy, "sface", workers=1, progress=False)
+    with Index.open(copy) as index:
+        top, count = index.faces.max_id(fp), index.faces.count(fp)
+        assert count > n
+        noted = index.neighbours.in_step(fp, *scoring.lists, top, count)
+        assert noted is not None and index.neighbours.count(fp, *scoring.lists) == count
+        assert index.neighbours.in_step(fp, *scoring.lists, top, n) is None  # another count: not trusted

@@ -188,6 +188,7 @@ class NeighbourUpdate:
     computed: int  # faces whose list was computed (new, or naming a face that is gone)
     updated: int  # older faces whose list took in a new face
     redone: int = 0  # lists of another kind (an older facematch's rule) computed again for this one
+    hub: tuple[float, float] = (0.0, 0.0)  # r_g's mean and minimum over the archive, once every list is in step
 
 
 def update(
@@ -201,29 +202,31 @@ def update(
     at a time (_lists): an interrupted run leaves the faces still without a list to the next run, whose older faces
     (those saved meanwhile included) take them in again, which changes nothing for a face that already has."""
     kind, length = scoring.lists, scoring.length
+    top, count = faces.max_id(engine), faces.count(engine)
+    noted = store.in_step(engine, *kind, top, count)  # nothing changed since the last update: no table scans
+    if noted is not None:
+        return NeighbourUpdate(0, 0, 0, noted)
     redone = _renew(faces, store, vectors, engine, scoring, progress)
     gone = store.gone(engine)
     new = store.missing(engine, *kind)
     stale = np.array(sorted(set(store.naming(engine, gone)) - set(new.tolist())), dtype=np.int64)
     todo = np.concatenate([new, stale])
-    if not len(todo):
-        if gone:
-            store.save(engine, *kind, {}, gone, scoring.hub)
-        return NeighbourUpdate(0, 0, redone)
-    touched = _take_in_new(faces, store, engine, kind, length, new, set(todo.tolist())) if len(new) else {}
-    store.save(engine, *kind, touched, set(), scoring.hub)
-    bar = _bar(len(todo), progress)
-    try:
-        for lists in _lists(faces, vectors, engine, todo, length):
-            store.save(engine, *kind, lists, set(), scoring.hub)
+    touched: dict = {}
+    if len(todo):
+        touched = _take_in_new(faces, store, engine, kind, length, new, set(todo.tolist())) if len(new) else {}
+        store.save(engine, *kind, touched, set(), scoring.hub)
+        bar = _bar(len(todo), progress)
+        try:
+            for lists in _lists(faces, vectors, engine, todo, length):
+                store.save(engine, *kind, lists, set(), scoring.hub)
+                if bar is not None:
+                    bar.update(len(lists))
+        finally:
             if bar is not None:
-                bar.update(len(lists))
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     if gone:
         store.save(engine, *kind, {}, gone, scoring.hub)
-    return NeighbourUpdate(len(todo), len(touched), redone)
+    return NeighbourUpdate(len(todo), len(touched), redone, store.mark_in_step(engine, *kind, top, count))
 
 
 def _bar(total: int, progress: bool):
@@ -297,9 +300,7 @@ def _joined(
     from . import selfjoin
 
     ids, codes = faces.image_codes(engine)
-    vecs = np.empty((len(ids), vectors.dim), np.float32)
-    for part_ids, part in faces.iter_embeddings(engine):
-        vecs[np.searchsorted(ids, part_ids)] = part
+    vecs = faces.all_embeddings(engine, ids, vectors.dim)
     lists = selfjoin.Lists.of(vectors.index, ids)
     nprobe, wide = _join_nprobe(vectors), length + _SPARE
     tau = selfjoin.estimate_tau(vecs, wide, JOIN_CROWD)

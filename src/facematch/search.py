@@ -138,8 +138,10 @@ class Searcher:
             self.scoring = neighbours.Scoring.for_engine(fp, alpha=float(hubness))
             self.alpha = self.scoring.alpha
             if self.alpha:  # lists missing after an interrupted run or from an older facematch are made now
-                self.index.update_neighbours(fp, self.vectors, self.scoring, progress)
-            self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, *self.scoring.lists)
+                done = self.index.update_neighbours(fp, self.vectors, self.scoring, progress)
+                self.hub_mean, self.hub_min = done.hub
+            else:
+                self.hub_mean, self.hub_min = self.index.neighbours.hub_range(fp, *self.scoring.lists)
             # How often strangers reach a score, for these weights and these scores: the archive's own
             # estimate where it is large enough, else the shipped reference table, else None (uncalibrated).
             self.calibration: Calibration | ArchiveCalibration | None = self.index.stranger_rates(fp, self.scoring)

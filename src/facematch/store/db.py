@@ -143,6 +143,14 @@ CREATE INDEX IF NOT EXISTS face_neighbours_engine ON face_neighbours(engine, k);
 CREATE TABLE IF NOT EXISTS faces_gone (id INTEGER PRIMARY KEY, engine TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS faces_gone_log AFTER DELETE ON faces
 BEGIN INSERT OR IGNORE INTO faces_gone(id, engine) VALUES (old.id, old.engine); END;
+-- a list written or removed, by any facematch or by hand, ends the note that every list is in step
+-- (store/neighbours.py: the note spares each search's open the scans of both tables)
+CREATE TRIGGER IF NOT EXISTS face_neighbours_note_add AFTER INSERT ON face_neighbours
+BEGIN DELETE FROM meta WHERE key >= 'neighbours_in_step:' AND key < 'neighbours_in_step;'; END;
+CREATE TRIGGER IF NOT EXISTS face_neighbours_note_change AFTER UPDATE ON face_neighbours
+BEGIN DELETE FROM meta WHERE key >= 'neighbours_in_step:' AND key < 'neighbours_in_step;'; END;
+CREATE TRIGGER IF NOT EXISTS face_neighbours_note_remove AFTER DELETE ON face_neighbours
+BEGIN DELETE FROM meta WHERE key >= 'neighbours_in_step:' AND key < 'neighbours_in_step;'; END;
 """
 
 # -- schema 2: archive records with typed fields, their names in comparable forms, many-to-many photos,

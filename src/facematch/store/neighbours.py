@@ -5,10 +5,18 @@ r_g), removed with the face; faces deleted since the last update are logged by a
 update finds the lists that name one of them without loading every list. A list is of one kind, (k, rule):
 r_g is made from it by that rule (neighbours.Scoring.lists; rule NULL: the mean of the k nearest, every list
 made before issue 26). Every method takes the kind it means; a list of another kind counts as missing.
+
+Finding out that every list is in step takes scans of both tables (a second and a half at a million faces, on
+every open of a search); so when an update leaves them in step it writes what it found to meta (`mark_in_step`:
+the faces' highest id and count, r_g's mean and minimum), and a trigger removes it when any list is written or
+removed (db.py: whoever writes, in the same transaction). A face added changes the highest id and the count
+(ids are never reused: faces.py), a face deleted the count and faces_gone: `in_step` trusts the note only
+while none of that happened.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -16,12 +24,50 @@ import numpy as np
 from .db import Database
 from .faces import chunks
 
+#: hub() of more faces than this reads the whole table once
+WHOLE = 100_000
+
+#: meta keys of the in-step notes (one per engine and kind of list; db.py's triggers remove this key range)
+NOTE = "neighbours_in_step:"
+
+
+def _note_key(engine: str, k: int, rule: str | None) -> str:
+    return f"{NOTE}{engine}:{k}:{rule}"
+
 
 class Neighbours:
     """The face_neighbours and faces_gone tables of one index."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def in_step(self, engine: str, k: int, rule: str | None, top: int, count: int) -> tuple[float, float] | None:
+        """(mean, smallest) r_g if the last update left every list of this kind in step and nothing changed since
+        (the faces' highest id `top` and `count` as noted, no face gone, no list written); else None."""
+        raw = self.db.get_meta(_note_key(engine, k, rule))
+        if raw is None:
+            return None
+        note = json.loads(raw)
+        if note["top"] != top or note["count"] != count:
+            return None
+        if self.db.one("SELECT 1 FROM faces_gone WHERE engine = ? LIMIT 1", (engine,)) is not None:
+            return None
+        return float(note["hub_mean"]), float(note["hub_min"])
+
+    def mark_in_step(self, engine: str, k: int, rule: str | None, top: int, count: int) -> tuple[float, float]:
+        """Note that every list of this kind is in step with faces up to `top` (`count` of them); (mean, smallest)
+        r_g, noted with it. Written only if no list changed meanwhile (a concurrent run), checked in the write."""
+        with self.db.write() as c:  # read inside the write: no other run's list can be saved in between
+            row = c.execute(
+                "SELECT AVG(hub), MIN(hub) FROM face_neighbours WHERE engine = ? AND k = ? AND rule IS ?",
+                (engine, k, rule),
+            ).fetchone()
+            hub = (float(row[0]), float(row[1])) if row[0] is not None else (0.0, 0.0)
+            now = c.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM faces WHERE engine = ?", (engine,)).fetchone()
+            if tuple(now) == (top, count):
+                note = json.dumps({"top": top, "count": count, "hub_mean": hub[0], "hub_min": hub[1]})
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_note_key(engine, k, rule), note))
+        return hub
 
     def missing(self, engine: str, k: int, rule: str | None) -> np.ndarray:
         """Faces of an engine with no list of this kind (new since the last update, or with a list of another
@@ -111,6 +157,14 @@ class Neighbours:
         than once (a block of queries shares faces between its shortlists): each place gets the value."""
         unique, place = np.unique(np.asarray(ids, dtype=np.int64).ravel(), return_inverse=True)
         out = np.full(len(unique), np.nan, dtype=np.float32)
+        if len(unique) > WHOLE:  # most of the archive: one pass over the table beats lookups by id
+            for r in self.db.execute(
+                "SELECT face_id, hub FROM face_neighbours WHERE k = ? AND rule IS ?", (k, rule)
+            ):  # fmt: skip
+                at = int(np.searchsorted(unique, r[0]))
+                if at < len(unique) and unique[at] == r[0]:
+                    out[at] = r[1]
+            return out[place.ravel()]
         where = {int(i): n for n, i in enumerate(unique)}
         for part in chunks(list(where)):
             marks = ",".join("?" * len(part))
