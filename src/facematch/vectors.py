@@ -47,6 +47,9 @@ class FaceVectors:
     engine: str  # fingerprint
     index: faiss.Index
     spec: IndexSpec = field(default_factory=IndexSpec)
+    # The highest id held, when known without reading every inverted list (from the sidecar saved with the
+    # file: 0.3 s of each open at a million faces); None after a removal, until asked again.
+    known_max_id: int | None = field(default=None, repr=False)
 
     @classmethod
     def empty(cls, engine: str, dim: int) -> FaceVectors:
@@ -62,11 +65,15 @@ class FaceVectors:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            ids = np.asarray(ids, dtype=np.int64)
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            if self.known_max_id is not None:
+                self.known_max_id = max(self.known_max_id, int(ids.max()))
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+            self.known_max_id = None
 
     def ids(self) -> np.ndarray:
         return ann.ids_of(self.index)
@@ -74,7 +81,9 @@ class FaceVectors:
     def max_id(self) -> int:
         if self.count == 0:
             return 0
-        return int(self.ids().max())
+        if self.known_max_id is None:
+            self.known_max_id = int(self.ids().max())
+        return self.known_max_id
 
     def search(self, queries: np.ndarray, k: int, exact: ExactVectors | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k'); k' = min(k, count). Missing slots have id -1.
@@ -152,7 +161,8 @@ class FaceVectors:
             ann.apply_search_params(index, spec)
         except (RuntimeError, AttributeError, KeyError, ValueError):
             return None  # the sidecar does not describe this file: rebuild
-        return cls(engine, index, spec)
+        top = meta.get("max_id")
+        return cls(engine, index, spec, int(top) if isinstance(top, int) else None)
 
 
 def rerank(queries: np.ndarray, shortlist: np.ndarray, exact: ExactVectors, k: int) -> tuple[np.ndarray, np.ndarray]:
