@@ -146,3 +146,33 @@ def test_an_interrupted_run_resumes_and_older_faces_take_in_the_new(tmp_path, mo
         report = index.update_neighbours(ENGINE, vectors, SCORING)
         assert report.computed == left
         assert same(stored(index), exact(index)) == 1.0
+
+
+def test_a_large_batch_has_the_older_lists_made_again_by_the_join_resumably(tmp_path, monkeypatch, every_list):
+    """More new faces than RECOMPUTE_ABOVE on an IVF index (issue 25: half a million photos added to half a million
+    would be an exact pass of 2.5e11 products): the older faces' lists are made again by the join, older first, so
+    an interrupted run leaves every new face without a list and the next run does the same again; the lists end
+    exact (every list probed)."""
+    with ivf_index(tmp_path, 2500) as index:
+        index.update_neighbours(ENGINE, index.vectors(ENGINE), SCORING)
+        add(index, people(np.random.default_rng(11), 1500), 10_000)
+        vectors = index.vectors(ENGINE)
+        monkeypatch.setattr(neighbours, "RECOMPUTE_ABOVE", 1000)
+        monkeypatch.setattr(neighbours, "JOIN_BLOCK", 400)
+        monkeypatch.setattr(neighbours, "JOIN_MIN", 100)
+        real, calls = selfjoin.join, []
+
+        def interrupted(*args, **kw):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return real(*args, **kw)
+
+        monkeypatch.setattr(selfjoin, "join", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            index.update_neighbours(ENGINE, vectors, SCORING)
+        assert len(index.neighbours.missing(ENGINE, *SCORING.lists)) == 1500  # older lists first: the new wait
+        monkeypatch.setattr(selfjoin, "join", real)
+        report = index.update_neighbours(ENGINE, vectors, SCORING)
+        assert (report.computed, report.updated) == (1500, 2500)
+        assert same(stored(index), exact(index)) == 1.0

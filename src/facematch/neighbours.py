@@ -64,6 +64,10 @@ BATCH = 2048
 JOIN_MIN = BATCH
 #: Faces per block of the join (one save each: an interrupted run loses at most one block).
 JOIN_BLOCK = 32768
+#: New faces above which, on an IVF index, the older faces' lists are made again by the join rather than each
+#: older face searched exactly against the new ones (_take_in_new): that pass costs older x new products, the
+#: join about every face x the members of its probed lists (~31,000 at a million faces).
+RECOMPUTE_ABOVE = 32768
 #: The join probes the tuned nprobe divided by this (what linking probes: crosscheck.ranker.NPROBE_SHARE).
 JOIN_NPROBE_SHARE = 24
 #: The join keeps cosines that a random pair of the archive exceeds with probability JOIN_CROWD x wide / N.
@@ -200,7 +204,9 @@ def update(
 
     Older faces take in the new faces first (saved), then the new and stale lists are computed and saved a block
     at a time (_lists): an interrupted run leaves the faces still without a list to the next run, whose older faces
-    (those saved meanwhile included) take them in again, which changes nothing for a face that already has."""
+    (those saved meanwhile included) take them in again, which changes nothing for a face that already has.
+    A large batch on an IVF index (more than RECOMPUTE_ABOVE new faces) instead has the older faces' lists made
+    again by the join, before the new ones, so an interrupted run leaves the new faces to the next run."""
     kind, length = scoring.lists, scoring.length
     top, count = faces.max_id(engine), faces.count(engine)
     noted = store.in_step(engine, *kind, top, count)  # nothing changed since the last update: no table scans
@@ -211,10 +217,17 @@ def update(
     new = store.missing(engine, *kind)
     stale = np.array(sorted(set(store.naming(engine, gone)) - set(new.tolist())), dtype=np.int64)
     todo = np.concatenate([new, stale])
-    touched: dict = {}
+    computed, updated = len(todo), 0
     if len(todo):
-        touched = _take_in_new(faces, store, engine, kind, length, new, set(todo.tolist())) if len(new) else {}
-        store.save(engine, *kind, touched, set(), scoring.hub)
+        if len(new) > RECOMPUTE_ABOVE and vectors.spec.kind.startswith("ivf"):
+            # A large batch: the older faces' lists are made again by the join with the new ones, first (an
+            # interrupted run leaves the new faces without lists, so the next run does this again)
+            older = np.setdiff1d(faces.ids(engine), todo)
+            todo, updated = np.concatenate([older, todo]), len(older)
+        elif len(new):
+            touched = _take_in_new(faces, store, engine, kind, length, new, set(todo.tolist()))
+            store.save(engine, *kind, touched, set(), scoring.hub)
+            updated = len(touched)
         bar = _bar(len(todo), progress)
         try:
             for lists in _lists(faces, vectors, engine, todo, length):
@@ -226,7 +239,7 @@ def update(
                 bar.close()
     if gone:
         store.save(engine, *kind, {}, gone, scoring.hub)
-    return NeighbourUpdate(len(todo), len(touched), redone, store.mark_in_step(engine, *kind, top, count))
+    return NeighbourUpdate(computed, updated, redone, store.mark_in_step(engine, *kind, top, count))
 
 
 def _bar(total: int, progress: bool):
