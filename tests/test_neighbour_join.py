@@ -79,6 +79,22 @@ def ivf_index(path: Path, n: int, seed: int = 5) -> Index:
     return index
 
 
+def interrupted_at_third_join(index: Index, vectors, monkeypatch) -> None:
+    """Run an update that Ctrl-C stops at its third join (blocks saved before it stay saved)."""
+    real, calls = selfjoin.join, []
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(selfjoin, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        index.update_neighbours(ENGINE, vectors, SCORING)
+    monkeypatch.setattr(selfjoin, "join", real)
+
+
 @pytest.fixture()
 def every_list(monkeypatch):
     """The join probes every list: its answer is then exact."""
@@ -129,20 +145,9 @@ def test_an_interrupted_run_resumes_and_older_faces_take_in_the_new(tmp_path, mo
         vectors = index.vectors(ENGINE)
         monkeypatch.setattr(neighbours, "JOIN_BLOCK", 400)
         monkeypatch.setattr(neighbours, "JOIN_MIN", 100)
-        real, calls = selfjoin.join, []
-
-        def interrupted(*args, **kw):
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt
-            return real(*args, **kw)
-
-        monkeypatch.setattr(selfjoin, "join", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            index.update_neighbours(ENGINE, vectors, SCORING)
+        interrupted_at_third_join(index, vectors, monkeypatch)
         left = len(index.neighbours.missing(ENGINE, *SCORING.lists))
         assert 0 < left < 1500  # some blocks saved, the rest left to the next run
-        monkeypatch.setattr(selfjoin, "join", real)
         report = index.update_neighbours(ENGINE, vectors, SCORING)
         assert report.computed == left
         assert same(stored(index), exact(index)) == 1.0
@@ -160,19 +165,8 @@ def test_a_large_batch_has_the_older_lists_made_again_by_the_join_resumably(tmp_
         monkeypatch.setattr(neighbours, "RECOMPUTE_ABOVE", 1000)
         monkeypatch.setattr(neighbours, "JOIN_BLOCK", 400)
         monkeypatch.setattr(neighbours, "JOIN_MIN", 100)
-        real, calls = selfjoin.join, []
-
-        def interrupted(*args, **kw):
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt
-            return real(*args, **kw)
-
-        monkeypatch.setattr(selfjoin, "join", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            index.update_neighbours(ENGINE, vectors, SCORING)
+        interrupted_at_third_join(index, vectors, monkeypatch)
         assert len(index.neighbours.missing(ENGINE, *SCORING.lists)) == 1500  # older lists first: the new wait
-        monkeypatch.setattr(selfjoin, "join", real)
         report = index.update_neighbours(ENGINE, vectors, SCORING)
         assert (report.computed, report.updated) == (1500, 2500)
         assert same(stored(index), exact(index)) == 1.0

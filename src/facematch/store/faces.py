@@ -170,29 +170,14 @@ class Faces:
         )
         return {r["relpath"]: StoredPhoto(r["id"], r["sha256"], r["size"], r["mtime_ns"]) for r in rows}
 
-    def save_scan(
-        self,
-        root_id: int,
-        relpath: str,
-        engine: str,
-        *,
-        sha256: str | None,
-        size: int | None,
-        mtime_ns: int | None,
-        width: int | None,
-        height: int | None,
-        status: str,
-        reason: str | None,
-        faces: Iterable[dict],
-    ) -> list[int]:
-        """Write one photo's result atomically, replacing any earlier result of the same engine.
+    def save_scan(self, root_id: int, relpath: str, engine: str, **scan) -> list[int]:
+        """Write one photo's result atomically, replacing any earlier result of the same engine (`scan`: the
+        keyword arguments of _save_one: sha256, size, mtime_ns, width, height, status, reason, faces).
 
         If the file's content changed, faces of *every* engine for the old content are dropped:
         they describe pixels that no longer exist.
         """
-        scan = {"relpath": relpath, "sha256": sha256, "size": size, "mtime_ns": mtime_ns, "width": width,
-                "height": height, "status": status, "reason": reason, "faces": faces}  # fmt: skip
-        return self.save_scans(root_id, engine, [scan])[0]
+        return self.save_scans(root_id, engine, [{"relpath": relpath, **scan}])[0]
 
     def save_scans(self, root_id: int, engine: str, scans: list[dict]) -> list[list[int]]:
         """Write several photos' results (save_scan's keyword arguments and `relpath`, one dict each) in one
