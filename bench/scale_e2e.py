@@ -27,6 +27,10 @@ Then, on that index and on a 10,000-face index built the same way in the same ru
 Ratios 1M / 10k are computed within the run.
 
     python bench/scale_e2e.py --faces 1000000 [--small 10000] [--cache DIR] [--work DIR] [--keep]
+
+After a change to linking, `--relink records,bare --work DIR` links again the indexes a run with `--keep --skip link`
+left in DIR, each on a fresh copy (the kept index stays as built), with records ("records") and with the copy's
+records deleted ("bare"): the cost of the records in link is the difference.
 """
 
 from __future__ import annotations
@@ -291,6 +295,32 @@ def upload_times(index_dir: Path, repeats: int) -> dict:
     return json.loads(out.read_text())
 
 
+def relink(work: Path, kinds: list[str], threads: int, save) -> dict:
+    """link_child on a fresh copy of each index kept in `work` (unlinked: a run with --keep --skip link), per kind:
+    "records" as built, "bare" with the copy's records deleted (the same faces and pairs, no reasons to make)."""
+    res: dict = {}
+    for label in ("small", "large"):
+        kept = work / label / "index"
+        if not kept.is_dir():
+            continue
+        with Index.open(kept) as index:
+            if index.db.one("SELECT COUNT(*) FROM link_done"):
+                raise SystemExit(f"{kept} is linked already: --relink needs an index kept with --skip link")
+        for kind in kinds:
+            copy = work / label / f"relink-{kind}" / "index"
+            shutil.rmtree(copy.parent, ignore_errors=True)
+            shutil.copytree(kept, copy)
+            if kind == "bare":
+                with Index.open(copy) as index, index.db.write() as c:
+                    for table in ("record_photos", "record_names", "records"):
+                        c.execute(f"DELETE FROM {table}")
+            r = res.setdefault(label, {})[kind] = link_child(copy, threads)
+            shutil.rmtree(copy.parent)
+            stamp(f"{label} link ({kind}): {r['seconds']} s, classify {r['split'].get('pairs: of which classify')} s")
+            save(res)
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--faces", type=int, default=1_000_000)
@@ -304,6 +334,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=25)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: upload, link, exact")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--relink", default="", help="records,bare: link the indexes kept in --work again (see above)")
     ap.add_argument("--upload-child", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -322,6 +353,15 @@ def main() -> int:
     def save() -> None:
         (args.out / f"{name}.json").write_text(json.dumps(res, indent=1))
 
+    if args.relink:
+        kinds = [k for k in args.relink.split(",") if k]
+        if not set(kinds) <= {"records", "bare"}:
+            raise SystemExit("--relink takes records, bare or both")
+        out = args.out / f"scale_e2e-relink-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+        got = relink(args.work, kinds, args.threads, lambda r: out.write_text(json.dumps({**res, "relink": r})))
+        print(json.dumps(got, indent=1))
+        print(f"written: {out}")
+        return 0
     if args.work.exists():
         shutil.rmtree(args.work)
     model = fit(real(args.cache))

@@ -100,6 +100,32 @@ def strangers(cal: Calibration | ArchiveCalibration | None, score: float, galler
     return Strangers(fpr, expected, band(expected), at_floor(fpr, cal.floor))
 
 
+#: band_ranks: an expected count this close (relative) to a band's cut point is made again by strangers(), one by
+#: one (numpy's log and exp may differ from math's in the last bits; nothing else in the two differs).
+_CUT_CLOSE = 1e-9
+
+
+def band_ranks(
+    cal: Calibration | ArchiveCalibration | None, scores: np.ndarray, gallery_size: int
+) -> np.ndarray | None:
+    """The band of each score as its position in BANDS (0: strong), as strangers() gives it one score at a
+    time, for many scores at once (the cross-check bands every pair of a million faces: a call per pair
+    cost more than the rest of its bookkeeping). None when uncalibrated. Exact: the rates are read as
+    interpolate_rate reads them, and a score whose expected count falls within a hair of a cut point is
+    banded by strangers() itself."""
+    if cal is None:
+        return None
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    expected = interpolate_rates(*cal.rate_curve(), s) * gallery_size
+    ranks = np.where(expected < STRONG_BELOW, 0, np.where(expected < WEAK_FROM, 1, 2))
+    cut = np.zeros(len(s), dtype=bool)
+    for at in (STRONG_BELOW, WEAK_FROM):
+        cut |= np.abs(expected - at) <= _CUT_CLOSE * at
+    for i in np.flatnonzero(cut).tolist():
+        ranks[i] = BANDS.index(strangers(cal, float(s[i]), gallery_size).band)  # type: ignore[union-attr]
+    return ranks
+
+
 def at_floor(rate: float, floor: float) -> bool:
     """Is a rate the smallest the measurements can show (the score is above every stranger measured)?"""
     return rate <= floor * 1.000001
@@ -150,7 +176,11 @@ class Calibration:
 
     def fpr_at(self, score: float) -> float:
         """Rate at which an unrelated face scores >= score (log-linear between grid points, >= floor)."""
-        return interpolate_rate(self.scores, np.maximum(self.fpr, self.floor), score)
+        return interpolate_rate(*self.rate_curve(), score)
+
+    def rate_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(score grid, rate at each) that fpr_at reads: the measured rates, none under the floor."""
+        return self.scores, np.maximum(self.fpr, self.floor)
 
     def is_bound(self, score: float) -> bool:
         """True when the score is above every measured stranger: the rate is then an upper bound."""
@@ -210,6 +240,24 @@ def interpolate_rate(scores: np.ndarray, rates: np.ndarray, score: float) -> flo
         return float(rates[i])
     lo, hi = math.log(rates[i]), math.log(rates[i + 1])
     return float(min(rates[i], max(rates[i + 1], math.exp(lo + frac * (hi - lo)))))  # no float-noise bumps
+
+
+def interpolate_rates(scores: np.ndarray, rates: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """interpolate_rate at many scores at once, step for step (but numpy's log and exp for math's)."""
+    out = np.empty(len(at), dtype=np.float64)
+    low, high = at <= scores[0], at >= scores[-1]
+    out[low], out[high & ~low] = rates[0], rates[-1]
+    mid = np.flatnonzero(~low & ~high)
+    s = at[mid]
+    i = np.searchsorted(scores, s, side="right") - 1
+    r0, r1 = rates[i], rates[i + 1]
+    frac = (s - scores[i]) / (scores[i + 1] - scores[i])
+    flat = r0 == r1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = np.log(r0), np.log(r1)
+        v = np.minimum(r0, np.maximum(r1, np.exp(lo + frac * (hi - lo))))
+    out[mid] = np.where(flat, r0, v)
+    return out
 
 
 # -- loading the shipped tables -----------------------------------------------------------------
@@ -571,7 +619,11 @@ class ArchiveCalibration:
         return "archive estimate"
 
     def fpr_at(self, score: float) -> float:
-        return interpolate_rate(self.scores, self.rates, score)
+        return interpolate_rate(*self.rate_curve(), score)
+
+    def rate_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(score grid, rate at each) that fpr_at reads."""
+        return self.scores, self.rates
 
     def is_bound(self, score: float) -> bool:
         return at_floor(self.fpr_at(score), self.floor)

@@ -87,7 +87,8 @@ class BlockPairs:
         rows = faces.by_id({f for p in pairs for f in (p["a"], p["b"])})
         pairs = [p for p in pairs if p["a"] in rows and p["b"] in rows]
         self.classify(pairs, rows)
-        return [p for p in pairs if p["kind"] == "duplicate" or self._strong_enough(p["score"])]
+        enough = self._strong_enough_all(pairs)
+        return [p for p, ok in zip(pairs, enough.tolist(), strict=True) if p["kind"] == "duplicate" or ok]
 
     def _kept(self, q_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Which entries of the ranked rows count (an archive face of another photo and, with --across, of
@@ -132,15 +133,28 @@ class BlockPairs:
         st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
         return BANDS.index(st.band) <= self.min_rank  # type: ignore[union-attr]
 
+    def _strong_enough_all(self, pairs: list[dict]) -> np.ndarray:
+        """_strong_enough of every pair at once (calibration.band_ranks: the same bands)."""
+        if self.s.calibration is None or self.min_rank == len(BANDS) - 1:
+            return np.ones(len(pairs), dtype=bool)
+        return self._band_ranks(pairs) <= self.min_rank  # type: ignore[operator]
+
     def band(self, score: float) -> str | None:
         st = calibration.strangers(self.s.calibration, score, self.s.gallery_size)
         return None if st is None else st.band
+
+    def _band_ranks(self, pairs: list[dict]) -> np.ndarray | None:
+        """Each pair's band as its position in BANDS (None uncalibrated): band() for all pairs at once."""
+        scores = np.array([p["score"] for p in pairs], dtype=np.float64)
+        return calibration.band_ranks(self.s.calibration, scores, self.s.gallery_size)
 
     def classify(self, pairs: list[dict], rows: dict[int, FaceRow]) -> None:
         """Duplicates (the same file, or the same pixels around the faces: duplicates.py) apart from possible same
         persons; reasons. Pairs with cosine >= CHECK_COSINE or of band strong get the pixel check, in the order
         of their faces (a < b): each photo is decoded once and each face's region made once for the block."""
-        strong = {(p["a"], p["b"]): self.band(p["score"]) == "strong" for p in pairs}
+        ranks = self._band_ranks(pairs)
+        at = (ranks == 0).tolist() if ranks is not None else [False] * len(pairs)
+        strong = {(p["a"], p["b"]): s for p, s in zip(pairs, at, strict=True)}
         todo = sorted(
             (p for p in pairs if checked(p["cosine"], strong[(p["a"], p["b"])])
              and not (rows[p["a"]].sha256 and rows[p["a"]].sha256 == rows[p["b"]].sha256)),
@@ -149,6 +163,8 @@ class BlockPairs:
         regions = Regions(rows, Counter(f for p in todo for f in (p["a"], p["b"]))) if todo else None
         keys = {(p["a"], p["b"]) for p in todo}
         recs = records_about(self.s.index, rows)
+        both = [p for p in pairs if p["a"] in recs and p["b"] in recs]  # a reason needs records on both faces
+        self._name_hits.prepare((recs[p["a"]], recs[p["b"]]) for p in both)
         for p in sorted(pairs, key=lambda p: (p["a"], p["b"])):
             fa, fb = rows[p["a"]], rows[p["b"]]
             dup = duplicate_kind(fa, fb, p["cosine"], strong[(p["a"], p["b"])], regions)
@@ -156,7 +172,9 @@ class BlockPairs:
                 regions.done(p["a"])  # type: ignore[union-attr]
                 regions.done(p["b"])  # type: ignore[union-attr]
             p["kind"], p["duplicate"] = ("duplicate" if dup else "person"), dup
-            p["reasons"] = record_reasons(recs.get(fa.id, []), recs.get(fb.id, []), self._name_hits)
+            p["reasons"] = []
+        for p in both:
+            p["reasons"] = record_reasons(recs[p["a"]], recs[p["b"]], self._name_hits)
         if regions is not None:
             self.checked += len(todo)
             self.decoded += regions.decoded

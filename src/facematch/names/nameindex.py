@@ -240,16 +240,21 @@ class NameIndex:
         """(reference, agreement) of names scoring at least threshold, best first."""
         q = normalise(query) if isinstance(query, str) else query
         s = self.scores(q, threshold, readings)
-        order = np.argsort(-s, kind="stable")
         out = []
         per_word = query_readings(q, readings)
-        for i in order:
-            if s[i] < threshold or (limit is not None and len(out) >= limit):
-                break
+        for i in reaching(s, threshold)[:limit].tolist():
             form = normalise(self.written[i])
             pairs, notes = _pairs(q, form, per_word)
             out.append((self.refs[i], Agreement(float(s[i]), pairs, form, q, notes)))
         return out
+
+
+def reaching(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Positions of the names scoring at least threshold, best first (the first name on a tie): the one
+    definition of a hit, shared by NameIndex.search and the ids-only search the cross-check makes
+    (names.search.hit_ids), so both find the same names."""
+    at = np.flatnonzero(scores >= threshold)
+    return at[np.argsort(-scores[at], kind="stable")]
 
 
 def query_readings(query: NameForm, readings: bool = True) -> list[list[Reading]]:

@@ -95,14 +95,26 @@ class Records:
         rows = self.db.execute("SELECT record_id, photo_file, data FROM records WHERE mapped_at IS NULL")
         return [(r["record_id"], r["photo_file"], json.loads(r["data"])) for r in rows]
 
-    def name_rows(self) -> list[tuple[str, str, str, str, str]]:
-        """(record_id, name, script, plain, keys) of every name of every record, for the name index."""
-        return [
-            tuple(r)
-            for r in self.db.execute(
-                "SELECT record_id, name, script, plain, keys FROM record_names ORDER BY record_id, position"
-            )
-        ]
+    def name_rows(self, record_ids: Iterable[str] | None = None) -> list[tuple[str, str, str, str, str]]:
+        """(record_id, name, script, plain, keys) of every name of every record, for the name index; with
+        record_ids, of those records only (the cross-check compares a block's records with each other)."""
+        sql = "SELECT record_id, name, script, plain, keys FROM record_names"
+        order = "ORDER BY record_id, position"
+        if record_ids is None:
+            return [tuple(r) for r in self.db.execute(f"{sql} {order}")]
+        out: list[tuple[str, str, str, str, str]] = []
+        for part in chunks(sorted(set(record_ids)), 500):  # sorted parts, each in order: the whole in order
+            marks = ",".join("?" * len(part))
+            out += [tuple(r) for r in self.db.execute(f"{sql} WHERE record_id IN ({marks}) {order}", part)]
+        return out
+
+    def known(self, record_ids: Iterable[str]) -> set[str]:
+        """Which of these record ids are stored (what by_id would return, without reading the records)."""
+        out: set[str] = set()
+        for part in chunks(list(dict.fromkeys(record_ids)), 500):
+            marks = ",".join("?" * len(part))
+            out |= {r[0] for r in self.db.execute(f"SELECT record_id FROM records WHERE record_id IN ({marks})", part)}
+        return out
 
     def by_id(self, record_ids: Iterable[str]) -> dict[str, dict]:
         """Records as plain dicts: record_id, names, name, the typed fields that are set, photos, columns."""
