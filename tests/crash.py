@@ -53,8 +53,8 @@ class KillRun:
 def kill_repeatedly(photos: Path, idx: Path, kills: int, seed: int, n_photos: int) -> KillRun:
     """Start indexing and SIGKILL it (parent and workers) `kills` times at seeded moments."""
     rng = random.Random(seed)
-    # Scans are committed about a second's photos at a time (indexer._Writes): a target in the last eighth would
-    # often be reached only by the final commit, after which an 80-photo run ends before its kill comes.
+    # Scans are committed a batch at a time (indexer._Writes, a tenth of a second's photos): a target in the last
+    # eighth could be reached only by the final commit, after which an 80-photo run ends before its kill comes.
     targets = sorted(rng.randrange(0, n_photos * 7 // 8) for _ in range(kills))
     targets[0] = 0  # one kill during start-up, before anything is written
     run = KillRun()

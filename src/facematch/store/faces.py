@@ -182,7 +182,7 @@ class Faces:
     def save_scans(self, root_id: int, engine: str, scans: list[dict]) -> list[list[int]]:
         """Write several photos' results (save_scan's keyword arguments and `relpath`, one dict each) in one
         transaction: each photo is still all or nothing, and a commit per photo cost 0.63 ms of a million-photo
-        run's 0.7 (the indexer writes what arrived within about a second at once; an interrupted run redoes at
+        run's 0.7 (the indexer writes what arrived within a tenth of a second at once; an interrupted run redoes at
         most that)."""
         with self.db.write() as c:
             ids: list[list[int]] = []
