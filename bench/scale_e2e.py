@@ -143,7 +143,7 @@ def build(folder: Path, index_dir: Path, vecs: np.ndarray, person: np.ndarray, s
             t.wrap(selfjoin, "estimate_tau", INSIDE + "tau")
             t.wrap(selfjoin.Lists, "of", INSIDE + "the IVF lists read (Lists.of)")
             t.wrap(Faces, "image_codes", INSIDE + "image codes")
-            t.wrap(Faces, "iter_embeddings", INSIDE + "embeddings read")
+            t.wrap(Faces, "all_embeddings", INSIDE + "embeddings read")
             t.wrap(neighbours, "_keep", INSIDE + "keep (other images, length)")
             t.wrap(neighbours, "_search", INSIDE + "FAISS search (faces the join left short)")
             t.wrap(Neighbours, "save", INSIDE + "lists saved (Neighbours.save)")
@@ -177,9 +177,7 @@ def against_exact(index_dir: Path, sample: int, seed: int) -> dict:
         (fp,) = index.engines()
         scoring = neighbours.Scoring.for_engine(fp)
         ids, codes = index.faces.image_codes(fp)
-        vecs = np.empty((len(ids), index.faces.embedding_dim(fp)), np.float32)
-        for part_ids, part in index.faces.iter_embeddings(fp):
-            vecs[np.searchsorted(ids, part_ids)] = part
+        vecs = index.faces.all_embeddings(fp, ids, index.faces.embedding_dim(fp))
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(ids), size=min(sample, len(ids)), replace=False))
         flat = faiss.IndexFlatIP(vecs.shape[1])

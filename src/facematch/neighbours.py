@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import selfjoin
 from .scores import pair_score, shown_score  # noqa: F401 (the one score path, read here by its users)
 from .store import Faces, Neighbours
 from .vectors import FaceVectors, stored_vectors
@@ -219,7 +220,7 @@ def update(
     todo = np.concatenate([new, stale])
     computed, updated = len(todo), 0
     if len(todo):
-        if len(new) > RECOMPUTE_ABOVE and vectors.spec.kind.startswith("ivf"):
+        if len(new) > RECOMPUTE_ABOVE and selfjoin.joins(vectors):
             # A large batch: the older faces' lists are made again by the join with the new ones, first (an
             # interrupted run leaves the new faces without lists, so the next run does this again)
             older = np.setdiff1d(faces.ids(engine), todo)
@@ -279,7 +280,7 @@ def _lists(
     """The lists of `todo`, a block at a time (each block is saved when done): on an IVF index and for at least
     JOIN_MIN faces, by the list-major join (_joined); else by the index's own search, BATCH faces per call
     (_search: exact on a flat index)."""
-    if vectors.spec.kind.startswith("ivf") and len(todo) >= JOIN_MIN:
+    if selfjoin.joins(vectors) and len(todo) >= JOIN_MIN:
         yield from _joined(faces, vectors, engine, todo, length)
         return
     for start in range(0, len(todo), BATCH):
@@ -309,8 +310,6 @@ def _joined(
     lists; one that still has too few (its probed lists hold too few faces: a small archive) is searched as on a
     flat index (_search)."""
     import os
-
-    from . import selfjoin
 
     ids, codes = faces.image_codes(engine)
     vecs = faces.all_embeddings(engine, ids, vectors.dim)

@@ -48,6 +48,12 @@ TAU_PAIRS = 2_000_000
 PROBE_CHUNK = 8192
 
 
+def joins(vectors) -> bool:
+    """Does work over a whole index (linking, neighbour lists) go through this list-major join (an IVF index),
+    or through FAISS's own search (a flat or HNSW one)? `vectors`: a vectors.FaceVectors."""
+    return vectors.spec.kind.startswith("ivf")
+
+
 @dataclass
 class Lists:
     """An IVF index's coarse centroids and which faces each list holds (positions in the Ranker's ids).

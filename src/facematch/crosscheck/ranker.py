@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import selfjoin
 from ..search import Searcher, rank_ids
+from ..selfjoin import joins
 from ..vectors import FaceVectors
 
 #: Queries per FAISS call on a flat (exact) index: large blocks are where FAISS's blocked GEMM pays.
@@ -75,9 +76,7 @@ class Ranker:
     @classmethod
     def of(cls, s: Searcher, nprobe: int | None, threads: int = 1) -> Ranker:
         ids = s.index.faces.ids(s.fingerprint)
-        vecs = np.empty((len(ids), s.engine.dim), np.float32)
-        for part_ids, part in s.index.faces.iter_embeddings(s.fingerprint):
-            vecs[np.searchsorted(ids, part_ids)] = part
+        vecs = s.index.faces.all_embeddings(s.fingerprint, ids, s.engine.dim)
         offsets = s.offsets(ids) if s.alpha else None
         lists = selfjoin.Lists.of(s.vectors.index, ids) if joins(s.vectors) else None
         return cls(s.vectors, ids, vecs, offsets, s.alpha * (s.hub_mean - s.hub_min), nprobe, lists, threads)
@@ -134,11 +133,6 @@ class Ranker:
         )  # fmt: skip
         self.stats.add(st)
         return scores, cos, np.where(pos >= 0, self.ids[np.maximum(pos, 0)], -1)
-
-
-def joins(vectors: FaceVectors) -> bool:
-    """Does linking this index go through the list-major join (an IVF index), or FAISS's own search?"""
-    return vectors.spec.kind.startswith("ivf")
 
 
 class probing:
